@@ -1,0 +1,207 @@
+// intel-ipsec-mb backend. GCM goes through the direct API (IMB_AES*_GCM_ENC/DEC) one packet at a
+// time: measured here it is cheaper than the job API for every size (FACTS.md: 59 vs 103 cycles at
+// 64 B), and a GCM packet needs no multi-buffer lanes. CBC+HMAC goes through the job API, the whole
+// burst submitted before one flush, so that the multi-buffer SHA code fills its lanes.
+
+#include <openssl/crypto.h>
+
+#include <array>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "common/bytes.h"
+#include "dataplane/crypto/crypto_backend.h"
+
+namespace espgw::crypto {
+namespace {
+
+constexpr size_t kChunk = 64;  // ops handled per job-API round; bounds the scratch below
+
+IMB_HASH_ALG hash_alg(esp::Integrity i) {
+  switch (i) {
+    case esp::Integrity::kHmacSha1_96: return IMB_AUTH_HMAC_SHA_1;
+    case esp::Integrity::kHmacSha256_128: return IMB_AUTH_HMAC_SHA_256;
+    case esp::Integrity::kHmacSha384_192: return IMB_AUTH_HMAC_SHA_384;
+    case esp::Integrity::kHmacSha512_256: return IMB_AUTH_HMAC_SHA_512;
+    case esp::Integrity::kNone: break;
+  }
+  return IMB_AUTH_NULL;
+}
+
+const char* arch_name(uint32_t arch) {
+  switch (arch) {
+    case IMB_ARCH_NOAESNI: return "no-AESNI";
+    case IMB_ARCH_SSE: return "SSE";
+    case IMB_ARCH_AVX: return "AVX";
+    case IMB_ARCH_AVX2: return "AVX2";
+    case IMB_ARCH_AVX512: return "AVX512";
+    default: return "unknown";
+  }
+}
+
+// Builds the GCM nonce and AAD of one op.
+struct GcmInput {
+  uint8_t nonce[12];
+  uint8_t aad_esn[12];
+  const uint8_t* aad;
+  uint64_t aad_len;
+  explicit GcmInput(const CryptoOp& op) noexcept {
+    std::memcpy(nonce, op.keys->salt, 4);
+    std::memcpy(nonce + 4, op.iv, 8);
+    if (op.esn) {
+      std::memcpy(aad_esn, op.esp, 4);
+      store_be32(aad_esn + 4, op.seq_hi);
+      std::memcpy(aad_esn + 8, op.esp + 4, 4);
+      aad = aad_esn;
+      aad_len = 12;
+    } else {
+      aad = op.esp;
+      aad_len = 8;
+    }
+  }
+};
+
+class IpsecMbBackend final : public CryptoBackend {
+ public:
+  IpsecMbBackend() {
+    mgr_ = alloc_mb_mgr(0);
+    if (mgr_ == nullptr) throw std::runtime_error("intel-ipsec-mb: cannot allocate a manager");
+    init_mb_mgr_auto(mgr_, &arch_);
+    if (arch_ == IMB_ARCH_NONE) {
+      free_mb_mgr(mgr_);
+      throw std::runtime_error("intel-ipsec-mb: no usable code path on this CPU");
+    }
+  }
+  ~IpsecMbBackend() override { free_mb_mgr(mgr_); }
+
+  BackendKind kind() const noexcept override { return BackendKind::kIpsecMb; }
+
+  std::string describe() const override {
+    std::string s = std::string("intel-ipsec-mb ") + imb_get_version_str() + " " + arch_name(arch_);
+    if (mgr_->features & IMB_FEATURE_VAES) s += " VAES";
+    if (mgr_->features & IMB_FEATURE_VPCLMULQDQ) s += " VPCLMULQDQ";
+    if (mgr_->features & IMB_FEATURE_SHANI) s += " SHA-NI";
+    return s;
+  }
+
+  void encrypt(std::span<CryptoOp> ops) noexcept override { run(ops, true); }
+  void decrypt(std::span<CryptoOp> ops) noexcept override { run(ops, false); }
+
+ private:
+  struct Scratch {
+    alignas(16) uint8_t tag[64];
+    uint8_t saved_icv[32];
+  };
+
+  void run(std::span<CryptoOp> ops, bool enc) noexcept {
+    // Burst of mixed algorithms: GCM ops go straight through, CBC ops are queued as jobs.
+    for (size_t base = 0; base < ops.size(); base += kChunk) {
+      const size_t n = std::min(kChunk, ops.size() - base);
+      bool any_cbc = false;
+      for (size_t i = 0; i < n; ++i) {
+        CryptoOp& op = ops[base + i];
+        if (op.keys->alg.aead()) {
+          enc ? gcm_encrypt(op) : gcm_decrypt(op);
+        } else {
+          submit_cbc(op, static_cast<uint32_t>(i), enc);
+          any_cbc = true;
+        }
+      }
+      if (any_cbc) {
+        while (IMB_JOB* job = IMB_FLUSH_JOB(mgr_)) complete(job);
+      }
+    }
+  }
+
+  void gcm_encrypt(CryptoOp& op) noexcept {
+    GcmInput in(op);
+    struct gcm_context_data ctx;
+    if (op.keys->alg.key_bytes == 16) {
+      IMB_AES128_GCM_ENC(mgr_, &op.keys->imb.gcm, &ctx, op.dst, op.src, op.len, in.nonce, in.aad,
+                         in.aad_len, op.icv, 16);
+    } else {
+      IMB_AES256_GCM_ENC(mgr_, &op.keys->imb.gcm, &ctx, op.dst, op.src, op.len, in.nonce, in.aad,
+                         in.aad_len, op.icv, 16);
+    }
+    op.ok = true;
+  }
+
+  void gcm_decrypt(CryptoOp& op) noexcept {
+    GcmInput in(op);
+    struct gcm_context_data ctx;
+    alignas(16) uint8_t tag[16];
+    if (op.keys->alg.key_bytes == 16) {
+      IMB_AES128_GCM_DEC(mgr_, &op.keys->imb.gcm, &ctx, op.dst, op.src, op.len, in.nonce, in.aad,
+                         in.aad_len, tag, 16);
+    } else {
+      IMB_AES256_GCM_DEC(mgr_, &op.keys->imb.gcm, &ctx, op.dst, op.src, op.len, in.nonce, in.aad,
+                         in.aad_len, tag, 16);
+    }
+    op.ok = CRYPTO_memcmp(tag, op.icv, 16) == 0;
+  }
+
+  void submit_cbc(CryptoOp& op, uint32_t slot, bool enc) noexcept {
+    const esp::Algorithm& alg = op.keys->alg;
+    const uint32_t icv_len = alg.icv_bytes();
+    Scratch& s = scratch_[slot];
+    IMB_JOB* job = IMB_GET_NEXT_JOB(mgr_);
+    job->cipher_direction = enc ? IMB_DIR_ENCRYPT : IMB_DIR_DECRYPT;
+    job->chain_order = enc ? IMB_ORDER_CIPHER_HASH : IMB_ORDER_HASH_CIPHER;
+    job->cipher_mode = op.len != 0 ? IMB_CIPHER_CBC : IMB_CIPHER_NULL;
+    job->enc_keys = op.keys->imb.cbc.enc_round_keys;
+    job->dec_keys = op.keys->imb.cbc.dec_round_keys;
+    job->key_len_in_bytes = alg.key_bytes;
+    job->src = op.esp;
+    job->dst = op.dst;
+    job->cipher_start_src_offset_in_bytes = static_cast<uint64_t>(op.src - op.esp);
+    job->msg_len_to_cipher_in_bytes = op.len;
+    job->iv = op.iv;
+    job->iv_len_in_bytes = 16;
+    job->hash_alg = hash_alg(alg.integrity);
+    job->u.HMAC._hashed_auth_key_xor_ipad = op.keys->imb.cbc.ipad_state;
+    job->u.HMAC._hashed_auth_key_xor_opad = op.keys->imb.cbc.opad_state;
+    job->hash_start_src_offset_in_bytes = 0;
+    job->msg_len_to_hash_in_bytes = static_cast<uint64_t>(op.src + op.len - op.esp);
+    job->auth_tag_output_len_in_bytes = icv_len;
+    job->user_data = &op;
+    job->user_data2 = &s;
+    if (op.esn) {
+      // RFC 4303 2.2.1: seq_hi is hashed after the payload but not sent. The job API wants one
+      // contiguous region, so it goes where the ICV will be; the ICV is written afterwards.
+      if (!enc) std::memcpy(s.saved_icv, op.icv, icv_len);
+      store_be32(op.icv, op.seq_hi);
+      job->msg_len_to_hash_in_bytes += 4;
+      job->auth_tag_output = s.tag;
+    } else {
+      job->auth_tag_output = enc ? op.icv : s.tag;
+    }
+    if (IMB_JOB* done = IMB_SUBMIT_JOB(mgr_)) complete(done);
+  }
+
+  void complete(IMB_JOB* job) noexcept {
+    auto& op = *static_cast<CryptoOp*>(job->user_data);
+    auto& s = *static_cast<Scratch*>(job->user_data2);
+    const uint32_t icv_len = op.keys->alg.icv_bytes();
+    const bool enc = job->cipher_direction == IMB_DIR_ENCRYPT;
+    const bool done = job->status == IMB_STATUS_COMPLETED;
+    if (enc) {
+      if (op.esn) std::memcpy(op.icv, s.tag, icv_len);
+      op.ok = done;
+    } else {
+      const uint8_t* received = op.esn ? s.saved_icv : op.icv;
+      op.ok = done && CRYPTO_memcmp(s.tag, received, icv_len) == 0;
+      if (op.esn) std::memcpy(op.icv, s.saved_icv, icv_len);
+    }
+  }
+
+  IMB_MGR* mgr_ = nullptr;
+  IMB_ARCH arch_ = IMB_ARCH_NONE;
+  std::array<Scratch, kChunk> scratch_{};
+};
+
+}  // namespace
+
+std::unique_ptr<CryptoBackend> make_ipsec_mb_backend() { return std::make_unique<IpsecMbBackend>(); }
+
+}  // namespace espgw::crypto

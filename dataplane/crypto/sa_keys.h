@@ -1,0 +1,49 @@
+#pragma once
+// Key material of one SA, prepared once at SA install for both backends: the raw keys (OpenSSL
+// re-keys its contexts from them) and intel-ipsec-mb's precomputed forms (GCM hash-key tables, AES
+// round keys, HMAC inner and outer hash states). Wiped on destruction; never printed.
+
+#include <intel-ipsec-mb.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "dataplane/esp/algorithm.h"
+
+namespace espgw::crypto {
+
+inline constexpr uint32_t kMaxHmacKeyBytes = 128;  // one SHA-512 block
+
+struct alignas(64) SaKeys {
+  esp::Algorithm alg;
+  uint8_t cipher_key[32];
+  uint8_t salt[4];  // GCM: the 4 bytes that follow the key in IKE's keying material
+  uint8_t auth_key[kMaxHmacKeyBytes];
+  uint32_t auth_key_len;
+
+  // intel-ipsec-mb forms; which member is live follows alg.cipher.
+  union Imb {
+    alignas(64) struct gcm_key_data gcm;
+    struct Cbc {
+      alignas(16) uint8_t enc_round_keys[16 * 15];
+      alignas(16) uint8_t dec_round_keys[16 * 15];
+      alignas(16) uint8_t ipad_state[64];  // hash state after the block key ^ 0x36
+      alignas(16) uint8_t opad_state[64];  // hash state after the block key ^ 0x5c
+    } cbc;
+  } imb;
+
+  SaKeys() = default;
+  SaKeys(const SaKeys&) = delete;
+  SaKeys& operator=(const SaKeys&) = delete;
+  ~SaKeys();
+};
+
+// Checks key lengths against the algorithm and prepares both forms. Throws std::invalid_argument
+// naming what is wrong (never the key bytes). HMAC keys longer than the hash block are hashed
+// first (RFC 2104 2), so the published vectors with long keys work too.
+std::unique_ptr<SaKeys> prepare_keys(const esp::Algorithm& alg, std::span<const uint8_t> cipher_key,
+                                     std::span<const uint8_t> salt,
+                                     std::span<const uint8_t> auth_key);
+
+}  // namespace espgw::crypto

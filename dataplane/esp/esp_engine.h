@@ -1,0 +1,107 @@
+#pragma once
+// The ESP engine of one worker: RFC 4303 tunnel mode over bursts.
+//
+// encrypt(): reads an inner IPv4/IPv6 packet per PacketView and its outbound SA; writes the outer
+//   packet in place (outer IP, optional RFC 3948 UDP, ESP header, IV in the headroom; padding,
+//   trailer and ICV in the tailroom). Drops: no room, sequence exhausted, bad inner header.
+// parse_inbound() + decrypt(): read an outer packet (IPv4/IPv6, ESP or ESP-in-UDP) and its inbound
+//   SA; check anti-replay before decrypting, verify the ICV, move the window, check padding and the
+//   inner header, apply RFC 6040 ECN decapsulation; leave the inner packet in the view. Drops: see
+//   drop_reason.h, one reason per packet.
+//
+// Every drop is counted here (per worker, and per SA once the SA is known); callers only free.
+// Nothing allocates, locks or throws on these paths.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "dataplane/common/drop_reason.h"
+#include "dataplane/crypto/crypto_backend.h"
+#include "dataplane/crypto/iv_generator.h"
+#include "dataplane/esp/packet_view.h"
+#include "dataplane/esp/sa.h"
+
+namespace espgw::esp {
+
+inline constexpr uint32_t kMaxBurst = 64;
+
+struct InboundMeta {
+  uint32_t spi;
+  uint16_t esp_off;   // ESP header offset from the outer IP header
+  bool udp;           // arrived in UDP (RFC 3948)
+  uint8_t outer_ecn;  // ECN bits of the outer header
+};
+
+class EspEngine {
+ public:
+  EspEngine(crypto::CryptoBackend& backend, uint32_t worker_index);
+  EspEngine(const EspEngine&) = delete;
+  EspEngine& operator=(const EspEngine&) = delete;
+
+  void encrypt(std::span<PacketView> pkts, std::span<Sa* const> sas,
+               std::span<DropReason> reasons) noexcept;
+
+  void parse_inbound(std::span<PacketView> pkts, std::span<InboundMeta> meta,
+                     std::span<DropReason> reasons) noexcept;
+  // sas[i]: the SA found for meta[i].spi, or nullptr. Packets whose reasons[i] is already set by
+  // parse_inbound() are left alone (and were counted there).
+  void decrypt(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
+               std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept;
+
+  // parse_inbound + lookup + decrypt. lookup(const InboundMeta&) -> Sa*.
+  template <class Lookup>
+  void inbound(std::span<PacketView> pkts, Lookup&& lookup, std::span<DropReason> reasons) noexcept {
+    for (size_t base = 0; base < pkts.size(); base += kMaxBurst) {
+      const size_t n = std::min<size_t>(kMaxBurst, pkts.size() - base);
+      auto p = pkts.subspan(base, n);
+      auto r = reasons.subspan(base, n);
+      std::span<InboundMeta> m(meta_.data(), n);
+      parse_inbound(p, m, r);
+      for (size_t i = 0; i < n; ++i) {
+        lookup_[i] = r[i] == DropReason::kNone ? lookup(m[i]) : nullptr;
+      }
+      decrypt(p, m, std::span<Sa* const>(lookup_.data(), n), r);
+    }
+  }
+
+  // Monotonic time of the current loop iteration, recorded as the SAs' last use.
+  void set_now(uint64_t ns) noexcept { now_ns_ = ns; }
+  uint32_t worker_index() const noexcept { return index_; }
+  crypto::CryptoBackend& backend() noexcept { return backend_; }
+  crypto::IvGenerator& random() noexcept { return iv_; }
+  const DropCounters& drops() const noexcept { return drops_; }
+  uint64_t esn_resyncs() const noexcept { return esn_resyncs_.get(); }
+
+ private:
+  void encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> sas,
+                     std::span<DropReason> reasons) noexcept;
+  void reserve_sequence(Sa& sa, size_t first, size_t end, std::span<DropReason> reasons) noexcept;
+  DropReason frame(Sa& sa, PacketView& p, uint64_t seq, crypto::CryptoOp& op) noexcept;
+  void decrypt_chunk(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
+                     std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept;
+  DropReason finish_inbound(Sa& sa, PacketView& p, const InboundMeta& m, const crypto::CryptoOp& op,
+                            uint64_t seq) noexcept;
+  DropReason resync(Sa& sa, PacketView& p, const InboundMeta& m, crypto::CryptoOp& op,
+                    uint64_t seq) noexcept;
+  void count_drops(std::span<Sa* const> sas, std::span<const DropReason> reasons) noexcept;
+
+  crypto::CryptoBackend& backend_;
+  crypto::IvGenerator iv_;
+  uint32_t index_;
+  uint64_t now_ns_ = 0;
+  uint16_t ip_id_ = 0;
+  DropCounters drops_;
+  Counter esn_resyncs_;
+
+  std::array<crypto::CryptoOp, kMaxBurst> ops_{};
+  std::array<uint16_t, kMaxBurst> op_pkt_{};
+  std::array<uint64_t, kMaxBurst> seq_{};
+  std::array<uint32_t, kMaxBurst> inner_len_{};
+  std::array<InboundMeta, kMaxBurst> meta_{};
+  std::array<Sa*, kMaxBurst> lookup_{};
+  std::unique_ptr<uint8_t[]> resync_buf_;  // 64 KiB, for ESN re-synchronisation trials
+};
+
+}  // namespace espgw::esp

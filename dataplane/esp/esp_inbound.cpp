@@ -1,0 +1,274 @@
+// ESP inbound, tunnel mode (RFC 4303 3.4): outer header checks, anti-replay pre-check, ICV
+// verification and decryption, window update, trailer and inner header checks, RFC 6040 ECN.
+
+#include <cstring>
+
+#include "common/bytes.h"
+#include "dataplane/common/checksum.h"
+#include "dataplane/esp/esp_engine.h"
+
+namespace espgw::esp {
+namespace {
+
+constexpr uint8_t kProtoEsp = 50;
+constexpr uint8_t kProtoUdp = 17;
+constexpr uint8_t kProtoIpv6Fragment = 44;
+constexpr uint8_t kNextHeaderIpv4 = 4;
+constexpr uint8_t kNextHeaderIpv6 = 41;
+constexpr uint8_t kNextHeaderDummy = 59;
+
+constexpr uint8_t kEcnNotEct = 0;
+constexpr uint8_t kEcnEct1 = 1;
+constexpr uint8_t kEcnEct0 = 2;
+constexpr uint8_t kEcnCe = 3;
+
+DropReason parse_one(PacketView& p, InboundMeta& m) noexcept {
+  const uint8_t* d = p.data();
+  const uint32_t len = p.data_len;
+  if (len < 1) return DropReason::kTruncated;
+  uint32_t l4;
+  uint32_t total;
+  uint8_t proto;
+  const uint8_t version = d[0] >> 4;
+  if (version == 4) {
+    if (len < 20) return DropReason::kTruncated;
+    l4 = (d[0] & 0x0fu) * 4;
+    if (l4 < 20) return DropReason::kBadIpHeader;
+    if (l4 > len) return DropReason::kTruncated;
+    total = load_be16(d + 2);
+    if (total < l4 || total > len) return DropReason::kIpLength;
+    if (load_be16(d + 6) & 0x3fff) return DropReason::kOuterFragment;
+    proto = d[9];
+    m.outer_ecn = d[1] & 3;
+  } else if (version == 6) {
+    if (len < 40) return DropReason::kTruncated;
+    l4 = 40;
+    total = 40u + load_be16(d + 4);
+    if (total > len) return DropReason::kIpLength;
+    proto = d[6];
+    if (proto == kProtoIpv6Fragment) return DropReason::kOuterFragment;
+    m.outer_ecn = (d[1] >> 4) & 3;
+  } else {
+    return DropReason::kBadIpHeader;
+  }
+  // Frames shorter than the Ethernet minimum arrive padded: the IP length is the truth.
+  p.data_len = total;
+
+  if (proto == kProtoEsp) {
+    m.udp = false;
+    m.esp_off = static_cast<uint16_t>(l4);
+  } else if (proto == kProtoUdp) {
+    if (total - l4 < 8) return DropReason::kTruncated;
+    if (load_be16(d + l4 + 4) != total - l4) return DropReason::kIpLength;
+    m.udp = true;
+    m.esp_off = static_cast<uint16_t>(l4 + 8);
+    const uint32_t payload = total - m.esp_off;
+    // RFC 3948 2.2 and 2.3: a NAT-keepalive (one 0xff byte) and IKE (non-ESP marker, four zero
+    // bytes) share the port; the dataplane hands those to the kernel before they get here.
+    if (payload == 1 && d[m.esp_off] == 0xff) return DropReason::kNotEsp;
+    if (payload >= 4 && load_be32(d + m.esp_off) == 0) return DropReason::kNotEsp;
+  } else {
+    return DropReason::kNotEsp;
+  }
+  if (total - m.esp_off < 8) return DropReason::kTruncated;
+  m.spi = load_be32(d + m.esp_off);
+  if (m.spi < 256) return DropReason::kReservedSpi;
+  return DropReason::kNone;
+}
+
+}  // namespace
+
+void EspEngine::parse_inbound(std::span<PacketView> pkts, std::span<InboundMeta> meta,
+                              std::span<DropReason> reasons) noexcept {
+  for (size_t i = 0; i < pkts.size(); ++i) {
+    reasons[i] = parse_one(pkts[i], meta[i]);
+    if (reasons[i] != DropReason::kNone) drops_.add(reasons[i]);
+  }
+}
+
+void EspEngine::decrypt(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
+                        std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept {
+  for (size_t base = 0; base < pkts.size(); base += kMaxBurst) {
+    const size_t n = std::min<size_t>(kMaxBurst, pkts.size() - base);
+    decrypt_chunk(pkts.subspan(base, n), meta.subspan(base, n), sas.subspan(base, n),
+                  reasons.subspan(base, n));
+  }
+}
+
+void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
+                              std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept {
+  const size_t n = pkts.size();
+  // Packets already dropped by parse_inbound() were counted there; count only what is new here.
+  std::array<bool, kMaxBurst> fresh{};
+  uint32_t nops = 0;
+  std::array<uint16_t, kMaxBurst> resync_pkt;
+  std::array<crypto::CryptoOp, kMaxBurst>& ops = ops_;
+  uint32_t nresync = 0;
+
+  for (size_t i = 0; i < n; ++i) {
+    if (reasons[i] != DropReason::kNone) continue;
+    fresh[i] = true;
+    Sa* sa = sas[i];
+    if (sa == nullptr || sa->params_.direction != Direction::kInbound) {
+      reasons[i] = DropReason::kUnknownSpi;
+      continue;
+    }
+    const SaParams& sp = sa->params_;
+    const InboundMeta& m = meta[i];
+    if (sp.udp_encap != m.udp) {
+      reasons[i] = DropReason::kEncapMismatch;
+      continue;
+    }
+    const Algorithm& a = sp.algorithm;
+    uint8_t* esp = pkts[i].data() + m.esp_off;
+    const uint32_t esp_len = pkts[i].data_len - m.esp_off;
+    const uint32_t iv = a.iv_bytes();
+    const uint32_t icv = a.icv_bytes();
+    if (esp_len < 8 + iv + icv + a.align_bytes()) {
+      reasons[i] = DropReason::kTruncated;
+      continue;
+    }
+    const uint32_t ct_len = esp_len - 8 - iv - icv;
+    if (ct_len % a.align_bytes() != 0) {
+      reasons[i] = DropReason::kBadCipherLength;
+      continue;
+    }
+    const ReplayWindow::Check chk = sa->replay_.check(load_be32(esp + 4));
+    if (chk.reason != DropReason::kNone) {
+      reasons[i] = chk.reason;
+      continue;
+    }
+    seq_[i] = chk.seq;
+    crypto::CryptoOp op{sa->keys_.get(), esp,       esp + 8,        esp + 8 + iv,
+                        esp + 8 + iv,    ct_len,    esp + 8 + iv + ct_len,
+                        static_cast<uint32_t>(chk.seq >> 32),       sp.esn,
+                        false};
+    if (sp.esn && sp.esn_resync_threshold != 0 &&
+        sa->auth_failures_ >= sp.esn_resync_threshold) {
+      resync_pkt[nresync++] = static_cast<uint16_t>(i);
+      continue;
+    }
+    ops[nops] = op;
+    op_pkt_[nops++] = static_cast<uint16_t>(i);
+  }
+
+  backend_.decrypt(std::span(ops.data(), nops));
+
+  for (uint32_t k = 0; k < nops; ++k) {
+    const size_t i = op_pkt_[k];
+    Sa& sa = *sas[i];
+    if (!ops[k].ok) {
+      ++sa.auth_failures_;
+      reasons[i] = DropReason::kAuthFailed;
+      continue;
+    }
+    reasons[i] = finish_inbound(sa, pkts[i], meta[i], ops[k], seq_[i]);
+  }
+
+  for (uint32_t k = 0; k < nresync; ++k) {
+    const size_t i = resync_pkt[k];
+    Sa& sa = *sas[i];
+    const InboundMeta& m = meta[i];
+    uint8_t* esp = pkts[i].data() + m.esp_off;
+    const uint32_t iv = sa.params_.algorithm.iv_bytes();
+    const uint32_t ct_len =
+        pkts[i].data_len - m.esp_off - 8 - iv - sa.params_.algorithm.icv_bytes();
+    crypto::CryptoOp op{sa.keys_.get(), esp,    esp + 8, esp + 8 + iv, resync_buf_.get(),
+                        ct_len,         esp + 8 + iv + ct_len,
+                        static_cast<uint32_t>(seq_[i] >> 32), true, false};
+    reasons[i] = resync(sa, pkts[i], m, op, seq_[i]);
+  }
+
+  for (size_t i = 0; i < n; ++i) {
+    const DropReason r = reasons[i];
+    if (!fresh[i] || r == DropReason::kNone) continue;
+    drops_.add(r);
+    if (sas[i] != nullptr) sas[i]->drops_[static_cast<size_t>(r)].add();
+  }
+}
+
+// RFC 4303 Appendix A3: after many consecutive ICV failures the receiver may have lost 2^32 or
+// more packets. Verify with the inferred seq_hi and, failing that, with seq_hi + 1. Decryption goes
+// to a scratch buffer so the ciphertext survives for the second trial.
+DropReason EspEngine::resync(Sa& sa, PacketView& p, const InboundMeta& m, crypto::CryptoOp& op,
+                             uint64_t seq) noexcept {
+  backend_.decrypt(std::span(&op, 1));
+  if (!op.ok) {
+    seq = sa.replay_.next_subspace(seq);
+    op.seq_hi = static_cast<uint32_t>(seq >> 32);
+    backend_.decrypt(std::span(&op, 1));
+    if (!op.ok) {
+      ++sa.auth_failures_;
+      return DropReason::kAuthFailed;
+    }
+    esn_resyncs_.add();
+  }
+  std::memcpy(const_cast<uint8_t*>(op.src), op.dst, op.len);
+  op.dst = const_cast<uint8_t*>(op.src);
+  return finish_inbound(sa, p, m, op, seq);
+}
+
+DropReason EspEngine::finish_inbound(Sa& sa, PacketView& p, const InboundMeta& m,
+                                     const crypto::CryptoOp& op, uint64_t seq) noexcept {
+  const DropReason replay = sa.replay_.update(seq);
+  if (replay != DropReason::kNone) return replay;
+  sa.auth_failures_ = 0;
+
+  uint8_t* pt = op.dst;
+  const uint32_t ct_len = op.len;
+  const uint32_t pad = pt[ct_len - 2];
+  const uint8_t next_header = pt[ct_len - 1];
+  if (pad + 2 > ct_len) return DropReason::kBadPadLength;
+  const uint8_t* pad_bytes = pt + ct_len - 2 - pad;
+  for (uint32_t k = 0; k < pad; ++k) {
+    if (pad_bytes[k] != k + 1) return DropReason::kBadPadding;
+  }
+  if (next_header == kNextHeaderDummy) return DropReason::kDummy;
+  const uint32_t payload = ct_len - 2 - pad;
+  if (payload == 0) return DropReason::kZeroLengthPayload;
+
+  uint32_t inner_len;
+  uint8_t inner_ecn;
+  if (next_header == kNextHeaderIpv4) {
+    if (payload < 20 || (pt[0] >> 4) != 4 || (pt[0] & 0x0f) < 5) return DropReason::kInnerHeader;
+    inner_len = load_be16(pt + 2);
+    if (inner_len < (pt[0] & 0x0fu) * 4) return DropReason::kInnerHeader;
+    inner_ecn = pt[1] & 3;
+  } else if (next_header == kNextHeaderIpv6) {
+    if (payload < 40 || (pt[0] >> 4) != 6) return DropReason::kInnerHeader;
+    inner_len = 40u + load_be16(pt + 4);
+    inner_ecn = (pt[1] >> 4) & 3;
+  } else {
+    return DropReason::kBadNextHeader;
+  }
+  // Shorter than the payload is fine: that is TFC padding (RFC 4303 2.7).
+  if (inner_len > payload) return DropReason::kInnerLength;
+
+  // RFC 6040 4.2 decapsulation.
+  uint8_t ecn = inner_ecn;
+  if (m.outer_ecn == kEcnCe) {
+    if (inner_ecn == kEcnNotEct) return DropReason::kEcnCeNotEct;
+    ecn = kEcnCe;
+  } else if (m.outer_ecn == kEcnEct1 && inner_ecn == kEcnEct0) {
+    ecn = kEcnEct1;
+  }
+  if (ecn != inner_ecn) {
+    if (next_header == kNextHeaderIpv4) {
+      const uint16_t old_word = load_be16(pt);
+      pt[1] = static_cast<uint8_t>((pt[1] & 0xfc) | ecn);
+      csum_replace16(pt + 10, old_word, load_be16(pt));
+    } else {
+      pt[1] = static_cast<uint8_t>((pt[1] & 0xcf) | (ecn << 4));
+    }
+  }
+
+  p.data_off = static_cast<uint32_t>(pt - p.buf);
+  p.data_len = inner_len;
+  SaCounters& c = sa.counters_for(index_);
+  c.packets.add();
+  c.bytes.add(inner_len);
+  c.last_use_ns.set(now_ns_);
+  return DropReason::kNone;
+}
+
+}  // namespace espgw::esp

@@ -1,0 +1,182 @@
+// ESP outbound, tunnel mode (RFC 4303 3.1.2, 3.3): sequence numbers, framing, encryption.
+
+#include <array>
+#include <cstring>
+
+#include "common/bytes.h"
+#include "dataplane/common/checksum.h"
+#include "dataplane/esp/esp_engine.h"
+
+namespace espgw::esp {
+namespace {
+
+// RFC 4303 2.4: pad bytes are 1, 2, 3, ...
+constexpr std::array<uint8_t, 16> kPadBytes = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+// RFC 6936 does not let IPv6 UDP go without a checksum here, so it is computed over the finished
+// packet (rare: NAT-T over IPv6).
+void udp6_checksum(uint8_t* ip6) noexcept {
+  uint8_t* udp = ip6 + 40;
+  const uint16_t len = load_be16(udp + 4);
+  uint32_t sum = csum_partial(ip6 + 8, 32);  // source and destination addresses
+  sum += len;
+  sum += 17;
+  store_be16(udp + 6, 0);
+  uint16_t c = csum_fold(csum_partial(udp, len, sum));
+  store_be16(udp + 6, c == 0 ? 0xffff : c);
+}
+
+}  // namespace
+
+void EspEngine::encrypt(std::span<PacketView> pkts, std::span<Sa* const> sas,
+                        std::span<DropReason> reasons) noexcept {
+  for (size_t base = 0; base < pkts.size(); base += kMaxBurst) {
+    const size_t n = std::min<size_t>(kMaxBurst, pkts.size() - base);
+    encrypt_chunk(pkts.subspan(base, n), sas.subspan(base, n), reasons.subspan(base, n));
+  }
+}
+
+// One atomic add reserves sequence numbers for a run of packets of one SA. Without ESN the SA
+// stops at 2^32 - 1 (RFC 4303 3.3.3: the counter must not cycle); with ESN at 2^64 - 1.
+void EspEngine::reserve_sequence(Sa& sa, size_t first, size_t end,
+                                 std::span<DropReason> reasons) noexcept {
+  const uint64_t count = end - first;
+  if (sa.stopped_.load(std::memory_order_relaxed)) {
+    for (size_t i = first; i < end; ++i) reasons[i] = DropReason::kSaStopped;
+    return;
+  }
+  const uint64_t limit = sa.params_.esn ? UINT64_MAX : UINT32_MAX;
+  const uint64_t seq0 = sa.next_seq_.fetch_add(count, std::memory_order_relaxed);
+  bool exhausted = false;
+  for (uint64_t k = 0; k < count; ++k) {
+    if (seq0 > limit - k) {
+      reasons[first + k] = DropReason::kSeqOverflow;
+      exhausted = true;
+    } else {
+      seq_[first + k] = seq0 + k;
+    }
+  }
+  if (exhausted) sa.stopped_.store(true, std::memory_order_relaxed);
+}
+
+DropReason EspEngine::frame(Sa& sa, PacketView& p, uint64_t seq, crypto::CryptoOp& op) noexcept {
+  const SaParams& sp = sa.params_;
+  const uint32_t len = p.data_len;
+  uint8_t* inner = p.data();
+  uint8_t next_header;
+  uint8_t tos;
+  bool inner_df;
+  if (len >= 20 && (inner[0] >> 4) == 4) {
+    next_header = 4;
+    tos = inner[1];
+    inner_df = (inner[6] & 0x40) != 0;
+  } else if (len >= 40 && (inner[0] >> 4) == 6) {
+    next_header = 41;
+    tos = static_cast<uint8_t>((inner[0] << 4) | (inner[1] >> 4));
+    inner_df = true;  // IPv6 is never fragmented on the way
+  } else {
+    return DropReason::kInnerHeader;
+  }
+
+  const Algorithm& a = sp.algorithm;
+  const uint32_t align = a.align_bytes();
+  const uint32_t icv = a.icv_bytes();
+  const uint32_t ct_len = (len + 2 + align - 1) & ~(align - 1);
+  const uint32_t pad = ct_len - len - 2;
+  const uint32_t head = sa.overhead_head_;
+  if (p.headroom() < head || p.tailroom() < ct_len - len + icv) return DropReason::kNoBufferRoom;
+  const uint32_t total = head + ct_len + icv;
+  if (total - (sa.outer_v6_ ? 40 : 0) > 65535) return DropReason::kTooBig;
+
+  uint8_t* t = inner + len;
+  std::memcpy(t, kPadBytes.data(), pad);
+  t[pad] = static_cast<uint8_t>(pad);
+  t[pad + 1] = next_header;
+
+  uint8_t* o = inner - head;
+  std::memcpy(o, sa.outer_template_, sa.outer_len_);
+  const uint8_t dscp = sp.copy_dscp ? static_cast<uint8_t>(tos >> 2) : sp.dscp;
+  const uint8_t ecn = sp.ecn == EcnMode::kNormal ? (tos & 3) : 0;
+  const uint8_t out_tos = static_cast<uint8_t>(dscp << 2 | ecn);
+  uint32_t ip_len;
+  if (!sa.outer_v6_) {
+    ip_len = 20;
+    o[1] = out_tos;
+    store_be16(o + 2, static_cast<uint16_t>(total));
+    store_be16(o + 4, ip_id_++);
+    const bool df = sp.df == DfMode::kSet || (sp.df == DfMode::kCopy && inner_df);
+    o[6] = df ? 0x40 : 0;
+    store_be16(o + 10, ipv4_header_checksum(o, 20));
+  } else {
+    ip_len = 40;
+    o[0] = static_cast<uint8_t>(0x60 | out_tos >> 4);
+    o[1] = static_cast<uint8_t>(out_tos << 4);
+    store_be16(o + 4, static_cast<uint16_t>(total - 40));
+  }
+  if (sp.udp_encap) store_be16(o + ip_len + 4, static_cast<uint16_t>(total - ip_len));
+
+  uint8_t* esp = o + sa.outer_len_;
+  std::memcpy(esp, &sa.spi_be_, 4);
+  store_be32(esp + 4, static_cast<uint32_t>(seq));
+  uint8_t* iv = esp + 8;
+  if (a.aead()) {
+    store_be64(iv, sa.iv_base_ + seq);
+  } else {
+    iv_.fill16(iv);
+  }
+
+  op.keys = sa.keys_.get();
+  op.esp = esp;
+  op.iv = iv;
+  op.src = inner;
+  op.dst = inner;
+  op.len = ct_len;
+  op.icv = inner + ct_len;
+  op.seq_hi = static_cast<uint32_t>(seq >> 32);
+  op.esn = sp.esn;
+  op.ok = false;
+
+  p.data_off -= head;
+  p.data_len = total;
+  return DropReason::kNone;
+}
+
+void EspEngine::encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> sas,
+                              std::span<DropReason> reasons) noexcept {
+  const size_t n = pkts.size();
+  for (size_t i = 0; i < n; ++i) reasons[i] = DropReason::kNone;
+
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && sas[j] == sas[i]) ++j;
+    reserve_sequence(*sas[i], i, j, reasons);
+    i = j;
+  }
+
+  uint32_t nops = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (reasons[i] != DropReason::kNone) continue;
+    inner_len_[i] = pkts[i].data_len;
+    reasons[i] = frame(*sas[i], pkts[i], seq_[i], ops_[nops]);
+    if (reasons[i] == DropReason::kNone) op_pkt_[nops++] = static_cast<uint16_t>(i);
+  }
+
+  backend_.encrypt(std::span(ops_.data(), nops));
+
+  for (uint32_t k = 0; k < nops; ++k) {
+    const size_t i = op_pkt_[k];
+    Sa& sa = *sas[i];
+    if (!ops_[k].ok) {
+      reasons[i] = DropReason::kCryptoError;
+      continue;
+    }
+    if (sa.outer_v6_ && sa.params_.udp_encap) udp6_checksum(pkts[i].data());
+    SaCounters& c = sa.counters_for(index_);
+    c.packets.add();
+    c.bytes.add(inner_len_[i]);
+    c.last_use_ns.set(now_ns_);
+  }
+  count_drops(sas, reasons);
+}
+
+}  // namespace espgw::esp

@@ -1,0 +1,106 @@
+#include "dataplane/esp/sa.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "common/bytes.h"
+
+namespace espgw::esp {
+namespace {
+
+[[noreturn]] void bad(const SaParams& p, const std::string& what) {
+  throw std::invalid_argument("SA spi 0x" + [&] {
+    char buf[9];
+    std::snprintf(buf, sizeof buf, "%08x", p.spi);
+    return std::string(buf);
+  }() + ": " + what);
+}
+
+}  // namespace
+
+Sa::Sa(const SaParams& p, uint32_t workers) : params_(p), workers_(workers) {}
+
+std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_seed) {
+  if (p.spi < 256) bad(p, "SPI values 0-255 are reserved (RFC 4303 2.1)");
+  if (p.local.family != p.remote.family) bad(p, "local and remote addresses differ in family");
+  if (workers == 0) bad(p, "no workers");
+  if (p.first_seq == 0 || (!p.esn && p.first_seq > UINT32_MAX)) {
+    bad(p, "first sequence number " + std::to_string(p.first_seq) + " out of range");
+  }
+  if (p.udp_encap && (p.local_port == 0 || p.remote_port == 0)) bad(p, "NAT-T port 0");
+  if (p.dscp > 63) bad(p, "DSCP " + std::to_string(p.dscp) + " out of range 0-63");
+  if (p.ttl == 0) bad(p, "outer TTL 0");
+
+  std::unique_ptr<Sa> sa(new Sa(p, workers));
+  try {
+    sa->keys_ = crypto::prepare_keys(p.algorithm, p.enc_key, p.salt, p.auth_key);
+    if (p.direction == Direction::kInbound) {
+      sa->replay_ = ReplayWindow(p.replay_window, p.esn);
+      sa->replay_.reset(p.first_seq - 1);
+    }
+  } catch (const std::exception& e) {
+    bad(p, e.what());
+  }
+  // The description keeps no copy of the keys: only SaKeys holds them, and wipes them.
+  auto wipe = [](std::vector<uint8_t>& v) {
+    std::fill(v.begin(), v.end(), uint8_t{0});
+    v.clear();
+  };
+  wipe(sa->params_.enc_key);
+  wipe(sa->params_.salt);
+  wipe(sa->params_.auth_key);
+
+  sa->spi_be_ = __builtin_bswap32(p.spi);
+  sa->iv_base_ = iv_seed;
+  sa->next_seq_.store(p.first_seq, std::memory_order_relaxed);
+  sa->counters_ = std::make_unique<SaCounters[]>(workers);
+
+  // Outer header template, outbound view: source = local.
+  uint8_t* t = sa->outer_template_;
+  const uint8_t proto = p.udp_encap ? 17 : 50;
+  size_t ip_len;
+  if (p.local.is_v4()) {
+    t[0] = 0x45;
+    t[8] = p.ttl;
+    t[9] = proto;
+    std::memcpy(t + 12, p.local.bytes.data(), 4);
+    std::memcpy(t + 16, p.remote.bytes.data(), 4);
+    ip_len = 20;
+  } else {
+    t[0] = 0x60;
+    t[6] = proto;
+    t[7] = p.ttl;
+    std::memcpy(t + 8, p.local.bytes.data(), 16);
+    std::memcpy(t + 24, p.remote.bytes.data(), 16);
+    ip_len = 40;
+    sa->outer_v6_ = true;
+  }
+  if (p.udp_encap) {
+    store_be16(t + ip_len, p.local_port);
+    store_be16(t + ip_len + 2, p.remote_port);
+  }
+  sa->outer_len_ = static_cast<uint8_t>(ip_len + (p.udp_encap ? 8 : 0));
+  sa->overhead_head_ = static_cast<uint8_t>(sa->outer_len_ + 8 + p.algorithm.iv_bytes());
+  return sa;
+}
+
+uint64_t Sa::packets() const noexcept {
+  uint64_t n = 0;
+  for (uint32_t w = 0; w < workers_; ++w) n += counters_[w].packets.get();
+  return n;
+}
+
+uint64_t Sa::bytes() const noexcept {
+  uint64_t n = 0;
+  for (uint32_t w = 0; w < workers_; ++w) n += counters_[w].bytes.get();
+  return n;
+}
+
+uint64_t Sa::last_use_ns() const noexcept {
+  uint64_t t = 0;
+  for (uint32_t w = 0; w < workers_; ++w) t = std::max(t, counters_[w].last_use_ns.get());
+  return t;
+}
+
+}  // namespace espgw::esp

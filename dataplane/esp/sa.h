@@ -1,0 +1,132 @@
+#pragma once
+// A tunnel-mode ESP security association (RFC 4303), as the dataplane holds it.
+//
+// Three parts, as STYLE.md asks:
+//  - SaParams: the control-side description (from the config, the control socket or the IKE
+//    plugin). Plain values; validated by make_sa().
+//  - Sa's read-only part: everything a worker needs per packet, prepared once at install: keys in
+//    both backends' forms, the outer header template, the IV base, the chosen options.
+//  - Sa's hot part, with its writer rule next to each field:
+//      next_seq_   outbound: any worker; one atomic fetch_add per burst and SA.
+//      replay_, auth_failures_: inbound: the single worker that receives the SA's outer flow.
+//      counters_   one slot per worker, written only by that worker.
+//      drops_      rare events, any worker, atomic adds.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common/ip_address.h"
+#include "dataplane/common/counter.h"
+#include "dataplane/common/drop_reason.h"
+#include "dataplane/crypto/sa_keys.h"
+#include "dataplane/esp/algorithm.h"
+#include "dataplane/esp/replay_window.h"
+
+namespace espgw::esp {
+
+enum class Direction : uint8_t { kInbound, kOutbound };
+// Outer DF bit (IPv4 outer): copy the inner packet's (IPv6 inner counts as DF), set, or clear.
+enum class DfMode : uint8_t { kCopy, kSet, kClear };
+// RFC 6040 4.1: normal mode copies inner ECN to the outer header; compatibility mode sends
+// not-ECT. Decapsulation always follows RFC 6040 4.2.
+enum class EcnMode : uint8_t { kNormal, kCompatibility };
+
+struct SaParams {
+  uint32_t spi = 0;  // host order; 256 and above (RFC 4303 2.1)
+  Direction direction = Direction::kOutbound;
+  Algorithm algorithm;
+  std::vector<uint8_t> enc_key;   // AES key alone
+  std::vector<uint8_t> salt;      // GCM: 4 bytes; CBC: empty
+  std::vector<uint8_t> auth_key;  // HMAC key; empty for GCM
+
+  // Outer addresses as sent: outbound src = local, dst = remote; inbound the reverse.
+  IpAddress local;
+  IpAddress remote;
+  bool udp_encap = false;  // RFC 3948 ESP-in-UDP
+  uint16_t local_port = 4500;
+  uint16_t remote_port = 4500;
+
+  bool esn = false;
+  uint32_t replay_window = 64;  // inbound; 0 disables (not with ESN)
+  // Appendix A3: after this many consecutive ICV failures, also try seq_hi + 1. 0 disables.
+  uint32_t esn_resync_threshold = 16;
+
+  DfMode df = DfMode::kCopy;
+  bool copy_dscp = true;
+  uint8_t dscp = 0;  // used when !copy_dscp
+  EcnMode ecn = EcnMode::kNormal;
+  uint8_t ttl = 64;  // outer TTL / hop limit
+
+  // Outbound: the first sequence number to send. Inbound: the window starts just below it. For
+  // tests and for moving an SA's state (RFC 4303 keeps both ends at 1 for a new SA).
+  uint64_t first_seq = 1;
+};
+
+// Per-worker traffic counters of one SA.
+struct alignas(64) SaCounters {
+  Counter packets;
+  Counter bytes;  // inner (cleartext) bytes
+  Counter last_use_ns;
+};
+
+class Sa {
+ public:
+  // Throws std::invalid_argument with a message naming the bad field (never key bytes).
+  // workers: how many workers may touch this SA (one counter slot each).
+  // iv_seed: a random 64-bit number; the GCM IV counter starts there (see iv_base_).
+  static std::unique_ptr<Sa> make(const SaParams& params, uint32_t workers, uint64_t iv_seed);
+
+  Sa(const Sa&) = delete;
+  Sa& operator=(const Sa&) = delete;
+
+  const SaParams& params() const noexcept { return params_; }
+  uint32_t spi() const noexcept { return params_.spi; }
+  const Algorithm& algorithm() const noexcept { return params_.algorithm; }
+  const crypto::SaKeys& keys() const noexcept { return *keys_; }
+
+  // Sum over workers.
+  uint64_t packets() const noexcept;
+  uint64_t bytes() const noexcept;
+  uint64_t last_use_ns() const noexcept;
+  uint64_t drops(DropReason r) const noexcept { return drops_[static_cast<size_t>(r)].get(); }
+  uint64_t next_seq() const noexcept { return next_seq_.load(std::memory_order_relaxed); }
+  bool stopped() const noexcept { return stopped_.load(std::memory_order_relaxed); }
+  const ReplayWindow& replay() const noexcept { return replay_; }
+  uint32_t workers() const noexcept { return workers_; }
+
+ private:
+  friend class EspEngine;
+  friend struct SaTestAccess;
+  Sa(const SaParams& p, uint32_t workers);
+  // A worker index beyond the SA's slots (a misconfigured caller) shares slot 0 rather than
+  // writing outside the array.
+  SaCounters& counters_for(uint32_t worker) noexcept {
+    return counters_[worker < workers_ ? worker : 0];
+  }
+
+  // ---- read-only after make() ----
+  SaParams params_;
+  std::unique_ptr<crypto::SaKeys> keys_;
+  uint32_t spi_be_ = 0;
+  uint32_t workers_ = 1;
+  // RFC 4106 3.1: the IV must never repeat under one key. IV = iv_base_ + sequence number: unique
+  // because the sequence number is, and randomised per SA instance so that a static (config) key
+  // reused after a restart does not replay the IVs of the previous run.
+  uint64_t iv_base_ = 0;
+  uint8_t outer_len_ = 0;      // IP (+ UDP) header bytes
+  uint8_t overhead_head_ = 0;  // outer_len_ + ESP header + IV
+  bool outer_v6_ = false;
+  alignas(8) uint8_t outer_template_[48]{};  // IPv4/IPv6 header (+ UDP), fixed fields filled
+
+  // ---- hot ----
+  alignas(64) std::atomic<uint64_t> next_seq_{1};
+  std::atomic<bool> stopped_{false};
+  alignas(64) ReplayWindow replay_;
+  uint32_t auth_failures_ = 0;
+  std::unique_ptr<SaCounters[]> counters_;
+  std::array<SharedCounter, kDropReasonCount> drops_{};
+};
+
+}  // namespace espgw::esp
