@@ -1,5 +1,6 @@
 #pragma once
-// An IPv4 or IPv6 address and prefix, as the config, the control socket and the ESP engine see them.
+// An IPv4 or IPv6 address and prefix, as the config, the control socket and the ESP engine see
+// them.
 
 #include <array>
 #include <cstdint>

@@ -14,31 +14,31 @@ namespace espgw {
 #define ESPGW_DROP_REASONS(X)                                                                     \
   X(kNone, "none", "not dropped")                                                                 \
   /* outer header, inbound */                                                                     \
-  X(kTruncated, "truncated", "packet shorter than the headers it claims")                          \
-  X(kBadIpHeader, "bad_ip_header", "IP version or header length invalid")                          \
-  X(kIpLength, "ip_length", "IP or UDP length fields inconsistent with the packet")                \
-  X(kOuterFragment, "outer_fragment", "fragmented ESP (reassembly is not done)")                   \
-  X(kNotEsp, "not_esp", "not an ESP packet (non-ESP marker, keepalive, other protocol)")           \
-  X(kReservedSpi, "reserved_spi", "SPI 0-255, reserved by RFC 4303 2.1")                           \
-  X(kUnknownSpi, "unknown_spi", "no inbound SA with this SPI")                                     \
-  X(kEncapMismatch, "encap_mismatch", "UDP encapsulation differs from the SA's")                   \
-  X(kBadCipherLength, "bad_cipher_length", "ciphertext length not a multiple of the block size")   \
-  X(kReplayOld, "replay_old", "sequence number left of the anti-replay window")                    \
-  X(kReplayDuplicate, "replay_duplicate", "sequence number already received")                      \
-  X(kAuthFailed, "auth_failed", "ICV did not verify")                                              \
-  X(kBadPadLength, "bad_pad_length", "pad length larger than the payload")                         \
+  X(kTruncated, "truncated", "packet shorter than the headers it claims")                         \
+  X(kBadIpHeader, "bad_ip_header", "IP version or header length invalid")                         \
+  X(kIpLength, "ip_length", "IP or UDP length fields inconsistent with the packet")               \
+  X(kOuterFragment, "outer_fragment", "fragmented ESP (reassembly is not done)")                  \
+  X(kNotEsp, "not_esp", "not an ESP packet (non-ESP marker, keepalive, other protocol)")          \
+  X(kReservedSpi, "reserved_spi", "SPI 0-255, reserved by RFC 4303 2.1")                          \
+  X(kUnknownSpi, "unknown_spi", "no inbound SA with this SPI")                                    \
+  X(kEncapMismatch, "encap_mismatch", "UDP encapsulation differs from the SA's")                  \
+  X(kBadCipherLength, "bad_cipher_length", "ciphertext length not a multiple of the block size")  \
+  X(kReplayOld, "replay_old", "sequence number left of the anti-replay window")                   \
+  X(kReplayDuplicate, "replay_duplicate", "sequence number already received")                     \
+  X(kAuthFailed, "auth_failed", "ICV did not verify")                                             \
+  X(kBadPadLength, "bad_pad_length", "pad length larger than the payload")                        \
   X(kBadPadding, "bad_padding", "pad bytes not 1, 2, 3, ... (RFC 4303 2.4)")                      \
-  X(kBadNextHeader, "bad_next_header", "next header neither IPv4, IPv6 nor dummy")                 \
-  X(kDummy, "dummy", "dummy packet, next header 59 (RFC 4303 2.6)")                                \
-  X(kZeroLengthPayload, "zero_length_payload", "no inner packet behind the ESP header")            \
+  X(kBadNextHeader, "bad_next_header", "next header neither IPv4, IPv6 nor dummy")                \
+  X(kDummy, "dummy", "dummy packet, next header 59 (RFC 4303 2.6)")                               \
+  X(kZeroLengthPayload, "zero_length_payload", "no inner packet behind the ESP header")           \
   X(kInnerHeader, "inner_header", "inner IP header invalid or its version differs from next hdr") \
-  X(kInnerLength, "inner_length", "inner IP length longer than the decrypted payload")             \
-  X(kEcnCeNotEct, "ecn_ce_not_ect", "outer CE over a not-ECT inner packet (RFC 6040 4.2)")         \
-  X(kCryptoError, "crypto_error", "the crypto library refused the operation")                      \
+  X(kInnerLength, "inner_length", "inner IP length longer than the decrypted payload")            \
+  X(kEcnCeNotEct, "ecn_ce_not_ect", "outer CE over a not-ECT inner packet (RFC 6040 4.2)")        \
+  X(kCryptoError, "crypto_error", "the crypto library refused the operation")                     \
   /* outbound */                                                                                  \
-  X(kSaStopped, "sa_stopped", "SA stopped: sequence number exhausted or hard lifetime reached")    \
-  X(kSeqOverflow, "seq_overflow", "sequence number would wrap (RFC 4303 3.3.3)")                   \
-  X(kNoBufferRoom, "no_buffer_room", "not enough head- or tailroom for the ESP headers")           \
+  X(kSaStopped, "sa_stopped", "SA stopped: sequence number exhausted or hard lifetime reached")   \
+  X(kSeqOverflow, "seq_overflow", "sequence number would wrap (RFC 4303 3.3.3)")                  \
+  X(kNoBufferRoom, "no_buffer_room", "not enough head- or tailroom for the ESP headers")          \
   X(kTooBig, "too_big", "encapsulated packet would exceed the IP maximum")
 
 enum class DropReason : uint8_t {

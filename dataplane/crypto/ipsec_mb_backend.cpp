@@ -109,7 +109,8 @@ class IpsecMbBackend final : public CryptoBackend {
         }
       }
       if (any_cbc) {
-        while (IMB_JOB* job = IMB_FLUSH_JOB(mgr_)) complete(job);
+        while (IMB_JOB* job = IMB_FLUSH_JOB(mgr_))
+          complete(job);
       }
     }
   }
@@ -202,6 +203,8 @@ class IpsecMbBackend final : public CryptoBackend {
 
 }  // namespace
 
-std::unique_ptr<CryptoBackend> make_ipsec_mb_backend() { return std::make_unique<IpsecMbBackend>(); }
+std::unique_ptr<CryptoBackend> make_ipsec_mb_backend() {
+  return std::make_unique<IpsecMbBackend>();
+}
 
 }  // namespace espgw::crypto

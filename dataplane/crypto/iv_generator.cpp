@@ -27,8 +27,8 @@ IvGenerator::IvGenerator() {
   os_random(key, sizeof key);
   os_random(ctr, sizeof ctr);
   ctx_ = EVP_CIPHER_CTX_new();
-  const bool ok = ctx_ != nullptr &&
-                  EVP_EncryptInit_ex2(ctx_, EVP_aes_128_ctr(), key, ctr, nullptr) == 1;
+  const bool ok =
+      ctx_ != nullptr && EVP_EncryptInit_ex2(ctx_, EVP_aes_128_ctr(), key, ctr, nullptr) == 1;
   OPENSSL_cleanse(key, sizeof key);
   if (!ok) throw std::runtime_error("OpenSSL: cannot set up the IV generator");
   refill();

@@ -1,6 +1,6 @@
 // OpenSSL 3 EVP backend: the fallback where intel-ipsec-mb cannot run, and the reference the tests
-// compare intel-ipsec-mb against. Contexts are created once per backend (so per thread) and re-keyed
-// per packet from the SA's raw keys; re-keying an existing context allocates nothing.
+// compare intel-ipsec-mb against. Contexts are created once per backend (so per thread) and
+// re-keyed per packet from the SA's raw keys; re-keying an existing context allocates nothing.
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -46,10 +46,9 @@ class OpenSslBackend final : public CryptoBackend {
     for (int i = 1; i <= 4; ++i) {
       auto integ = static_cast<esp::Integrity>(i);
       mac_ctx_[i] = EVP_MAC_CTX_new(mac_);
-      OSSL_PARAM params[2] = {
-          OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                           const_cast<char*>(digest_name(integ)), 0),
-          OSSL_PARAM_construct_end()};
+      OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string(
+                                  OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest_name(integ)), 0),
+                              OSSL_PARAM_construct_end()};
       if (mac_ctx_[i] == nullptr || EVP_MAC_CTX_set_params(mac_ctx_[i], params) != 1) {
         throw std::runtime_error(std::string("OpenSSL: cannot set up HMAC-") + digest_name(integ));
       }
@@ -57,9 +56,12 @@ class OpenSslBackend final : public CryptoBackend {
   }
 
   ~OpenSslBackend() override {
-    for (auto* c : ctx_) EVP_CIPHER_CTX_free(c);
-    for (auto* c : ciphers_) EVP_CIPHER_free(c);
-    for (auto* m : mac_ctx_) EVP_MAC_CTX_free(m);
+    for (auto* c : ctx_)
+      EVP_CIPHER_CTX_free(c);
+    for (auto* c : ciphers_)
+      EVP_CIPHER_free(c);
+    for (auto* m : mac_ctx_)
+      EVP_MAC_CTX_free(m);
     EVP_MAC_free(mac_);
   }
 
@@ -67,10 +69,12 @@ class OpenSslBackend final : public CryptoBackend {
   std::string describe() const override { return OpenSSL_version(OPENSSL_VERSION); }
 
   void encrypt(std::span<CryptoOp> ops) noexcept override {
-    for (auto& op : ops) op.ok = op.keys->alg.aead() ? gcm(op, true) : cbc_hmac_encrypt(op);
+    for (auto& op : ops)
+      op.ok = op.keys->alg.aead() ? gcm(op, true) : cbc_hmac_encrypt(op);
   }
   void decrypt(std::span<CryptoOp> ops) noexcept override {
-    for (auto& op : ops) op.ok = op.keys->alg.aead() ? gcm(op, false) : cbc_hmac_decrypt(op);
+    for (auto& op : ops)
+      op.ok = op.keys->alg.aead() ? gcm(op, false) : cbc_hmac_decrypt(op);
   }
 
  private:
@@ -124,7 +128,8 @@ class OpenSslBackend final : public CryptoBackend {
     if (op.len == 0) return true;
     EVP_CIPHER_CTX* ctx = cipher_ctx(op.keys->alg);
     int out = 0;
-    return EVP_CipherInit_ex2(ctx, nullptr, op.keys->cipher_key, op.iv, enc ? 1 : 0, nullptr) == 1 &&
+    return EVP_CipherInit_ex2(ctx, nullptr, op.keys->cipher_key, op.iv, enc ? 1 : 0, nullptr) ==
+               1 &&
            EVP_CIPHER_CTX_set_padding(ctx, 0) == 1 &&
            EVP_CipherUpdate(ctx, op.dst, &out, op.src, static_cast<int>(op.len)) == 1 &&
            EVP_CipherFinal_ex(ctx, op.dst + out, &out) == 1;
@@ -152,6 +157,8 @@ class OpenSslBackend final : public CryptoBackend {
 
 }  // namespace
 
-std::unique_ptr<CryptoBackend> make_openssl_backend() { return std::make_unique<OpenSslBackend>(); }
+std::unique_ptr<CryptoBackend> make_openssl_backend() {
+  return std::make_unique<OpenSslBackend>();
+}
 
 }  // namespace espgw::crypto

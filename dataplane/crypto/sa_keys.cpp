@@ -55,7 +55,9 @@ void hash_one_block(IMB_MGR* mgr, esp::Integrity i, const uint8_t* block, uint8_
 
 }  // namespace
 
-SaKeys::~SaKeys() { OPENSSL_cleanse(this, sizeof *this); }
+SaKeys::~SaKeys() {
+  OPENSSL_cleanse(this, sizeof *this);
+}
 
 std::unique_ptr<SaKeys> prepare_keys(const esp::Algorithm& alg, std::span<const uint8_t> cipher_key,
                                      std::span<const uint8_t> salt,
@@ -70,8 +72,8 @@ std::unique_ptr<SaKeys> prepare_keys(const esp::Algorithm& alg, std::span<const 
                                 " bytes, got " + std::to_string(salt.size()));
   }
   if (alg.aead() ? !auth_key.empty() : auth_key.empty()) {
-    throw std::invalid_argument(name + (alg.aead() ? ": AEAD takes no integrity key"
-                                                   : ": integrity key missing"));
+    throw std::invalid_argument(
+        name + (alg.aead() ? ": AEAD takes no integrity key" : ": integrity key missing"));
   }
 
   auto k = std::make_unique<SaKeys>();
@@ -92,11 +94,9 @@ std::unique_ptr<SaKeys> prepare_keys(const esp::Algorithm& alg, std::span<const 
   }
 
   if (alg.key_bytes == 16) {
-    IMB_AES_KEYEXP_128(cm.mgr, k->cipher_key, k->imb.cbc.enc_round_keys,
-                       k->imb.cbc.dec_round_keys);
+    IMB_AES_KEYEXP_128(cm.mgr, k->cipher_key, k->imb.cbc.enc_round_keys, k->imb.cbc.dec_round_keys);
   } else {
-    IMB_AES_KEYEXP_256(cm.mgr, k->cipher_key, k->imb.cbc.enc_round_keys,
-                       k->imb.cbc.dec_round_keys);
+    IMB_AES_KEYEXP_256(cm.mgr, k->cipher_key, k->imb.cbc.enc_round_keys, k->imb.cbc.dec_round_keys);
   }
 
   const uint32_t block = hmac_block_bytes(alg.integrity);
@@ -113,9 +113,11 @@ std::unique_ptr<SaKeys> prepare_keys(const esp::Algorithm& alg, std::span<const 
   }
 
   uint8_t pad[kMaxHmacKeyBytes];
-  for (uint32_t i = 0; i < block; ++i) pad[i] = static_cast<uint8_t>(k->auth_key[i] ^ 0x36);
+  for (uint32_t i = 0; i < block; ++i)
+    pad[i] = static_cast<uint8_t>(k->auth_key[i] ^ 0x36);
   hash_one_block(cm.mgr, alg.integrity, pad, k->imb.cbc.ipad_state);
-  for (uint32_t i = 0; i < block; ++i) pad[i] = static_cast<uint8_t>(k->auth_key[i] ^ 0x5c);
+  for (uint32_t i = 0; i < block; ++i)
+    pad[i] = static_cast<uint8_t>(k->auth_key[i] ^ 0x5c);
   hash_one_block(cm.mgr, alg.integrity, pad, k->imb.cbc.opad_state);
   OPENSSL_cleanse(pad, sizeof pad);
   return k;

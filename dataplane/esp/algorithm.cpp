@@ -89,6 +89,8 @@ std::optional<Algorithm> parse_algorithm(std::string_view name) {
   return a;
 }
 
-std::span<const Algorithm> all_algorithms() noexcept { return kAll; }
+std::span<const Algorithm> all_algorithms() noexcept {
+  return kAll;
+}
 
 }  // namespace espgw::esp

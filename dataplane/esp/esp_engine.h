@@ -52,7 +52,8 @@ class EspEngine {
 
   // parse_inbound + lookup + decrypt. lookup(const InboundMeta&) -> Sa*.
   template <class Lookup>
-  void inbound(std::span<PacketView> pkts, Lookup&& lookup, std::span<DropReason> reasons) noexcept {
+  void inbound(std::span<PacketView> pkts, Lookup&& lookup,
+               std::span<DropReason> reasons) noexcept {
     for (size_t base = 0; base < pkts.size(); base += kMaxBurst) {
       const size_t n = std::min<size_t>(kMaxBurst, pkts.size() - base);
       auto p = pkts.subspan(base, n);

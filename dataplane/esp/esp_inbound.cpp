@@ -139,12 +139,17 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
       continue;
     }
     seq_[i] = chk.seq;
-    crypto::CryptoOp op{sa->keys_.get(), esp,       esp + 8,        esp + 8 + iv,
-                        esp + 8 + iv,    ct_len,    esp + 8 + iv + ct_len,
-                        static_cast<uint32_t>(chk.seq >> 32),       sp.esn,
+    crypto::CryptoOp op{sa->keys_.get(),
+                        esp,
+                        esp + 8,
+                        esp + 8 + iv,
+                        esp + 8 + iv,
+                        ct_len,
+                        esp + 8 + iv + ct_len,
+                        static_cast<uint32_t>(chk.seq >> 32),
+                        sp.esn,
                         false};
-    if (sp.esn && sp.esn_resync_threshold != 0 &&
-        sa->auth_failures_ >= sp.esn_resync_threshold) {
+    if (sp.esn && sp.esn_resync_threshold != 0 && sa->auth_failures_ >= sp.esn_resync_threshold) {
       resync_pkt[nresync++] = static_cast<uint16_t>(i);
       continue;
     }
@@ -173,9 +178,16 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
     const uint32_t iv = sa.params_.algorithm.iv_bytes();
     const uint32_t ct_len =
         pkts[i].data_len - m.esp_off - 8 - iv - sa.params_.algorithm.icv_bytes();
-    crypto::CryptoOp op{sa.keys_.get(), esp,    esp + 8, esp + 8 + iv, resync_buf_.get(),
-                        ct_len,         esp + 8 + iv + ct_len,
-                        static_cast<uint32_t>(seq_[i] >> 32), true, false};
+    crypto::CryptoOp op{sa.keys_.get(),
+                        esp,
+                        esp + 8,
+                        esp + 8 + iv,
+                        resync_buf_.get(),
+                        ct_len,
+                        esp + 8 + iv + ct_len,
+                        static_cast<uint32_t>(seq_[i] >> 32),
+                        true,
+                        false};
     reasons[i] = resync(sa, pkts[i], m, op, seq_[i]);
   }
 

@@ -11,7 +11,8 @@ namespace espgw::esp {
 namespace {
 
 // RFC 4303 2.4: pad bytes are 1, 2, 3, ...
-constexpr std::array<uint8_t, 16> kPadBytes = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+constexpr std::array<uint8_t, 16> kPadBytes = {1, 2,  3,  4,  5,  6,  7,  8,
+                                               9, 10, 11, 12, 13, 14, 15, 16};
 
 // RFC 6936 does not let IPv6 UDP go without a checksum here, so it is computed over the finished
 // packet (rare: NAT-T over IPv6).
@@ -42,7 +43,8 @@ void EspEngine::reserve_sequence(Sa& sa, size_t first, size_t end,
                                  std::span<DropReason> reasons) noexcept {
   const uint64_t count = end - first;
   if (sa.stopped_.load(std::memory_order_relaxed)) {
-    for (size_t i = first; i < end; ++i) reasons[i] = DropReason::kSaStopped;
+    for (size_t i = first; i < end; ++i)
+      reasons[i] = DropReason::kSaStopped;
     return;
   }
   const uint64_t limit = sa.params_.esn ? UINT64_MAX : UINT32_MAX;
@@ -144,11 +146,13 @@ DropReason EspEngine::frame(Sa& sa, PacketView& p, uint64_t seq, crypto::CryptoO
 void EspEngine::encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> sas,
                               std::span<DropReason> reasons) noexcept {
   const size_t n = pkts.size();
-  for (size_t i = 0; i < n; ++i) reasons[i] = DropReason::kNone;
+  for (size_t i = 0; i < n; ++i)
+    reasons[i] = DropReason::kNone;
 
   for (size_t i = 0; i < n;) {
     size_t j = i + 1;
-    while (j < n && sas[j] == sas[i]) ++j;
+    while (j < n && sas[j] == sas[i])
+      ++j;
     reserve_sequence(*sas[i], i, j, reasons);
     i = j;
   }

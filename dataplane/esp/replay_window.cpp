@@ -25,7 +25,8 @@ ReplayWindow::ReplayWindow(uint32_t size, bool esn) : esn_(esn) {
 void ReplayWindow::reset(uint64_t top) noexcept {
   top_ = top;
   if (bits_) {
-    for (uint32_t i = 0; i <= block_mask_; ++i) bits_[i] = 0;
+    for (uint32_t i = 0; i <= block_mask_; ++i)
+      bits_[i] = 0;
   }
 }
 
@@ -77,7 +78,8 @@ DropReason ReplayWindow::update(uint64_t seq) noexcept {
     const uint64_t top_block = top_ >> 6;
     uint64_t clear = new_block - top_block;
     if (clear > uint64_t{block_mask_} + 1) clear = uint64_t{block_mask_} + 1;
-    for (uint64_t i = 1; i <= clear; ++i) bits_[(top_block + i) & block_mask_] = 0;
+    for (uint64_t i = 1; i <= clear; ++i)
+      bits_[(top_block + i) & block_mask_] = 0;
     top_ = seq;
   } else if (top_ - seq >= size_) {
     return DropReason::kReplayOld;

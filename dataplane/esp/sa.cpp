@@ -87,19 +87,22 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_se
 
 uint64_t Sa::packets() const noexcept {
   uint64_t n = 0;
-  for (uint32_t w = 0; w < workers_; ++w) n += counters_[w].packets.get();
+  for (uint32_t w = 0; w < workers_; ++w)
+    n += counters_[w].packets.get();
   return n;
 }
 
 uint64_t Sa::bytes() const noexcept {
   uint64_t n = 0;
-  for (uint32_t w = 0; w < workers_; ++w) n += counters_[w].bytes.get();
+  for (uint32_t w = 0; w < workers_; ++w)
+    n += counters_[w].bytes.get();
   return n;
 }
 
 uint64_t Sa::last_use_ns() const noexcept {
   uint64_t t = 0;
-  for (uint32_t w = 0; w < workers_; ++w) t = std::max(t, counters_[w].last_use_ns.get());
+  for (uint32_t w = 0; w < workers_; ++w)
+    t = std::max(t, counters_[w].last_use_ns.get());
   return t;
 }
 

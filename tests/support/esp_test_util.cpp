@@ -37,7 +37,8 @@ std::vector<uint8_t> ipv4_udp_packet(uint32_t payload_len, uint8_t tos, uint8_t 
   store_be16(&p[20], 40000);
   store_be16(&p[22], 5201);
   store_be16(&p[24], static_cast<uint16_t>(8 + payload_len));
-  for (uint32_t i = 0; i < payload_len; ++i) p[28 + i] = static_cast<uint8_t>(seed + i);
+  for (uint32_t i = 0; i < payload_len; ++i)
+    p[28 + i] = static_cast<uint8_t>(seed + i);
   return p;
 }
 
@@ -56,14 +57,16 @@ std::vector<uint8_t> ipv6_udp_packet(uint32_t payload_len, uint8_t traffic_class
   store_be16(&p[40], 40000);
   store_be16(&p[42], 5201);
   store_be16(&p[44], static_cast<uint16_t>(8 + payload_len));
-  for (uint32_t i = 0; i < payload_len; ++i) p[48 + i] = static_cast<uint8_t>(seed + i);
+  for (uint32_t i = 0; i < payload_len; ++i)
+    p[48 + i] = static_cast<uint8_t>(seed + i);
   return p;
 }
 
 SaPair make_sa_pair(const SaPairOptions& o, std::mt19937_64& rng) {
   auto random_bytes = [&](size_t n) {
     std::vector<uint8_t> v(n);
-    for (auto& b : v) b = static_cast<uint8_t>(rng());
+    for (auto& b : v)
+      b = static_cast<uint8_t>(rng());
     return v;
   };
   esp::SaParams p;

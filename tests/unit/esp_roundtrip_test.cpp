@@ -55,9 +55,8 @@ class EspRoundTrip : public testing::TestWithParam<Case> {};
 TEST_P(EspRoundTrip, InnerPacketSurvives) {
   const Case& c = GetParam();
   std::mt19937_64 rng(42);
-  auto pair = test::make_sa_pair({c.alg, c.esn, c.udp, c.outer_v6, 128, 0x12345678,
-                                  c.esn ? (uint64_t{7} << 32) - 3 : 1},
-                                 rng);
+  auto pair = test::make_sa_pair(
+      {c.alg, c.esn, c.udp, c.outer_v6, 128, 0x12345678, c.esn ? (uint64_t{7} << 32) - 3 : 1}, rng);
   auto enc_backend = crypto::make_backend(c.enc);
   auto dec_backend = crypto::make_backend(c.dec);
   esp::EspEngine sender(*enc_backend, 0);
@@ -99,10 +98,12 @@ TEST_P(EspRoundTrip, InnerPacketSurvives) {
     EXPECT_EQ(ct % c.alg.align_bytes(), 0u);
 
     esp::Sa* in_sa = pair.in.get();
-    receiver.inbound({pv, 1}, [&](const esp::InboundMeta& m) {
-      EXPECT_EQ(m.spi, 0x12345678u);
-      return in_sa;
-    }, {&reason, 1});
+    receiver.inbound({pv, 1},
+                     [&](const esp::InboundMeta& m) {
+                       EXPECT_EQ(m.spi, 0x12345678u);
+                       return in_sa;
+                     },
+                     {&reason, 1});
     ASSERT_EQ(reason, DropReason::kNone) << drop_reason_name(reason);
     EXPECT_EQ(buf.bytes(), inner);
   }

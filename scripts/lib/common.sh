@@ -1,0 +1,52 @@
+# Shared by scripts/test, scripts/demo and bench/: packages, build directory, messages.
+# shellcheck shell=bash
+
+ESPGW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+ESPGW_BUILD="${ESPGW_BUILD:-$ESPGW_ROOT/build}"
+
+# Every Debian 12 package the project needs to build, test, benchmark and run its labs.
+ESPGW_PACKAGES=(
+  g++ meson ninja-build pkg-config
+  libipsec-mb-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-scapy
+  clang libclang-rt-14-dev
+)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root to run: $*"
+  fi
+}
+
+# Installs what is missing; quick (one dpkg-query) when everything is there.
+ensure_packages() {
+  local missing=() status
+  for p in "${ESPGW_PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Configures (once) and builds the main build directory.
+build_project() {
+  if [ ! -f "$ESPGW_BUILD/build.ninja" ]; then
+    say "configuring $ESPGW_BUILD"
+    meson setup "$ESPGW_BUILD" "$ESPGW_ROOT" "$@" >/dev/null
+  fi
+  say "building"
+  ninja -C "$ESPGW_BUILD"
+}
+
+# Debian's python3 has scapy; a pyenv shim on PATH may not (FACTS.md).
+espgw_python() {
+  if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3; fi
+}
