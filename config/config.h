@@ -1,0 +1,125 @@
+#pragma once
+// espgw's configuration: one YAML file describes interfaces, routes and tunnels (and, later, IKE
+// peers). This header is the contract between the parser (config.cpp) and every binary.
+//
+// Validation is strict: unknown keys, wrong types and bad values are errors that name the file,
+// the line, the key path and the value, e.g.
+//   espgw.yaml:14: tunnels[1].static_sa.outbound.algorithm: unknown algorithm "aes129gcm16"
+// Key material is never part of an error message.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/ip_address.h"
+#include "dataplane/crypto/crypto_backend.h"
+#include "dataplane/esp/algorithm.h"
+#include "dataplane/esp/sa.h"
+
+namespace espgw::config {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+using MacAddress = std::array<uint8_t, 6>;
+std::optional<MacAddress> parse_mac(std::string_view text);
+std::string mac_to_string(const MacAddress& mac);
+
+struct DataplaneConfig {
+  uint32_t workers = 1;  // worker lcores; each polls one RX queue of every port
+  crypto::BackendKind crypto = crypto::BackendKind::kIpsecMb;
+  uint32_t mbufs = 0;  // per worker pool; 0 = derived from ports, rings and bursts
+  uint16_t rx_ring = 1024;
+  uint16_t tx_ring = 1024;
+  std::string control_socket = "/run/espgw/espgw.sock";
+  uint32_t exception_pps = 20000;  // packets/s to the kernel, all workers together
+  uint32_t arp_hold_packets = 4;   // packets held per unresolved next hop
+  uint32_t arp_retries = 3;
+  uint32_t arp_retry_ms = 1000;
+  uint32_t neighbour_ttl_s = 300;  // ageing of learned entries
+};
+
+enum class ExceptionKind : uint8_t {
+  kTap,     // a net_tap kernel interface with the port's MAC and addresses (the default)
+  kDevice,  // any DPDK device (tests capture the exception path with net_pcap)
+  kNone,    // no exception path: control traffic is dropped and counted
+};
+
+struct ExceptionPath {
+  ExceptionKind kind = ExceptionKind::kTap;
+  std::string kernel_name;  // kTap: kernel interface name; default "espgw-<interface>"
+  std::string device;       // kDevice: DPDK devargs
+};
+
+struct Interface {
+  std::string name;    // operator's name: "wan", "lan"
+  std::string device;  // DPDK devargs: a PCI address or a vdev ("net_af_packet0,iface=veth0")
+  std::optional<MacAddress> mac;    // default: the device's own
+  std::vector<IpPrefix> addresses;  // ours, with the connected prefix: "198.51.100.1/24"
+  uint16_t mtu = 1500;
+  ExceptionPath exception;
+};
+
+struct Route {
+  IpPrefix prefix;
+  std::optional<IpAddress> via;  // next hop; absent = directly connected
+  std::string interface;         // egress interface name (must exist)
+};
+
+struct StaticSa {
+  uint32_t spi = 0;
+  esp::Algorithm algorithm;
+  std::vector<uint8_t> enc_key;
+  std::vector<uint8_t> salt;  // GCM: 4 bytes (may also be given as the last 4 bytes of key)
+  std::vector<uint8_t> auth_key;
+};
+
+struct Tunnel {
+  std::string name;
+  IpAddress local;   // outer address of this gateway (one of an interface's addresses)
+  IpAddress remote;  // outer address of the peer
+  std::vector<IpPrefix> local_cidrs;   // behind us (inbound traffic selectors: destination)
+  std::vector<IpPrefix> remote_cidrs;  // behind the peer; routed into this tunnel
+  bool nat_t = false;                  // RFC 3948 UDP encapsulation
+  uint16_t local_port = 4500;
+  uint16_t remote_port = 4500;
+  bool esn = false;
+  uint32_t replay_window = 128;
+  esp::DfMode df = esp::DfMode::kCopy;
+  std::optional<uint8_t> dscp;  // absent = copy the inner DSCP
+  esp::EcnMode ecn = esp::EcnMode::kNormal;
+  uint8_t ttl = 64;
+  std::optional<uint16_t> mtu;  // largest inner packet; default derived from the egress MTU
+  std::optional<uint16_t> mss;  // TCP MSS clamp; default derived from the tunnel MTU
+  struct StaticSas {
+    StaticSa outbound;
+    StaticSa inbound;
+  };
+  std::optional<StaticSas> static_sa;  // lab and benchmark keys, instead of IKE
+};
+
+struct Config {
+  std::string source;  // file name, for messages
+  DataplaneConfig dataplane;
+  std::vector<Interface> interfaces;
+  std::vector<Route> routes;
+  std::vector<Tunnel> tunnels;
+
+  const Interface* find_interface(std::string_view name) const noexcept;
+  const Tunnel* find_tunnel(std::string_view name) const noexcept;
+};
+
+// Throws ConfigError.
+Config load_file(const std::string& path);
+Config parse(std::string_view yaml, const std::string& source_name);
+
+// The SA parameters a static SA of a tunnel stands for (direction, addresses, options).
+esp::SaParams sa_params(const Tunnel& t, const StaticSa& sa, esp::Direction dir);
+
+}  // namespace espgw::config
