@@ -944,7 +944,7 @@ TEST_P(CbcKat, CiphertextIsPublishedAndIcvCoversHeaderIvAndCiphertext) {
   ASSERT_EQ(pt.size(), ct.size());
   ASSERT_EQ(pt.size() % 16, 0u);
   const Algorithm alg{Cipher::kAesCbc, static_cast<uint8_t>(key.size()), integrity()};
-  // Any fixed key of the RFC 4868 2.1.1 length does; this one is RFC 4868 2.7.2's 0x0b key.
+  // Any fixed key of the algorithm's length (RFC 2404 2, RFC 4868 2.1.1) does: 0x0b bytes.
   const Bytes auth_key(alg.auth_key_bytes(), 0x0b);
   const uint32_t seq_hi = 0x00c0ffee;
   auto keys = crypto::prepare_keys(alg, key, {}, auth_key);
