@@ -58,15 +58,21 @@ std::string index(std::string_view path, size_t i) {
   return std::string(path) + "[" + std::to_string(i) + "]";
 }
 
-// Hex of 16 digits or more (an optional 0x, or strongSwan's aa:bb:... form): what a key looks like.
-// Error messages never repeat such a value, wherever it was written by mistake.
+// Hex of 16 digits or more, with a 0x, a letter a-f or strongSwan's aa:bb:... form: what a key
+// looks like (a plain decimal number does not). Error messages never repeat such a value, wherever
+// it was written by mistake.
 bool looks_like_key(std::string_view s) {
-  if (s.starts_with("0x") || s.starts_with("0X")) s.remove_prefix(2);
+  bool marked = false;  // clearly hex, not a decimal number
+  if (s.starts_with("0x") || s.starts_with("0X")) {
+    s.remove_prefix(2);
+    marked = true;
+  }
   size_t digits = 0;
   size_t run = 0;
   bool colons = false;
   for (char c : s) {
     if (std::isxdigit(static_cast<unsigned char>(c))) {
+      marked |= !std::isdigit(static_cast<unsigned char>(c));
       ++digits;
       ++run;
     } else if (c == ':' && run == 2) {
@@ -76,7 +82,7 @@ bool looks_like_key(std::string_view s) {
       return false;
     }
   }
-  return digits >= 16 && (!colons || run == 2);
+  return digits >= 16 && (marked || colons) && (!colons || run == 2);
 }
 
 std::string quote(std::string_view s) {
@@ -284,7 +290,9 @@ class Parser {
   // ---- values ----
   std::optional<std::string> text(const Value& v);  // non-empty string
   std::optional<std::string> name(const Value& v);
-  std::optional<uint64_t> integer(const Value& v, uint64_t min, uint64_t max);
+  // why: said after the range, e.g. which standard sets it.
+  std::optional<uint64_t> integer(const Value& v, uint64_t min, uint64_t max,
+                                  std::string_view why = {});
   std::optional<bool> boolean(const Value& v);
   std::optional<IpAddress> address(const Value& v);
   std::optional<IpAddress> unicast(const Value& v);
@@ -487,7 +495,8 @@ std::optional<std::string> Parser::name(const Value& v) {
   return s;
 }
 
-std::optional<uint64_t> Parser::integer(const Value& v, uint64_t min, uint64_t max) {
+std::optional<uint64_t> Parser::integer(const Value& v, uint64_t min, uint64_t max,
+                                        std::string_view why) {
   auto s = scalar(v, "an integer");
   if (!s) return std::nullopt;
   // A quoted scalar is a string in YAML; strict typing refuses "4" where 4 is meant.
@@ -502,8 +511,8 @@ std::optional<uint64_t> Parser::integer(const Value& v, uint64_t min, uint64_t m
     return std::nullopt;
   }
   if (r == UintParse::kTooLarge || n < min || n > max) {
-    error(v,
-          "must be " + std::to_string(min) + " to " + std::to_string(max) + ", got " + quote(*s));
+    error(v, "must be " + std::to_string(min) + " to " + std::to_string(max) +
+                 (why.empty() ? "" : " (" + std::string(why) + ")") + ", got " + quote(*s));
     return std::nullopt;
   }
   return n;
@@ -969,11 +978,18 @@ void Parser::tunnel(const Value& v, Tunnel& out) {
   cidrs(*f, "local_cidrs", out.local_cidrs, false, out.name);
   cidrs(*f, "remote_cidrs", out.remote_cidrs, true, out.name);
 
-  read_bool(*f, "nat_t", out.nat_t);
+  bool nat_t_ok = true;
+  if (auto x = f->get("nat_t")) {
+    auto b = boolean(*x);
+    nat_t_ok = b.has_value();
+    out.nat_t = b.value_or(false);
+  }
   for (auto [key, port] :
        {std::pair{"local_port", &out.local_port}, std::pair{"remote_port", &out.remote_port}}) {
     if (auto x = f->get(key)) {
-      if (!out.nat_t) {
+      if (!nat_t_ok) {
+        // nat_t's own error says enough.
+      } else if (!out.nat_t) {
         error(*x, "only with nat_t: true, got " + describe(x->node));
       } else if (auto n = integer(*x, 1, 65535)) {
         *port = static_cast<uint16_t>(*n);
@@ -1100,18 +1116,14 @@ void Parser::static_sa(const Value& v, StaticSa& out, esp::Direction dir) {
   auto f = map(v, {"spi", "algorithm", "key", "salt", "auth_key"});
   if (!f) return;
   if (auto x = require(*f, "spi")) {
-    if (auto n = integer(*x, 0, UINT32_MAX)) {
-      if (*n < 256) {
-        error(*x, "SPIs 0 to 255 are reserved (RFC 4303 2.1), got " + quote(x->node.Scalar()));
-      } else {
-        out.spi = static_cast<uint32_t>(*n);
-        auto& seen = spis_[static_cast<size_t>(dir)];
-        if (auto [first, inserted] = seen.emplace(out.spi, x->line); !inserted) {
-          error(*x, std::string("duplicate ") +
-                        (dir == esp::Direction::kInbound ? "inbound" : "outbound") + " SPI \"" +
-                        spi_text(out.spi) + "\" (first at line " + std::to_string(first->second) +
-                        ")");
-        }
+    if (auto n = integer(*x, 256, UINT32_MAX, "RFC 4303 2.1 reserves 0 to 255")) {
+      out.spi = static_cast<uint32_t>(*n);
+      auto& seen = spis_[static_cast<size_t>(dir)];
+      if (auto [first, inserted] = seen.emplace(out.spi, x->line); !inserted) {
+        error(*x, std::string("duplicate ") +
+                      (dir == esp::Direction::kInbound ? "inbound" : "outbound") + " SPI \"" +
+                      spi_text(out.spi) + "\" (first at line " + std::to_string(first->second) +
+                      ")");
       }
     }
   }
