@@ -393,7 +393,8 @@ std::optional<Fields> Parser::map(const Value& v, std::initializer_list<std::str
   std::vector<std::pair<std::string, Value>> items;
   std::map<std::string, int, std::less<>> seen;
   for (auto it = v.node.begin(); it != v.node.end(); ++it) {
-    const YAML::Node& k = it->first;
+    // Copies: the iterator hands out a temporary pair (a reference would dangle).
+    const YAML::Node k = it->first;
     const int line = line_of(k);
     if (!k.IsScalar()) {
       error(line, v.path, "expected a key name, got " + describe(k));

@@ -1196,6 +1196,31 @@ TEST(ConfigErrors, AtMostTwentyShown) {
   EXPECT_THAT(msg, testing::EndsWith("\nt.yaml: 5 more errors not shown"));
 }
 
+TEST(ConfigErrors, DamagedConfigsGiveOnlyConfigErrorsWithoutKeyBytes) {
+  // Every line deleted, and the file cut at many points: parse() either succeeds or throws a
+  // ConfigError (never another exception, never a crash), and no message carries key bytes.
+  std::vector<std::string> damaged;
+  const std::string base(kBase);
+  for (size_t start = 0; start < base.size();) {
+    const size_t end = base.find('\n', start) + 1;
+    damaged.push_back(base.substr(0, start) + base.substr(end));
+    start = end;
+  }
+  for (size_t cut = 0; cut < base.size(); cut += 5)
+    damaged.push_back(base.substr(0, cut));
+  size_t errors = 0;
+  for (const std::string& y : damaged) {
+    try {
+      parse(y, "t.yaml");
+    } catch (const ConfigError& e) {
+      ++errors;
+      expect_no_secrets(e.what());
+      EXPECT_THAT(e.what(), testing::StartsWith("t.yaml:")) << e.what();
+    }
+  }
+  EXPECT_GT(errors, damaged.size() / 2);
+}
+
 TEST(ConfigErrors, NoKeyBytesInAnyMessage) {
   // Every way to get a static SA's key wrong, in one config; every message checked for key bytes.
   std::string y(kBase);
