@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# espgw-config-check: every example passes with its summary line; a bad file fails (exit 1) with
+# the expected message; a missing file fails; no argument is a usage error (exit 2).
+#   config_check_test.sh CHECK_BINARY EXAMPLES_DIR TESTDATA_DIR
+set -uo pipefail
+check=$1 examples=$2 testdata=$3
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+
+n=0
+for f in "$examples"/*.yaml; do
+  out=$("$check" "$f" 2>&1); rc=$?
+  [[ $rc -eq 0 ]] || bad "$f: exit $rc: $out"
+  [[ $out =~ ^"$f: ok ("[0-9]+" interfaces, "[0-9]+" tunnels, "[0-9]+" routes)"$ ]] ||
+    bad "$f: unexpected output: $out"
+  n=$((n + 1))
+done
+((n >= 3)) || bad "only $n examples found in $examples"
+
+out=$("$check" "$examples/aws-classic.yaml"); rc=$?
+[[ $out == "$examples/aws-classic.yaml: ok (2 interfaces, 1 tunnels, 2 routes)" ]] ||
+  bad "aws-classic summary: $out"
+
+f="$testdata/bad.yaml"
+out=$("$check" "$f" 2>&1 >/dev/null); rc=$?
+[[ $rc -eq 1 ]] || bad "bad.yaml: exit $rc, expected 1"
+want="$f:8: tunnels[0].local: not an address of any interface \"192.0.2.9\""
+[[ $out == "$want" ]] || bad "bad.yaml: got '$out', expected '$want'"
+
+out=$("$check" "$testdata/no-such-file.yaml" 2>&1); rc=$?
+[[ $rc -eq 1 && $out == "$testdata/no-such-file.yaml: cannot open: No such file or directory" ]] ||
+  bad "missing file: exit $rc: $out"
+
+"$check" >/dev/null 2>&1; rc=$?
+[[ $rc -eq 2 ]] || bad "no argument: exit $rc, expected 2"
+
+((fail == 0)) && echo "espgw-config-check: all checks passed ($n examples)"
+exit $fail
