@@ -267,6 +267,29 @@ class Parser {
 
   Config run(const YAML::Node& root);
 
+  // One object of a section, checked against `context` as if it stood in that file.
+  void seed(const Config& context) {
+    config_ = context;
+    interfaces_clean_ = true;
+    routes_clean_ = true;
+  }
+  template <class T, class Fn>
+  T one(const YAML::Node& root, Fn&& section) {
+    T out{};
+    section(Value{root, "", line_of(root)}, out);
+    if (!errors_.empty()) raise();
+    return out;
+  }
+  Tunnel one_tunnel(const YAML::Node& root) {
+    return one<Tunnel>(root, [&](const Value& v, Tunnel& t) { tunnel(v, t); });
+  }
+  Route one_route(const YAML::Node& root) {
+    return one<Route>(root, [&](const Value& v, Route& r) { route(v, r); });
+  }
+  StaticSa one_sa(const YAML::Node& root, esp::Direction dir) {
+    return one<StaticSa>(root, [&](const Value& v, StaticSa& sa) { static_sa(v, sa, dir); });
+  }
+
  private:
   // ---- reporting ----
   void error(int line, std::string_view path, std::string_view what) {
@@ -320,6 +343,7 @@ class Parser {
   void dataplane(const Value& v, DataplaneConfig& d);
   void interface(const Value& v, Interface& out);
   void exception_path(const Value& v, ExceptionPath& out);
+  void neighbours(const Value& v, Interface& out);
   void route(const Value& v, Route& out);
   void tunnel(const Value& v, Tunnel& out);
   void cidrs(const Fields& f, std::string_view key, std::vector<IpPrefix>& out, bool remote,
@@ -690,7 +714,7 @@ void Parser::dataplane(const Value& v, DataplaneConfig& d) {
 }
 
 void Parser::interface(const Value& v, Interface& out) {
-  auto f = map(v, {"name", "device", "mac", "addresses", "mtu", "exception"});
+  auto f = map(v, {"name", "device", "mac", "addresses", "mtu", "exception", "neighbours"});
   if (!f) return;
   bool name_ok = false;
   if (auto x = require(*f, "name")) {
@@ -780,6 +804,7 @@ void Parser::interface(const Value& v, Interface& out) {
       }
     }
   }
+  if (auto x = f->get("neighbours")) neighbours(*x, out);
   const size_t before = errors_.size();
   if (auto x = f->get("exception")) {
     exception_path(*x, out.exception);
@@ -802,6 +827,57 @@ void Parser::interface(const Value& v, Interface& out) {
             "kernel interface name used twice " + quote(out.exception.kernel_name) +
                 " (first at line " + std::to_string(first->second) + ")");
     }
+  }
+}
+
+// Permanent neighbour entries: next hops whose MAC is known (and fixed), and test set-ups that
+// must not depend on ARP timing.
+void Parser::neighbours(const Value& v, Interface& out) {
+  auto items = list(v, false);
+  if (!items) return;
+  for (const auto& item : *items) {
+    auto f = map(item, {"address", "mac"});
+    if (!f) continue;
+    StaticNeighbour n;
+    bool ok = true;
+    if (auto x = require(*f, "address")) {
+      if (auto a = unicast(*x)) {
+        n.address = *a;
+        if (std::none_of(out.addresses.begin(), out.addresses.end(),
+                         [&](const IpPrefix& p) { return p.contains(*a); }) &&
+            !is_link_local_v6(*a)) {
+          error(*x, "not on a connected prefix of interface \"" + out.name +
+                        "\": " + quote(x->node.Scalar()));
+          ok = false;
+        }
+        for (const auto& other : out.neighbours) {
+          if (other.address == *a) {
+            error(*x, "neighbour listed twice " + quote(x->node.Scalar()));
+            ok = false;
+          }
+        }
+      } else {
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (auto x = require(*f, "mac")) {
+      if (auto s = scalar(*x, "a MAC address")) {
+        auto mac = parse_mac(*s);
+        if (!mac || ((*mac)[0] & 1) || *mac == MacAddress{}) {
+          error(*x, "not a unicast MAC address " + quote(*s));
+          ok = false;
+        } else {
+          n.mac = *mac;
+        }
+      } else {
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (ok) out.neighbours.push_back(n);
   }
 }
 
@@ -1263,6 +1339,37 @@ Config parse(std::string_view yaml, const std::string& source_name) {
     // Not expected: the parser only reads nodes yaml-cpp already built.
     throw ConfigError(source_name + ": " + e.msg);
   }
+}
+
+namespace {
+
+YAML::Node load_one(std::string_view yaml, const std::string& source) {
+  try {
+    YAML::Node n = YAML::Load(std::string(yaml));
+    if (!n.IsMap()) throw ConfigError(source + ": expected a map");
+    return n;
+  } catch (const YAML::Exception& e) {
+    const int line = e.mark.is_null() ? 1 : e.mark.line + 1;
+    throw ConfigError(source + ":" + std::to_string(line) + ": syntax error: " + e.msg);
+  }
+}
+
+}  // namespace
+
+Tunnel parse_tunnel(const Config& context, std::string_view yaml, const std::string& source) {
+  Parser p(source);
+  p.seed(context);
+  return p.one_tunnel(load_one(yaml, source));
+}
+
+Route parse_route(const Config& context, std::string_view yaml, const std::string& source) {
+  Parser p(source);
+  p.seed(context);
+  return p.one_route(load_one(yaml, source));
+}
+
+StaticSa parse_static_sa(std::string_view yaml, const std::string& source, esp::Direction dir) {
+  return Parser(source).one_sa(load_one(yaml, source), dir);
 }
 
 Config load_file(const std::string& path) {

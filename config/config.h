@@ -57,6 +57,11 @@ struct ExceptionPath {
   std::string device;       // kDevice: DPDK devargs
 };
 
+struct StaticNeighbour {
+  IpAddress address;
+  MacAddress mac{};
+};
+
 struct Interface {
   std::string name;    // operator's name: "wan", "lan"
   std::string device;  // DPDK devargs: a PCI address or a vdev ("net_af_packet0,iface=veth0")
@@ -64,6 +69,7 @@ struct Interface {
   std::vector<IpPrefix> addresses;  // ours, with the connected prefix: "198.51.100.1/24"
   uint16_t mtu = 1500;
   ExceptionPath exception;
+  std::vector<StaticNeighbour> neighbours;  // permanent ARP/ND entries (next hops, tests)
 };
 
 struct Route {
@@ -118,6 +124,12 @@ struct Config {
 // Throws ConfigError.
 Config load_file(const std::string& path);
 Config parse(std::string_view yaml, const std::string& source_name);
+
+// Single objects for the control socket (JSON is YAML), validated as the same key of a config
+// file would be; `context` supplies the interfaces that routes and tunnels refer to.
+Tunnel parse_tunnel(const Config& context, std::string_view yaml, const std::string& source);
+Route parse_route(const Config& context, std::string_view yaml, const std::string& source);
+StaticSa parse_static_sa(std::string_view yaml, const std::string& source, esp::Direction dir);
 
 // The SA parameters a static SA of a tunnel stands for (direction, addresses, options).
 esp::SaParams sa_params(const Tunnel& t, const StaticSa& sa, esp::Direction dir);

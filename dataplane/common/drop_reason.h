@@ -39,7 +39,25 @@ namespace espgw {
   X(kSaStopped, "sa_stopped", "SA stopped: sequence number exhausted or hard lifetime reached")   \
   X(kSeqOverflow, "seq_overflow", "sequence number would wrap (RFC 4303 3.3.3)")                  \
   X(kNoBufferRoom, "no_buffer_room", "not enough head- or tailroom for the ESP headers")          \
-  X(kTooBig, "too_big", "encapsulated packet would exceed the IP maximum")
+  X(kTooBig, "too_big", "encapsulated packet would exceed the IP maximum")                        \
+  /* dataplane */                                                                                 \
+  X(kBadFrame, "bad_frame", "frame shorter than an Ethernet header, or chained mbufs")            \
+  X(kIpChecksum, "ip_checksum", "IPv4 header checksum wrong")                                     \
+  X(kMartian, "martian", "transit packet with a multicast, broadcast or unspecified address")     \
+  X(kNoRoute, "no_route", "no route to the destination")                                          \
+  X(kTtlExceeded, "ttl_exceeded", "TTL or hop limit ran out (ICMP time exceeded sent)")           \
+  X(kFragNeeded, "fragmentation_needed", "too big with DF set (ICMP fragmentation needed sent)")  \
+  X(kTunnelDown, "tunnel_down", "route into a tunnel that has no outbound SA")                    \
+  X(kSelectorMismatch, "selector_mismatch", "inner addresses outside the SA's traffic selectors") \
+  X(kUnprotected, "unprotected", "cleartext from a tunnel's remote CIDR (RFC 4301 5.2)")          \
+  X(kNoMbuf, "no_mbuf", "mbuf pool empty (fragmentation, ICMP)")                                  \
+  X(kNeighbourUnresolved, "neighbour_unresolved", "next hop did not answer ARP/ND")               \
+  X(kNeighbourHoldFull, "neighbour_hold_full", "too many packets waiting for one next hop")       \
+  X(kControlRingFull, "control_ring_full", "the control thread's queue was full")                 \
+  X(kExceptionRateLimit, "exception_rate_limited", "over the exception path's packet rate")       \
+  X(kNoExceptionPath, "no_exception_path", "for the kernel, but the port has no exception path")  \
+  X(kArpIgnored, "arp_ignored", "ARP neither for us nor a reply we can use")                      \
+  X(kTxFull, "tx_full", "the port's TX queue was full")
 
 enum class DropReason : uint8_t {
 #define ESPGW_DROP_ENUM(e, n, d) e,

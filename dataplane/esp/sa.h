@@ -91,6 +91,8 @@ class Sa {
   uint64_t bytes() const noexcept;
   uint64_t last_use_ns() const noexcept;
   uint64_t drops(DropReason r) const noexcept { return drops_[static_cast<size_t>(r)].get(); }
+  // For drops the dataplane decides about an SA's packets after the engine (traffic selectors).
+  void count_drop(DropReason r) noexcept { drops_[static_cast<size_t>(r)].add(); }
   uint64_t next_seq() const noexcept { return next_seq_.load(std::memory_order_relaxed); }
   bool stopped() const noexcept { return stopped_.load(std::memory_order_relaxed); }
   const ReplayWindow& replay() const noexcept { return replay_; }

@@ -7,7 +7,8 @@ ESPGW_BUILD="${ESPGW_BUILD:-$ESPGW_ROOT/build}"
 # Every Debian 12 package the project needs to build, test, benchmark and run its labs.
 ESPGW_PACKAGES=(
   g++ meson ninja-build pkg-config
-  libipsec-mb-dev libssl-dev libyaml-cpp-dev
+  libipsec-mb-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev
+  dpdk dpdk-dev libdpdk-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-scapy
   clang libclang-rt-14-dev

@@ -588,7 +588,8 @@ TEST(ConfigKeys, UnknownTopLevelKeySuggests) {
 TEST(ConfigKeys, UnknownKeyListsTheKnownOnes) {
   expect_error(with("    mtu: 9000\n", "    mtu: 9000\n    colour: blue\n"),
                "colour:", "interfaces[1].colour",
-               "unknown key \"colour\" (expected one of: name device mac addresses mtu exception)");
+               "unknown key \"colour\" (expected one of: name device mac addresses mtu exception "
+               "neighbours)");
 }
 
 TEST(ConfigKeys, UnknownKeyDeepInside) {
@@ -1239,6 +1240,100 @@ TEST(ConfigErrors, NoKeyBytesInAnyMessage) {
   EXPECT_THAT(msg, HasSubstr("not a hex string (value not shown)"));
   EXPECT_THAT(msg, HasSubstr("got 31 bytes"));
   EXPECT_THAT(msg, HasSubstr("got 22 bytes"));
+}
+
+}  // namespace
+}  // namespace espgw::config
+
+// ---------------------------------------------------------------------------------------------
+// Static neighbours and the single objects of the control socket
+
+namespace espgw::config {
+namespace {
+
+constexpr std::string_view kTwoPorts = R"(interfaces:
+  - name: wan
+    device: net_null0
+    addresses: [192.0.2.1/24]
+    neighbours:
+      - {address: 192.0.2.254, mac: "02:00:00:00:00:fe"}
+  - name: lan
+    device: net_null1
+    addresses: [10.1.0.1/24]
+routes:
+  - {prefix: 0.0.0.0/0, via: 192.0.2.254, interface: wan}
+)";
+
+TEST(ConfigNeighbours, StaticEntriesParse) {
+  const Config c = parse(std::string(kTwoPorts), "t.yaml");
+  ASSERT_EQ(c.interfaces[0].neighbours.size(), 1u);
+  EXPECT_EQ(c.interfaces[0].neighbours[0].address.to_string(), "192.0.2.254");
+  EXPECT_EQ(mac_to_string(c.interfaces[0].neighbours[0].mac), "02:00:00:00:00:fe");
+}
+
+TEST(ConfigNeighbours, OffLinkMulticastAndDuplicateAreRefused) {
+  auto with = [](const std::string& entries) {
+    std::string y(kTwoPorts);
+    const std::string from = "      - {address: 192.0.2.254, mac: \"02:00:00:00:00:fe\"}\n";
+    y.replace(y.find(from), from.size(), entries);
+    return y;
+  };
+  EXPECT_EQ(error_of(with("      - {address: 10.9.9.9, mac: \"02:00:00:00:00:fe\"}\n")),
+            "t.yaml:6: interfaces[0].neighbours[0].address: not on a connected prefix of "
+            "interface \"wan\": \"10.9.9.9\"");
+  EXPECT_EQ(error_of(with("      - {address: 192.0.2.9, mac: \"01:00:5e:00:00:01\"}\n")),
+            "t.yaml:6: interfaces[0].neighbours[0].mac: not a unicast MAC address "
+            "\"01:00:5e:00:00:01\"");
+  EXPECT_EQ(error_of(with("      - {address: 192.0.2.9, mac: \"02:00:00:00:00:01\"}\n"
+                          "      - {address: 192.0.2.9, mac: \"02:00:00:00:00:02\"}\n")),
+            "t.yaml:7: interfaces[0].neighbours[1].address: neighbour listed twice "
+            "\"192.0.2.9\"");
+}
+
+TEST(ConfigObjects, TunnelRouteAndSaFromJson) {
+  const Config ctx = parse(std::string(kTwoPorts), "t.yaml");
+  const Tunnel t = parse_tunnel(ctx,
+                                R"({"name": "east", "local": "192.0.2.1", "remote": "198.51.100.2",
+                                    "local_cidrs": ["10.1.0.0/16"], "remote_cidrs": ["10.2.0.0/16"],
+                                    "nat_t": true})",
+                                "op.tunnel");
+  EXPECT_EQ(t.name, "east");
+  EXPECT_TRUE(t.nat_t);
+  EXPECT_EQ(t.remote_cidrs.at(0).to_string(), "10.2.0.0/16");
+
+  const Route r = parse_route(ctx, R"({"prefix": "10.8.0.0/16", "via": "10.1.0.254",
+                                       "interface": "lan"})",
+                              "op.route");
+  EXPECT_EQ(r.interface, "lan");
+  EXPECT_EQ(r.via->to_string(), "10.1.0.254");
+
+  const StaticSa sa = parse_static_sa(
+      R"({"spi": 4096, "algorithm": "aes128gcm16", "key": "000102030405060708090a0b0c0d0e0f10111213"})",
+      "op.sa", esp::Direction::kInbound);
+  EXPECT_EQ(sa.spi, 4096u);
+  EXPECT_EQ(sa.salt.size(), 4u);
+}
+
+TEST(ConfigObjects, ErrorsNameTheSourceAndNeverTheKey) {
+  const Config ctx = parse(std::string(kTwoPorts), "t.yaml");
+  try {
+    parse_route(ctx, R"({"prefix": "10.8.0.0/16", "interface": "dmz"})", "op.route");
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "op.route:1: interface: unknown interface \"dmz\" (interfaces: wan, lan)");
+  }
+  try {
+    parse_static_sa(
+        R"({"spi": 4096, "algorithm": "aes128gcm16", "key": "00112233445566778899aabbccddeeff"})",
+        "op.sa", esp::Direction::kInbound);
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("op.sa:1: missing key \"salt\""), std::string::npos) << m;
+    EXPECT_EQ(m.find("00112233"), std::string::npos) << m;
+  }
+  EXPECT_THROW(parse_tunnel(ctx, "[1, 2", "op.tunnel"), ConfigError);
 }
 
 }  // namespace

@@ -1,0 +1,601 @@
+#include "dataplane/control/app.h"
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_telemetry.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <stdexcept>
+
+#include "common/hex.h"
+
+namespace espgw::dp {
+namespace {
+
+std::atomic<bool> g_stop{false};
+App* g_app = nullptr;
+
+using nlohmann::json;
+
+uint64_t now_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+std::string spi_hex(uint32_t spi) {
+  char b[16];
+  std::snprintf(b, sizeof b, "0x%08x", spi);
+  return b;
+}
+
+int worker_main(void* arg) {
+  return static_cast<Worker*>(arg)->run();
+}
+
+uint64_t seed_from(void* app_random) {
+  return static_cast<crypto::IvGenerator*>(app_random)->next64();
+}
+
+std::optional<uint32_t> parse_spi(const json& j) {
+  if (j.is_number_unsigned()) return j.get<uint32_t>();
+  if (j.is_string()) {
+    const std::string s = j.get<std::string>();
+    try {
+      size_t end = 0;
+      const unsigned long v = std::stoul(s, &end, 0);
+      if (end == s.size() && v <= UINT32_MAX) return static_cast<uint32_t>(v);
+    } catch (const std::exception&) {
+    }
+  }
+  return std::nullopt;
+}
+
+esp::Direction parse_direction(const json& op) {
+  const std::string d = op.value("direction", "");
+  if (d == "in" || d == "inbound") return esp::Direction::kInbound;
+  if (d == "out" || d == "outbound") return esp::Direction::kOutbound;
+  throw std::invalid_argument("direction must be \"in\" or \"out\", got \"" + d + "\"");
+}
+
+// DPDK telemetry: a dict of scalars, one level of containers below it.
+void add_scalars(rte_tel_data* d, const json& obj) {
+  for (const auto& [k, v] : obj.items()) {
+    const std::string name = k.substr(0, RTE_TEL_MAX_STRING_LEN - 1);
+    if (v.is_number_unsigned() || v.is_number_integer()) {
+      rte_tel_data_add_dict_u64(d, name.c_str(), v.get<uint64_t>());
+    } else if (v.is_boolean()) {
+      rte_tel_data_add_dict_u64(d, name.c_str(), v.get<bool>() ? 1 : 0);
+    } else if (v.is_string()) {
+      rte_tel_data_add_dict_string(
+          d, name.c_str(), v.get<std::string>().substr(0, RTE_TEL_MAX_STRING_LEN - 1).c_str());
+    }
+  }
+}
+
+void to_telemetry(rte_tel_data* d, const json& obj) {
+  rte_tel_data_start_dict(d);
+  add_scalars(d, obj);
+  for (const auto& [k, v] : obj.items()) {
+    if (!v.is_object()) continue;
+    rte_tel_data* child = rte_tel_data_alloc();
+    if (child == nullptr) continue;
+    rte_tel_data_start_dict(child);
+    add_scalars(child, v);
+    rte_tel_data_add_dict_container(d, k.substr(0, RTE_TEL_MAX_STRING_LEN - 1).c_str(), child, 0);
+  }
+}
+
+int tel_ports(const char*, const char*, rte_tel_data* d) {
+  to_telemetry(d, g_app->port_counters());
+  return 0;
+}
+int tel_workers(const char*, const char*, rte_tel_data* d) {
+  to_telemetry(d, g_app->worker_counters());
+  return 0;
+}
+int tel_drops(const char*, const char*, rte_tel_data* d) {
+  to_telemetry(d, g_app->drop_counters());
+  return 0;
+}
+int tel_sas(const char*, const char* params, rte_tel_data* d) {
+  std::optional<uint32_t> spi;
+  if (params != nullptr && *params != '\0') {
+    spi = parse_spi(json(std::string(params)));
+    if (!spi) return -EINVAL;
+  }
+  json out = json::object();
+  for (const auto& sa : g_app->sa_list(spi)) {
+    json flat = sa;
+    for (const auto& [reason, n] : sa["drops"].items())
+      flat["drop_" + reason] = n;
+    flat.erase("drops");
+    out[sa["direction"].get<std::string>() + "_" + sa["spi"].get<std::string>()] = flat;
+  }
+  to_telemetry(d, out);
+  return 0;
+}
+int tel_tunnels(const char*, const char*, rte_tel_data* d) {
+  json out = json::object();
+  for (const auto& t : g_app->tunnel_list()) {
+    json flat = t;
+    flat.erase("local_cidrs");
+    flat.erase("remote_cidrs");
+    out[t["name"].get<std::string>()] = flat;
+  }
+  to_telemetry(d, out);
+  return 0;
+}
+
+}  // namespace
+
+App::App(config::Config cfg, Options opts)
+    : cfg_(std::move(cfg)), opts_(std::move(opts)), rt_(cfg_.dataplane) {
+  if (opts_.control_socket) cfg_.dataplane.control_socket = *opts_.control_socket;
+  if (opts_.crypto) cfg_.dataplane.crypto = *opts_.crypto;
+  rt_.cfg = cfg_.dataplane;
+  g_app = this;
+}
+
+App::~App() {
+  rt_.stop.store(true);
+  rte_eal_mp_wait_lcore();
+  workers_.clear();
+  server_.reset();
+  neighbours_.reset();
+  if (ports_started_) stop_ports(rt_.ports);
+  model_.reset();
+  for (auto* r : rt_.to_worker)
+    rte_ring_free(r);
+  rte_ring_free(rt_.to_control);
+  g_app = nullptr;
+}
+
+void App::request_stop() noexcept {
+  g_stop.store(true);
+}
+
+void App::start() {
+  const uint32_t workers = cfg_.dataplane.workers;
+  unsigned lcore;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    lcores_.push_back(lcore);
+  }
+  if (lcores_.size() < workers) {
+    throw std::runtime_error(cfg_.source + ": dataplane.workers is " + std::to_string(workers) +
+                             " but EAL gave " + std::to_string(lcores_.size()) +
+                             " worker lcores (the main lcore runs the control thread): use -l 0-" +
+                             std::to_string(workers));
+  }
+  lcores_.resize(workers);
+  rt_.workers = workers;
+  rt_.tsc_hz = rte_get_tsc_hz();
+  rt_.rcu = std::make_unique<Rcu>(workers);
+
+  uint16_t max_mtu = 1500;
+  for (const auto& i : cfg_.interfaces)
+    max_mtu = std::max(max_mtu, i.mtu);
+  // Room for the largest frame plus the ESP trailer and ICV written into the tailroom.
+  const uint32_t data_room =
+      std::max<uint32_t>(RTE_MBUF_DEFAULT_DATAROOM, max_frame(max_mtu) + 128) +
+      RTE_PKTMBUF_HEADROOM;
+  const uint32_t ports = static_cast<uint32_t>(cfg_.interfaces.size());
+  uint32_t mbufs = cfg_.dataplane.mbufs;
+  if (mbufs == 0) {
+    // Each port and exception device fills its RX ring and may hold a TX ring's worth in flight.
+    mbufs = ports * 2 * (cfg_.dataplane.rx_ring + cfg_.dataplane.tx_ring) + 4 * kBatchMax + 512;
+  }
+  for (uint32_t w = 0; w < workers; ++w) {
+    const std::string name = "espgw_pool_" + std::to_string(w);
+    rte_mempool* mp =
+        rte_pktmbuf_pool_create(name.c_str(), mbufs, 256, 0, static_cast<uint16_t>(data_room),
+                                static_cast<int>(rte_lcore_to_socket_id(lcores_[w])));
+    if (mp == nullptr) {
+      throw std::runtime_error("cannot create mbuf pool " + name + " (" + std::to_string(mbufs) +
+                               " mbufs of " + std::to_string(data_room) +
+                               " bytes): " + rte_strerror(rte_errno) +
+                               "; give EAL more memory (-m) or set dataplane.mbufs");
+    }
+    pools_.push_back(mp);
+  }
+  control_pool_ = rte_pktmbuf_pool_create("espgw_pool_ctl", 1023, 32, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                          SOCKET_ID_ANY);
+  if (control_pool_ == nullptr) {
+    throw std::runtime_error(std::string("cannot create the control mbuf pool: ") +
+                             rte_strerror(rte_errno));
+  }
+  rt_.to_control =
+      rte_ring_create_elem("espgw_to_ctl", sizeof(ControlMsg), 4096, SOCKET_ID_ANY, RING_F_SC_DEQ);
+  for (uint32_t w = 0; w < workers; ++w) {
+    rt_.to_worker.push_back(rte_ring_create_elem(("espgw_to_w" + std::to_string(w)).c_str(),
+                                                 sizeof(TxRequest), 1024, SOCKET_ID_ANY,
+                                                 RING_F_SP_ENQ | RING_F_SC_DEQ));
+  }
+  if (rt_.to_control == nullptr ||
+      std::count(rt_.to_worker.begin(), rt_.to_worker.end(), nullptr) != 0) {
+    throw std::runtime_error(std::string("cannot create the control rings: ") +
+                             rte_strerror(rte_errno));
+  }
+
+  rt_.ports = start_ports(cfg_, workers, pools_);
+  ports_started_ = true;
+
+  std::vector<PortDesc> descs;
+  for (const auto& p : rt_.ports)
+    descs.push_back({p.name, p.mtu, p.addresses});
+  model_ = std::make_unique<Model>(std::move(descs), workers);
+  try {
+    model_->load(cfg_, seed_from, &random_);
+    rt_.tables.publish(model_->build(++generation_), *rt_.rcu);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(cfg_.source + ": " + e.what());
+  }
+
+  neighbours_ = std::make_unique<NeighbourManager>(rt_, control_pool_);
+  for (const auto& ifc : cfg_.interfaces) {
+    const uint16_t port = rt_.ports[static_cast<size_t>(&ifc - cfg_.interfaces.data())].index;
+    for (const auto& n : ifc.neighbours)
+      neighbours_->add_static(port, n.address, n.mac);
+  }
+  neighbours_->publish();
+
+  server_ = std::make_unique<ControlServer>(cfg_.dataplane.control_socket,
+                                            [this](const std::string& r) { return handle(r); });
+
+  for (uint32_t w = 0; w < workers; ++w) {
+    workers_.push_back(std::make_unique<Worker>(rt_, w, pools_[w], cfg_.dataplane.crypto));
+  }
+  std::fprintf(stderr, "espgw: crypto %s\n", workers_[0]->crypto->describe().c_str());
+  for (uint32_t w = 0; w < workers; ++w) {
+    const int rc = rte_eal_remote_launch(worker_main, workers_[w].get(), lcores_[w]);
+    if (rc != 0) {
+      throw std::runtime_error("cannot launch worker " + std::to_string(w) + " on lcore " +
+                               std::to_string(lcores_[w]) + ": " + rte_strerror(-rc));
+    }
+  }
+  neighbours_->announce();
+  register_telemetry();
+  started_ns_ = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  for (const auto& p : rt_.ports) {
+    char mac[RTE_ETHER_ADDR_FMT_SIZE];
+    rte_ether_format_addr(mac, sizeof mac, &p.mac);
+    std::fprintf(stderr, "espgw: interface %s: port %u, MAC %s, MTU %u%s%s\n", p.name.c_str(),
+                 p.port_id, mac, p.mtu, p.kernel_name.empty() ? "" : ", kernel interface ",
+                 p.kernel_name.c_str());
+  }
+  std::fprintf(stderr, "espgw: %u worker(s) running; control socket %s\n", workers,
+               server_->path().c_str());
+}
+
+uint64_t App::handled_packets() const {
+  uint64_t n = 0;
+  for (const auto& w : workers_)
+    n += w->counters.packets.get();
+  return n;
+}
+
+int App::run() {
+  std::array<ControlMsg, 64> msgs;
+  while (!g_stop.load()) {
+    server_->poll(opts_.max_packets ? 1 : 5);
+    {
+      std::lock_guard guard(lock_);
+      unsigned n;
+      while ((n = rte_ring_sc_dequeue_burst_elem(rt_.to_control, msgs.data(), sizeof(ControlMsg),
+                                                 msgs.size(), nullptr)) > 0) {
+        const uint64_t t = now_ms();
+        for (unsigned i = 0; i < n; ++i)
+          neighbours_->handle(msgs[i], t);
+      }
+      neighbours_->tick(now_ms());
+    }
+    if (opts_.max_packets != 0 && handled_packets() >= opts_.max_packets) break;
+  }
+  rt_.stop.store(true);
+  rte_eal_mp_wait_lcore();
+  std::fprintf(stderr, "espgw: stopped after %llu packets\n",
+               static_cast<unsigned long long>(handled_packets()));
+  return 0;
+}
+
+std::string App::handle(const std::string& request) {
+  json resp;
+  try {
+    const json req = json::parse(request);
+    if (!req.is_object() || !req.contains("cmd") || !req["cmd"].is_string()) {
+      throw std::invalid_argument("request needs a \"cmd\" string");
+    }
+    const std::string cmd = req["cmd"];
+    if (cmd == "status") {
+      resp = status();
+    } else if (cmd == "counters") {
+      resp = {
+          {"ports", port_counters()}, {"workers", worker_counters()}, {"drops", drop_counters()}};
+    } else if (cmd == "sas") {
+      std::optional<uint32_t> spi;
+      if (req.contains("spi")) spi = parse_spi(req["spi"]);
+      resp = {{"sas", sa_list(spi)}};
+    } else if (cmd == "tunnels") {
+      resp = {{"tunnels", tunnel_list()}};
+    } else if (cmd == "routes") {
+      resp = {{"routes", route_list()}};
+    } else if (cmd == "neighbours") {
+      resp = {{"neighbours", neighbour_list()}};
+    } else if (cmd == "apply") {
+      if (!req.contains("ops") || !req["ops"].is_array()) {
+        throw std::invalid_argument("apply needs an \"ops\" list");
+      }
+      resp = apply(req["ops"]);
+    } else if (cmd == "stop") {
+      request_stop();
+      resp = json::object();
+    } else {
+      json op = req;
+      op["op"] = cmd;
+      op.erase("cmd");
+      resp = apply(json::array({op}));
+    }
+    resp["ok"] = true;
+  } catch (const json::exception& e) {
+    resp = {{"ok", false}, {"error", std::string("bad request: ") + e.what()}};
+  } catch (const std::exception& e) {
+    resp = {{"ok", false}, {"error", e.what()}};
+  }
+  return resp.dump();
+}
+
+json App::apply(const json& ops) {
+  std::lock_guard guard(lock_);
+  Model next = *model_;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    try {
+      apply_op(next, ops[i]);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument("ops[" + std::to_string(i) + "]: " + e.what() +
+                                  " (nothing was changed)");
+    }
+  }
+  std::unique_ptr<Snapshot> snap;
+  try {
+    snap = next.build(generation_ + 1);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(std::string(e.what()) + " (nothing was changed)");
+  }
+  *model_ = std::move(next);
+  rt_.tables.publish(std::move(snap), *rt_.rcu);
+  ++generation_;
+  return {{"generation", generation_}};
+}
+
+void App::apply_op(Model& next, const json& op) {
+  if (!op.is_object() || !op.contains("op") || !op["op"].is_string()) {
+    throw std::invalid_argument("each op needs an \"op\" string");
+  }
+  const std::string type = op["op"];
+  const bool replace = type.ends_with("-replace");
+  if (type == "route-add" || type == "route-replace") {
+    if (!op.contains("route")) throw std::invalid_argument(type + " needs \"route\"");
+    next.add_route(config::parse_route(cfg_, op["route"].dump(), type + ".route"), replace);
+  } else if (type == "route-del") {
+    auto p = IpPrefix::parse(op.value("prefix", ""));
+    if (!p) throw std::invalid_argument("route-del: bad prefix \"" + op.value("prefix", "") + "\"");
+    next.remove_route(*p);
+  } else if (type == "tunnel-add" || type == "tunnel-replace") {
+    if (!op.contains("tunnel")) throw std::invalid_argument(type + " needs \"tunnel\"");
+    const config::Tunnel t = config::parse_tunnel(cfg_, op["tunnel"].dump(), type + ".tunnel");
+    next.add_tunnel(t, replace);
+    if (t.static_sa) {
+      next.add_sa(t.name, config::sa_params(t, t.static_sa->inbound, esp::Direction::kInbound),
+                  random_.next64(), replace);
+      next.add_sa(t.name, config::sa_params(t, t.static_sa->outbound, esp::Direction::kOutbound),
+                  random_.next64(), replace);
+    }
+  } else if (type == "tunnel-del") {
+    next.remove_tunnel(op.value("name", ""));
+  } else if (type == "sa-add" || type == "sa-replace") {
+    const std::string tunnel = op.value("tunnel", "");
+    auto t = next.tunnels().find(tunnel);
+    if (t == next.tunnels().end()) throw std::invalid_argument("no tunnel \"" + tunnel + "\"");
+    if (!op.contains("sa")) throw std::invalid_argument(type + " needs \"sa\"");
+    const esp::Direction dir = parse_direction(op);
+    const config::StaticSa sa = config::parse_static_sa(op["sa"].dump(), type + ".sa", dir);
+    next.add_sa(tunnel, config::sa_params(t->second, sa, dir), random_.next64(), replace);
+  } else if (type == "sa-del") {
+    const auto spi = parse_spi(op.value("spi", json()));
+    if (!spi) throw std::invalid_argument("sa-del needs a numeric \"spi\"");
+    next.remove_sa(parse_direction(op), *spi);
+  } else {
+    throw std::invalid_argument("unknown op \"" + type + "\"");
+  }
+}
+
+json App::status() {
+  std::lock_guard guard(lock_);
+  json ports = json::array();
+  for (const auto& p : rt_.ports)
+    ports.push_back(p.name);
+  return {{"version", "0.1.0"},
+          {"workers", rt_.workers},
+          {"crypto", workers_.empty() ? "" : workers_[0]->crypto->describe()},
+          {"interfaces", ports},
+          {"generation", generation_},
+          {"tunnels", model_->tunnels().size()},
+          {"inbound_sas", model_->inbound().size()},
+          {"outbound_sas", model_->outbound().size()},
+          {"packets", handled_packets()}};
+}
+
+json App::port_counters() {
+  json out = json::object();
+  for (const auto& p : rt_.ports) {
+    uint64_t v[6] = {};
+    for (const auto& w : workers_) {
+      const PortCounters& c = w->port_counters[p.index];
+      v[0] += c.rx_packets.get();
+      v[1] += c.rx_bytes.get();
+      v[2] += c.tx_packets.get();
+      v[3] += c.tx_bytes.get();
+      v[4] += c.to_kernel.get();
+      v[5] += c.from_kernel.get();
+    }
+    rte_eth_stats st{};
+    rte_eth_stats_get(p.port_id, &st);
+    out[p.name] = {{"rx_packets", v[0]},          {"rx_bytes", v[1]},
+                   {"tx_packets", v[2]},          {"tx_bytes", v[3]},
+                   {"to_kernel", v[4]},           {"from_kernel", v[5]},
+                   {"nic_rx_missed", st.imissed}, {"nic_rx_errors", st.ierrors},
+                   {"nic_tx_errors", st.oerrors}};
+  }
+  return out;
+}
+
+json App::worker_counters() {
+  json out = json::object();
+  for (const auto& w : workers_) {
+    const WorkerCounters& c = w->counters;
+    const uint64_t total = c.total_tsc.get();
+    out[std::to_string(w->index)] = {{"lcore", lcores_[w->index]},
+                                     {"loops", c.loops.get()},
+                                     {"busy_loops", c.busy_loops.get()},
+                                     {"busy_percent", total ? c.busy_tsc.get() * 100 / total : 0},
+                                     {"packets", c.packets.get()},
+                                     {"icmp_sent", c.icmp_sent.get()},
+                                     {"icmp_suppressed", c.icmp_suppressed.get()},
+                                     {"fragments", c.fragments.get()},
+                                     {"mss_clamped", c.mss_clamped.get()},
+                                     {"arp_nd_replies", c.arp_replies.get()},
+                                     {"held_for_neighbour", c.held.get()},
+                                     {"esn_resyncs", w->engine.esn_resyncs()}};
+  }
+  return out;
+}
+
+json App::drop_counters() {
+  std::lock_guard guard(lock_);
+  json out = json::object();
+  for (size_t r = 1; r < kDropReasonCount; ++r) {
+    const auto reason = static_cast<DropReason>(r);
+    uint64_t n = neighbours_ ? neighbours_->drops()[reason] : 0;
+    for (const auto& w : workers_)
+      n += w->drops[reason] + w->engine.drops()[reason];
+    out[std::string(drop_reason_name(reason))] = n;
+  }
+  return out;
+}
+
+json App::sa_list(std::optional<uint32_t> only_spi) {
+  std::lock_guard guard(lock_);
+  json out = json::array();
+  auto add = [&](const SaRecord& rec, bool inbound) {
+    const esp::Sa& sa = *rec.sa;
+    if (only_spi && *only_spi != sa.spi()) return;
+    json drops = json::object();
+    for (size_t r = 1; r < kDropReasonCount; ++r) {
+      const uint64_t n = sa.drops(static_cast<DropReason>(r));
+      if (n) drops[std::string(drop_reason_name(static_cast<DropReason>(r)))] = n;
+    }
+    const auto& p = sa.params();
+    json j = {{"spi", spi_hex(sa.spi())},
+              {"direction", inbound ? "in" : "out"},
+              {"tunnel", rec.tunnel},
+              {"algorithm", sa.algorithm().name()},
+              {"esn", p.esn},
+              {"nat_t", p.udp_encap},
+              {"local", p.local.to_string()},
+              {"remote", p.remote.to_string()},
+              {"packets", sa.packets()},
+              {"bytes", sa.bytes()},
+              {"last_use_ns", sa.last_use_ns()},
+              {"drops", drops}};
+    if (inbound) {
+      j["replay_window"] = sa.replay().size();
+      j["highest_seq"] = sa.replay().top();
+    } else {
+      j["next_seq"] = sa.next_seq();
+      j["stopped"] = sa.stopped();
+      auto a = model_->active_outbound().find(rec.tunnel);
+      j["in_use"] = a != model_->active_outbound().end() && a->second == sa.spi();
+    }
+    out.push_back(std::move(j));
+  };
+  for (const auto& [spi, rec] : model_->inbound())
+    add(rec, true);
+  for (const auto& [spi, rec] : model_->outbound())
+    add(rec, false);
+  return out;
+}
+
+json App::tunnel_list() {
+  std::lock_guard guard(lock_);
+  json out = json::array();
+  const Snapshot* s = rt_.tables.get();
+  for (const auto& te : s->tunnels) {
+    json lc = json::array();
+    json rc = json::array();
+    for (const auto& c : te.local_cidrs)
+      lc.push_back(c.to_string());
+    for (const auto& c : te.remote_cidrs)
+      rc.push_back(c.to_string());
+    out.push_back({{"name", te.name},
+                   {"local", te.local.to_string()},
+                   {"remote", te.remote.to_string()},
+                   {"egress", rt_.ports[te.egress_port].name},
+                   {"inner_mtu", te.inner_mtu},
+                   {"mss", te.mss4},
+                   {"outbound_spi", te.outbound ? spi_hex(te.outbound->spi()) : ""},
+                   {"local_cidrs", lc},
+                   {"remote_cidrs", rc}});
+  }
+  return out;
+}
+
+json App::route_list() {
+  std::lock_guard guard(lock_);
+  json out = json::array();
+  for (const auto& p : model_->ports()) {
+    for (const auto& a : p.addresses) {
+      out.push_back({{"prefix", a.to_string()}, {"interface", p.name}, {"origin", "connected"}});
+    }
+  }
+  for (const auto& r : model_->routes()) {
+    json j = {{"prefix", r.prefix.to_string()}, {"interface", r.interface}, {"origin", "static"}};
+    if (r.via) j["via"] = r.via->to_string();
+    out.push_back(j);
+  }
+  for (const auto& [name, t] : model_->tunnels()) {
+    for (const auto& c : t.remote_cidrs) {
+      out.push_back({{"prefix", c.to_string()}, {"tunnel", name}, {"origin", "tunnel"}});
+    }
+  }
+  return out;
+}
+
+json App::neighbour_list() {
+  std::lock_guard guard(lock_);
+  json out = json::array();
+  for (const auto& n : neighbours_->list()) {
+    out.push_back({{"address", n.ip.to_string()},
+                   {"interface", n.port < rt_.ports.size() ? rt_.ports[n.port].name : ""},
+                   {"mac", config::mac_to_string(n.mac)},
+                   {"state", n.state}});
+  }
+  return out;
+}
+
+void App::register_telemetry() {
+  rte_telemetry_register_cmd("/espgw/ports", tel_ports, "Per-port packet and byte counters");
+  rte_telemetry_register_cmd("/espgw/workers", tel_workers, "Per-worker counters and busy ratio");
+  rte_telemetry_register_cmd("/espgw/drops", tel_drops, "Drops by reason, all workers");
+  rte_telemetry_register_cmd("/espgw/sas", tel_sas,
+                             "Per-SA counters. Parameters: SPI (optional, e.g. 0x1000)");
+  rte_telemetry_register_cmd("/espgw/tunnels", tel_tunnels, "Tunnels, their MTU and SA in use");
+}
+
+}  // namespace espgw::dp

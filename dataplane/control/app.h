@@ -1,0 +1,82 @@
+#pragma once
+// espgw's process: start-up (mbuf pools, ports, tables, workers), the control thread's loop
+// (control socket, neighbour resolution, stop conditions) and the counters that the control
+// socket and DPDK telemetry report.
+
+#include <rte_mempool.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "dataplane/control/control_server.h"
+#include "dataplane/control/neighbour_manager.h"
+#include "dataplane/crypto/iv_generator.h"
+#include "dataplane/tables/model.h"
+#include "dataplane/worker/runtime.h"
+#include "dataplane/worker/worker.h"
+
+namespace espgw::dp {
+
+struct Options {
+  std::string config_path;
+  std::optional<std::string> control_socket;
+  std::optional<crypto::BackendKind> crypto;
+  uint64_t max_packets = 0;  // stop once the workers have handled this many (tests)
+};
+
+class App {
+ public:
+  App(config::Config cfg, Options opts);
+  ~App();
+
+  // Everything that can fail at start fails here, with the reason (std::exception).
+  void start();
+  // The control loop; returns the exit code.
+  int run();
+  static void request_stop() noexcept;
+
+  // One control-socket request (a JSON line) to one response (a JSON line).
+  std::string handle(const std::string& request);
+
+  // Reports, shared by the control socket and telemetry.
+  nlohmann::json status();
+  nlohmann::json port_counters();
+  nlohmann::json worker_counters();
+  nlohmann::json drop_counters();
+  nlohmann::json sa_list(std::optional<uint32_t> only_spi = std::nullopt);
+  nlohmann::json tunnel_list();
+  nlohmann::json route_list();
+  nlohmann::json neighbour_list();
+
+ private:
+  nlohmann::json apply(const nlohmann::json& ops);
+  void apply_op(Model& next, const nlohmann::json& op);
+  void publish(Model next);
+  void register_telemetry();
+  uint64_t handled_packets() const;
+
+  config::Config cfg_;
+  Options opts_;
+  Runtime rt_;
+  std::vector<rte_mempool*> pools_;
+  rte_mempool* control_pool_ = nullptr;
+  std::unique_ptr<Model> model_;
+  uint64_t generation_ = 0;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<unsigned> lcores_;
+  std::unique_ptr<NeighbourManager> neighbours_;
+  std::unique_ptr<ControlServer> server_;
+  crypto::IvGenerator random_;
+  std::mutex lock_;  // the model and publishing, against telemetry's thread
+  bool ports_started_ = false;
+  uint64_t started_ns_ = 0;
+};
+
+}  // namespace espgw::dp

@@ -1,0 +1,41 @@
+#pragma once
+// The control socket: a Unix stream socket, mode 0600 (root only: SA requests carry keys), one
+// JSON request per line, one JSON response per line. Served from the control thread's loop.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace espgw::dp {
+
+class ControlServer {
+ public:
+  using Handler = std::function<std::string(const std::string& request)>;
+
+  // Throws std::runtime_error naming the path when the socket cannot be created.
+  ControlServer(std::string path, Handler handler);
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  // Waits up to timeout_ms for activity and serves what arrived.
+  void poll(int timeout_ms);
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  struct Client {
+    int fd;
+    std::string in;
+    std::string out;
+  };
+  void accept_client();
+  bool read_client(Client& c);
+  bool write_client(Client& c);
+
+  std::string path_;
+  Handler handler_;
+  int listen_fd_ = -1;
+  std::vector<Client> clients_;
+};
+
+}  // namespace espgw::dp

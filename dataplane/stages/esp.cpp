@@ -1,0 +1,155 @@
+// The dataplane side of ESP: mbufs in and out of the engine, the tunnel's traffic selectors, MTU
+// handling before encryption, MSS clamping, and the tunnel's next hop after it.
+
+#include <cstring>
+
+#include "common/bytes.h"
+#include "dataplane/stages/stages.h"
+
+namespace espgw::dp::stages {
+namespace {
+
+esp::PacketView view_of(rte_mbuf* m) noexcept {
+  return esp::PacketView{static_cast<uint8_t*>(m->buf_addr), m->buf_len, m->data_off, m->data_len,
+                         m};
+}
+
+void apply_view(rte_mbuf* m, const esp::PacketView& v) noexcept {
+  m->data_off = static_cast<uint16_t>(v.data_off);
+  m->data_len = static_cast<uint16_t>(v.data_len);
+  m->pkt_len = v.data_len;
+}
+
+// Inner source in `from`, destination in `to`.
+bool selectors_match(const TunnelEntry& t, const uint8_t* ip, bool inbound) noexcept {
+  if ((ip[0] >> 4) == 4) {
+    const uint32_t src = load_be32(ip + 12);
+    const uint32_t dst = load_be32(ip + 16);
+    return inbound ? TunnelEntry::in4(t.remote4, src) && TunnelEntry::in4(t.local4, dst)
+                   : TunnelEntry::in4(t.local4, src) && TunnelEntry::in4(t.remote4, dst);
+  }
+  return inbound
+             ? TunnelEntry::in6(t.remote_cidrs, ip + 8) && TunnelEntry::in6(t.local_cidrs, ip + 24)
+             : TunnelEntry::in6(t.local_cidrs, ip + 8) && TunnelEntry::in6(t.remote_cidrs, ip + 24);
+}
+
+void clamp(Worker& w, const TunnelEntry& t, rte_mbuf* m) noexcept {
+  uint8_t* ip = rte_pktmbuf_mtod(m, uint8_t*);
+  if (clamp_mss(ip, m->data_len, (ip[0] >> 4) == 4 ? t.mss4 : t.mss6)) w.counters.mss_clamped.add();
+}
+
+}  // namespace
+
+void esp_inbound(Worker& w, Batch& in, Batch& out) noexcept {
+  std::array<esp::PacketView, kBatchMax> views;
+  std::array<esp::InboundMeta, kBatchMax> meta;
+  std::array<DropReason, kBatchMax> reasons;
+  std::array<esp::Sa*, kBatchMax> sas;
+  std::array<uint32_t, kBatchMax> tunnels;
+  const uint16_t n = in.n;
+  for (uint16_t i = 0; i < n; ++i)
+    views[i] = view_of(in.m[i]);
+  std::span<esp::PacketView> v(views.data(), n);
+  w.engine.parse_inbound(v, std::span(meta.data(), n), std::span(reasons.data(), n));
+  for (uint16_t i = 0; i < n; ++i) {
+    sas[i] = nullptr;
+    if (reasons[i] != DropReason::kNone) continue;
+    if (const InboundEntry* e = w.snap->inbound.find(meta[i].spi)) {
+      sas[i] = e->sa;
+      tunnels[i] = e->tunnel;
+    }
+  }
+  w.engine.decrypt(v, std::span(meta.data(), n), std::span(sas.data(), n),
+                   std::span(reasons.data(), n));
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = in.m[i];
+    if (reasons[i] != DropReason::kNone) {
+      rte_pktmbuf_free(m);  // counted by the engine
+      continue;
+    }
+    apply_view(m, views[i]);
+    const TunnelEntry& t = w.snap->tunnels[tunnels[i]];
+    if (!selectors_match(t, rte_pktmbuf_mtod(m, uint8_t*), true)) {
+      sas[i]->count_drop(DropReason::kSelectorMismatch);
+      w.drop(m, DropReason::kSelectorMismatch);
+      continue;
+    }
+    clamp(w, t, m);
+    out.push(m, Batch::kFromTunnel);
+  }
+}
+
+void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexcept {
+  const TunnelEntry& t = w.snap->tunnels[tunnel];
+  esp::Sa* sa = t.outbound;
+  if (sa == nullptr) {
+    for (uint16_t i = 0; i < n; ++i)
+      w.drop(pkts[i], DropReason::kTunnelDown);
+    return;
+  }
+  std::array<esp::PacketView, kBatchMax> views;
+  std::array<esp::Sa*, kBatchMax> sas;
+  std::array<DropReason, kBatchMax> reasons;
+  std::array<rte_mbuf*, kBatchMax> mbufs;
+  Batch errors;
+  uint16_t k = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    uint8_t* ip = rte_pktmbuf_mtod(m, uint8_t*);
+    const bool v4 = (ip[0] >> 4) == 4;
+    if (!selectors_match(t, ip, false)) {
+      w.drop(m, DropReason::kSelectorMismatch);
+      continue;
+    }
+    if (m->data_len > t.inner_mtu) {
+      if (v4 && !(load_be16(ip + 6) & 0x4000)) {
+        rte_mbuf* frags[kBatchMax];
+        const int left = int{kBatchMax} - k - (n - i - 1);  // keep room for the rest
+        const uint16_t room = static_cast<uint16_t>(std::max(0, left));
+        const uint16_t f = fragment4(w, m, t.inner_mtu, frags, room);
+        for (uint16_t j = 0; j < f; ++j) {
+          mbufs[k] = frags[j];
+          views[k] = view_of(frags[j]);
+          sas[k++] = sa;
+        }
+      } else {
+        w.drops.add(DropReason::kFragNeeded);
+        const bool sent =
+            v4 ? icmp4_error(w, m, 3, 4, t.inner_mtu) : icmp6_error(w, m, 2, 0, t.inner_mtu);
+        if (sent) {
+          errors.push(m, Batch::kLocalOrigin);
+        } else {
+          rte_pktmbuf_free(m);
+        }
+      }
+      continue;
+    }
+    clamp(w, t, m);
+    mbufs[k] = m;
+    views[k] = view_of(m);
+    sas[k++] = sa;
+  }
+
+  w.engine.encrypt(std::span(views.data(), k), std::span(sas.data(), k),
+                   std::span(reasons.data(), k));
+  uint8_t next6[16];
+  const uint32_t next4 = t.egress_via_gateway ? t.egress_gateway.v4_host() : t.remote.v4_host();
+  if (t.remote.is_v6()) {
+    std::memcpy(next6, (t.egress_via_gateway ? t.egress_gateway : t.remote).bytes.data(), 16);
+  }
+  for (uint16_t i = 0; i < k; ++i) {
+    if (reasons[i] != DropReason::kNone) {
+      rte_pktmbuf_free(mbufs[i]);  // counted by the engine
+      continue;
+    }
+    apply_view(mbufs[i], views[i]);
+    if (t.remote.is_v4()) {
+      l2_output4(w, t.egress_port, next4, mbufs[i]);
+    } else {
+      l2_output6(w, t.egress_port, next6, mbufs[i]);
+    }
+  }
+  if (errors.n != 0) route(w, errors);
+}
+
+}  // namespace espgw::dp::stages

@@ -1,0 +1,163 @@
+// Routing: TTL / hop limit, longest-prefix match (rte_lpm, rte_lpm6), then into a tunnel or out
+// of a port. Packets into the same tunnel are gathered so ESP sees them as one burst.
+
+#include <cstring>
+
+#include "common/bytes.h"
+#include "dataplane/common/checksum.h"
+#include "dataplane/stages/stages.h"
+
+namespace espgw::dp::stages {
+namespace {
+
+bool martian4(uint32_t src, uint32_t dst) noexcept {
+  auto bad = [](uint32_t a) { return a == 0 || a == 0xffffffff || (a >> 28) == 0xe; };
+  return bad(src) || bad(dst) || (src >> 24) == 127 || (dst >> 24) == 127;
+}
+
+bool martian6(const uint8_t* ip) noexcept {
+  static constexpr uint8_t kZero[16] = {};
+  const uint8_t* src = ip + 8;
+  const uint8_t* dst = ip + 24;
+  return src[0] == 0xff || dst[0] == 0xff || std::memcmp(src, kZero, 16) == 0 ||
+         std::memcmp(dst, kZero, 16) == 0 || (src[0] == 0xfe && (src[1] & 0xc0) == 0x80) ||
+         (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80);
+}
+
+}  // namespace
+
+void route(Worker& w, Batch& b) noexcept {
+  const Snapshot& s = *w.snap;
+  Batch errors;  // ICMP errors made here, routed at the end
+  std::array<rte_mbuf*, kBatchMax> tun_m;
+  std::array<uint32_t, kBatchMax> tun_id;
+  uint16_t ntun = 0;
+
+  for (uint16_t i = 0; i < b.n; ++i) {
+    rte_mbuf* m = b.m[i];
+    const uint8_t flags = b.flags[i];
+    uint8_t* ip = rte_pktmbuf_mtod(m, uint8_t*);
+    if ((ip[0] >> 4) == 4) {
+      const uint32_t src = load_be32(ip + 12);
+      const uint32_t dst = load_be32(ip + 16);
+      if (martian4(src, dst)) {
+        w.drop(m, DropReason::kMartian);
+        continue;
+      }
+      if (!(flags & Batch::kLocalOrigin)) {
+        if (ip[8] <= 1) {
+          w.drops.add(DropReason::kTtlExceeded);
+          if (icmp4_error(w, m, 11, 0, 0)) {
+            errors.push(m, Batch::kLocalOrigin);
+          } else {
+            rte_pktmbuf_free(m);
+          }
+          continue;
+        }
+        const uint16_t old_word = load_be16(ip + 8);
+        --ip[8];
+        csum_replace16(ip + 10, old_word, load_be16(ip + 8));
+      }
+      const NextHop* nh = s.lookup4(dst);
+      if (nh == nullptr) {
+        w.drop(m, DropReason::kNoRoute);
+        continue;
+      }
+      if (nh->kind == NextHopKind::kTunnel) {
+        tun_m[ntun] = m;
+        tun_id[ntun++] = nh->tunnel;
+        continue;
+      }
+      // RFC 4301 5.2: what a tunnel protects must not arrive in the clear.
+      if (!(flags & (Batch::kFromTunnel | Batch::kLocalOrigin))) {
+        const NextHop* back = s.lookup4(src);
+        if (back != nullptr && back->kind == NextHopKind::kTunnel) {
+          w.drop(m, DropReason::kUnprotected);
+          continue;
+        }
+      }
+      const uint32_t next = nh->via_gateway ? nh->gateway.v4_host() : dst;
+      const uint16_t mtu = s.ports[nh->port].mtu;
+      if (m->data_len <= mtu) {
+        l2_output4(w, nh->port, next, m);
+      } else if (load_be16(ip + 6) & 0x4000) {
+        w.drops.add(DropReason::kFragNeeded);
+        if (icmp4_error(w, m, 3, 4, mtu)) {
+          errors.push(m, Batch::kLocalOrigin);
+        } else {
+          rte_pktmbuf_free(m);
+        }
+      } else {
+        rte_mbuf* frags[kBatchMax];
+        const uint16_t k = fragment4(w, m, mtu, frags, kBatchMax);
+        for (uint16_t f = 0; f < k; ++f)
+          l2_output4(w, nh->port, next, frags[f]);
+      }
+    } else {
+      if (martian6(ip)) {
+        w.drop(m, DropReason::kMartian);
+        continue;
+      }
+      if (!(flags & Batch::kLocalOrigin)) {
+        if (ip[7] <= 1) {
+          w.drops.add(DropReason::kTtlExceeded);
+          if (icmp6_error(w, m, 3, 0, 0)) {
+            errors.push(m, Batch::kLocalOrigin);
+          } else {
+            rte_pktmbuf_free(m);
+          }
+          continue;
+        }
+        --ip[7];
+      }
+      const NextHop* nh = s.lookup6(ip + 24);
+      if (nh == nullptr) {
+        w.drop(m, DropReason::kNoRoute);
+        continue;
+      }
+      if (nh->kind == NextHopKind::kTunnel) {
+        tun_m[ntun] = m;
+        tun_id[ntun++] = nh->tunnel;
+        continue;
+      }
+      if (!(flags & (Batch::kFromTunnel | Batch::kLocalOrigin))) {
+        const NextHop* back = s.lookup6(ip + 8);
+        if (back != nullptr && back->kind == NextHopKind::kTunnel) {
+          w.drop(m, DropReason::kUnprotected);
+          continue;
+        }
+      }
+      const uint16_t mtu = s.ports[nh->port].mtu;
+      if (m->data_len > mtu) {
+        // IPv6 routers never fragment (RFC 8200 5).
+        w.drops.add(DropReason::kFragNeeded);
+        if (icmp6_error(w, m, 2, 0, mtu)) {
+          errors.push(m, Batch::kLocalOrigin);
+        } else {
+          rte_pktmbuf_free(m);
+        }
+        continue;
+      }
+      l2_output6(w, nh->port, nh->via_gateway ? nh->gateway.bytes.data() : ip + 24, m);
+    }
+  }
+
+  // Tunnel-bound packets, one burst per tunnel, in arrival order within each.
+  for (uint16_t i = 0; i < ntun; ++i) {
+    if (tun_m[i] == nullptr) continue;
+    const uint32_t t = tun_id[i];
+    rte_mbuf* group[kBatchMax];
+    uint16_t g = 0;
+    for (uint16_t j = i; j < ntun; ++j) {
+      if (tun_m[j] != nullptr && tun_id[j] == t) {
+        group[g++] = tun_m[j];
+        tun_m[j] = nullptr;
+      }
+    }
+    esp_outbound(w, t, group, g);
+  }
+
+  if (errors.n != 0) route(w, errors);
+}
+
+}  // namespace espgw::dp::stages

@@ -1,0 +1,324 @@
+#include "dataplane/tables/model.h"
+
+#include <rte_errno.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <tuple>
+
+namespace espgw::dp {
+namespace {
+
+[[noreturn]] void invalid(const std::string& what) {
+  throw std::invalid_argument(what);
+}
+
+std::string spi_hex(uint32_t spi) {
+  char b[16];
+  std::snprintf(b, sizeof b, "0x%08x", spi);
+  return b;
+}
+
+IpPrefix network_of(const IpPrefix& p) {
+  IpPrefix n = p;
+  const unsigned max = p.address.is_v4() ? 32 : 128;
+  for (unsigned bit = p.length; bit < max; ++bit) {
+    n.address.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+  }
+  return n;
+}
+
+struct RouteEntry {
+  IpPrefix prefix;
+  NextHop nh;
+  std::string origin;
+};
+
+}  // namespace
+
+uint16_t tunnel_inner_mtu(uint16_t egress_mtu, const esp::Algorithm& a, bool nat_t,
+                          bool outer_v6) noexcept {
+  const uint32_t fixed =
+      (outer_v6 ? 40u : 20u) + (nat_t ? 8u : 0u) + 8u + a.iv_bytes() + a.icv_bytes();
+  if (egress_mtu < fixed + a.align_bytes() + 2) return 0;
+  const uint32_t ct_max = (egress_mtu - fixed) & ~(a.align_bytes() - 1);
+  return static_cast<uint16_t>(ct_max - 2);
+}
+
+Model::Model(std::vector<PortDesc> ports, uint32_t workers)
+    : ports_(std::move(ports)), workers_(workers) {}
+
+void Model::add_route(const config::Route& r, bool replace) {
+  const auto port = std::find_if(ports_.begin(), ports_.end(),
+                                 [&](const PortDesc& p) { return p.name == r.interface; });
+  if (port == ports_.end()) {
+    invalid("route " + r.prefix.to_string() + ": no interface \"" + r.interface + "\"");
+  }
+  if (r.via && r.via->family != r.prefix.address.family) {
+    invalid("route " + r.prefix.to_string() + ": next hop " + r.via->to_string() +
+            " is of the other address family");
+  }
+  auto it = std::find_if(routes_.begin(), routes_.end(),
+                         [&](const config::Route& x) { return x.prefix == r.prefix; });
+  if (it != routes_.end()) {
+    if (!replace) invalid("route " + r.prefix.to_string() + " exists");
+    *it = r;
+  } else {
+    routes_.push_back(r);
+  }
+}
+
+void Model::remove_route(const IpPrefix& prefix) {
+  auto it = std::find_if(routes_.begin(), routes_.end(),
+                         [&](const config::Route& x) { return x.prefix == prefix; });
+  if (it == routes_.end()) invalid("route " + prefix.to_string() + " does not exist");
+  routes_.erase(it);
+}
+
+void Model::add_tunnel(const config::Tunnel& t, bool replace) {
+  if (t.name.empty()) invalid("tunnel without a name");
+  if (t.local.family != t.remote.family) {
+    invalid("tunnel " + t.name + ": local and remote addresses differ in family");
+  }
+  if (tunnels_.count(t.name) != 0 && !replace) invalid("tunnel " + t.name + " exists");
+  config::Tunnel copy = t;
+  copy.static_sa.reset();  // keys live only in SA objects
+  tunnels_[t.name] = std::move(copy);
+}
+
+void Model::remove_tunnel(const std::string& name) {
+  if (tunnels_.erase(name) == 0) invalid("tunnel " + name + " does not exist");
+  std::erase_if(inbound_, [&](const auto& kv) { return kv.second.tunnel == name; });
+  std::erase_if(outbound_, [&](const auto& kv) { return kv.second.tunnel == name; });
+  active_out_.erase(name);
+}
+
+void Model::add_sa(const std::string& tunnel, const esp::SaParams& params, uint64_t iv_seed,
+                   bool replace) {
+  if (tunnels_.count(tunnel) == 0) {
+    invalid("SA " + spi_hex(params.spi) + ": no tunnel \"" + tunnel + "\"");
+  }
+  auto& table = params.direction == esp::Direction::kInbound ? inbound_ : outbound_;
+  if (table.count(params.spi) != 0 && !replace) {
+    invalid(std::string(params.direction == esp::Direction::kInbound ? "inbound" : "outbound") +
+            " SA " + spi_hex(params.spi) + " exists");
+  }
+  auto sa = std::shared_ptr<esp::Sa>(esp::Sa::make(params, workers_, iv_seed));
+  table[params.spi] = SaRecord{std::move(sa), tunnel, ++installs_};
+  if (params.direction == esp::Direction::kOutbound) active_out_[tunnel] = params.spi;
+}
+
+void Model::remove_sa(esp::Direction dir, uint32_t spi) {
+  auto& table = dir == esp::Direction::kInbound ? inbound_ : outbound_;
+  auto it = table.find(spi);
+  if (it == table.end()) {
+    invalid(std::string(dir == esp::Direction::kInbound ? "inbound" : "outbound") + " SA " +
+            spi_hex(spi) + " does not exist");
+  }
+  const std::string tunnel = it->second.tunnel;
+  table.erase(it);
+  if (dir == esp::Direction::kOutbound) {
+    auto active = active_out_.find(tunnel);
+    if (active != active_out_.end() && active->second == spi) {
+      // Fall back to the newest remaining outbound SA of the tunnel, if any.
+      active_out_.erase(active);
+      uint64_t newest = 0;
+      for (const auto& [other_spi, rec] : outbound_) {
+        if (rec.tunnel == tunnel && rec.installed > newest) {
+          newest = rec.installed;
+          active_out_[tunnel] = other_spi;
+        }
+      }
+    }
+  }
+}
+
+void Model::load(const config::Config& cfg, uint64_t (*iv_seed)(void*), void* seed_ctx) {
+  for (const auto& r : cfg.routes)
+    add_route(r, false);
+  for (const auto& t : cfg.tunnels) {
+    add_tunnel(t, false);
+    if (t.static_sa) {
+      add_sa(t.name, config::sa_params(t, t.static_sa->inbound, esp::Direction::kInbound),
+             iv_seed(seed_ctx), false);
+      add_sa(t.name, config::sa_params(t, t.static_sa->outbound, esp::Direction::kOutbound),
+             iv_seed(seed_ctx), false);
+    }
+  }
+}
+
+std::unique_ptr<Snapshot> Model::build(uint64_t generation) const {
+  auto s = std::make_unique<Snapshot>();
+  s->generation = generation;
+
+  std::vector<std::pair<uint32_t, uint16_t>> local4;
+  std::vector<RouteEntry> entries;
+  for (uint16_t i = 0; i < ports_.size(); ++i) {
+    s->ports.push_back({ports_[i].addresses, ports_[i].mtu});
+    for (const auto& a : ports_[i].addresses) {
+      if (a.address.is_v4()) {
+        local4.emplace_back(a.address.v4_host(), i);
+      } else {
+        s->local6.emplace_back(a.address.bytes, i);
+      }
+      NextHop nh;
+      nh.kind = NextHopKind::kPort;
+      nh.port = i;
+      entries.push_back({network_of(a), nh, "interface " + ports_[i].name});
+    }
+  }
+  s->local4 = FlatMap<uint32_t, uint16_t, U32Hash>(local4);
+
+  for (const auto& r : routes_) {
+    NextHop nh;
+    nh.kind = NextHopKind::kPort;
+    for (uint16_t i = 0; i < ports_.size(); ++i) {
+      if (ports_[i].name == r.interface) nh.port = i;
+    }
+    if (nh.port == kNoPort) {
+      invalid("route " + r.prefix.to_string() + ": no interface \"" + r.interface + "\"");
+    }
+    if (r.via) {
+      nh.via_gateway = true;
+      nh.gateway = *r.via;
+    }
+    entries.push_back({r.prefix, nh, "static route"});
+  }
+
+  s->natt_ports.push_back(4500);
+  std::map<std::string, uint32_t> tunnel_index;
+  for (const auto& [name, t] : tunnels_) {
+    const uint32_t idx = static_cast<uint32_t>(tunnel_index.size());
+    tunnel_index[name] = idx;
+    for (const auto& c : t.remote_cidrs) {
+      NextHop nh;
+      nh.kind = NextHopKind::kTunnel;
+      nh.tunnel = idx;
+      entries.push_back({c, nh, "tunnel " + name});
+    }
+  }
+
+  // The same prefix from two places is a configuration mistake, not a tie to break silently.
+  std::map<std::string, const RouteEntry*> seen;
+  size_t n4 = 0;
+  size_t n6 = 0;
+  size_t deep4 = 0;
+  uint32_t max_depth6 = 0;
+  for (const auto& e : entries) {
+    auto [it, fresh] = seen.emplace(e.prefix.to_string(), &e);
+    if (!fresh) {
+      invalid("route " + e.prefix.to_string() + " (" + e.origin + ") duplicates the one from " +
+              it->second->origin);
+    }
+    if (e.prefix.address.is_v4()) {
+      ++n4;
+      if (e.prefix.length > 24) ++deep4;
+    } else {
+      ++n6;
+      max_depth6 = std::max<uint32_t>(max_depth6, e.prefix.length);
+    }
+  }
+
+  // Next hops are shared by the routes that have the same one.
+  using NhKey = std::tuple<uint8_t, uint16_t, bool, uint32_t, uint8_t, std::array<uint8_t, 16>>;
+  std::map<NhKey, uint32_t> nh_ids;
+  auto nh_id = [&](const NextHop& nh) {
+    NhKey key{static_cast<uint8_t>(nh.kind),           nh.port,         nh.via_gateway, nh.tunnel,
+              static_cast<uint8_t>(nh.gateway.family), nh.gateway.bytes};
+    auto [it, fresh] = nh_ids.emplace(key, static_cast<uint32_t>(s->nexthops.size()));
+    if (fresh) s->nexthops.push_back(nh);
+    return it->second;
+  };
+
+  const std::string suffix = std::to_string(generation);
+  rte_lpm_config c4{};
+  c4.max_rules = static_cast<uint32_t>(std::max<size_t>(1024, n4 + n4 / 4));
+  c4.number_tbl8s = static_cast<uint32_t>(std::max<size_t>(256, deep4 + 64));
+  s->lpm4 = rte_lpm_create(("espgw_lpm4_" + suffix).c_str(), SOCKET_ID_ANY, &c4);
+  rte_lpm6_config c6{};
+  c6.max_rules = static_cast<uint32_t>(std::max<size_t>(1024, n6 + n6 / 4));
+  c6.number_tbl8s = static_cast<uint32_t>(
+      std::max<size_t>(1024, n6 * std::max<uint32_t>(1, (max_depth6 + 7) / 8)));
+  s->lpm6 = rte_lpm6_create(("espgw_lpm6_" + suffix).c_str(), SOCKET_ID_ANY, &c6);
+  if (s->lpm4 == nullptr || s->lpm6 == nullptr) {
+    throw std::runtime_error("cannot create routing tables for " + std::to_string(n4) +
+                             " IPv4 and " + std::to_string(n6) +
+                             " IPv6 routes: " + rte_strerror(rte_errno));
+  }
+  for (const auto& e : entries) {
+    const uint32_t id = nh_id(e.nh);
+    if (e.prefix.length == 0) {
+      (e.prefix.address.is_v4() ? s->default4 : s->default6) = id;
+      continue;
+    }
+    const int rc = e.prefix.address.is_v4()
+                       ? rte_lpm_add(s->lpm4, e.prefix.address.v4_host(), e.prefix.length, id)
+                       : rte_lpm6_add(s->lpm6, e.prefix.address.bytes.data(), e.prefix.length, id);
+    if (rc != 0) {
+      throw std::runtime_error("cannot add route " + e.prefix.to_string() + " (" + e.origin +
+                               "): " + rte_strerror(-rc));
+    }
+  }
+
+  for (const auto& [name, t] : tunnels_) {
+    TunnelEntry te;
+    te.name = name;
+    te.local = t.local;
+    te.remote = t.remote;
+    te.local_cidrs = t.local_cidrs;
+    te.remote_cidrs = t.remote_cidrs;
+    auto v4_pairs = [](const std::vector<IpPrefix>& v) {
+      std::vector<std::pair<uint32_t, uint32_t>> out;
+      for (const auto& p : v) {
+        if (!p.address.is_v4()) continue;
+        const uint32_t mask = p.length == 0 ? 0 : ~uint32_t{0} << (32 - p.length);
+        out.emplace_back(p.address.v4_host() & mask, mask);
+      }
+      return out;
+    };
+    te.local4 = v4_pairs(t.local_cidrs);
+    te.remote4 = v4_pairs(t.remote_cidrs);
+    if (t.nat_t && std::find(s->natt_ports.begin(), s->natt_ports.end(), t.local_port) ==
+                       s->natt_ports.end()) {
+      s->natt_ports.push_back(t.local_port);
+    }
+    const esp::Sa* out = nullptr;
+    if (auto a = active_out_.find(name); a != active_out_.end()) {
+      out = outbound_.at(a->second).sa.get();
+      te.outbound = outbound_.at(a->second).sa.get();
+    }
+    const NextHop* nh =
+        t.remote.is_v4() ? s->lookup4(t.remote.v4_host()) : s->lookup6(t.remote.bytes.data());
+    if (nh == nullptr) {
+      invalid("tunnel " + name + ": no route to its remote address " + t.remote.to_string());
+    }
+    if (nh->kind != NextHopKind::kPort) {
+      invalid("tunnel " + name + ": the route to its remote address " + t.remote.to_string() +
+              " goes into a tunnel");
+    }
+    te.egress_port = nh->port;
+    te.egress_via_gateway = nh->via_gateway;
+    te.egress_gateway = nh->gateway;
+    // With no SA yet, size for the largest overhead we support (AES-CBC + HMAC-SHA-512).
+    const esp::Algorithm worst{esp::Cipher::kAesCbc, 32, esp::Integrity::kHmacSha512_256};
+    const esp::Algorithm& alg = out ? out->algorithm() : worst;
+    const uint16_t derived = tunnel_inner_mtu(ports_[nh->port].mtu, alg, t.nat_t, t.remote.is_v6());
+    te.inner_mtu = t.mtu ? std::min(*t.mtu, derived) : derived;
+    te.mss4 = t.mss ? *t.mss : static_cast<uint16_t>(te.inner_mtu - 40);
+    te.mss6 = t.mss ? *t.mss : static_cast<uint16_t>(te.inner_mtu - 60);
+    s->tunnels.push_back(std::move(te));
+  }
+
+  std::vector<std::pair<uint32_t, InboundEntry>> in;
+  for (const auto& [spi, rec] : inbound_) {
+    in.emplace_back(spi, InboundEntry{rec.sa.get(), tunnel_index.at(rec.tunnel)});
+    s->sa_refs.push_back(rec.sa);
+  }
+  for (const auto& [spi, rec] : outbound_)
+    s->sa_refs.push_back(rec.sa);
+  s->inbound = FlatMap<uint32_t, InboundEntry, U32Hash>(in);
+  return s;
+}
+
+}  // namespace espgw::dp

@@ -1,0 +1,74 @@
+#pragma once
+// The control thread's authoritative state: interfaces (fixed at start), routes, tunnels and SAs.
+// Every change goes through a copy of the Model; the copy builds a Snapshot (which validates
+// everything the workers will rely on), and only when that succeeds does the copy replace the
+// Model and the Snapshot get published. A failed change leaves both untouched.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "dataplane/esp/sa.h"
+#include "dataplane/tables/snapshot.h"
+
+namespace espgw::dp {
+
+struct SaRecord {
+  std::shared_ptr<esp::Sa> sa;
+  std::string tunnel;
+  uint64_t installed = 0;  // install order, to fall back to the newest SA
+};
+
+struct PortDesc {
+  std::string name;
+  uint16_t mtu = 1500;
+  std::vector<IpPrefix> addresses;
+};
+
+// Largest inner packet that fits `egress_mtu` after tunnel-mode ESP with this algorithm.
+uint16_t tunnel_inner_mtu(uint16_t egress_mtu, const esp::Algorithm& alg, bool nat_t,
+                          bool outer_v6) noexcept;
+
+class Model {
+ public:
+  Model(std::vector<PortDesc> ports, uint32_t workers);
+
+  // Each throws std::invalid_argument naming the object and the problem.
+  void add_route(const config::Route& r, bool replace);
+  void remove_route(const IpPrefix& prefix);
+  void add_tunnel(const config::Tunnel& t, bool replace);
+  void remove_tunnel(const std::string& name);  // and its SAs
+  // An outbound SA becomes its tunnel's SA in use at once (the make-before-break switch of a
+  // rekey is this one pointer in the next snapshot); the previous one stays until removed.
+  void add_sa(const std::string& tunnel, const esp::SaParams& params, uint64_t iv_seed,
+              bool replace);
+  void remove_sa(esp::Direction dir, uint32_t spi);
+  // Loads interfaces' routes, static routes, tunnels and their static SAs from a config.
+  void load(const config::Config& cfg, uint64_t (*iv_seed)(void*), void* seed_ctx);
+
+  // Throws std::invalid_argument (bad references) or std::runtime_error (table creation).
+  std::unique_ptr<Snapshot> build(uint64_t generation) const;
+
+  const std::vector<PortDesc>& ports() const noexcept { return ports_; }
+  const std::vector<config::Route>& routes() const noexcept { return routes_; }
+  const std::map<std::string, config::Tunnel>& tunnels() const noexcept { return tunnels_; }
+  const std::map<uint32_t, SaRecord>& inbound() const noexcept { return inbound_; }
+  const std::map<uint32_t, SaRecord>& outbound() const noexcept { return outbound_; }
+  const std::map<std::string, uint32_t>& active_outbound() const noexcept { return active_out_; }
+  uint32_t workers() const noexcept { return workers_; }
+
+ private:
+  std::vector<PortDesc> ports_;
+  uint32_t workers_;
+  std::vector<config::Route> routes_;
+  std::map<std::string, config::Tunnel> tunnels_;
+  std::map<uint32_t, SaRecord> inbound_;
+  std::map<uint32_t, SaRecord> outbound_;
+  std::map<std::string, uint32_t> active_out_;  // tunnel -> SPI of its outbound SA in use
+  uint64_t installs_ = 0;
+};
+
+}  // namespace espgw::dp

@@ -1,0 +1,113 @@
+#pragma once
+// The routing and SA tables as workers see them: one immutable snapshot, built on the control
+// thread from the Model (model.h) and published under RCU (rcu.h). A change builds a whole new
+// snapshot; workers pick the current one up once per loop, so a change is applied whole or not at
+// all and no worker ever waits.
+//
+// SAs are not part of a snapshot's value: it holds references to them, and their mutable state
+// (sequence numbers, replay windows, counters) lives in the Sa objects, so it survives rebuilds.
+
+#include <rte_lpm.h>
+#include <rte_lpm6.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/ip_address.h"
+#include "dataplane/esp/sa.h"
+#include "dataplane/tables/flat_map.h"
+
+namespace espgw::dp {
+
+inline constexpr uint16_t kNoPort = 0xffff;
+inline constexpr uint32_t kNoTunnel = 0xffffffff;
+
+enum class NextHopKind : uint8_t { kPort, kTunnel };
+
+struct NextHop {
+  NextHopKind kind = NextHopKind::kPort;
+  uint16_t port = kNoPort;   // kPort: egress port index
+  bool via_gateway = false;  // false: directly connected, resolve the packet's own destination
+  IpAddress gateway;
+  uint32_t tunnel = kNoTunnel;  // kTunnel: index into Snapshot::tunnels
+
+  friend bool operator==(const NextHop&, const NextHop&) = default;
+};
+
+struct TunnelEntry {
+  std::string name;
+  esp::Sa* outbound = nullptr;  // the SA in use; null until one is installed (drops: tunnel_down)
+  IpAddress local;
+  IpAddress remote;
+  // Where the outer packets go: the route to `remote`, resolved when the snapshot was built.
+  uint16_t egress_port = kNoPort;
+  bool egress_via_gateway = false;
+  IpAddress egress_gateway;
+  uint16_t inner_mtu = 0;  // largest inner packet that fits the egress MTU after ESP
+  uint16_t mss4 = 0;       // TCP MSS clamp for inner IPv4 / IPv6
+  uint16_t mss6 = 0;
+  std::vector<IpPrefix> local_cidrs;
+  std::vector<IpPrefix> remote_cidrs;
+  // The IPv4 selectors again as (network, mask) in host order, for the per-packet checks.
+  std::vector<std::pair<uint32_t, uint32_t>> local4;
+  std::vector<std::pair<uint32_t, uint32_t>> remote4;
+
+  static bool in4(const std::vector<std::pair<uint32_t, uint32_t>>& set, uint32_t a) noexcept {
+    for (const auto& [net, mask] : set) {
+      if ((a & mask) == net) return true;
+    }
+    return false;
+  }
+  static bool in6(const std::vector<IpPrefix>& set, const uint8_t* a) noexcept;
+};
+
+struct InboundEntry {
+  esp::Sa* sa = nullptr;
+  uint32_t tunnel = kNoTunnel;
+};
+
+struct PortAddressing {
+  std::vector<IpPrefix> addresses;  // ours, with their connected prefixes
+  uint16_t mtu = 1500;
+};
+
+class Snapshot {
+ public:
+  Snapshot() = default;
+  ~Snapshot();
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+
+  uint64_t generation = 0;
+  rte_lpm* lpm4 = nullptr;
+  rte_lpm6* lpm6 = nullptr;
+  std::vector<NextHop> nexthops;
+  // rte_lpm and rte_lpm6 take depths from 1: the default routes live here.
+  uint32_t default4 = UINT32_MAX;
+  uint32_t default6 = UINT32_MAX;
+  std::vector<TunnelEntry> tunnels;
+  FlatMap<uint32_t, InboundEntry, U32Hash> inbound;  // by SPI
+  FlatMap<uint32_t, uint16_t, U32Hash> local4;       // our IPv4 addresses (host order) -> port
+  std::vector<std::pair<std::array<uint8_t, 16>, uint16_t>> local6;  // our IPv6 addresses
+  std::vector<PortAddressing> ports;
+  std::vector<uint16_t> natt_ports;  // local UDP ports that carry ESP-in-UDP (4500 and tunnels')
+  std::vector<std::shared_ptr<esp::Sa>> sa_refs;  // keeps every referenced SA alive
+
+  // The port owning a local address, or kNoPort.
+  uint16_t local_port4(uint32_t host_order) const noexcept {
+    const uint16_t* p = local4.find(host_order);
+    return p ? *p : kNoPort;
+  }
+  uint16_t local_port6(const uint8_t* addr) const noexcept;
+  // Longest-prefix match; nullptr when no route.
+  const NextHop* lookup4(uint32_t host_order) const noexcept;
+  const NextHop* lookup6(const uint8_t* addr) const noexcept;
+  // Our first address of the family on a port (source of ICMP errors, ARP, ND); false if none.
+  bool port_address4(uint16_t port, uint32_t* host_order) const noexcept;
+  bool port_address6(uint16_t port, uint8_t* out) const noexcept;
+};
+
+}  // namespace espgw::dp

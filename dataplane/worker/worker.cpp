@@ -1,0 +1,168 @@
+#include "dataplane/worker/worker.h"
+
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include <cstring>
+
+#include "dataplane/stages/stages.h"
+
+namespace espgw::dp {
+namespace {
+
+// TX errors: free what the queue would not take and count it.
+void tx_error(rte_mbuf** unsent, uint16_t count, void* userdata) {
+  auto* counter = static_cast<DropCounters*>(userdata);
+  counter->add(DropReason::kTxFull, count);
+  rte_pktmbuf_free_bulk(unsent, count);
+}
+
+}  // namespace
+
+Worker::Worker(Runtime& runtime, uint32_t idx, rte_mempool* mp, crypto::BackendKind kind)
+    : rt(runtime),
+      index(idx),
+      queue(static_cast<uint16_t>(idx)),
+      pool(mp),
+      crypto(crypto::make_backend(kind)),
+      engine(*crypto, idx),
+      port_counters(runtime.ports.size()) {
+  exception_tokens.configure(std::max<uint64_t>(1, rt.cfg.exception_pps / rt.workers), rt.tsc_hz);
+  icmp_tokens.configure(1000, rt.tsc_hz);
+  ip_id = static_cast<uint16_t>(engine.random().next64());
+  auto make_buffer = [&](uint16_t port_id) {
+    TxQueue q;
+    q.port_id = port_id;
+    if (port_id == kNoPort) return q;
+    q.buffer = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(
+        "espgw_txbuf", RTE_ETH_TX_BUFFER_SIZE(kRxBurst), 0, rte_eth_dev_socket_id(port_id)));
+    if (q.buffer == nullptr) throw std::runtime_error("cannot allocate TX buffers");
+    rte_eth_tx_buffer_init(q.buffer, kRxBurst);
+    rte_eth_tx_buffer_set_err_callback(q.buffer, tx_error, &drops);
+    return q;
+  };
+  for (const Port& p : rt.ports) {
+    tx_.push_back(make_buffer(p.port_id));
+    tx_kernel_.push_back(make_buffer(p.exc_port_id));
+  }
+}
+
+Worker::~Worker() {
+  for (auto& q : tx_)
+    rte_free(q.buffer);
+  for (auto& q : tx_kernel_)
+    rte_free(q.buffer);
+}
+
+void Worker::send(uint16_t port, rte_mbuf* m) noexcept {
+  PortCounters& c = port_counters[port];
+  c.tx_packets.add();
+  c.tx_bytes.add(m->pkt_len);
+  rte_eth_tx_buffer(tx_[port].port_id, queue, tx_[port].buffer, m);
+}
+
+void Worker::to_kernel(uint16_t port, rte_mbuf* m) noexcept {
+  if (tx_kernel_[port].buffer == nullptr) return drop(m, DropReason::kNoExceptionPath);
+  if (!exception_tokens.take(now_tsc)) return drop(m, DropReason::kExceptionRateLimit);
+  port_counters[port].to_kernel.add();
+  rte_eth_tx_buffer(tx_kernel_[port].port_id, queue, tx_kernel_[port].buffer, m);
+}
+
+void Worker::hold(uint16_t port, const uint8_t* ip, uint8_t family, rte_mbuf* m) noexcept {
+  ControlMsg msg{};
+  msg.type = ControlMsg::Type::kHold;
+  msg.family = family;
+  msg.port = port;
+  msg.worker = static_cast<uint16_t>(index);
+  std::memcpy(msg.ip, ip, family == 4 ? 4 : 16);
+  msg.mbuf = m;
+  if (rte_ring_mp_enqueue_elem(rt.to_control, &msg, sizeof msg) != 0) {
+    return drop(m, DropReason::kControlRingFull);
+  }
+  counters.held.add();
+}
+
+void Worker::learn(uint16_t port, const uint8_t* ip, uint8_t family, const uint8_t* mac) noexcept {
+  ControlMsg msg{};
+  msg.type = ControlMsg::Type::kLearn;
+  msg.family = family;
+  msg.port = port;
+  msg.worker = static_cast<uint16_t>(index);
+  std::memcpy(msg.ip, ip, family == 4 ? 4 : 16);
+  std::memcpy(msg.mac, mac, 6);
+  // A full ring loses one learning event; the next ARP/ND packet brings it again.
+  rte_ring_mp_enqueue_elem(rt.to_control, &msg, sizeof msg);
+}
+
+void Worker::poll_port(const Port& p) noexcept {
+  rte_mbuf* pkts[kRxBurst];
+  const uint16_t n = rte_eth_rx_burst(p.port_id, queue, pkts, kRxBurst);
+  if (n == 0) return;
+  stages::classify(*this, p, pkts, n);
+  counters.packets.add(n);
+}
+
+void Worker::poll_kernel(const Port& p) noexcept {
+  rte_mbuf* pkts[kRxBurst];
+  const uint16_t n = rte_eth_rx_burst(p.exc_port_id, queue, pkts, kRxBurst);
+  if (n == 0) return;
+  port_counters[p.index].from_kernel.add(n);
+  stages::from_kernel(*this, p, pkts, n);
+}
+
+void Worker::poll_control() noexcept {
+  TxRequest reqs[kRxBurst];
+  const unsigned n = rte_ring_sc_dequeue_burst_elem(rt.to_worker[index], reqs, sizeof(TxRequest),
+                                                    kRxBurst, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    if (reqs[i].to_kernel) {
+      to_kernel(reqs[i].port, reqs[i].mbuf);
+    } else {
+      send(reqs[i].port, reqs[i].mbuf);
+    }
+  }
+}
+
+void Worker::flush() noexcept {
+  for (auto& q : tx_)
+    rte_eth_tx_buffer_flush(q.port_id, queue, q.buffer);
+  for (auto& q : tx_kernel_) {
+    if (q.buffer != nullptr) rte_eth_tx_buffer_flush(q.port_id, queue, q.buffer);
+  }
+}
+
+int Worker::run() noexcept {
+  rt.rcu->online(index);
+  const uint64_t ns_per_tsc_num = 1000000000ull;
+  uint64_t last = rte_rdtsc();
+  while (!rt.stop.load(std::memory_order_relaxed)) {
+    // Between bursts this worker holds no table: a quiescent state for RCU.
+    rt.rcu->quiescent(index);
+    snap = rt.tables.get();
+    neigh = rt.neighbours.get();
+    now_tsc = rte_rdtsc();
+    engine.set_now(now_tsc / rt.tsc_hz * ns_per_tsc_num +
+                   (now_tsc % rt.tsc_hz) * ns_per_tsc_num / rt.tsc_hz);
+    const uint64_t before = counters.packets.get();
+    for (const Port& p : rt.ports) {
+      poll_port(p);
+      if (p.exc_port_id != kNoPort) poll_kernel(p);
+    }
+    poll_control();
+    flush();
+    counters.loops.add();
+    const uint64_t end = rte_rdtsc();
+    if (counters.packets.get() != before) {
+      counters.busy_loops.add();
+      counters.busy_tsc.add(end - now_tsc);
+    }
+    counters.total_tsc.add(end - last);
+    last = end;
+  }
+  flush();
+  rt.rcu->offline(index);
+  return 0;
+}
+
+}  // namespace espgw::dp
