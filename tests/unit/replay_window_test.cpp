@@ -587,6 +587,30 @@ TEST_P(ReplayEngine, EsnResynchronisationThresholdZeroDisablesIt) {
   EXPECT_EQ(pair_.in->replay().top(), 1u);
 }
 
+TEST_P(ReplayEngine, EsnResynchronisationCustomThresholdAndBursts) {
+  make(true, 1024, 3);
+  ASSERT_EQ(receive_one(packet(5)), kOk);
+  // seq_hi 1 while the receiver infers 0. The run of failures is judged per burst (the decision
+  // is taken before the burst's ICVs are checked), so the whole first burst fails.
+  std::vector<std::vector<uint8_t>> burst;
+  for (uint32_t k = 0; k < 6; ++k)
+    burst.push_back(packet(k2p32 + 6 + k));
+  EXPECT_EQ(receive(burst), std::vector<DropReason>(6, DropReason::kAuthFailed));
+  EXPECT_EQ(receiver_.esn_resyncs(), 0u);
+  burst.clear();
+  for (uint32_t k = 6; k < 10; ++k)
+    burst.push_back(packet(k2p32 + 6 + k));
+  EXPECT_EQ(receive(burst), std::vector<DropReason>(4, kOk));
+  EXPECT_EQ(pair_.in->replay().top(), k2p32 + 15);
+  EXPECT_EQ(pair_.in->packets(), 5u);
+  // One re-synchronisation: the window jumped into the next subspace once.
+  EXPECT_EQ(receiver_.esn_resyncs(), 1u);
+  // Two subspaces ahead is out of reach even in re-synchronisation mode.
+  for (uint32_t k = 0; k < 8; ++k)
+    EXPECT_EQ(receive_one(packet(3 * k2p32 + 20 + k)), DropReason::kAuthFailed);
+  EXPECT_EQ(pair_.in->replay().top(), k2p32 + 15);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, ReplayEngine,
     testing::Combine(
