@@ -1,8 +1,9 @@
 #pragma once
-// A packet buffer whose last byte sits just before a PROT_NONE page (and whose first byte just
-// after one), so that any read or write past either end of the buffer faults the test instead of
-// passing unnoticed. Tests place the packet so that it ends at the end of the buffer (tailroom 0)
-// to prove "never a read outside the packet".
+// A packet buffer whose last byte sits just before a PROT_NONE page, so that any read or write
+// past the end of the buffer faults the test instead of passing unnoticed. Tests place the packet
+// so that it ends at the end of the buffer (tailroom 0) to prove "never a read outside the
+// packet". A second PROT_NONE page precedes the page the buffer starts in: the start is guarded
+// only to page granularity (the slack before it is filled with 0xEE).
 
 #include <sys/mman.h>
 #include <unistd.h>
