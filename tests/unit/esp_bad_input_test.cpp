@@ -751,6 +751,40 @@ TEST_P(EspBadInput, SequenceOverflowWithoutEsn) {
   EXPECT_EQ(sa2->drops(DropReason::kSeqOverflow), 2u);
 }
 
+// With ESN the counter stops at 2^64 - 1 (RFC 4303 3.3.3: it must not cycle), whether the
+// last packet ends a burst or not.
+TEST_P(EspBadInput, SequenceOverflowWithEsn) {
+  esp::SaParams p = pair_.params;
+  p.esn = true;
+  p.first_seq = UINT64_MAX - 1;
+  p.direction = esp::Direction::kOutbound;
+  auto sa = esp::Sa::make(p, 1, 1);
+  const Bytes inner = test::ipv4_udp_packet(20);
+  Bytes out;
+  ASSERT_EQ(outbound(*sender_, *sa, inner, 128, 128, &out), kOk);
+  ASSERT_EQ(outbound(*sender_, *sa, inner, 128, 128, &out), kOk);
+  EXPECT_EQ(load_be32(&out[esp_off() + 4]), UINT32_MAX);  // 2^64 - 1 is sent
+  EXPECT_FALSE(sa->stopped());
+  expect_out(*sa, inner, DropReason::kSeqOverflow, "2^64 would wrap to 0");
+  EXPECT_TRUE(sa->stopped());
+  expect_out(*sa, inner, DropReason::kSaStopped, "after the overflow");
+  EXPECT_EQ(sa->packets(), 2u);
+
+  auto sa2 = esp::Sa::make(p, 1, 2);
+  std::vector<std::unique_ptr<test::GuardedBuffer>> bufs;
+  std::vector<esp::PacketView> views;
+  for (int i = 0; i < 4; ++i) {
+    bufs.push_back(std::make_unique<test::GuardedBuffer>(inner, 128, 128));
+    views.push_back(bufs.back()->view());
+  }
+  std::vector<esp::Sa*> sas(4, sa2.get());
+  std::vector<DropReason> r(4);
+  sender_->encrypt(views, sas, r);
+  EXPECT_EQ(
+      r, (std::vector<DropReason>{kOk, kOk, DropReason::kSeqOverflow, DropReason::kSeqOverflow}));
+  EXPECT_TRUE(sa2->stopped());
+}
+
 TEST_P(EspBadInput, EsnCounterRunsOnPast2To32) {
   if (!cfg().esn) GTEST_SKIP() << "ESN only";
   esp::SaTestAccess::set_next_seq(*pair_.out, k2p32 - 2);
