@@ -54,7 +54,7 @@ const std::array<SaSpec, 7> kSas = {{
     {0x100, {Cipher::kAesGcm16, 16, Integrity::kNone}, false, false, 64, 16},
     {0x101, {Cipher::kAesCbc, 32, Integrity::kHmacSha256_128}, false, false, 128, 16},
     {0x102, {Cipher::kAesGcm16, 32, Integrity::kNone}, true, false, 1024, 4},
-    {0x103, {Cipher::kAesCbc, 16, Integrity::kHmacSha1_96}, true, true, 64, 2},
+    {0x103, {Cipher::kAesCbc, 16, Integrity::kHmacSha1_96}, true, true, 64, 0},
     {0x104, {Cipher::kAesGcm16, 16, Integrity::kNone}, false, true, 0, 16},
     {0x105, {Cipher::kAesCbc, 32, Integrity::kHmacSha512_256}, true, true, 65536, 1},
     {0x106,
@@ -308,10 +308,18 @@ std::vector<Bytes> InboundHarness::seeds() {
   }
   o.udp = false;
   o.frag = 0x2000;
-  Bytes frag = {0};
-  const Bytes fp = test::wrap_outer(o, Bytes(40, 0x11));
-  frag.insert(frag.end(), fp.begin(), fp.end());
-  out.push_back(frag);
+  Bytes v4frag = test::wrap_outer(o, Bytes(40, 0x11));
+  o.frag = 0;
+  o.v6 = true;
+  Bytes v6frag = test::wrap_outer(o, Bytes(40, 0x11));
+  v6frag[6] = 44;
+  Bytes v6hop = v6frag;
+  v6hop[6] = 0;
+  for (const Bytes& p : {v4frag, v6frag, v6hop}) {
+    Bytes in = {0};
+    in.insert(in.end(), p.begin(), p.end());
+    out.push_back(in);
+  }
   return out;
 }
 
