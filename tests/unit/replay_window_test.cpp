@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "common/bytes.h"
+#include "tests/support/esp_craft.h"
 #include "tests/support/esp_test_util.h"
 #include "tests/support/sa_test_access.h"
 
@@ -486,6 +487,28 @@ TEST_P(ReplayEngine, WindowMovesOnlyAfterTheIcvVerified) {
   EXPECT_EQ(pair_.in->packets(), 6u);
   EXPECT_EQ(pair_.in->drops(kOld), 1u);
   EXPECT_EQ(pair_.in->drops(kDup), 1u);
+}
+
+// A packet sealed with a valid ICV under sequence number 0 (the engine's sender never makes one)
+// is refused before decryption, whatever the window; with window 0, duplicates pass.
+TEST_P(ReplayEngine, SequenceNumberZeroAndWindowZero) {
+  for (uint32_t window : {64u, 0u}) {
+    make(false, window);
+    const auto pt = test::esp_plaintext(test::ipv4_udp_packet(40), std::get<0>(GetParam()), 4);
+    const uint8_t iv[16] = {1, 2, 3};
+    const auto esp0 = test::seal_esp(*backend_, pair_.in->keys(), false, 0x1000, 0, iv, pt);
+    ASSERT_FALSE(esp0.empty());
+    const auto zero = test::wrap_outer({}, esp0);
+    EXPECT_EQ(receive_one(zero), kOld) << window;
+    // The same plaintext under sequence number 1 is fine: only the 0 was wrong.
+    const auto esp1 = test::seal_esp(*backend_, pair_.in->keys(), false, 0x1000, 1, iv, pt);
+    EXPECT_EQ(receive_one(test::wrap_outer({}, esp1)), kOk) << window;
+    const auto p = packet(100);
+    EXPECT_EQ(receive_one(p), kOk) << window;
+    EXPECT_EQ(receive_one(p), window == 0 ? kOk : kDup) << window;
+    EXPECT_EQ(receive_one(packet(2)), window == 0 ? kOk : kOld) << window;
+    EXPECT_EQ(receive_one(zero), kOld) << window;
+  }
 }
 
 TEST_P(ReplayEngine, TwoCopiesInOneBurst) {
