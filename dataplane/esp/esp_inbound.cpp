@@ -204,6 +204,13 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
 // to a scratch buffer so the ciphertext survives for the second trial.
 DropReason EspEngine::resync(Sa& sa, PacketView& p, const InboundMeta& m, crypto::CryptoOp& op,
                              uint64_t seq) noexcept {
+  // An earlier packet of this burst may have re-synchronised the window already: infer seq_hi
+  // again from the window as it is now, or every later packet of the burst would verify only
+  // at seq_hi + 1 and be counted as one more re-synchronisation.
+  const ReplayWindow::Check chk = sa.replay_.check(static_cast<uint32_t>(seq));
+  if (chk.reason != DropReason::kNone) return chk.reason;
+  seq = chk.seq;
+  op.seq_hi = static_cast<uint32_t>(seq >> 32);
   backend_.decrypt(std::span(&op, 1));
   if (!op.ok) {
     seq = sa.replay_.next_subspace(seq);

@@ -51,7 +51,9 @@ void EspEngine::reserve_sequence(Sa& sa, size_t first, size_t end,
   const uint64_t seq0 = sa.next_seq_.fetch_add(count, std::memory_order_relaxed);
   bool exhausted = false;
   for (uint64_t k = 0; k < count; ++k) {
-    if (seq0 > limit - k) {
+    // With ESN the 64-bit counter itself wraps after 2^64 - 1: a burst that starts at 0 comes
+    // after one that ended exactly at the limit, and must not send 0, 1, 2, ...
+    if (exhausted || seq0 > limit - k || seq0 + k == 0) {
       reasons[first + k] = DropReason::kSeqOverflow;
       exhausted = true;
     } else {

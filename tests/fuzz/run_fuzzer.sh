@@ -1,0 +1,17 @@
+#!/bin/sh
+# Runs a libFuzzer target briefly from a freshly generated seed corpus and fails on any crash,
+# leak, timeout or sanitizer report. Crash inputs are kept in ARTIFACTS for reproduction:
+#   run_fuzzer.sh FUZZER SEED_GENERATOR ARTIFACTS [libFuzzer flags...]
+set -eu
+fuzzer=$1
+seedgen=$2
+artifacts=$3
+shift 3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/seeds" "$work/corpus" "$artifacts"
+"$seedgen" "$work/seeds"
+# New inputs go to the scratch corpus (the first directory), never into the seeds.
+status=0
+"$fuzzer" "$work/corpus" "$work/seeds" -artifact_prefix="$artifacts/" "$@" || status=$?
+exit $status
