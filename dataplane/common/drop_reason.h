@@ -67,6 +67,8 @@ enum class DropReason : uint8_t {
 };
 
 inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
+// The ESP engine decides the reasons before this one; the dataplane's stages the rest.
+inline constexpr DropReason kFirstDataplaneReason = DropReason::kBadFrame;
 
 inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames = {
 #define ESPGW_DROP_NAME(e, n, d) n,
