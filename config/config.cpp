@@ -668,9 +668,9 @@ Config Parser::run(const YAML::Node& root) {
 }
 
 void Parser::dataplane(const Value& v, DataplaneConfig& d) {
-  auto f =
-      map(v, {"workers", "crypto", "mbufs", "rx_ring", "tx_ring", "control_socket", "exception_pps",
-              "arp_hold_packets", "arp_retries", "arp_retry_ms", "neighbour_ttl_s"});
+  auto f = map(
+      v, {"workers", "crypto", "mbufs", "rx_ring", "tx_ring", "control_socket", "exception_pps",
+          "arp_hold_packets", "arp_retries", "arp_retry_ms", "neighbour_ttl_s", "idle_sleep_us"});
   if (!f) return;
   read_uint(*f, "workers", d.workers, 1, kMaxWorkers);
   if (auto x = f->get("crypto")) {
@@ -711,6 +711,7 @@ void Parser::dataplane(const Value& v, DataplaneConfig& d) {
   read_uint(*f, "arp_retries", d.arp_retries, 0, 100);
   read_uint(*f, "arp_retry_ms", d.arp_retry_ms, 1, 3600000);
   read_uint(*f, "neighbour_ttl_s", d.neighbour_ttl_s, 1, 86400);
+  read_uint(*f, "idle_sleep_us", d.idle_sleep_us, 0, 100000);
 }
 
 void Parser::interface(const Value& v, Interface& out) {

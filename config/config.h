@@ -43,6 +43,9 @@ struct DataplaneConfig {
   uint32_t arp_retries = 3;
   uint32_t arp_retry_ms = 1000;
   uint32_t neighbour_ttl_s = 300;  // ageing of learned entries
+  // After 100 empty polls in a row a worker sleeps this long before polling again; 0 = poll
+  // without pause (production). Labs on few cores use it so gateways leave CPU to their hosts.
+  uint32_t idle_sleep_us = 0;
 };
 
 enum class ExceptionKind : uint8_t {

@@ -1,6 +1,6 @@
 // espgw: the dataplane process.
 //   espgw [EAL options] -- --config FILE [--control-socket PATH] [--crypto ipsec-mb|openssl]
-//                          [--max-packets N]
+//                          [--max-packets N] [--stats-file FILE]
 // Exit: 0 after a clean stop (SIGINT, SIGTERM, `espgwctl stop`, --max-packets), 1 when start-up
 // fails (the reason is printed), 2 for a bad command line or config.
 
@@ -21,7 +21,7 @@ namespace {
 void usage(FILE* f) {
   std::fprintf(f,
                "usage: espgw [EAL options] -- --config FILE [--control-socket PATH]\n"
-               "             [--crypto ipsec-mb|openssl] [--max-packets N]\n"
+               "             [--crypto ipsec-mb|openssl] [--max-packets N] [--stats-file F]\n"
                "  EAL: give one lcore per worker plus the main one (-l 0-N), a --file-prefix per\n"
                "  process, and --no-huge -m MB where no hugepages are set up.\n");
 }
@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
                      v.c_str());
         return 2;
       }
+    } else if (a == "--stats-file") {
+      opts.stats_file = value();
     } else if (a == "--max-packets") {
       const std::string v = value();
       char* end = nullptr;

@@ -302,7 +302,28 @@ int App::run() {
   rte_eal_mp_wait_lcore();
   std::fprintf(stderr, "espgw: stopped after %llu packets\n",
                static_cast<unsigned long long>(handled_packets()));
+  if (!opts_.stats_file.empty()) {
+    FILE* f = std::fopen(opts_.stats_file.c_str(), "w");
+    if (f == nullptr) {
+      std::fprintf(stderr, "espgw: cannot write %s\n", opts_.stats_file.c_str());
+      return 1;
+    }
+    const std::string text = everything().dump(2);
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  }
   return 0;
+}
+
+json App::everything() {
+  return {{"status", status()},
+          {"ports", port_counters()},
+          {"workers", worker_counters()},
+          {"drops", drop_counters()},
+          {"sas", sa_list()},
+          {"tunnels", tunnel_list()},
+          {"routes", route_list()},
+          {"neighbours", neighbour_list()}};
 }
 
 std::string App::handle(const std::string& request) {
@@ -315,6 +336,8 @@ std::string App::handle(const std::string& request) {
     const std::string cmd = req["cmd"];
     if (cmd == "status") {
       resp = status();
+    } else if (cmd == "all") {
+      resp = everything();
     } else if (cmd == "counters") {
       resp = {
           {"ports", port_counters()}, {"workers", worker_counters()}, {"drops", drop_counters()}};

@@ -29,6 +29,7 @@ struct Options {
   std::optional<std::string> control_socket;
   std::optional<crypto::BackendKind> crypto;
   uint64_t max_packets = 0;  // stop once the workers have handled this many (tests)
+  std::string stats_file;    // at exit, every counter as JSON (tests)
 };
 
 class App {
@@ -54,6 +55,7 @@ class App {
   nlohmann::json tunnel_list();
   nlohmann::json route_list();
   nlohmann::json neighbour_list();
+  nlohmann::json everything();  // all of the above
 
  private:
   nlohmann::json apply(const nlohmann::json& ops);

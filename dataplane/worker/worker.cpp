@@ -136,6 +136,7 @@ int Worker::run() noexcept {
   rt.rcu->online(index);
   const uint64_t ns_per_tsc_num = 1000000000ull;
   uint64_t last = rte_rdtsc();
+  uint32_t idle = 0;
   while (!rt.stop.load(std::memory_order_relaxed)) {
     // Between bursts this worker holds no table: a quiescent state for RCU.
     rt.rcu->quiescent(index);
@@ -156,6 +157,9 @@ int Worker::run() noexcept {
     if (counters.packets.get() != before) {
       counters.busy_loops.add();
       counters.busy_tsc.add(end - now_tsc);
+      idle = 0;
+    } else if (rt.cfg.idle_sleep_us != 0 && ++idle > 100) {
+      rte_delay_us_sleep(rt.cfg.idle_sleep_us);
     }
     counters.total_tsc.add(end - last);
     last = end;
