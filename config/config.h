@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -89,6 +90,33 @@ struct StaticSa {
   std::vector<uint8_t> auth_key;
 };
 
+// IKE for a tunnel: strongSwan (charon) negotiates, espgw-ike loads this into charon over VICI,
+// and the kernel-espgw plugin installs the resulting CHILD_SAs in the dataplane.
+enum class DpdAction : uint8_t { kClear, kTrap, kRestart };
+enum class StartAction : uint8_t { kNone, kTrap, kStart };
+
+struct IkeConfig {
+  uint8_t version = 2;    // 1 (main mode) or 2
+  std::string local_id;   // default: the tunnel's local address
+  std::string remote_id;  // default: the tunnel's remote address
+  std::string psk_ref;    // name of the pre-shared key in the secrets file
+  std::vector<std::string> ike_proposals{"aes128-sha256-modp2048"};  // strongSwan syntax
+  // Only ESP algorithms the dataplane carries (esp::parse_algorithm), with optional DH groups.
+  std::vector<std::string> esp_proposals{"aes128gcm16-modp2048", "aes128-sha256-modp2048"};
+  uint32_t ike_lifetime_s = 28800;   // AWS: 28800
+  uint32_t child_lifetime_s = 3600;  // AWS: 3600
+  uint32_t rekey_margin_s = 540;     // AWS: 540
+  uint32_t rekey_fuzz_percent = 100;
+  uint64_t life_bytes = 0;  // CHILD_SA hard byte lifetime, 0 = none (soft: 90% of it)
+  uint64_t life_packets = 0;
+  uint32_t dpd_delay_s = 10;    // AWS: 10 s
+  uint32_t dpd_timeout_s = 30;  // AWS: 3 tries of 10 s
+  DpdAction dpd_action = DpdAction::kRestart;
+  StartAction start_action = StartAction::kStart;
+  bool mobike = false;
+  bool force_encap = false;  // UDP-encapsulate even without a NAT (tunnel.nat_t: true sets it)
+};
+
 struct Tunnel {
   std::string name;
   IpAddress local;   // outer address of this gateway (one of an interface's addresses)
@@ -111,6 +139,21 @@ struct Tunnel {
     StaticSa inbound;
   };
   std::optional<StaticSas> static_sa;  // lab and benchmark keys, instead of IKE
+  std::optional<IkeConfig> ike;        // keys from IKE; exclusive with static_sa
+};
+
+// Tunnels that back each other up, as an AWS VPN connection's two tunnels do: the same CIDRs,
+// traffic on the first one that is up (has an outbound SA), in the order listed.
+struct Peer {
+  std::string name;
+  std::vector<std::string> tunnels;  // preference order; each tunnel in at most one peer
+  bool failback = true;              // return to a more preferred tunnel when it comes back
+};
+
+// Settings of the IKE side as a whole.
+struct IkeGlobal {
+  std::string secrets_file;  // YAML "psk: {name: secret}"; must be mode 0600 or stricter
+  std::string vici_socket = "/run/espgw/charon.vici";
 };
 
 struct Config {
@@ -119,6 +162,10 @@ struct Config {
   std::vector<Interface> interfaces;
   std::vector<Route> routes;
   std::vector<Tunnel> tunnels;
+  std::vector<Peer> peers;
+  IkeGlobal ike;
+  // Pre-shared keys by name, from ike.secrets_file (filled by load_file; never printed).
+  std::map<std::string, std::string> secrets;
 
   const Interface* find_interface(std::string_view name) const noexcept;
   const Tunnel* find_tunnel(std::string_view name) const noexcept;
@@ -133,6 +180,11 @@ Config parse(std::string_view yaml, const std::string& source_name);
 Tunnel parse_tunnel(const Config& context, std::string_view yaml, const std::string& source);
 Route parse_route(const Config& context, std::string_view yaml, const std::string& source);
 StaticSa parse_static_sa(std::string_view yaml, const std::string& source, esp::Direction dir);
+
+// The XFRM-style interface ID that ties a tunnel's CHILD_SAs to it: espgw-ike gives it to charon
+// as if_id_in/if_id_out, the kernel-espgw plugin hands it back with every SA. Stable for a name;
+// never 0 or 0xffffffff (reserved by strongSwan). load_file() refuses configs where two collide.
+uint32_t tunnel_if_id(std::string_view tunnel_name) noexcept;
 
 // The SA parameters a static SA of a tunnel stands for (direction, addresses, options).
 esp::SaParams sa_params(const Tunnel& t, const StaticSa& sa, esp::Direction dir);
