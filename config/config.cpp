@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -14,7 +15,11 @@
 #include <cstring>
 #include <functional>
 #include <initializer_list>
+#include <iterator>
 #include <map>
+#include <set>
+#include <span>
+#include <tuple>
 #include <utility>
 
 #include "common/hex.h"
@@ -33,6 +38,14 @@ constexpr size_t kMaxNameLength = 32;
 constexpr size_t kIfNameMax = 15;  // IFNAMSIZ - 1
 constexpr size_t kSunPathMax = 107;
 constexpr size_t kMaxFileBytes = 16u << 20;
+constexpr size_t kMaxSecretsFileBytes = 1u << 20;
+// IKE timers. The lifetimes' bounds are ours (AWS allows 900 to 28800 s for IKE, 900 to 3600 s for
+// CHILD_SAs); a margin of 0 would leave no time to rekey before the SA expires.
+constexpr uint64_t kMinLifetime = 60;
+constexpr uint64_t kMaxLifetime = 86400;
+constexpr uint64_t kMaxFuzzPercent = 1000;
+constexpr uint64_t kMaxDpdDelay = 3600;
+constexpr uint64_t kMaxDpdTimeout = 86400;
 
 // A YAML node with the key path and line that an error about it names.
 struct Value {
@@ -237,6 +250,126 @@ std::string algorithm_list() {
   return s;
 }
 
+// ---- strongSwan proposal strings ----
+// A proposal is strongSwan's "alg-alg-...": keywords from its proposal_keywords_static.txt, which
+// are case-sensitive. espgw accepts the subset below (with strongSwan's aliases), so that a
+// config never offers a peer an ESP transform the dataplane cannot carry.
+
+enum class TokenKind : uint8_t { kAead, kCipher, kIntegrity, kPrf, kGroup, kEsn };
+
+struct Keyword {
+  std::string_view name;
+  TokenKind kind;
+  std::string_view canonical;  // the name esp::parse_algorithm and the docs use
+};
+
+constexpr Keyword kGroups[] = {
+    {"modp2048", TokenKind::kGroup, "modp2048"},
+    {"modp3072", TokenKind::kGroup, "modp3072"},
+    {"modp4096", TokenKind::kGroup, "modp4096"},
+    {"modp6144", TokenKind::kGroup, "modp6144"},
+    {"modp8192", TokenKind::kGroup, "modp8192"},
+    {"ecp256", TokenKind::kGroup, "ecp256"},
+    {"ecp384", TokenKind::kGroup, "ecp384"},
+    {"ecp521", TokenKind::kGroup, "ecp521"},
+    {"curve25519", TokenKind::kGroup, "curve25519"},
+    {"x25519", TokenKind::kGroup, "curve25519"},
+    // DH group 2: weak (RFC 8247 2.4 says SHOULD NOT), accepted for old peers.
+    {"modp1024", TokenKind::kGroup, "modp1024"},
+};
+
+constexpr Keyword kIntegrities[] = {
+    {"sha1", TokenKind::kIntegrity, "sha1"},     {"sha", TokenKind::kIntegrity, "sha1"},
+    {"sha256", TokenKind::kIntegrity, "sha256"}, {"sha2_256", TokenKind::kIntegrity, "sha256"},
+    {"sha384", TokenKind::kIntegrity, "sha384"}, {"sha2_384", TokenKind::kIntegrity, "sha384"},
+    {"sha512", TokenKind::kIntegrity, "sha512"}, {"sha2_512", TokenKind::kIntegrity, "sha512"},
+};
+
+// ESP: what esp::parse_algorithm accepts once cipher and integrity are joined.
+constexpr Keyword kEspCiphers[] = {
+    {"aes128gcm16", TokenKind::kAead, "aes128gcm16"},
+    {"aes128gcm128", TokenKind::kAead, "aes128gcm16"},
+    {"aes128gcm", TokenKind::kAead, "aes128gcm16"},
+    {"aes256gcm16", TokenKind::kAead, "aes256gcm16"},
+    {"aes256gcm128", TokenKind::kAead, "aes256gcm16"},
+    {"aes256gcm", TokenKind::kAead, "aes256gcm16"},
+    {"aes128", TokenKind::kCipher, "aes128"},
+    {"aes", TokenKind::kCipher, "aes128"},
+    {"aes256", TokenKind::kCipher, "aes256"},
+};
+
+// IKE: charon does the work, so anything Debian's charon offers that is not weak.
+constexpr Keyword kIkeCiphers[] = {
+    {"aes128", TokenKind::kCipher, "aes128"},
+    {"aes", TokenKind::kCipher, "aes128"},
+    {"aes192", TokenKind::kCipher, "aes192"},
+    {"aes256", TokenKind::kCipher, "aes256"},
+    {"aes128gcm16", TokenKind::kAead, "aes128gcm16"},
+    {"aes128gcm128", TokenKind::kAead, "aes128gcm16"},
+    {"aes128gcm", TokenKind::kAead, "aes128gcm16"},
+    {"aes192gcm16", TokenKind::kAead, "aes192gcm16"},
+    {"aes192gcm128", TokenKind::kAead, "aes192gcm16"},
+    {"aes192gcm", TokenKind::kAead, "aes192gcm16"},
+    {"aes256gcm16", TokenKind::kAead, "aes256gcm16"},
+    {"aes256gcm128", TokenKind::kAead, "aes256gcm16"},
+    {"aes256gcm", TokenKind::kAead, "aes256gcm16"},
+    {"chacha20poly1305", TokenKind::kAead, "chacha20poly1305"},
+};
+
+constexpr Keyword kPrfs[] = {
+    {"prfsha1", TokenKind::kPrf, "prfsha1"},
+    {"prfsha256", TokenKind::kPrf, "prfsha256"},
+    {"prfsha384", TokenKind::kPrf, "prfsha384"},
+    {"prfsha512", TokenKind::kPrf, "prfsha512"},
+};
+
+constexpr Keyword kEsns[] = {
+    {"esn", TokenKind::kEsn, "esn"},
+    {"noesn", TokenKind::kEsn, "noesn"},
+};
+
+enum class ProposalKind : uint8_t { kIke, kEsp };
+
+template <size_t... N>
+std::vector<Keyword> keywords(const Keyword (&... tables)[N]) {
+  std::vector<Keyword> all;
+  (all.insert(all.end(), std::begin(tables), std::end(tables)), ...);
+  return all;
+}
+
+const std::vector<Keyword>& keywords_of(ProposalKind kind) {
+  static const std::vector<Keyword> ike = keywords(kIkeCiphers, kIntegrities, kPrfs, kGroups);
+  static const std::vector<Keyword> esp = keywords(kEspCiphers, kIntegrities, kGroups, kEsns);
+  return kind == ProposalKind::kIke ? ike : esp;
+}
+
+const Keyword* find_keyword(ProposalKind kind, std::string_view token) {
+  for (const Keyword& k : keywords_of(kind)) {
+    if (k.name == token) return &k;
+  }
+  return nullptr;
+}
+
+// The canonical keywords of a proposal kind, by role, for "expected ..." in messages.
+std::string known_keywords(ProposalKind kind) {
+  const auto names = [](std::span<const Keyword> table) {
+    std::string s;
+    for (const Keyword& k : table) {
+      if (k.name != k.canonical) continue;  // an alias
+      if (!s.empty()) s += ", ";
+      s += k.name;
+      if (k.name == "modp1024") s += " (weak)";
+    }
+    return s;
+  };
+  if (kind == ProposalKind::kEsp) {
+    return "encryption: " + names(kEspCiphers) + "; integrity: " + names(kIntegrities) +
+           "; DH groups: " + names(kGroups) + "; " + names(kEsns);
+  }
+  return "encryption: " + names(kIkeCiphers) + "; integrity: " + names(kIntegrities) +
+         "; PRF: " + names(kPrfs) + "; DH groups: " + names(kGroups);
+}
+
 // The fields of one YAML map, after the unknown and duplicate keys were reported.
 class Fields {
  public:
@@ -257,13 +390,17 @@ class Fields {
 };
 
 struct Error {
+  int file;  // 0: the config, 1: the secrets file; messages come out by file, then by line
   int line;
   std::string text;
 };
 
 class Parser {
  public:
-  explicit Parser(std::string source) : source_(std::move(source)) {}
+  // from_file: load_file() needs the pre-shared keys of IKE tunnels; parse() of a string reads
+  // them only when the config names a secrets file.
+  explicit Parser(std::string source, bool from_file = false)
+      : source_(std::move(source)), from_file_(from_file) {}
 
   Config run(const YAML::Node& root);
 
@@ -272,6 +409,7 @@ class Parser {
     config_ = context;
     interfaces_clean_ = true;
     routes_clean_ = true;
+    seeded_ = true;
   }
   template <class T, class Fn>
   T one(const YAML::Node& root, Fn&& section) {
@@ -281,7 +419,12 @@ class Parser {
     return out;
   }
   Tunnel one_tunnel(const YAML::Node& root) {
-    return one<Tunnel>(root, [&](const Value& v, Tunnel& t) { tunnel(v, t); });
+    return one<Tunnel>(root, [&](const Value& v, Tunnel& t) {
+      tunnel(v, t);
+      // Against the tunnels and keys the running config already has.
+      if (!config_.secrets.empty()) check_psk_refs(config_.ike.secrets_file);
+      check_if_ids();
+    });
   }
   Route one_route(const YAML::Node& root) {
     return one<Route>(root, [&](const Value& v, Route& r) { route(v, r); });
@@ -299,9 +442,19 @@ class Parser {
       text += ": ";
     }
     text += what;
-    errors_.push_back({line, std::move(text)});
+    errors_.push_back({0, line, std::move(text)});
   }
   void error(const Value& v, std::string_view what) { error(v.line, v.path, what); }
+  // About the content of the secrets file, named by its own path and line.
+  void secrets_error(int line, std::string_view path, std::string_view what) {
+    std::string text = config_.ike.secrets_file + ":" + std::to_string(line) + ": ";
+    if (!path.empty()) {
+      text += path;
+      text += ": ";
+    }
+    text += what;
+    errors_.push_back({1, line, std::move(text)});
+  }
   [[noreturn]] void raise();
 
   // ---- shapes ----
@@ -326,6 +479,8 @@ class Parser {
   template <typename E>
   std::optional<E> choice(const Value& v, std::string_view what,
                           std::initializer_list<std::pair<std::string_view, E>> options);
+  std::optional<std::string> socket_path(const Value& v);
+  std::optional<std::string> absolute_path(const Value& v);
 
   template <typename T>
   void read_uint(const Fields& f, std::string_view key, T& out, uint64_t min, uint64_t max) {
@@ -349,6 +504,18 @@ class Parser {
   void cidrs(const Fields& f, std::string_view key, std::vector<IpPrefix>& out, bool remote,
              const std::string& tunnel_name);
   void static_sa(const Value& v, StaticSa& out, esp::Direction dir);
+  void ike(const Value& v, IkeConfig& out, bool nat_t);
+  void proposals(const Value& v, ProposalKind kind, std::vector<std::string>& out);
+  bool proposal(const Value& v, const std::string& text, ProposalKind kind);
+  void ike_global(const Value& v, IkeGlobal& out);
+  void peers(const Value& v);
+  // Checks that need every tunnel, the peers and the secrets.
+  void check_remote_cidrs();
+  void check_if_ids();
+  void load_secrets();
+  bool read_secrets(const Value& at, const std::string& path);
+  void secrets_content(std::string& text);
+  void check_psk_refs(const std::string& secrets_file);
 
   const Interface* find_interface(std::string_view n) const {
     for (const auto& i : config_.interfaces) {
@@ -381,17 +548,37 @@ class Parser {
   std::vector<SeenPrefix> interface_addresses_;
   std::vector<SeenPrefix> route_prefixes_;
   std::map<std::string, int, std::less<>> tunnel_names_;
-  std::vector<SeenPrefix> remote_cidrs_;
-  std::map<uint32_t, int> spis_[2];  // by esp::Direction
+  struct Named {
+    std::string name;
+    Value at;
+  };
+  std::vector<Named> tunnel_name_values_;  // valid, unique names with their nodes
+  // Remote CIDRs of all tunnels: two tunnels may share one only when a peer groups them, and the
+  // peers come later.
+  struct RemoteCidr {
+    IpPrefix prefix;
+    std::string tunnel;
+    Value at;
+  };
+  std::vector<RemoteCidr> remote_cidrs_;
+  std::map<std::string, size_t, std::less<>> peer_of_tunnel_;  // peer index, as listed
+  std::vector<Named> psk_refs_;
+  std::optional<Value> first_ike_;        // tunnels[i].ike of the first IKE tunnel
+  std::optional<Value> secrets_file_at_;  // ike.secrets_file, when given
+  std::map<uint32_t, int> spis_[2];       // by esp::Direction
   // Checks that look at another section run only when that section is clean, so that one mistake
   // is not reported again by everything that refers to it.
   bool interfaces_clean_ = false;
   bool routes_clean_ = false;
+  bool tunnels_clean_ = false;
+  bool from_file_ = false;
+  bool seeded_ = false;  // config_ holds a running config (parse_tunnel and friends)
 };
 
 void Parser::raise() {
-  std::stable_sort(errors_.begin(), errors_.end(),
-                   [](const Error& a, const Error& b) { return a.line < b.line; });
+  std::stable_sort(errors_.begin(), errors_.end(), [](const Error& a, const Error& b) {
+    return a.file != b.file ? a.file < b.file : a.line < b.line;
+  });
   std::string msg;
   const size_t shown = std::min(errors_.size(), kMaxReportedErrors);
   for (size_t i = 0; i < shown; ++i) {
@@ -621,13 +808,32 @@ std::optional<E> Parser::choice(const Value& v, std::string_view what,
   return std::nullopt;
 }
 
+std::optional<std::string> Parser::absolute_path(const Value& v) {
+  auto s = text(v);
+  if (s && s->front() != '/') {
+    error(v, "must be an absolute path, got " + quote(*s));
+    return std::nullopt;
+  }
+  return s;
+}
+
+std::optional<std::string> Parser::socket_path(const Value& v) {
+  auto s = absolute_path(v);
+  if (s && s->size() > kSunPathMax) {
+    error(v, "longer than " + std::to_string(kSunPathMax) +
+                 " bytes (a Unix socket path's limit): " + quote(*s));
+    return std::nullopt;
+  }
+  return s;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sections
 
 Config Parser::run(const YAML::Node& root) {
   config_.source = source_;
   const Value top{root, "", line_of(root)};
-  auto f = map(top, {"dataplane", "interfaces", "routes", "tunnels"});
+  auto f = map(top, {"dataplane", "interfaces", "routes", "tunnels", "peers", "ike"});
   if (!f) raise();
 
   if (auto v = f->get("dataplane")) dataplane(*v, config_.dataplane);
@@ -654,6 +860,7 @@ Config Parser::run(const YAML::Node& root) {
   }
   routes_clean_ = errors_.size() == before;
 
+  before = errors_.size();
   if (auto v = f->get("tunnels")) {
     if (auto items = list(*v, false)) {
       for (const auto& item : *items) {
@@ -662,6 +869,13 @@ Config Parser::run(const YAML::Node& root) {
       }
     }
   }
+  tunnels_clean_ = errors_.size() == before;
+
+  if (auto v = f->get("ike")) ike_global(*v, config_.ike);
+  if (auto v = f->get("peers")) peers(*v);
+  check_remote_cidrs();
+  check_if_ids();
+  load_secrets();
 
   if (!errors_.empty()) raise();
   return std::move(config_);
@@ -695,16 +909,7 @@ void Parser::dataplane(const Value& v, DataplaneConfig& d) {
     }
   }
   if (auto x = f->get("control_socket")) {
-    if (auto s = text(*x)) {
-      if (s->front() != '/') {
-        error(*x, "must be an absolute path, got " + quote(*s));
-      } else if (s->size() > kSunPathMax) {
-        error(*x, "longer than " + std::to_string(kSunPathMax) +
-                      " bytes (a Unix socket path's limit): " + quote(*s));
-      } else {
-        d.control_socket = *s;
-      }
-    }
+    if (auto s = socket_path(*x)) d.control_socket = *s;
   }
   read_uint(*f, "exception_pps", d.exception_pps, 1, UINT32_MAX);
   read_uint(*f, "arp_hold_packets", d.arp_hold_packets, 0, 1024);
@@ -1004,7 +1209,7 @@ void Parser::route(const Value& v, Route& out) {
 void Parser::tunnel(const Value& v, Tunnel& out) {
   auto f = map(v, {"name", "local", "remote", "local_cidrs", "remote_cidrs", "nat_t", "local_port",
                    "remote_port", "esn", "replay_window", "df", "dscp", "ecn", "ttl", "mtu", "mss",
-                   "static_sa"});
+                   "static_sa", "ike"});
   if (!f) return;
   if (auto x = require(*f, "name")) {
     if (auto s = name(*x)) {
@@ -1012,6 +1217,8 @@ void Parser::tunnel(const Value& v, Tunnel& out) {
       if (auto [first, inserted] = tunnel_names_.emplace(*s, x->line); !inserted) {
         error(*x, "duplicate tunnel name " + quote(*s) + " (first at line " +
                       std::to_string(first->second) + ")");
+      } else {
+        tunnel_name_values_.push_back({*s, *x});
       }
     }
   }
@@ -1146,6 +1353,21 @@ void Parser::tunnel(const Value& v, Tunnel& out) {
       if (errors_.size() == before) out.static_sa = std::move(sas);
     }
   }
+  if (auto x = f->get("ike")) {
+    if (!first_ike_) first_ike_ = *x;
+    if (f->get("static_sa")) {
+      error(*x, "a tunnel takes its keys either from static_sa or from ike, not from both");
+    }
+    // The tunnel's esn is for static SAs; with IKE the proposals negotiate it.
+    if (auto e = f->get("esn"); e && out.esn) {
+      error(*e, "with ike, ESN is negotiated: add \"esn\" to the ike.esp_proposals instead, got " +
+                    quote(e->node.Scalar()));
+    }
+    IkeConfig ike_config;
+    const size_t before = errors_.size();
+    ike(*x, ike_config, nat_t_ok && out.nat_t);
+    if (errors_.size() == before) out.ike = std::move(ike_config);
+  }
 }
 
 void Parser::cidrs(const Fields& f, std::string_view key, std::vector<IpPrefix>& out, bool remote,
@@ -1166,14 +1388,6 @@ void Parser::cidrs(const Fields& f, std::string_view key, std::vector<IpPrefix>&
     }
     if (remote) {
       bool clash = false;
-      for (const auto& seen : remote_cidrs_) {
-        if (seen.prefix == *p) {
-          error(item, "already routed into tunnel \"" + seen.owner + "\" (line " +
-                          std::to_string(seen.line) + "): " + quote(shown));
-          clash = true;
-          break;
-        }
-      }
       for (const auto& seen : route_prefixes_) {
         if (!clash && seen.prefix == *p) {
           error(item,
@@ -1183,7 +1397,8 @@ void Parser::cidrs(const Fields& f, std::string_view key, std::vector<IpPrefix>&
         }
       }
       if (clash) continue;
-      remote_cidrs_.push_back({*p, tunnel_name, item.line});
+      // Another tunnel with the same prefix: check_remote_cidrs(), once the peers are known.
+      remote_cidrs_.push_back({*p, tunnel_name, item});
     }
     out.push_back(*p);
     lines.push_back(item.line);
@@ -1278,6 +1493,606 @@ void Parser::static_sa(const Value& v, StaticSa& out, esp::Direction dir) {
   if (key) out.enc_key = std::move(*key);
 }
 
+// ---------------------------------------------------------------------------------------------
+// IKE
+
+void Parser::ike(const Value& v, IkeConfig& out, bool nat_t) {
+  auto f = map(v, {"version", "local_id", "remote_id", "psk_ref", "ike_proposals", "esp_proposals",
+                   "ike_lifetime_s", "child_lifetime_s", "rekey_margin_s", "rekey_fuzz_percent",
+                   "life_bytes", "life_packets", "dpd_delay_s", "dpd_timeout_s", "dpd_action",
+                   "start_action", "mobike", "force_encap"});
+  if (!f) return;
+  bool version_ok = true;
+  if (auto x = f->get("version")) {
+    auto n = integer(*x, 1, 2);
+    version_ok = n.has_value();
+    if (n) out.version = static_cast<uint8_t>(*n);
+  }
+  for (auto [key, id] :
+       {std::pair{"local_id", &out.local_id}, std::pair{"remote_id", &out.remote_id}}) {
+    if (auto x = f->get(key)) {
+      if (auto s = text(*x)) *id = *s;
+    }
+  }
+  if (auto x = f->get("psk_ref")) {
+    if (auto s = name(*x)) {
+      out.psk_ref = *s;
+      psk_refs_.push_back({*s, *x});
+    }
+  } else {
+    error(f->self(),
+          "missing key \"psk_ref\" (a pre-shared key is the only IKE authentication espgw "
+          "configures for now)");
+  }
+  if (auto x = f->get("ike_proposals")) proposals(*x, ProposalKind::kIke, out.ike_proposals);
+  if (auto x = f->get("esp_proposals")) proposals(*x, ProposalKind::kEsp, out.esp_proposals);
+
+  // Lifetimes and the rekey margin: the SA is rekeyed margin (plus up to fuzz% of it) before it
+  // expires, which needs the margin below each lifetime. A default that conflicts with a value
+  // given is reported at the value given.
+  struct Timer {
+    std::string_view key;
+    uint32_t* value;
+    std::optional<Value> at;
+    bool ok = true;
+  };
+  const auto read_timer = [&](Timer& t, uint64_t min, uint64_t max) {
+    if (!t.at) return;
+    auto n = integer(*t.at, min, max);
+    t.ok = n.has_value();
+    if (n) *t.value = static_cast<uint32_t>(*n);
+  };
+  const auto shown = [](const Timer& t) {
+    return std::to_string(*t.value) + (t.at ? "" : ", the default");
+  };
+  Timer lifetimes[] = {{"child_lifetime_s", &out.child_lifetime_s, f->get("child_lifetime_s")},
+                       {"ike_lifetime_s", &out.ike_lifetime_s, f->get("ike_lifetime_s")}};
+  Timer margin{"rekey_margin_s", &out.rekey_margin_s, f->get("rekey_margin_s")};
+  for (Timer& t : lifetimes)
+    read_timer(t, kMinLifetime, kMaxLifetime);
+  read_timer(margin, 1, kMaxLifetime - 1);
+  for (const Timer& life : lifetimes) {
+    if (!life.ok || !margin.ok || *margin.value < *life.value) continue;
+    if (margin.at) {
+      error(*margin.at, "must be less than " + std::string(life.key) + " (" + shown(life) +
+                            "), got " + quote(margin.at->node.Scalar()));
+      break;  // once: the shorter lifetime says it
+    }
+    error(*life.at, "must be greater than rekey_margin_s (" + shown(margin) + "), got " +
+                        quote(life.at->node.Scalar()));
+  }
+  read_uint(*f, "rekey_fuzz_percent", out.rekey_fuzz_percent, 0, kMaxFuzzPercent);
+  read_uint(*f, "life_bytes", out.life_bytes, 0, UINT64_MAX);
+  read_uint(*f, "life_packets", out.life_packets, 0, UINT64_MAX);
+
+  Timer delay{"dpd_delay_s", &out.dpd_delay_s, f->get("dpd_delay_s")};
+  Timer timeout{"dpd_timeout_s", &out.dpd_timeout_s, f->get("dpd_timeout_s")};
+  read_timer(delay, 0, kMaxDpdDelay);
+  read_timer(timeout, 1, kMaxDpdTimeout);
+  if (delay.ok && timeout.ok && *timeout.value <= *delay.value) {
+    if (timeout.at) {
+      error(*timeout.at, "must be greater than dpd_delay_s (" + shown(delay) + "), got " +
+                             quote(timeout.at->node.Scalar()));
+    } else {
+      error(*delay.at, "must be less than dpd_timeout_s (" + shown(timeout) + "), got " +
+                           quote(delay.at->node.Scalar()));
+    }
+  }
+  if (auto x = f->get("dpd_action")) {
+    if (auto a = choice<DpdAction>(*x, "dpd action",
+                                   {{"clear", DpdAction::kClear},
+                                    {"trap", DpdAction::kTrap},
+                                    {"restart", DpdAction::kRestart}})) {
+      out.dpd_action = *a;
+    }
+  }
+  if (auto x = f->get("start_action")) {
+    if (auto a = choice<StartAction>(*x, "start action",
+                                     {{"none", StartAction::kNone},
+                                      {"trap", StartAction::kTrap},
+                                      {"start", StartAction::kStart}})) {
+      out.start_action = *a;
+    }
+  }
+  if (auto x = f->get("mobike")) {
+    if (auto b = boolean(*x)) {
+      if (*b && version_ok && out.version == 1) {
+        error(*x, "MOBIKE (RFC 4555) is an IKEv2 extension; version is 1, got " +
+                      quote(x->node.Scalar()));
+      } else {
+        out.mobike = *b;
+      }
+    }
+  }
+  if (auto x = f->get("force_encap")) {
+    if (auto b = boolean(*x)) {
+      if (!*b && nat_t) {
+        error(*x, "the tunnel's nat_t: true already forces UDP encapsulation, got " +
+                      quote(x->node.Scalar()));
+      } else {
+        out.force_encap = *b;
+      }
+    }
+  }
+  // An IKE tunnel with nat_t: true sends ESP in UDP even where IKE detects no NAT, as its static
+  // SAs would.
+  if (nat_t) out.force_encap = true;
+}
+
+void Parser::proposals(const Value& v, ProposalKind kind, std::vector<std::string>& out) {
+  auto items = list(v, true);
+  if (!items) return;
+  std::vector<std::string> result;
+  std::map<std::string, int, std::less<>> seen;
+  bool ok = true;
+  for (const auto& item : *items) {
+    auto s = text(item);
+    if (!s) {
+      ok = false;
+      continue;
+    }
+    if (auto [first, inserted] = seen.emplace(*s, item.line); !inserted) {
+      error(item, "duplicate proposal " + quote(*s) + " (first at line " +
+                      std::to_string(first->second) + ")");
+      ok = false;
+      continue;
+    }
+    if (!proposal(item, *s, kind)) {
+      ok = false;
+      continue;
+    }
+    result.push_back(*s);
+  }
+  if (ok) out = std::move(result);
+}
+
+// One proposal, checked as strongSwan's proposal_create_from_string() would, and for ESP against
+// what the dataplane carries. The first problem is reported.
+bool Parser::proposal(const Value& v, const std::string& text, ProposalKind kind) {
+  const bool esp = kind == ProposalKind::kEsp;
+  const std::string in = " in proposal " + quote(text);
+  const std::string expected = " (expected " + known_keywords(kind) + ")";
+  if (text == "default") {
+    if (!esp) return true;  // charon's own IKE defaults
+    error(v,
+          "strongSwan's default ESP proposals include algorithms the dataplane does not carry "
+          "(aes192, aesxcbc); list the proposals, got " +
+              quote(text));
+    return false;
+  }
+  if (text.find(',') != std::string::npos) {
+    error(v,
+          "several proposals in one string: write each as its own list item, got " + quote(text));
+    return false;
+  }
+  std::vector<const Keyword*> found;
+  size_t start = 0;
+  for (;;) {
+    const size_t dash = text.find('-', start);
+    const std::string token = text.substr(start, dash - start);
+    if (token.empty()) {
+      error(v, "empty algorithm name (two '-' in a row, or one at an end)" + in);
+      return false;
+    }
+    const Keyword* k = find_keyword(kind, token);
+    if (!k) {
+      std::string lower(token);
+      for (char& ch : lower)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (find_keyword(kind, lower)) {
+        error(v, "unknown algorithm " + quote(token) + in + " (strongSwan's keywords are lower " +
+                     "case: \"" + lower + "\")");
+      } else if (esp && find_keyword(ProposalKind::kIke, token)) {
+        error(v, "not an ESP algorithm the dataplane carries " + quote(token) + in + expected);
+      } else if (!esp && find_keyword(ProposalKind::kEsp, token)) {
+        error(v, quote(token) + " belongs in esp_proposals" + in);
+      } else {
+        std::string_view best;
+        size_t best_distance = 3;
+        for (const Keyword& candidate : keywords_of(kind)) {
+          const size_t d = edit_distance(token, candidate.name);
+          if (d < best_distance) {
+            best_distance = d;
+            best = candidate.name;
+          }
+        }
+        error(v, "unknown algorithm " + quote(token) + in +
+                     (best.empty() ? expected : " (did you mean \"" + std::string(best) + "\"?)"));
+      }
+      return false;
+    }
+    for (const Keyword* other : found) {
+      if (other->canonical == k->canonical) {
+        error(v, quote(token) + " given twice" + in);
+        return false;
+      }
+    }
+    found.push_back(k);
+    if (dash == std::string::npos) break;
+    start = dash + 1;
+  }
+
+  const auto count = [&](TokenKind t) {
+    return std::count_if(found.begin(), found.end(),
+                         [&](const Keyword* k) { return k->kind == t; });
+  };
+  const auto first = [&](TokenKind t) {
+    return *std::find_if(found.begin(), found.end(),
+                         [&](const Keyword* k) { return k->kind == t; });
+  };
+  const auto aeads = count(TokenKind::kAead);
+  const auto ciphers = count(TokenKind::kCipher);
+  const auto integrities = count(TokenKind::kIntegrity);
+  if (aeads + ciphers == 0) {
+    error(v, "no encryption algorithm" + in);
+    return false;
+  }
+  if (esp && aeads + ciphers > 1) {
+    error(v, "more than one encryption algorithm" + in +
+                 " (the dataplane takes one per ESP proposal: list one proposal for each)");
+    return false;
+  }
+  if (aeads > 0 && ciphers > 0) {
+    error(v,
+          "AEAD and classic encryption algorithms in one proposal (strongSwan refuses that)" + in);
+    return false;
+  }
+  if (aeads > 0 && integrities > 0) {
+    error(v, std::string(first(TokenKind::kAead)->name) +
+                 " is an AEAD and takes no integrity algorithm" + in);
+    return false;
+  }
+  if (ciphers > 0 && integrities == 0) {
+    error(v, std::string(first(TokenKind::kCipher)->name) +
+                 " needs an integrity algorithm (sha1, sha256, sha384 or sha512)" + in);
+    return false;
+  }
+  if (esp) {
+    if (integrities > 1) {
+      error(v, "more than one integrity algorithm" + in +
+                   " (the dataplane takes one per ESP proposal: list one proposal for each)");
+      return false;
+    }
+    // By construction of the tables, a transform esp::parse_algorithm knows.
+    std::string name(aeads ? first(TokenKind::kAead)->canonical
+                           : first(TokenKind::kCipher)->canonical);
+    if (integrities) name += "-" + std::string(first(TokenKind::kIntegrity)->canonical);
+    if (!esp::parse_algorithm(name)) {
+      error(v, "not an ESP transform the dataplane carries (" + name + ")" + in);
+      return false;
+    }
+    return true;
+  }
+  if (aeads > 0 && count(TokenKind::kPrf) == 0) {
+    error(v, std::string(first(TokenKind::kAead)->name) +
+                 " needs a PRF (prfsha256, prfsha384, prfsha512 or prfsha1)" + in);
+    return false;
+  }
+  if (count(TokenKind::kGroup) == 0) {
+    error(v, "no DH group (an IKE proposal needs one)" + in);
+    return false;
+  }
+  return true;
+}
+
+void Parser::ike_global(const Value& v, IkeGlobal& out) {
+  auto f = map(v, {"secrets_file", "vici_socket"});
+  if (!f) return;
+  if (auto x = f->get("secrets_file")) {
+    secrets_file_at_ = *x;
+    if (auto s = absolute_path(*x)) out.secrets_file = *s;
+  }
+  if (auto x = f->get("vici_socket")) {
+    if (auto s = socket_path(*x)) {
+      if (*s == config_.dataplane.control_socket) {
+        error(*x, "the same path as dataplane.control_socket " + quote(*s));
+      } else {
+        out.vici_socket = *s;
+      }
+    }
+  }
+}
+
+std::string prefix_list(const std::vector<IpPrefix>& ps) {
+  std::string s;
+  for (const auto& p : ps)
+    s += (s.empty() ? "" : ", ") + p.to_string();
+  return s;
+}
+
+void Parser::peers(const Value& v) {
+  auto items = list(v, false);
+  if (!items) return;
+  std::map<std::string, int, std::less<>> names;
+  std::map<std::string, int, std::less<>> member_lines;  // tunnel -> line, over all peers
+  for (const auto& item : *items) {
+    auto f = map(item, {"name", "tunnels", "failback"});
+    if (!f) continue;
+    const size_t index = config_.peers.size();
+    Peer& p = config_.peers.emplace_back();
+    if (auto x = require(*f, "name")) {
+      if (auto s = name(*x)) {
+        p.name = *s;
+        if (auto [first, inserted] = names.emplace(*s, x->line); !inserted) {
+          error(*x, "duplicate peer name " + quote(*s) + " (first at line " +
+                        std::to_string(first->second) + ")");
+        }
+      }
+    }
+    if (auto x = require(*f, "tunnels")) {
+      if (auto members = list(*x, true)) {
+        const Tunnel* first_tunnel = nullptr;
+        int first_line = 0;
+        for (const auto& m : *members) {
+          auto s = name(m);
+          if (!s) continue;
+          if (auto [other, inserted] = member_lines.emplace(*s, m.line); !inserted) {
+            const size_t owner = peer_of_tunnel_.at(*s);
+            if (owner == index) {
+              error(m, "tunnel listed twice in this peer " + quote(*s) + " (first at line " +
+                           std::to_string(other->second) + ")");
+            } else {
+              error(m, "already in peer \"" + config_.peers[owner].name + "\" (line " +
+                           std::to_string(other->second) +
+                           "); a tunnel belongs to one peer at most: " + quote(*s));
+            }
+            continue;
+          }
+          peer_of_tunnel_.emplace(*s, index);
+          p.tunnels.push_back(*s);
+          if (!tunnels_clean_) continue;
+          const Tunnel* t = config_.find_tunnel(*s);
+          if (!t) {
+            std::string known;
+            for (const auto& other_tunnel : config_.tunnels)
+              known += (known.empty() ? "" : ", ") + other_tunnel.name;
+            error(m, "unknown tunnel " + quote(*s) +
+                         " (tunnels: " + (known.empty() ? "none" : known) + ")");
+            continue;
+          }
+          if (!first_tunnel) {
+            first_tunnel = t;
+            first_line = m.line;
+            continue;
+          }
+          // Failover moves the same traffic: both tunnels must carry the same CIDRs.
+          for (auto [key, mine, theirs] :
+               {std::tuple{"local_cidrs", &t->local_cidrs, &first_tunnel->local_cidrs},
+                std::tuple{"remote_cidrs", &t->remote_cidrs, &first_tunnel->remote_cidrs}}) {
+            std::vector<IpPrefix> only_here;
+            std::vector<IpPrefix> only_there;
+            for (const auto& c : *mine) {
+              if (std::find(theirs->begin(), theirs->end(), c) == theirs->end())
+                only_here.push_back(c);
+            }
+            for (const auto& c : *theirs) {
+              if (std::find(mine->begin(), mine->end(), c) == mine->end()) only_there.push_back(c);
+            }
+            if (only_here.empty() && only_there.empty()) continue;
+            std::string diff;
+            if (!only_here.empty()) diff = "only in \"" + t->name + "\": " + prefix_list(only_here);
+            if (!only_there.empty()) {
+              diff += (diff.empty() ? "" : "; ") + std::string("only in \"") + first_tunnel->name +
+                      "\": " + prefix_list(only_there);
+            }
+            error(m, std::string(key) + " differ from those of tunnel \"" + first_tunnel->name +
+                         "\" (line " + std::to_string(first_line) + "; " + diff +
+                         "); the tunnels of a peer carry the same CIDRs: " + quote(*s));
+          }
+        }
+      }
+    }
+    read_bool(*f, "failback", p.failback);
+  }
+}
+
+// Two tunnels may route the same remote prefix only as one peer's failover pair.
+void Parser::check_remote_cidrs() {
+  const auto grouped = [&](const std::string& a, const std::string& b) {
+    auto ia = peer_of_tunnel_.find(a);
+    auto ib = peer_of_tunnel_.find(b);
+    return ia != peer_of_tunnel_.end() && ib != peer_of_tunnel_.end() && ia->second == ib->second;
+  };
+  std::vector<bool> reported(remote_cidrs_.size());
+  for (size_t i = 0; i < remote_cidrs_.size(); ++i) {
+    const RemoteCidr& c = remote_cidrs_[i];
+    for (size_t j = 0; j < i; ++j) {
+      const RemoteCidr& seen = remote_cidrs_[j];
+      if (reported[j] || seen.prefix != c.prefix || seen.tunnel == c.tunnel ||
+          grouped(seen.tunnel, c.tunnel)) {
+        continue;
+      }
+      error(c.at, "already routed into tunnel \"" + seen.tunnel + "\" (line " +
+                      std::to_string(seen.at.line) + "): " + quote(c.at.node.Scalar()));
+      reported[i] = true;
+      break;
+    }
+  }
+}
+
+void Parser::check_if_ids() {
+  struct Owner {
+    std::string name;
+    int line;  // 0: a tunnel of the running config
+  };
+  std::map<uint32_t, Owner> ids;
+  if (seeded_) {
+    for (const auto& t : config_.tunnels)
+      ids.emplace(tunnel_if_id(t.name), Owner{t.name, 0});
+  }
+  for (const auto& n : tunnel_name_values_) {
+    const uint32_t id = tunnel_if_id(n.name);
+    auto [it, inserted] = ids.emplace(id, Owner{n.name, n.at.line});
+    if (inserted || it->second.name == n.name) continue;
+    error(n.at, "interface ID " + spi_text(id) + " is that of tunnel \"" + it->second.name + "\"" +
+                    (it->second.line ? " (line " + std::to_string(it->second.line) + ")" : "") +
+                    "; rename one of the two: " + quote(n.name));
+  }
+}
+
+void Parser::load_secrets() {
+  if (!first_ike_) return;  // no tunnel uses IKE: no keys needed
+  if (!config_.ike.secrets_file.empty()) {
+    if (secrets_file_at_ && read_secrets(*secrets_file_at_, config_.ike.secrets_file)) {
+      check_psk_refs(config_.ike.secrets_file);
+    }
+    return;
+  }
+  if (from_file_ && !secrets_file_at_) {
+    error(*first_ike_,
+          "needs the pre-shared keys: name their file in ike.secrets_file at the top level");
+  }
+}
+
+void Parser::check_psk_refs(const std::string& secrets_file) {
+  for (const auto& ref : psk_refs_) {
+    if (!config_.secrets.contains(ref.name)) {
+      error(ref.at, "no such pre-shared key in " + secrets_file + ": " + quote(ref.name));
+    }
+  }
+}
+
+// The secrets file: only root or espgw's own user may own it, and only its owner may read it,
+// as strongSwan's own secrets files are kept. Its content is never shown.
+bool Parser::read_secrets(const Value& at, const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    error(at, std::string("cannot open: ") + std::strerror(errno) + " " + quote(path));
+    return false;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    error(at, std::string("cannot stat: ") + std::strerror(err) + " " + quote(path));
+    return false;
+  }
+  bool ok = true;
+  if (!S_ISREG(st.st_mode)) {
+    error(at, "not a regular file " + quote(path));
+    ok = false;
+  } else {
+    if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+      error(at, "owned by uid " + std::to_string(st.st_uid) +
+                    ", neither root nor the user espgw runs as (uid " +
+                    std::to_string(::geteuid()) + "); fix with chown: " + quote(path));
+      ok = false;
+    }
+    if ((st.st_mode & 077) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      error(at,
+            std::string("mode ") + mode +
+                " lets group or others at the pre-shared keys; fix with chmod 600: " + quote(path));
+      ok = false;
+    }
+  }
+  std::string text;
+  if (ok) {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        error(at, std::string("cannot read: ") + std::strerror(errno) + " " + quote(path));
+        ok = false;
+        break;
+      }
+      if (n == 0) break;
+      text.append(buf, static_cast<size_t>(n));
+      if (text.size() > kMaxSecretsFileBytes) {
+        error(at, "larger than 1 MiB; not a secrets file " + quote(path));
+        ok = false;
+        break;
+      }
+    }
+    std::fill(std::begin(buf), std::end(buf), '\0');
+  }
+  ::close(fd);
+  const size_t before = errors_.size();
+  if (ok) secrets_content(text);
+  std::fill(text.begin(), text.end(), '\0');
+  return ok && errors_.size() == before;
+}
+
+// "psk: {NAME: SECRET, ...}". No message repeats a name or a secret of this file: a secret pasted
+// where a name belongs would be shown otherwise.
+void Parser::secrets_content(std::string& text) {
+  YAML::Node root;
+  try {
+    const std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    if (docs.size() > 1) {
+      secrets_error(line_of(docs[1]), "", "a second YAML document; the file is one document");
+      return;
+    }
+    if (!docs.empty()) root = docs[0];
+  } catch (const YAML::Exception& e) {
+    // Some of yaml-cpp's messages end in the character they stumbled on: drop that part.
+    const std::string what = e.msg.substr(0, e.msg.find(':'));
+    secrets_error(e.mark.is_null() ? 1 : e.mark.line + 1, "", "YAML syntax error: " + what);
+    return;
+  }
+  if (!root.IsDefined() || root.IsNull()) {
+    secrets_error(1, "", "the file is empty (expected a map with \"psk\")");
+    return;
+  }
+  if (!root.IsMap()) {
+    secrets_error(line_of(root), "", "expected a map with \"psk\" (content not shown)");
+    return;
+  }
+  std::optional<YAML::Node> psk;
+  int psk_line = 0;
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    const YAML::Node k = it->first;
+    const int line = line_of(k);
+    if (!k.IsScalar() || k.Scalar() != "psk") {
+      secrets_error(line, "",
+                    "unknown key (expected only \"psk\"; keys of this file are not shown)");
+    } else if (psk) {
+      secrets_error(line, "psk",
+                    "duplicate key \"psk\" (first at line " + std::to_string(psk_line) + ")");
+    } else {
+      psk = it->second;
+      psk_line = line;
+    }
+  }
+  if (!psk) {
+    if (root.size() == 0) secrets_error(line_of(root), "", "missing key \"psk\"");
+    return;
+  }
+  if (psk->IsNull() || !psk->IsMap()) {
+    secrets_error(psk_line, "psk", "expected a map of NAME: SECRET (content not shown)");
+    return;
+  }
+  std::map<std::string, int, std::less<>> lines;
+  for (auto it = psk->begin(); it != psk->end(); ++it) {
+    const YAML::Node k = it->first;
+    const YAML::Node secret = it->second;
+    const int line = line_of(k);
+    if (!k.IsScalar() || !valid_name(k.Scalar())) {
+      secrets_error(line, "psk",
+                    "a name that is not 1 to " + std::to_string(kMaxNameLength) +
+                        " letters, digits, '-', '_' or '.' (names of this file are not shown)");
+      continue;
+    }
+    if (auto [first, inserted] = lines.emplace(k.Scalar(), line); !inserted) {
+      secrets_error(line, "psk",
+                    "a name given twice (first at line " + std::to_string(first->second) +
+                        "; names of this file are not shown)");
+      continue;
+    }
+    if (secret.IsNull()) {
+      secrets_error(line, "psk", "no secret on this line");
+    } else if (!secret.IsScalar()) {
+      secrets_error(line, "psk", "a secret must be a string (not shown)");
+    } else if (secret.Scalar().empty()) {
+      secrets_error(line, "psk", "an empty secret");
+    } else {
+      config_.secrets[k.Scalar()] = secret.Scalar();
+    }
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -1319,7 +2134,9 @@ const Tunnel* Config::find_tunnel(std::string_view name) const noexcept {
   return nullptr;
 }
 
-Config parse(std::string_view yaml, const std::string& source_name) {
+namespace {
+
+Config parse_text(std::string_view yaml, const std::string& source_name, bool from_file) {
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(yaml));
@@ -1335,11 +2152,17 @@ Config parse(std::string_view yaml, const std::string& source_name) {
                       ": a second YAML document; the config is one document");
   }
   try {
-    return Parser(source_name).run(docs[0]);
+    return Parser(source_name, from_file).run(docs[0]);
   } catch (const YAML::Exception& e) {
     // Not expected: the parser only reads nodes yaml-cpp already built.
     throw ConfigError(source_name + ": " + e.msg);
   }
+}
+
+}  // namespace
+
+Config parse(std::string_view yaml, const std::string& source_name) {
+  return parse_text(yaml, source_name, false);
 }
 
 namespace {
@@ -1395,7 +2218,21 @@ Config load_file(const std::string& path) {
     }
   }
   ::close(fd);
-  return parse(text, path);
+  return parse_text(text, path, true);
+}
+
+// FNV-1a, 32 bits (draft-eastlake-fnv): stable across builds, platforms and versions, which the
+// if_id of a running tunnel must be.
+uint32_t tunnel_if_id(std::string_view tunnel_name) noexcept {
+  uint32_t h = 2166136261u;
+  for (char c : tunnel_name) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 16777619u;
+  }
+  // strongSwan reserves 0 (no interface ID) and 0xffffffff (%unique).
+  if (h == 0) return 1;
+  if (h == 0xffffffffu) return 0xfffffffeu;
+  return h;
 }
 
 esp::SaParams sa_params(const Tunnel& t, const StaticSa& sa, esp::Direction dir) {
