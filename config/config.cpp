@@ -1561,7 +1561,23 @@ void Parser::ike(const Value& v, IkeConfig& out, bool nat_t) {
     error(*life.at, "must be greater than rekey_margin_s (" + shown(margin) + "), got " +
                         quote(life.at->node.Scalar()));
   }
-  read_uint(*f, "rekey_fuzz_percent", out.rekey_fuzz_percent, 0, kMaxFuzzPercent);
+  // charon rekeys at a random point up to margin * fuzz / 100 before lifetime - margin, and does
+  // not clamp it (child_cfg.c apply_jitter()): that point must stay after the SA's start.
+  Timer fuzz{"rekey_fuzz_percent", &out.rekey_fuzz_percent, f->get("rekey_fuzz_percent")};
+  read_timer(fuzz, 0, kMaxFuzzPercent);
+  for (const Timer& life : lifetimes) {
+    if (!life.ok || !margin.ok || !fuzz.ok || *margin.value >= *life.value) continue;
+    const uint64_t earliest =
+        *margin.value + uint64_t{*margin.value} * *fuzz.value / 100;  // before the end
+    if (earliest < *life.value) continue;
+    const Value& where = fuzz.at ? *fuzz.at : margin.at ? *margin.at : *life.at;
+    error(where, "rekey_margin_s (" + shown(margin) + ") plus rekey_fuzz_percent (" + shown(fuzz) +
+                     ") of it is " + std::to_string(earliest) + " s, not less than " +
+                     std::string(life.key) + " (" + shown(life) +
+                     "): charon could rekey as soon as the SA is up, got " +
+                     quote(where.node.Scalar()));
+    break;
+  }
   read_uint(*f, "life_bytes", out.life_bytes, 0, UINT64_MAX);
   read_uint(*f, "life_packets", out.life_packets, 0, UINT64_MAX);
 

@@ -359,10 +359,26 @@ TEST(IkeRules, LifetimesAndMargin) {
                "must be 0 to 18446744073709551615, got \"18446744073709551616\"");
   expect_error(with("life_packets: 5000000", "life_packets: -1"), "life_packets",
                "tunnels[0].ike.life_packets", "expected an integer, got \"-1\"");
-  EXPECT_EQ(parse(with("rekey_fuzz_percent: 50", "rekey_fuzz_percent: 1000"), "t.yaml")
-                .tunnels[0]
-                .ike->rekey_fuzz_percent,
-            1000u);
+  // The earliest rekey, margin plus fuzz% of it before the end, must come after the SA's start.
+  expect_error(with("rekey_fuzz_percent: 50", "rekey_fuzz_percent: 500"), "rekey_fuzz_percent",
+               "tunnels[0].ike.rekey_fuzz_percent",
+               "rekey_margin_s (300) plus rekey_fuzz_percent (500) of it is 1800 s, not less than "
+               "child_lifetime_s (1800): charon could rekey as soon as the SA is up, got \"500\"");
+  expect_error(with("      psk_ref: psk-2\n", "      psk_ref: psk-2\n      rekey_margin_s: 1800\n"),
+               "rekey_margin_s: 1800", "tunnels[1].ike.rekey_margin_s",
+               "rekey_margin_s (1800) plus rekey_fuzz_percent (100, the default) of it is 3600 s, "
+               "not less than child_lifetime_s (3600, the default): charon could rekey as soon as "
+               "the SA is up, got \"1800\"");
+  expect_error(
+      with("      psk_ref: psk-2\n", "      psk_ref: psk-2\n      child_lifetime_s: 1080\n"),
+      "child_lifetime_s: 1080", "tunnels[1].ike.child_lifetime_s",
+      "rekey_margin_s (540, the default) plus rekey_fuzz_percent (100, the default) of it "
+      "is 1080 s, not less than child_lifetime_s (1080): charon could rekey as soon as the "
+      "SA is up, got \"1080\"");
+  const Config c = parse(with(with("rekey_fuzz_percent: 50", "rekey_fuzz_percent: 1000"),
+                              "rekey_margin_s: 300", "rekey_margin_s: 100"),
+                         "t.yaml");
+  EXPECT_EQ(c.tunnels[0].ike->rekey_fuzz_percent, 1000u);  // 1100 s before the end of 1800 s
 }
 
 TEST(IkeRules, Dpd) {
