@@ -871,6 +871,38 @@ TEST(IkeSecrets, NoSecretInAnyMessage) {
   }
 }
 
+TEST(IkeSecrets, DamagedFilesGiveOnlyConfigErrorsWithoutSecrets) {
+  // The config with every line deleted in turn, and the secrets file cut at every point: parse()
+  // succeeds or throws a ConfigError (never another exception), and no message has a key.
+  const TempDir dir;
+  const std::string good = dir.write("keys.yaml", kSecrets);
+  const std::string base = with_secrets_file(kIke, good);
+  size_t errors = 0;
+  for (size_t start = 0; start < base.size();) {
+    const size_t end = base.find('\n', start) + 1;
+    try {
+      parse(base.substr(0, start) + base.substr(end), "t.yaml");
+    } catch (const ConfigError& e) {
+      ++errors;
+      expect_no_secrets(e.what());
+    }
+    start = end;
+  }
+  EXPECT_GT(errors, 10u);
+  for (size_t cut = 0; cut < kSecrets.size(); ++cut) {
+    const std::string secrets = dir.write("cut.yaml", kSecrets.substr(0, cut));
+    try {
+      parse(with_secrets_file(kIke, secrets), "t.yaml");
+    } catch (const ConfigError& e) {
+      expect_no_secrets(e.what());
+      // The file's own errors, or a psk_ref the shortened file lacks.
+      EXPECT_THAT(e.what(), ::testing::AnyOf(::testing::StartsWith(secrets + ":"),
+                                             HasSubstr("psk_ref: no such pre-shared key in")))
+          << e.what();
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // tunnel_if_id
 
