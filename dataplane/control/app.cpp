@@ -65,6 +65,72 @@ esp::Direction parse_direction(const json& op) {
   throw std::invalid_argument("direction must be \"in\" or \"out\", got \"" + d + "\"");
 }
 
+// What IKE negotiated for an SA, over what the tunnel's config would give it (docs/ike-bridge.md).
+void apply_ike_options(const json& o, esp::SaParams& p, SaLifetime& life) {
+  if (!o.is_object()) throw std::invalid_argument("\"ike\" must be an object");
+  auto boolean = [&](const char* k) {
+    if (!o[k].is_boolean())
+      throw std::invalid_argument(std::string("ike.") + k + " must be true or false");
+    return o[k].get<bool>();
+  };
+  auto number = [&](const char* k, uint64_t max) {
+    if (!o[k].is_number_unsigned() || o[k].get<uint64_t>() > max) {
+      throw std::invalid_argument(std::string("ike.") + k + " must be a number up to " +
+                                  std::to_string(max));
+    }
+    return o[k].get<uint64_t>();
+  };
+  auto address = [&](const char* k) {
+    auto a = o[k].is_string() ? IpAddress::parse(o[k].get<std::string>()) : std::nullopt;
+    if (!a) throw std::invalid_argument(std::string("ike.") + k + " must be an IP address");
+    return *a;
+  };
+  for (const auto& [k, v] : o.items()) {
+    if (k == "local") {
+      p.local = address("local");
+    } else if (k == "remote") {
+      p.remote = address("remote");
+    } else if (k == "nat_t") {
+      p.udp_encap = boolean("nat_t");
+    } else if (k == "local_port") {
+      p.local_port = static_cast<uint16_t>(number("local_port", 65535));
+    } else if (k == "remote_port") {
+      p.remote_port = static_cast<uint16_t>(number("remote_port", 65535));
+    } else if (k == "esn") {
+      p.esn = boolean("esn");
+    } else if (k == "replay_window") {
+      p.replay_window = static_cast<uint32_t>(number("replay_window", esp::ReplayWindow::kMaxSize));
+    } else if (k == "soft_bytes") {
+      life.soft_bytes = number("soft_bytes", UINT64_MAX);
+    } else if (k == "hard_bytes") {
+      life.hard_bytes = number("hard_bytes", UINT64_MAX);
+    } else if (k == "soft_packets") {
+      life.soft_packets = number("soft_packets", UINT64_MAX);
+    } else if (k == "hard_packets") {
+      life.hard_packets = number("hard_packets", UINT64_MAX);
+    } else if (k == "copy_df") {
+      p.df = boolean("copy_df") ? esp::DfMode::kCopy : esp::DfMode::kClear;
+    } else if (k == "copy_ecn") {
+      p.ecn = boolean("copy_ecn") ? esp::EcnMode::kNormal : esp::EcnMode::kCompatibility;
+    } else if (k == "copy_dscp") {
+      p.copy_dscp = boolean("copy_dscp");
+    } else if (k == "reqid") {
+      number("reqid", UINT32_MAX);
+    } else if (k == "src_ts" || k == "dst_ts") {
+      if (!v.is_array()) throw std::invalid_argument("ike." + k + " must be a list of prefixes");
+      for (const auto& ts : v) {
+        if (!ts.is_string() || !IpPrefix::parse(ts.get<std::string>())) {
+          throw std::invalid_argument("ike." + k + ": not a prefix: " + ts.dump());
+        }
+      }
+    } else {
+      throw std::invalid_argument("ike: unknown key \"" + k + "\"");
+    }
+  }
+  // A replay window is needed with ESN (RFC 4303 A2); charon sends 0 only when it disabled it.
+  if (p.esn && p.replay_window == 0) p.replay_window = 64;
+}
+
 // DPDK telemetry: a dict of scalars, one level of containers below it.
 void add_scalars(rte_tel_data* d, const json& obj) {
   for (const auto& [k, v] : obj.items()) {
@@ -246,8 +312,9 @@ void App::start() {
   }
   neighbours_->publish();
 
-  server_ = std::make_unique<ControlServer>(cfg_.dataplane.control_socket,
-                                            [this](const std::string& r) { return handle(r); });
+  server_ = std::make_unique<ControlServer>(
+      cfg_.dataplane.control_socket,
+      [this](const std::string& r, bool* subscribe) { return handle(r, subscribe); });
 
   for (uint32_t w = 0; w < workers; ++w) {
     workers_.push_back(std::make_unique<Worker>(rt_, w, pools_[w], cfg_.dataplane.crypto));
@@ -296,6 +363,7 @@ int App::run() {
       }
       neighbours_->tick(now_ms());
     }
+    check_lifetimes();
     if (opts_.max_packets != 0 && handled_packets() >= opts_.max_packets) break;
   }
   rt_.stop.store(true);
@@ -326,7 +394,7 @@ json App::everything() {
           {"neighbours", neighbour_list()}};
 }
 
-std::string App::handle(const std::string& request) {
+std::string App::handle(const std::string& request, bool* subscribe) {
   json resp;
   try {
     const json req = json::parse(request);
@@ -358,6 +426,16 @@ std::string App::handle(const std::string& request) {
       resp = apply(req["ops"]);
     } else if (cmd == "stop") {
       request_stop();
+      resp = json::object();
+    } else if (cmd == "spi-alloc") {
+      resp = {{"spi", spi_hex(alloc_spi())}};
+    } else if (cmd == "sa-query") {
+      resp = sa_query(req);
+    } else if (cmd == "if-last-use") {
+      resp = if_last_use(req);
+    } else if (cmd == "subscribe") {
+      if (subscribe == nullptr) throw std::invalid_argument("subscribe needs a connection");
+      *subscribe = true;
       resp = json::object();
     } else {
       json op = req;
@@ -423,19 +501,146 @@ void App::apply_op(Model& next, const json& op) {
   } else if (type == "tunnel-del") {
     next.remove_tunnel(op.value("name", ""));
   } else if (type == "sa-add" || type == "sa-replace") {
-    const std::string tunnel = op.value("tunnel", "");
+    std::string tunnel = op.value("tunnel", "");
+    if (op.contains("if_id")) {
+      if (!op["if_id"].is_number_unsigned()) throw std::invalid_argument("if_id must be a number");
+      const config::Tunnel* byid = next.tunnel_by_if_id(op["if_id"].get<uint32_t>());
+      if (byid == nullptr) {
+        throw std::invalid_argument("no tunnel with if_id " +
+                                    std::to_string(op["if_id"].get<uint32_t>()));
+      }
+      tunnel = byid->name;
+    }
     auto t = next.tunnels().find(tunnel);
     if (t == next.tunnels().end()) throw std::invalid_argument("no tunnel \"" + tunnel + "\"");
     if (!op.contains("sa")) throw std::invalid_argument(type + " needs \"sa\"");
     const esp::Direction dir = parse_direction(op);
     const config::StaticSa sa = config::parse_static_sa(op["sa"].dump(), type + ".sa", dir);
-    next.add_sa(tunnel, config::sa_params(t->second, sa, dir), random_.next64(), replace);
+    esp::SaParams params = config::sa_params(t->second, sa, dir);
+    SaLifetime life;
+    SaOrigin origin = SaOrigin::kControl;
+    if (op.contains("ike")) {
+      origin = SaOrigin::kIke;
+      apply_ike_options(op["ike"], params, life);
+    }
+    next.add_sa(tunnel, params, random_.next64(), replace, origin, life);
+    if (dir == esp::Direction::kInbound) spi_reserved_.erase(sa.spi);
+  } else if (type == "sa-flush") {
+    const std::string origin = op.value("origin", "");
+    if (origin != "ike" && origin != "control") {
+      throw std::invalid_argument("sa-flush: origin must be \"ike\" or \"control\"");
+    }
+    next.flush_sas(origin == "ike" ? SaOrigin::kIke : SaOrigin::kControl);
   } else if (type == "sa-del") {
     const auto spi = parse_spi(op.value("spi", json()));
     if (!spi) throw std::invalid_argument("sa-del needs a numeric \"spi\"");
     next.remove_sa(parse_direction(op), *spi);
   } else {
     throw std::invalid_argument("unknown op \"" + type + "\"");
+  }
+}
+
+uint32_t App::alloc_spi() {
+  std::lock_guard guard(lock_);
+  const uint64_t now = now_ms();
+  std::erase_if(spi_reserved_, [&](const auto& kv) { return kv.second < now; });
+  for (;;) {
+    const auto spi = static_cast<uint32_t>(random_.next64());
+    if (spi < 0x100 || model_->inbound().count(spi) != 0 || spi_reserved_.count(spi) != 0) {
+      continue;
+    }
+    spi_reserved_[spi] = now + 300000;
+    return spi;
+  }
+}
+
+uint64_t App::dataplane_now_ns() const {
+  const uint64_t tsc = rte_rdtsc();
+  return tsc / rt_.tsc_hz * 1000000000ull + (tsc % rt_.tsc_hz) * 1000000000ull / rt_.tsc_hz;
+}
+
+json App::sa_query(const json& req) {
+  std::lock_guard guard(lock_);
+  const auto spi = parse_spi(req.value("spi", json()));
+  if (!spi) throw std::invalid_argument("sa-query needs a numeric \"spi\"");
+  const auto& table =
+      parse_direction(req) == esp::Direction::kInbound ? model_->inbound() : model_->outbound();
+  auto it = table.find(*spi);
+  if (it == table.end()) throw std::invalid_argument("no such SA " + spi_hex(*spi));
+  const esp::Sa& sa = *it->second.sa;
+  json out = {{"bytes", sa.bytes()}, {"packets", sa.packets()}};
+  if (const uint64_t last = sa.last_use_ns(); last != 0) {
+    const uint64_t now = dataplane_now_ns();
+    out["last_use_s"] = now > last ? (now - last) / 1000000000ull : 0;
+  }
+  return out;
+}
+
+json App::if_last_use(const json& req) {
+  std::lock_guard guard(lock_);
+  if (!req.contains("if_id") || !req["if_id"].is_number_unsigned()) {
+    throw std::invalid_argument("if-last-use needs a numeric \"if_id\"");
+  }
+  const config::Tunnel* t = model_->tunnel_by_if_id(req["if_id"].get<uint32_t>());
+  if (t == nullptr) throw std::invalid_argument("no tunnel with that if_id");
+  const auto& table =
+      parse_direction(req) == esp::Direction::kInbound ? model_->inbound() : model_->outbound();
+  uint64_t last = 0;
+  for (const auto& [spi, rec] : table) {
+    if (rec.tunnel == t->name) last = std::max(last, rec.sa->last_use_ns());
+  }
+  json out = json::object();
+  if (last != 0) {
+    const uint64_t now = dataplane_now_ns();
+    out["last_use_s"] = now > last ? (now - last) / 1000000000ull : 0;
+  }
+  return out;
+}
+
+void App::check_lifetimes() {
+  const uint64_t now = now_ms();
+  if (now < next_lifetime_check_ms_) return;
+  next_lifetime_check_ms_ = now + 100;
+  std::vector<json> events;
+  {
+    std::lock_guard guard(lock_);
+    for (const auto* table : {&model_->inbound(), &model_->outbound()}) {
+      const bool inbound = table == &model_->inbound();
+      for (const auto& [spi, rec] : *table) {
+        const SaLifetime& l = rec.lifetime;
+        if (!l.any()) continue;
+        const uint64_t bytes = rec.sa->bytes();
+        const uint64_t packets = rec.sa->packets();
+        auto past = [&](uint64_t b, uint64_t p) {
+          return (b != 0 && bytes >= b) || (p != 0 && packets >= p);
+        };
+        auto event = [&](bool hard) {
+          const auto& p = rec.sa->params();
+          return json{{"event", "expire"},
+                      {"direction", inbound ? "in" : "out"},
+                      {"spi", spi_hex(spi)},
+                      {"hard", hard},
+                      {"local", p.local.to_string()},
+                      {"remote", p.remote.to_string()},
+                      {"tunnel", rec.tunnel}};
+        };
+        if (!rec.expired->first && past(l.soft_bytes, l.soft_packets)) {
+          rec.expired->first = true;
+          events.push_back(event(false));
+        }
+        if (!rec.expired->second && past(l.hard_bytes, l.hard_packets)) {
+          rec.expired->second = true;
+          rec.sa->stop();
+          events.push_back(event(true));
+        }
+      }
+    }
+  }
+  for (const auto& e : events) {
+    std::fprintf(stderr, "espgw: SA %s %s reached its %s lifetime\n",
+                 e["spi"].get<std::string>().c_str(), e["direction"].get<std::string>().c_str(),
+                 e["hard"].get<bool>() ? "hard" : "soft");
+    server_->broadcast(e.dump());
   }
 }
 

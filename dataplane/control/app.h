@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,7 +45,7 @@ class App {
   static void request_stop() noexcept;
 
   // One control-socket request (a JSON line) to one response (a JSON line).
-  std::string handle(const std::string& request);
+  std::string handle(const std::string& request, bool* subscribe = nullptr);
 
   // Reports, shared by the control socket and telemetry.
   nlohmann::json status();
@@ -59,6 +60,13 @@ class App {
 
  private:
   nlohmann::json apply(const nlohmann::json& ops);
+  uint32_t alloc_spi();
+  nlohmann::json sa_query(const nlohmann::json& req);
+  nlohmann::json if_last_use(const nlohmann::json& req);
+  // Byte and packet lifetimes, checked from the control loop; sends expire events.
+  void check_lifetimes();
+  // Now on the clock the workers stamp SAs with (TSC based), in ns.
+  uint64_t dataplane_now_ns() const;
   void apply_op(Model& next, const nlohmann::json& op);
   void publish(Model next);
   void register_telemetry();
@@ -78,6 +86,8 @@ class App {
   crypto::IvGenerator random_;
   std::mutex lock_;  // the model and publishing, against telemetry's thread
   bool ports_started_ = false;
+  std::map<uint32_t, uint64_t> spi_reserved_;
+  uint64_t next_lifetime_check_ms_ = 0;  // handed out by spi-alloc: SPI -> until (ms)
   uint64_t started_ns_ = 0;
 };
 

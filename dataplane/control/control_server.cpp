@@ -66,7 +66,7 @@ void ControlServer::accept_client() {
   for (;;) {
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) return;
-    clients_.push_back({fd, {}, {}});
+    clients_.push_back({fd, {}, {}, false});
   }
 }
 
@@ -83,8 +83,10 @@ bool ControlServer::read_client(Client& c) {
       const std::string line = c.in.substr(0, nl);
       c.in.erase(0, nl + 1);
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      c.out += handler_(line);
+      bool subscribe = false;
+      c.out += handler_(line, &subscribe);
       c.out += '\n';
+      c.subscribed |= subscribe;
     }
   }
 }
@@ -96,6 +98,22 @@ bool ControlServer::write_client(Client& c) {
     c.out.erase(0, static_cast<size_t>(n));
   }
   return true;
+}
+
+void ControlServer::broadcast(const std::string& line) {
+  for (auto& c : clients_) {
+    if (!c.subscribed) continue;
+    c.out += line;
+    c.out += '\n';
+    write_client(c);
+  }
+}
+
+size_t ControlServer::subscribers() const noexcept {
+  size_t n = 0;
+  for (const auto& c : clients_)
+    n += c.subscribed ? 1 : 0;
+  return n;
 }
 
 void ControlServer::poll(int timeout_ms) {

@@ -10,7 +10,9 @@ namespace espgw::dp {
 
 class ControlServer {
  public:
-  using Handler = std::function<std::string(const std::string& request)>;
+  // Returns the response line. Setting *subscribe makes the connection an event stream: it then
+  // receives every broadcast() line.
+  using Handler = std::function<std::string(const std::string& request, bool* subscribe)>;
 
   // Throws std::runtime_error naming the path when the socket cannot be created.
   ControlServer(std::string path, Handler handler);
@@ -21,12 +23,16 @@ class ControlServer {
   // Waits up to timeout_ms for activity and serves what arrived.
   void poll(int timeout_ms);
   const std::string& path() const noexcept { return path_; }
+  // One line to every subscribed connection (queued; sent from poll()).
+  void broadcast(const std::string& line);
+  size_t subscribers() const noexcept;
 
  private:
   struct Client {
     int fd;
     std::string in;
     std::string out;
+    bool subscribed = false;
   };
   void accept_client();
   bool read_client(Client& c);

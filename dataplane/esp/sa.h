@@ -95,6 +95,8 @@ class Sa {
   void count_drop(DropReason r) noexcept { drops_[static_cast<size_t>(r)].add(); }
   uint64_t next_seq() const noexcept { return next_seq_.load(std::memory_order_relaxed); }
   bool stopped() const noexcept { return stopped_.load(std::memory_order_relaxed); }
+  // Hard lifetime reached: the SA carries nothing more (outbound: sa_stopped).
+  void stop() noexcept { stopped_.store(true, std::memory_order_relaxed); }
   const ReplayWindow& replay() const noexcept { return replay_; }
   uint32_t workers() const noexcept { return workers_; }
 

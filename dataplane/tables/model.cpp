@@ -95,7 +95,7 @@ void Model::remove_tunnel(const std::string& name) {
 }
 
 void Model::add_sa(const std::string& tunnel, const esp::SaParams& params, uint64_t iv_seed,
-                   bool replace) {
+                   bool replace, SaOrigin origin, const SaLifetime& life) {
   if (tunnels_.count(tunnel) == 0) {
     invalid("SA " + spi_hex(params.spi) + ": no tunnel \"" + tunnel + "\"");
   }
@@ -105,7 +105,13 @@ void Model::add_sa(const std::string& tunnel, const esp::SaParams& params, uint6
             " SA " + spi_hex(params.spi) + " exists");
   }
   auto sa = std::shared_ptr<esp::Sa>(esp::Sa::make(params, workers_, iv_seed));
-  table[params.spi] = SaRecord{std::move(sa), tunnel, ++installs_};
+  SaRecord rec;
+  rec.sa = std::move(sa);
+  rec.tunnel = tunnel;
+  rec.installed = ++installs_;
+  rec.origin = origin;
+  rec.lifetime = life;
+  table[params.spi] = std::move(rec);
   if (params.direction == esp::Direction::kOutbound) active_out_[tunnel] = params.spi;
 }
 
@@ -134,6 +140,48 @@ void Model::remove_sa(esp::Direction dir, uint32_t spi) {
   }
 }
 
+size_t Model::flush_sas(SaOrigin origin) {
+  size_t n = 0;
+  for (auto* table : {&inbound_, &outbound_}) {
+    for (auto it = table->begin(); it != table->end();) {
+      if (it->second.origin == origin) {
+        it = table->erase(it);
+        ++n;
+      } else {
+        ++it;
+      }
+    }
+  }
+  // Tunnels whose SA in use went fall back to a remaining one.
+  for (auto it = active_out_.begin(); it != active_out_.end();) {
+    if (outbound_.count(it->second) != 0) {
+      ++it;
+      continue;
+    }
+    const std::string tunnel = it->first;
+    it = active_out_.erase(it);
+    uint64_t newest = 0;
+    for (const auto& [spi, rec] : outbound_) {
+      if (rec.tunnel == tunnel && rec.installed > newest) {
+        newest = rec.installed;
+        active_out_[tunnel] = spi;
+      }
+    }
+  }
+  return n;
+}
+
+const config::Tunnel* Model::tunnel_by_if_id(uint32_t if_id) const noexcept {
+  for (const auto& [name, t] : tunnels_) {
+    if (config::tunnel_if_id(name) == if_id) return &t;
+  }
+  return nullptr;
+}
+
+void Model::set_peers(std::vector<config::Peer> peers) {
+  peers_ = std::move(peers);
+}
+
 void Model::load(const config::Config& cfg, uint64_t (*iv_seed)(void*), void* seed_ctx) {
   for (const auto& r : cfg.routes)
     add_route(r, false);
@@ -141,9 +189,9 @@ void Model::load(const config::Config& cfg, uint64_t (*iv_seed)(void*), void* se
     add_tunnel(t, false);
     if (t.static_sa) {
       add_sa(t.name, config::sa_params(t, t.static_sa->inbound, esp::Direction::kInbound),
-             iv_seed(seed_ctx), false);
+             iv_seed(seed_ctx), false, SaOrigin::kConfig);
       add_sa(t.name, config::sa_params(t, t.static_sa->outbound, esp::Direction::kOutbound),
-             iv_seed(seed_ctx), false);
+             iv_seed(seed_ctx), false, SaOrigin::kConfig);
     }
   }
 }
@@ -189,8 +237,42 @@ std::unique_ptr<Snapshot> Model::build(uint64_t generation) const {
   s->natt_ports.push_back(4500);
   std::map<std::string, uint32_t> tunnel_index;
   for (const auto& [name, t] : tunnels_) {
-    const uint32_t idx = static_cast<uint32_t>(tunnel_index.size());
-    tunnel_index[name] = idx;
+    tunnel_index[name] = static_cast<uint32_t>(tunnel_index.size());
+  }
+  // Tunnels that back each other up share their CIDRs: the routes go to the peer's tunnel in
+  // use, the first in preference order that has an outbound SA (failback), or the one in use as
+  // long as it stays up (no failback). With none up, the preferred one (its drops: tunnel_down).
+  std::map<std::string, std::string> routed_by;  // tunnel -> the tunnel its routes go to
+  std::map<std::string, std::string> chosen;
+  for (const auto& peer : peers_) {
+    std::vector<std::string> members;
+    for (const auto& t : peer.tunnels) {
+      if (tunnels_.count(t) != 0) members.push_back(t);
+    }
+    if (members.empty()) continue;
+    auto up = [&](const std::string& t) { return active_out_.count(t) != 0; };
+    std::string pick;
+    const auto prev = peer_active_.find(peer.name);
+    if (!peer.failback && prev != peer_active_.end() && up(prev->second) &&
+        std::find(members.begin(), members.end(), prev->second) != members.end()) {
+      pick = prev->second;
+    } else {
+      for (const auto& t : members) {
+        if (up(t)) {
+          pick = t;
+          break;
+        }
+      }
+      if (pick.empty()) pick = members.front();
+    }
+    chosen[peer.name] = pick;
+    for (const auto& t : members)
+      routed_by[t] = members.front() == t ? pick : "";
+  }
+  for (const auto& [name, t] : tunnels_) {
+    auto rb = routed_by.find(name);
+    if (rb != routed_by.end() && rb->second.empty()) continue;  // a backup: its peer routes
+    const uint32_t idx = tunnel_index.at(rb != routed_by.end() ? rb->second : name);
     for (const auto& c : t.remote_cidrs) {
       NextHop nh;
       nh.kind = NextHopKind::kTunnel;

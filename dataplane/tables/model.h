@@ -16,10 +16,27 @@
 
 namespace espgw::dp {
 
+// Byte and packet lifetimes of an SA (RFC 4301 4.4.2.1); 0 = none. The control thread checks
+// them (App), so the hot path carries no extra counter comparisons.
+struct SaLifetime {
+  uint64_t soft_bytes = 0;
+  uint64_t hard_bytes = 0;
+  uint64_t soft_packets = 0;
+  uint64_t hard_packets = 0;
+  bool any() const noexcept { return soft_bytes || hard_bytes || soft_packets || hard_packets; }
+};
+
+enum class SaOrigin : uint8_t { kConfig, kControl, kIke };
+
 struct SaRecord {
   std::shared_ptr<esp::Sa> sa;
   std::string tunnel;
   uint64_t installed = 0;  // install order, to fall back to the newest SA
+  SaOrigin origin = SaOrigin::kControl;
+  SaLifetime lifetime;
+  // Shared between copies of the Model: which expiry events were sent, so a transaction that
+  // copies the record does not send them again.
+  std::shared_ptr<std::pair<bool, bool>> expired = std::make_shared<std::pair<bool, bool>>();
 };
 
 struct PortDesc {
@@ -44,7 +61,12 @@ class Model {
   // An outbound SA becomes its tunnel's SA in use at once (the make-before-break switch of a
   // rekey is this one pointer in the next snapshot); the previous one stays until removed.
   void add_sa(const std::string& tunnel, const esp::SaParams& params, uint64_t iv_seed,
-              bool replace);
+              bool replace, SaOrigin origin = SaOrigin::kControl, const SaLifetime& life = {});
+  // Removes every SA of that origin (a restarted charon's stale SAs).
+  size_t flush_sas(SaOrigin origin);
+  // The tunnel whose config::tunnel_if_id() is if_id, or nullptr.
+  const config::Tunnel* tunnel_by_if_id(uint32_t if_id) const noexcept;
+  void set_peers(std::vector<config::Peer> peers);
   void remove_sa(esp::Direction dir, uint32_t spi);
   // Loads interfaces' routes, static routes, tunnels and their static SAs from a config.
   void load(const config::Config& cfg, uint64_t (*iv_seed)(void*), void* seed_ctx);
@@ -58,6 +80,9 @@ class Model {
   const std::map<uint32_t, SaRecord>& inbound() const noexcept { return inbound_; }
   const std::map<uint32_t, SaRecord>& outbound() const noexcept { return outbound_; }
   const std::map<std::string, uint32_t>& active_outbound() const noexcept { return active_out_; }
+  const std::vector<config::Peer>& peers() const noexcept { return peers_; }
+  // Each peer's tunnel in use (its routes point there), as of the last build().
+  const std::map<std::string, std::string>& peer_active() const noexcept { return peer_active_; }
   uint32_t workers() const noexcept { return workers_; }
 
  private:
@@ -69,6 +94,10 @@ class Model {
   std::map<uint32_t, SaRecord> outbound_;
   std::map<std::string, uint32_t> active_out_;  // tunnel -> SPI of its outbound SA in use
   uint64_t installs_ = 0;
+  std::vector<config::Peer> peers_;
+  // Written by build(), which is otherwise const: the choice it made, so that failback: false
+  // can keep a working tunnel instead of returning to the preferred one.
+  mutable std::map<std::string, std::string> peer_active_;
 };
 
 }  // namespace espgw::dp
