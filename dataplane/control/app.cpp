@@ -371,7 +371,9 @@ std::string App::handle(const std::string& request) {
   } catch (const std::exception& e) {
     resp = {{"ok", false}, {"error", e.what()}};
   }
-  return resp.dump();
+  // An error may quote a value cut at a byte limit inside a UTF-8 sequence: replace such bytes
+  // rather than throw out of the control loop (which would end espgw).
+  return resp.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 json App::apply(const json& ops) {
