@@ -366,6 +366,13 @@ std::string App::handle(const std::string& request) {
       resp = apply(json::array({op}));
     }
     resp["ok"] = true;
+  } catch (const json::parse_error& e) {
+    // nlohmann's message ends with the last token read, which may be part of a key: say where
+    // only.
+    resp = {{"ok", false},
+            {"error", "bad request: not valid JSON (syntax error at byte " +
+                          std::to_string(std::min(e.byte, request.size())) + " of " +
+                          std::to_string(request.size()) + ")"}};
   } catch (const json::exception& e) {
     resp = {{"ok", false}, {"error", std::string("bad request: ") + e.what()}};
   } catch (const std::exception& e) {
