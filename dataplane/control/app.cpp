@@ -45,7 +45,11 @@ uint64_t seed_from(void* app_random) {
 }
 
 std::optional<uint32_t> parse_spi(const json& j) {
-  if (j.is_number_unsigned()) return j.get<uint32_t>();
+  if (j.is_number_unsigned()) {
+    const uint64_t v = j.get<uint64_t>();
+    if (v <= UINT32_MAX) return static_cast<uint32_t>(v);
+    return std::nullopt;
+  }
   if (j.is_string()) {
     const std::string s = j.get<std::string>();
     try {
@@ -343,7 +347,10 @@ std::string App::handle(const std::string& request) {
           {"ports", port_counters()}, {"workers", worker_counters()}, {"drops", drop_counters()}};
     } else if (cmd == "sas") {
       std::optional<uint32_t> spi;
-      if (req.contains("spi")) spi = parse_spi(req["spi"]);
+      if (req.contains("spi")) {
+        spi = parse_spi(req["spi"]);
+        if (!spi) throw std::invalid_argument("sas: \"spi\" must be a 32-bit number");
+      }
       resp = {{"sas", sa_list(spi)}};
     } else if (cmd == "tunnels") {
       resp = {{"tunnels", tunnel_list()}};
@@ -441,7 +448,7 @@ void App::apply_op(Model& next, const json& op) {
     next.add_sa(tunnel, config::sa_params(t->second, sa, dir), random_.next64(), replace);
   } else if (type == "sa-del") {
     const auto spi = parse_spi(op.value("spi", json()));
-    if (!spi) throw std::invalid_argument("sa-del needs a numeric \"spi\"");
+    if (!spi) throw std::invalid_argument("sa-del needs a 32-bit numeric \"spi\"");
     next.remove_sa(parse_direction(op), *spi);
   } else {
     throw std::invalid_argument("unknown op \"" + type + "\"");
