@@ -419,16 +419,23 @@ void App::apply_op(Model& next, const json& op) {
   }
   const std::string type = op["op"];
   const bool replace = type.ends_with("-replace");
+  // Objects are checked against the routes as they are now, with the earlier ops of this
+  // transaction applied, not against the config file espgw started with.
+  config::Config context;
+  context.source = cfg_.source;
+  context.dataplane = cfg_.dataplane;
+  context.interfaces = cfg_.interfaces;
+  context.routes = next.routes();
   if (type == "route-add" || type == "route-replace") {
     if (!op.contains("route")) throw std::invalid_argument(type + " needs \"route\"");
-    next.add_route(config::parse_route(cfg_, op["route"].dump(), type + ".route"), replace);
+    next.add_route(config::parse_route(context, op["route"].dump(), type + ".route"), replace);
   } else if (type == "route-del") {
     auto p = IpPrefix::parse(op.value("prefix", ""));
     if (!p) throw std::invalid_argument("route-del: bad prefix \"" + op.value("prefix", "") + "\"");
     next.remove_route(*p);
   } else if (type == "tunnel-add" || type == "tunnel-replace") {
     if (!op.contains("tunnel")) throw std::invalid_argument(type + " needs \"tunnel\"");
-    const config::Tunnel t = config::parse_tunnel(cfg_, op["tunnel"].dump(), type + ".tunnel");
+    const config::Tunnel t = config::parse_tunnel(context, op["tunnel"].dump(), type + ".tunnel");
     next.add_tunnel(t, replace);
     if (t.static_sa) {
       next.add_sa(t.name, config::sa_params(t, t.static_sa->inbound, esp::Direction::kInbound),
