@@ -9,9 +9,11 @@
 #include <rte_telemetry.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 #include "common/hex.h"
@@ -62,11 +64,32 @@ std::optional<uint32_t> parse_spi(const json& j) {
   return std::nullopt;
 }
 
+// A value from a request, for an error message: echoed only when it cannot be key material
+// pasted into the wrong field (config's quote() keeps to the same rule).
+std::string shown(const std::string& v) {
+  size_t hex = 0;
+  bool plain = !v.empty() && v.size() <= 40;
+  for (char c : v) {
+    hex += std::isxdigit(static_cast<unsigned char>(c)) ? 1 : 0;
+    plain &= std::isalnum(static_cast<unsigned char>(c)) || (c != 0 && std::strchr("._:/-", c));
+  }
+  return plain && hex < 16 ? "\"" + v + "\"" : "(value not shown)";
+}
+
 esp::Direction parse_direction(const json& op) {
   const std::string d = op.value("direction", "");
   if (d == "in" || d == "inbound") return esp::Direction::kInbound;
   if (d == "out" || d == "outbound") return esp::Direction::kOutbound;
-  throw std::invalid_argument("direction must be \"in\" or \"out\", got \"" + d + "\"");
+  throw std::invalid_argument("direction must be \"in\" or \"out\", got " + shown(d));
+}
+
+constexpr const char* kOpTypes[] = {"route-add",  "route-replace",  "route-del",
+                                    "tunnel-add", "tunnel-replace", "tunnel-del",
+                                    "sa-add",     "sa-replace",     "sa-del"};
+
+bool is_op_type(const std::string& type) {
+  return std::any_of(std::begin(kOpTypes), std::end(kOpTypes),
+                     [&](const char* t) { return type == t; });
 }
 
 // DPDK telemetry: a dict of scalars, one level of containers below it.
@@ -397,7 +420,12 @@ json App::apply(const json& ops) {
     try {
       apply_op(next, ops[i]);
     } catch (const std::exception& e) {
-      throw std::invalid_argument("ops[" + std::to_string(i) + "]: " + e.what() +
+      const json& op = ops[i];
+      const std::string type = op.is_object() && op.contains("op") && op["op"].is_string()
+                                   ? op["op"].get<std::string>()
+                                   : "";
+      throw std::invalid_argument("ops[" + std::to_string(i) + "]" +
+                                  (is_op_type(type) ? " " + type : "") + ": " + e.what() +
                                   " (nothing was changed)");
     }
   }
@@ -431,7 +459,7 @@ void App::apply_op(Model& next, const json& op) {
     next.add_route(config::parse_route(context, op["route"].dump(), type + ".route"), replace);
   } else if (type == "route-del") {
     auto p = IpPrefix::parse(op.value("prefix", ""));
-    if (!p) throw std::invalid_argument("route-del: bad prefix \"" + op.value("prefix", "") + "\"");
+    if (!p) throw std::invalid_argument("route-del: bad prefix " + shown(op.value("prefix", "")));
     next.remove_route(*p);
   } else if (type == "tunnel-add" || type == "tunnel-replace") {
     if (!op.contains("tunnel")) throw std::invalid_argument(type + " needs \"tunnel\"");
@@ -444,11 +472,13 @@ void App::apply_op(Model& next, const json& op) {
                   random_.next64(), replace);
     }
   } else if (type == "tunnel-del") {
-    next.remove_tunnel(op.value("name", ""));
+    const std::string name = op.value("name", "");
+    if (next.tunnels().count(name) == 0) throw std::invalid_argument("no tunnel " + shown(name));
+    next.remove_tunnel(name);
   } else if (type == "sa-add" || type == "sa-replace") {
     const std::string tunnel = op.value("tunnel", "");
     auto t = next.tunnels().find(tunnel);
-    if (t == next.tunnels().end()) throw std::invalid_argument("no tunnel \"" + tunnel + "\"");
+    if (t == next.tunnels().end()) throw std::invalid_argument("no tunnel " + shown(tunnel));
     if (!op.contains("sa")) throw std::invalid_argument(type + " needs \"sa\"");
     const esp::Direction dir = parse_direction(op);
     const config::StaticSa sa = config::parse_static_sa(op["sa"].dump(), type + ".sa", dir);
@@ -458,7 +488,10 @@ void App::apply_op(Model& next, const json& op) {
     if (!spi) throw std::invalid_argument("sa-del needs a 32-bit numeric \"spi\"");
     next.remove_sa(parse_direction(op), *spi);
   } else {
-    throw std::invalid_argument("unknown op \"" + type + "\"");
+    std::string known;
+    for (const char* t : kOpTypes)
+      known += std::string(known.empty() ? "" : ", ") + t;
+    throw std::invalid_argument("unknown op " + shown(type) + " (expected one of: " + known + ")");
   }
 }
 
