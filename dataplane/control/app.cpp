@@ -76,8 +76,18 @@ std::string shown(const std::string& v) {
   return plain && hex < 16 ? "\"" + v + "\"" : "(value not shown)";
 }
 
+// An op's string member; absent is "", another type is an error that names the member.
+std::string string_field(const json& op, const char* key) {
+  if (!op.contains(key)) return "";
+  if (!op[key].is_string()) {
+    throw std::invalid_argument(std::string("\"") + key + "\" must be a string, got " +
+                                op[key].type_name());
+  }
+  return op[key].get<std::string>();
+}
+
 esp::Direction parse_direction(const json& op) {
-  const std::string d = op.value("direction", "");
+  const std::string d = string_field(op, "direction");
   if (d == "in" || d == "inbound") return esp::Direction::kInbound;
   if (d == "out" || d == "outbound") return esp::Direction::kOutbound;
   throw std::invalid_argument("direction must be \"in\" or \"out\", got " + shown(d));
@@ -458,8 +468,9 @@ void App::apply_op(Model& next, const json& op) {
     if (!op.contains("route")) throw std::invalid_argument(type + " needs \"route\"");
     next.add_route(config::parse_route(context, op["route"].dump(), type + ".route"), replace);
   } else if (type == "route-del") {
-    auto p = IpPrefix::parse(op.value("prefix", ""));
-    if (!p) throw std::invalid_argument("route-del: bad prefix " + shown(op.value("prefix", "")));
+    const std::string prefix = string_field(op, "prefix");
+    auto p = IpPrefix::parse(prefix);
+    if (!p) throw std::invalid_argument("route-del: bad prefix " + shown(prefix));
     next.remove_route(*p);
   } else if (type == "tunnel-add" || type == "tunnel-replace") {
     if (!op.contains("tunnel")) throw std::invalid_argument(type + " needs \"tunnel\"");
@@ -472,11 +483,11 @@ void App::apply_op(Model& next, const json& op) {
                   random_.next64(), replace);
     }
   } else if (type == "tunnel-del") {
-    const std::string name = op.value("name", "");
+    const std::string name = string_field(op, "name");
     if (next.tunnels().count(name) == 0) throw std::invalid_argument("no tunnel " + shown(name));
     next.remove_tunnel(name);
   } else if (type == "sa-add" || type == "sa-replace") {
-    const std::string tunnel = op.value("tunnel", "");
+    const std::string tunnel = string_field(op, "tunnel");
     auto t = next.tunnels().find(tunnel);
     if (t == next.tunnels().end()) throw std::invalid_argument("no tunnel " + shown(tunnel));
     if (!op.contains("sa")) throw std::invalid_argument(type + " needs \"sa\"");
