@@ -168,6 +168,12 @@ class Transactions(unittest.TestCase):
         self.assertIn("ops[2] route-add", resp["error"])
         self.assertEqual(self.gw.state(), before)
 
+    def test_sas_with_a_bad_spi_is_an_error(self):
+        for spi in ("zz", 0x100001001, -1, [4097]):
+            resp = self.gw.request({"cmd": "sas", "spi": spi})
+            self.assertEqual(resp, {"ok": False, "error": 'sas: "spi" must be a 32-bit number'})
+        self.assertEqual(len(self.gw.request({"cmd": "sas", "spi": "0x1001"})["sas"]), 1)
+
     def test_empty_transaction(self):
         g = self.gw.state()["generation"]
         r = self.gw.ctl("apply", "-", stdin="[]")
