@@ -22,6 +22,9 @@ namespace espgw::dp {
 namespace {
 
 std::atomic<bool> g_stop{false};
+// Telemetry calls back on DPDK's own thread, which outlives App: each callback holds this lock
+// while it uses the App, and ~App clears g_app under it before it tears anything down.
+std::mutex g_app_lock;
 App* g_app = nullptr;
 
 using nlohmann::json;
@@ -130,17 +133,27 @@ void to_telemetry(rte_tel_data* d, const json& obj) {
   }
 }
 
-int tel_ports(const char*, const char*, rte_tel_data* d) {
-  to_telemetry(d, g_app->port_counters());
+// Runs report(App&) -> json under g_app_lock; no exception may reach DPDK's C code.
+template <class Fn>
+int with_app(rte_tel_data* d, Fn&& report) {
+  std::lock_guard guard(g_app_lock);
+  if (g_app == nullptr) return -ENODEV;
+  try {
+    to_telemetry(d, report(*g_app));
+  } catch (const std::exception&) {
+    return -ENOMEM;
+  }
   return 0;
+}
+
+int tel_ports(const char*, const char*, rte_tel_data* d) {
+  return with_app(d, [](App& app) { return app.port_counters(); });
 }
 int tel_workers(const char*, const char*, rte_tel_data* d) {
-  to_telemetry(d, g_app->worker_counters());
-  return 0;
+  return with_app(d, [](App& app) { return app.worker_counters(); });
 }
 int tel_drops(const char*, const char*, rte_tel_data* d) {
-  to_telemetry(d, g_app->drop_counters());
-  return 0;
+  return with_app(d, [](App& app) { return app.drop_counters(); });
 }
 int tel_sas(const char*, const char* params, rte_tel_data* d) {
   std::optional<uint32_t> spi;
@@ -148,27 +161,29 @@ int tel_sas(const char*, const char* params, rte_tel_data* d) {
     spi = parse_spi(json(std::string(params)));
     if (!spi) return -EINVAL;
   }
-  json out = json::object();
-  for (const auto& sa : g_app->sa_list(spi)) {
-    json flat = sa;
-    for (const auto& [reason, n] : sa["drops"].items())
-      flat["drop_" + reason] = n;
-    flat.erase("drops");
-    out[sa["direction"].get<std::string>() + "_" + sa["spi"].get<std::string>()] = flat;
-  }
-  to_telemetry(d, out);
-  return 0;
+  return with_app(d, [&](App& app) {
+    json out = json::object();
+    for (const auto& sa : app.sa_list(spi)) {
+      json flat = sa;
+      for (const auto& [reason, n] : sa["drops"].items())
+        flat["drop_" + reason] = n;
+      flat.erase("drops");
+      out[sa["direction"].get<std::string>() + "_" + sa["spi"].get<std::string>()] = flat;
+    }
+    return out;
+  });
 }
 int tel_tunnels(const char*, const char*, rte_tel_data* d) {
-  json out = json::object();
-  for (const auto& t : g_app->tunnel_list()) {
-    json flat = t;
-    flat.erase("local_cidrs");
-    flat.erase("remote_cidrs");
-    out[t["name"].get<std::string>()] = flat;
-  }
-  to_telemetry(d, out);
-  return 0;
+  return with_app(d, [](App& app) {
+    json out = json::object();
+    for (const auto& t : app.tunnel_list()) {
+      json flat = t;
+      flat.erase("local_cidrs");
+      flat.erase("remote_cidrs");
+      out[t["name"].get<std::string>()] = flat;
+    }
+    return out;
+  });
 }
 
 }  // namespace
@@ -178,10 +193,15 @@ App::App(config::Config cfg, Options opts)
   if (opts_.control_socket) cfg_.dataplane.control_socket = *opts_.control_socket;
   if (opts_.crypto) cfg_.dataplane.crypto = *opts_.crypto;
   rt_.cfg = cfg_.dataplane;
+  std::lock_guard guard(g_app_lock);
   g_app = this;
 }
 
 App::~App() {
+  {
+    std::lock_guard guard(g_app_lock);
+    g_app = nullptr;
+  }
   rt_.stop.store(true);
   rte_eal_mp_wait_lcore();
   workers_.clear();
@@ -192,7 +212,6 @@ App::~App() {
   for (auto* r : rt_.to_worker)
     rte_ring_free(r);
   rte_ring_free(rt_.to_control);
-  g_app = nullptr;
 }
 
 void App::request_stop() noexcept {
