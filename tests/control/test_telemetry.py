@@ -14,6 +14,8 @@ import json
 import os
 import socket
 import subprocess
+import threading
+import time
 import unittest
 
 import ctl_harness as h
@@ -132,6 +134,47 @@ class Telemetry(unittest.TestCase):
                           for s in self.gw.ctl_json("show", "sas")["sas"]})
         self.assertEqual(set(by_cmd["/espgw/tunnels"]), {"east"})
         self.assertEqual(by_cmd["/espgw/workers"]["0"]["packets"], h.LAN_PACKETS)
+
+
+class TelemetryAtStop(unittest.TestCase):
+    def test_stop_while_telemetry_is_queried(self):
+        """Clients that keep asking while espgw stops get answers or a closed socket; espgw still
+        exits 0 (its telemetry callbacks once used the App while it was being destroyed)."""
+        for attempt in range(3):
+            with self.subTest(attempt=attempt), h.Gateway(ESPGW, ESPGWCTL, "telstop") as gw:
+                path = os.path.join("/var/run/dpdk", gw.prefix, "dpdk_telemetry.v2")
+                done = threading.Event()
+                answers = []
+
+                def ask():
+                    while not done.is_set():
+                        try:
+                            with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+                                s.settimeout(5)
+                                s.connect(path)
+                                s.recv(4096)
+                                while not done.is_set():
+                                    s.send(b"/espgw/sas")
+                                    if not s.recv(65536):
+                                        break
+                                    answers.append(1)
+                        except OSError:
+                            if not os.path.exists(path):
+                                return
+                threads = [threading.Thread(target=ask) for _ in range(3)]
+                for t in threads:
+                    t.start()
+                try:
+                    deadline = time.monotonic() + h.START_TIMEOUT_S
+                    while not answers and time.monotonic() < deadline:
+                        time.sleep(0.01)  # until the clients are being answered, bounded
+                    self.assertTrue(answers, "telemetry never answered")
+                    gw.ctl("stop")
+                    self.assertEqual(gw.wait_exit(), 0, gw.output())
+                finally:
+                    done.set()
+                    for t in threads:
+                        t.join()
 
 
 if __name__ == "__main__":
