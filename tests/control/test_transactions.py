@@ -168,6 +168,20 @@ class Transactions(unittest.TestCase):
         self.assertIn("ops[2] route-add", resp["error"])
         self.assertEqual(self.gw.state(), before)
 
+    def test_replace_may_not_take_another_tunnels_sa(self):
+        before = self.gw.state()
+        ops = FIRST_TWO + [
+            {"op": "tunnel-add", "tunnel": {"name": "west", "local": "198.51.100.1",
+                                            "remote": "192.0.2.5", "local_cidrs": ["172.50.0.0/16"],
+                                            "remote_cidrs": ["10.7.0.0/16"]}},
+            {"op": "sa-replace", "tunnel": "west", "direction": "out",
+             "sa": {"spi": 0x1001, "algorithm": "aes128gcm16", "key": DUP_KEY}},
+        ]
+        r = self.gw.ctl("apply", "-", stdin=json.dumps(ops), expect=1)
+        self.assertIn("ops[3] sa-replace: outbound SA 0x00001001 belongs to tunnel east, not west",
+                      r.stderr)
+        self.assertEqual(self.gw.state(), before)
+
     def test_sas_with_a_bad_spi_is_an_error(self):
         for spi in ("zz", 0x100001001, -1, [4097]):
             resp = self.gw.request({"cmd": "sas", "spi": spi})
