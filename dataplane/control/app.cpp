@@ -418,6 +418,14 @@ std::string App::handle(const std::string& request) {
     } else if (cmd == "stop") {
       request_stop();
       resp = json::object();
+    } else if (!is_op_type(cmd)) {
+      std::string ops;
+      for (const char* t : kOpTypes)
+        ops += std::string(", ") + t;
+      throw std::invalid_argument("unknown cmd " + shown(cmd) +
+                                  " (expected one of: status, all, counters, sas, tunnels, routes, "
+                                  "neighbours, apply, stop" +
+                                  ops + ")");
     } else {
       json op = req;
       op["op"] = cmd;
