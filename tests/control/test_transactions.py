@@ -151,6 +151,10 @@ class Transactions(unittest.TestCase):
             resp = json.loads(self.gw.raw(line))
             self.assertFalse(resp["ok"], line)
         self.assertFalse(json.loads(self.gw.raw('{"cmd": "apply", "ops": {}}'))["ok"])
+        resp = self.gw.request({"cmd": "frobnicate"})
+        self.assertFalse(resp["ok"])
+        self.assertTrue(resp["error"].startswith('unknown cmd "frobnicate" (expected one of: '
+                                                 'status, all, counters, sas, '), resp)
         self.assertEqual(self.gw.state(), before)
         # espgwctl does not send a file that is not JSON.
         path = self.gw.write("broken.json", cut[cut.index("["):])
