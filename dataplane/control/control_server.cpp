@@ -91,7 +91,8 @@ bool ControlServer::read_client(Client& c) {
 
 bool ControlServer::write_client(Client& c) {
   while (!c.out.empty()) {
-    const ssize_t n = write(c.fd, c.out.data(), c.out.size());
+    // MSG_NOSIGNAL: a client that closed before reading its answer must not SIGPIPE espgw.
+    const ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
     if (n < 0) return errno == EAGAIN || errno == EINTR;
     c.out.erase(0, static_cast<size_t>(n));
   }
