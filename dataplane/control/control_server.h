@@ -27,6 +27,7 @@ class ControlServer {
     int fd;
     std::string in;
     std::string out;
+    bool read_closed = false;  // EOF or an error: only the answers left to send
   };
   void accept_client();
   bool read_client(Client& c);
