@@ -83,6 +83,39 @@ class Socket(unittest.TestCase):
         with open(gw.socket) as f:
             self.assertEqual(f.read(), "not a socket\n")
 
+    def connect(self, gw):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(60)
+        s.connect(gw.socket)
+        self.addCleanup(s.close)
+        return s
+
+    def test_clients_that_close_early_or_never_read(self):
+        gw = self.gateway("clients").start()
+        # Requests, then close without reading: espgw once died of SIGPIPE.
+        for _ in range(10):
+            s = self.connect(gw)
+            s.sendall(b'{"cmd":"all"}\n' * 20)
+            s.close()
+        # Requests, then shut the sending side and read: every answer arrives.
+        s = self.connect(gw)
+        s.sendall(b'{"cmd":"status"}\n' * 200)
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+        self.assertEqual(len(data.splitlines()), 200)
+        # Megabytes of answers to a client that never reads them: the control thread once waited
+        # for it, and nobody else got an answer (nor could espgw stop).
+        stuck = self.connect(gw)
+        stuck.sendall(b'{"cmd":"all"}\n' * 3000)
+        stuck.shutdown(socket.SHUT_WR)
+        r = gw.ctl("-t", "20", "status")
+        self.assertRegex(r.stdout, r"(?m)^generation\s+1$")
+        self.assertIsNone(gw.proc.poll())
+        gw.ctl("stop")
+        self.assertEqual(gw.wait_exit(), 0)
+
     @unittest.skipUnless(shutil.which("setpriv"), "needs setpriv (util-linux)")
     def test_other_user_is_refused(self):
         gw = self.gateway("perm").start()
