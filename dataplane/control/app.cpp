@@ -9,9 +9,11 @@
 #include <rte_telemetry.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 #include "common/hex.h"
@@ -20,6 +22,9 @@ namespace espgw::dp {
 namespace {
 
 std::atomic<bool> g_stop{false};
+// Telemetry calls back on DPDK's own thread, which outlives App: each callback holds this lock
+// while it uses the App, and ~App clears g_app under it before it tears anything down.
+std::mutex g_app_lock;
 App* g_app = nullptr;
 
 using nlohmann::json;
@@ -45,7 +50,11 @@ uint64_t seed_from(void* app_random) {
 }
 
 std::optional<uint32_t> parse_spi(const json& j) {
-  if (j.is_number_unsigned()) return j.get<uint32_t>();
+  if (j.is_number_unsigned()) {
+    const uint64_t v = j.get<uint64_t>();
+    if (v <= UINT32_MAX) return static_cast<uint32_t>(v);
+    return std::nullopt;
+  }
   if (j.is_string()) {
     const std::string s = j.get<std::string>();
     try {
@@ -58,11 +67,42 @@ std::optional<uint32_t> parse_spi(const json& j) {
   return std::nullopt;
 }
 
+// A value from a request, for an error message: echoed only when it cannot be key material
+// pasted into the wrong field (config's quote() keeps to the same rule).
+std::string shown(const std::string& v) {
+  size_t hex = 0;
+  bool plain = !v.empty() && v.size() <= 40;
+  for (char c : v) {
+    hex += std::isxdigit(static_cast<unsigned char>(c)) ? 1 : 0;
+    plain &= std::isalnum(static_cast<unsigned char>(c)) || (c != 0 && std::strchr("._:/-", c));
+  }
+  return plain && hex < 16 ? "\"" + v + "\"" : "(value not shown)";
+}
+
+// An op's string member; absent is "", another type is an error that names the member.
+std::string string_field(const json& op, const char* key) {
+  if (!op.contains(key)) return "";
+  if (!op[key].is_string()) {
+    throw std::invalid_argument(std::string("\"") + key + "\" must be a string, got " +
+                                op[key].type_name());
+  }
+  return op[key].get<std::string>();
+}
+
 esp::Direction parse_direction(const json& op) {
-  const std::string d = op.value("direction", "");
+  const std::string d = string_field(op, "direction");
   if (d == "in" || d == "inbound") return esp::Direction::kInbound;
   if (d == "out" || d == "outbound") return esp::Direction::kOutbound;
-  throw std::invalid_argument("direction must be \"in\" or \"out\", got \"" + d + "\"");
+  throw std::invalid_argument("direction must be \"in\" or \"out\", got " + shown(d));
+}
+
+constexpr const char* kOpTypes[] = {"route-add",      "route-replace", "route-del", "tunnel-add",
+                                    "tunnel-replace", "tunnel-del",    "sa-add",    "sa-replace",
+                                    "sa-del",         "sa-flush"};
+
+bool is_op_type(const std::string& type) {
+  return std::any_of(std::begin(kOpTypes), std::end(kOpTypes),
+                     [&](const char* t) { return type == t; });
 }
 
 // What IKE negotiated for an SA, over what the tunnel's config would give it (docs/ike-bridge.md).
@@ -159,17 +199,27 @@ void to_telemetry(rte_tel_data* d, const json& obj) {
   }
 }
 
-int tel_ports(const char*, const char*, rte_tel_data* d) {
-  to_telemetry(d, g_app->port_counters());
+// Runs report(App&) -> json under g_app_lock; no exception may reach DPDK's C code.
+template <class Fn>
+int with_app(rte_tel_data* d, Fn&& report) {
+  std::lock_guard guard(g_app_lock);
+  if (g_app == nullptr) return -ENODEV;
+  try {
+    to_telemetry(d, report(*g_app));
+  } catch (const std::exception&) {
+    return -ENOMEM;
+  }
   return 0;
+}
+
+int tel_ports(const char*, const char*, rte_tel_data* d) {
+  return with_app(d, [](App& app) { return app.port_counters(); });
 }
 int tel_workers(const char*, const char*, rte_tel_data* d) {
-  to_telemetry(d, g_app->worker_counters());
-  return 0;
+  return with_app(d, [](App& app) { return app.worker_counters(); });
 }
 int tel_drops(const char*, const char*, rte_tel_data* d) {
-  to_telemetry(d, g_app->drop_counters());
-  return 0;
+  return with_app(d, [](App& app) { return app.drop_counters(); });
 }
 int tel_sas(const char*, const char* params, rte_tel_data* d) {
   std::optional<uint32_t> spi;
@@ -177,27 +227,29 @@ int tel_sas(const char*, const char* params, rte_tel_data* d) {
     spi = parse_spi(json(std::string(params)));
     if (!spi) return -EINVAL;
   }
-  json out = json::object();
-  for (const auto& sa : g_app->sa_list(spi)) {
-    json flat = sa;
-    for (const auto& [reason, n] : sa["drops"].items())
-      flat["drop_" + reason] = n;
-    flat.erase("drops");
-    out[sa["direction"].get<std::string>() + "_" + sa["spi"].get<std::string>()] = flat;
-  }
-  to_telemetry(d, out);
-  return 0;
+  return with_app(d, [&](App& app) {
+    json out = json::object();
+    for (const auto& sa : app.sa_list(spi)) {
+      json flat = sa;
+      for (const auto& [reason, n] : sa["drops"].items())
+        flat["drop_" + reason] = n;
+      flat.erase("drops");
+      out[sa["direction"].get<std::string>() + "_" + sa["spi"].get<std::string>()] = flat;
+    }
+    return out;
+  });
 }
 int tel_tunnels(const char*, const char*, rte_tel_data* d) {
-  json out = json::object();
-  for (const auto& t : g_app->tunnel_list()) {
-    json flat = t;
-    flat.erase("local_cidrs");
-    flat.erase("remote_cidrs");
-    out[t["name"].get<std::string>()] = flat;
-  }
-  to_telemetry(d, out);
-  return 0;
+  return with_app(d, [](App& app) {
+    json out = json::object();
+    for (const auto& t : app.tunnel_list()) {
+      json flat = t;
+      flat.erase("local_cidrs");
+      flat.erase("remote_cidrs");
+      out[t["name"].get<std::string>()] = flat;
+    }
+    return out;
+  });
 }
 
 }  // namespace
@@ -207,10 +259,15 @@ App::App(config::Config cfg, Options opts)
   if (opts_.control_socket) cfg_.dataplane.control_socket = *opts_.control_socket;
   if (opts_.crypto) cfg_.dataplane.crypto = *opts_.crypto;
   rt_.cfg = cfg_.dataplane;
+  std::lock_guard guard(g_app_lock);
   g_app = this;
 }
 
 App::~App() {
+  {
+    std::lock_guard guard(g_app_lock);
+    g_app = nullptr;
+  }
   rt_.stop.store(true);
   rte_eal_mp_wait_lcore();
   workers_.clear();
@@ -221,7 +278,6 @@ App::~App() {
   for (auto* r : rt_.to_worker)
     rte_ring_free(r);
   rte_ring_free(rt_.to_control);
-  g_app = nullptr;
 }
 
 void App::request_stop() noexcept {
@@ -411,7 +467,10 @@ std::string App::handle(const std::string& request, bool* subscribe) {
           {"ports", port_counters()}, {"workers", worker_counters()}, {"drops", drop_counters()}};
     } else if (cmd == "sas") {
       std::optional<uint32_t> spi;
-      if (req.contains("spi")) spi = parse_spi(req["spi"]);
+      if (req.contains("spi")) {
+        spi = parse_spi(req["spi"]);
+        if (!spi) throw std::invalid_argument("sas: \"spi\" must be a 32-bit number");
+      }
       resp = {{"sas", sa_list(spi)}};
     } else if (cmd == "tunnels") {
       resp = {{"tunnels", tunnel_list()}};
@@ -437,6 +496,15 @@ std::string App::handle(const std::string& request, bool* subscribe) {
       if (subscribe == nullptr) throw std::invalid_argument("subscribe needs a connection");
       *subscribe = true;
       resp = json::object();
+    } else if (!is_op_type(cmd)) {
+      std::string ops;
+      for (const char* t : kOpTypes)
+        ops += std::string(", ") + t;
+      throw std::invalid_argument("unknown cmd " + shown(cmd) +
+                                  " (expected one of: status, all, counters, sas, tunnels, routes, "
+                                  "neighbours, apply, stop, spi-alloc, sa-query, "
+                                  "if-last-use, subscribe" +
+                                  ops + ")");
     } else {
       json op = req;
       op["op"] = cmd;
@@ -444,12 +512,21 @@ std::string App::handle(const std::string& request, bool* subscribe) {
       resp = apply(json::array({op}));
     }
     resp["ok"] = true;
+  } catch (const json::parse_error& e) {
+    // nlohmann's message ends with the last token read, which may be part of a key: say where
+    // only.
+    resp = {{"ok", false},
+            {"error", "bad request: not valid JSON (syntax error at byte " +
+                          std::to_string(std::min(e.byte, request.size())) + " of " +
+                          std::to_string(request.size()) + ")"}};
   } catch (const json::exception& e) {
     resp = {{"ok", false}, {"error", std::string("bad request: ") + e.what()}};
   } catch (const std::exception& e) {
     resp = {{"ok", false}, {"error", e.what()}};
   }
-  return resp.dump();
+  // An error may quote a value cut at a byte limit inside a UTF-8 sequence: replace such bytes
+  // rather than throw out of the control loop (which would end espgw).
+  return resp.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 json App::apply(const json& ops) {
@@ -459,7 +536,12 @@ json App::apply(const json& ops) {
     try {
       apply_op(next, ops[i]);
     } catch (const std::exception& e) {
-      throw std::invalid_argument("ops[" + std::to_string(i) + "]: " + e.what() +
+      const json& op = ops[i];
+      const std::string type = op.is_object() && op.contains("op") && op["op"].is_string()
+                                   ? op["op"].get<std::string>()
+                                   : "";
+      throw std::invalid_argument("ops[" + std::to_string(i) + "]" +
+                                  (is_op_type(type) ? " " + type : "") + ": " + e.what() +
                                   " (nothing was changed)");
     }
   }
@@ -481,16 +563,24 @@ void App::apply_op(Model& next, const json& op) {
   }
   const std::string type = op["op"];
   const bool replace = type.ends_with("-replace");
+  // Objects are checked against the routes as they are now, with the earlier ops of this
+  // transaction applied, not against the config file espgw started with.
+  config::Config context;
+  context.source = cfg_.source;
+  context.dataplane = cfg_.dataplane;
+  context.interfaces = cfg_.interfaces;
+  context.routes = next.routes();
   if (type == "route-add" || type == "route-replace") {
     if (!op.contains("route")) throw std::invalid_argument(type + " needs \"route\"");
-    next.add_route(config::parse_route(cfg_, op["route"].dump(), type + ".route"), replace);
+    next.add_route(config::parse_route(context, op["route"].dump(), type + ".route"), replace);
   } else if (type == "route-del") {
-    auto p = IpPrefix::parse(op.value("prefix", ""));
-    if (!p) throw std::invalid_argument("route-del: bad prefix \"" + op.value("prefix", "") + "\"");
+    const std::string prefix = string_field(op, "prefix");
+    auto p = IpPrefix::parse(prefix);
+    if (!p) throw std::invalid_argument("route-del: bad prefix " + shown(prefix));
     next.remove_route(*p);
   } else if (type == "tunnel-add" || type == "tunnel-replace") {
     if (!op.contains("tunnel")) throw std::invalid_argument(type + " needs \"tunnel\"");
-    const config::Tunnel t = config::parse_tunnel(cfg_, op["tunnel"].dump(), type + ".tunnel");
+    const config::Tunnel t = config::parse_tunnel(context, op["tunnel"].dump(), type + ".tunnel");
     next.add_tunnel(t, replace);
     if (t.static_sa) {
       next.add_sa(t.name, config::sa_params(t, t.static_sa->inbound, esp::Direction::kInbound),
@@ -499,9 +589,11 @@ void App::apply_op(Model& next, const json& op) {
                   random_.next64(), replace);
     }
   } else if (type == "tunnel-del") {
-    next.remove_tunnel(op.value("name", ""));
+    const std::string name = string_field(op, "name");
+    if (next.tunnels().count(name) == 0) throw std::invalid_argument("no tunnel " + shown(name));
+    next.remove_tunnel(name);
   } else if (type == "sa-add" || type == "sa-replace") {
-    std::string tunnel = op.value("tunnel", "");
+    std::string tunnel;
     if (op.contains("if_id")) {
       if (!op["if_id"].is_number_unsigned()) throw std::invalid_argument("if_id must be a number");
       const config::Tunnel* byid = next.tunnel_by_if_id(op["if_id"].get<uint32_t>());
@@ -510,9 +602,11 @@ void App::apply_op(Model& next, const json& op) {
                                     std::to_string(op["if_id"].get<uint32_t>()));
       }
       tunnel = byid->name;
+    } else {
+      tunnel = string_field(op, "tunnel");
     }
     auto t = next.tunnels().find(tunnel);
-    if (t == next.tunnels().end()) throw std::invalid_argument("no tunnel \"" + tunnel + "\"");
+    if (t == next.tunnels().end()) throw std::invalid_argument("no tunnel " + shown(tunnel));
     if (!op.contains("sa")) throw std::invalid_argument(type + " needs \"sa\"");
     const esp::Direction dir = parse_direction(op);
     const config::StaticSa sa = config::parse_static_sa(op["sa"].dump(), type + ".sa", dir);
@@ -533,10 +627,13 @@ void App::apply_op(Model& next, const json& op) {
     next.flush_sas(origin == "ike" ? SaOrigin::kIke : SaOrigin::kControl);
   } else if (type == "sa-del") {
     const auto spi = parse_spi(op.value("spi", json()));
-    if (!spi) throw std::invalid_argument("sa-del needs a numeric \"spi\"");
+    if (!spi) throw std::invalid_argument("sa-del needs a 32-bit numeric \"spi\"");
     next.remove_sa(parse_direction(op), *spi);
   } else {
-    throw std::invalid_argument("unknown op \"" + type + "\"");
+    std::string known;
+    for (const char* t : kOpTypes)
+      known += std::string(known.empty() ? "" : ", ") + t;
+    throw std::invalid_argument("unknown op " + shown(type) + " (expected one of: " + known + ")");
   }
 }
 

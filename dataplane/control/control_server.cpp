@@ -93,7 +93,8 @@ bool ControlServer::read_client(Client& c) {
 
 bool ControlServer::write_client(Client& c) {
   while (!c.out.empty()) {
-    const ssize_t n = write(c.fd, c.out.data(), c.out.size());
+    // MSG_NOSIGNAL: a client that closed before reading its answer must not SIGPIPE espgw.
+    const ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
     if (n < 0) return errno == EAGAIN || errno == EINTR;
     c.out.erase(0, static_cast<size_t>(n));
   }
@@ -120,7 +121,8 @@ void ControlServer::poll(int timeout_ms) {
   std::vector<pollfd> fds;
   fds.push_back({listen_fd_, POLLIN, 0});
   for (auto& c : clients_) {
-    fds.push_back({c.fd, static_cast<short>(POLLIN | (c.out.empty() ? 0 : POLLOUT)), 0});
+    const int events = (c.read_closed ? 0 : POLLIN) | (c.out.empty() ? 0 : POLLOUT);
+    fds.push_back({c.fd, static_cast<short>(events), 0});
   }
   if (::poll(fds.data(), fds.size(), timeout_ms) <= 0) return;
   const size_t polled = clients_.size();
@@ -129,14 +131,11 @@ void ControlServer::poll(int timeout_ms) {
   for (size_t i = 0; i < clients_.size(); ++i) {
     Client& c = clients_[i];
     const short ev = i < polled ? fds[i + 1].revents : 0;
-    bool alive = true;
-    if (ev & (POLLIN | POLLHUP | POLLERR)) alive = read_client(c);
-    if (!alive && !c.out.empty()) {
-      // The client sent its request and closed its side: it still gets the whole answer.
-      fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) & ~O_NONBLOCK);
-    }
+    if (!c.read_closed && (ev & (POLLIN | POLLHUP | POLLERR))) c.read_closed = !read_client(c);
     const bool ok = write_client(c);
-    if (alive && ok) {
+    // A client that sent its requests and closed its side still gets the whole answer, as fast
+    // as it reads it: the control thread does not wait for it.
+    if (ok && (!c.read_closed || !c.out.empty())) {
       keep.push_back(std::move(c));
     } else {
       close(c.fd);

@@ -33,6 +33,7 @@ class ControlServer {
     std::string in;
     std::string out;
     bool subscribed = false;
+    bool read_closed = false;  // EOF or an error: only the answers left to send
   };
   void accept_client();
   bool read_client(Client& c);

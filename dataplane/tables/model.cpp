@@ -100,9 +100,15 @@ void Model::add_sa(const std::string& tunnel, const esp::SaParams& params, uint6
     invalid("SA " + spi_hex(params.spi) + ": no tunnel \"" + tunnel + "\"");
   }
   auto& table = params.direction == esp::Direction::kInbound ? inbound_ : outbound_;
-  if (table.count(params.spi) != 0 && !replace) {
-    invalid(std::string(params.direction == esp::Direction::kInbound ? "inbound" : "outbound") +
-            " SA " + spi_hex(params.spi) + " exists");
+  const std::string what =
+      std::string(params.direction == esp::Direction::kInbound ? "inbound" : "outbound") + " SA " +
+      spi_hex(params.spi);
+  if (auto existing = table.find(params.spi); existing != table.end()) {
+    if (!replace) invalid(what + " exists");
+    // Replacing another tunnel's SA would leave that tunnel's traffic on this tunnel's SA.
+    if (existing->second.tunnel != tunnel) {
+      invalid(what + " belongs to tunnel " + existing->second.tunnel + ", not " + tunnel);
+    }
   }
   auto sa = std::shared_ptr<esp::Sa>(esp::Sa::make(params, workers_, iv_seed));
   SaRecord rec;
