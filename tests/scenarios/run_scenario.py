@@ -340,22 +340,23 @@ def compare_pcap(ctx, exp_frames, act_frames, name, mac=None):
     if sorted(exp_garp) != sorted(act_garp):
         out.append(f"{name}: gratuitous ARPs: expected {[summary(f) for f in exp_garp]}, "
                    f"actual {[summary(f) for f in act_garp]}")
-    exp_frames = [f for f in exp_frames if not gratuitous_arp(f, mac)]
-    act_frames = [f for f in act_frames if not gratuitous_arp(f, mac)]
+    # (number in its pcap, counting from 1; frame)
+    exp_frames = [(i + 1, f) for i, f in enumerate(exp_frames) if not gratuitous_arp(f, mac)]
+    act_frames = [(i + 1, f) for i, f in enumerate(act_frames) if not gratuitous_arp(f, mac)]
     if len(exp_frames) != len(act_frames):
-        out.append(f"{name}: expected {len(exp_frames)} packets, actual {len(act_frames)}")
-    for i in range(min(len(exp_frames), len(act_frames))):
-        what = f"{name} packet {i + 1}"
-        exp, act = exp_frames[i], act_frames[i]
+        out.append(f"{name}: expected {len(exp_frames)} packets, actual {len(act_frames)} "
+                   f"(not counting gratuitous ARPs)")
+    for (ei, exp), (ai, act) in zip(exp_frames, act_frames):
+        what = f"{name} packet {ai}" + (f" (expected packet {ei})" if ei != ai else "")
         esp = esp_frame(ctx, exp)
         if esp is not None:
             out += compare_esp(ctx, esp[0], esp[1], exp, act, what)
         else:
             out += compare_plain(ctx, exp, act, what)
-    for i in range(len(exp_frames), len(act_frames)):
-        out.append(f"{name} packet {i + 1} (unexpected): {summary(act_frames[i])}")
-    for i in range(len(act_frames), len(exp_frames)):
-        out.append(f"{name} packet {i + 1} (missing): {summary(exp_frames[i])}")
+    for ai, act in act_frames[len(exp_frames):]:
+        out.append(f"{name} packet {ai} (unexpected): {summary(act)}")
+    for ei, exp in exp_frames[len(act_frames):]:
+        out.append(f"{name} expected packet {ei} (missing): {summary(exp)}")
     return out
 
 
