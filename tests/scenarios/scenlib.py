@@ -479,3 +479,27 @@ def garp(mac, ip):
     from scapy.layers.l2 import ARP, Ether
     return raw(Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") /
                ARP(op=1, hwsrc=mac, psrc=ip, hwdst="00:00:00:00:00:00", pdst=ip))
+
+
+def icmp4_error(src, about, icmp_type, code, mtu=0):
+    """espgw's ICMP error about packet `about` (as it stands when the error is made): TOS 0xc0
+    (internetwork control), TTL 64, no DF, ID 0 (espgw's ID is its own; the runner does not
+    compare it), the quote cut so the error fits 576 bytes (RFC 1812 4.3.2.3); for fragmentation
+    needed, the next-hop MTU (RFC 1191). Bytes of the IP packet."""
+    quote = l3(about)[: 576 - 28]
+    icmp = bytearray(struct.pack("!BBHHH", icmp_type, code, 0, 0, mtu) + quote)
+    struct.pack_into("!H", icmp, 2, inet_checksum(bytes(icmp)))
+    return raw(IP(src=src, dst=IP(l3(about)).src, tos=0xC0, ttl=64, id=0, proto=1) /
+               Raw(bytes(icmp)))
+
+
+def icmp6_error(src, about, icmp_type, code, mtu=0):
+    """espgw's ICMPv6 error about `about`: hop limit 64, traffic class 0, the quote cut so the
+    error fits 1280 bytes (RFC 4443 2.4(c)); for packet too big, the MTU (RFC 4443 3.2)."""
+    quote = l3(about)[: 1280 - 48]
+    dst = IPv6(l3(about)).src
+    icmp = bytearray(struct.pack("!BBHI", icmp_type, code, 0, mtu) + quote)
+    hdr = IPv6(src=src, dst=dst, hlim=64, nh=58, plen=len(icmp))
+    pseudo = raw(hdr)[8:40] + struct.pack("!IxxxB", len(icmp), 58)
+    struct.pack_into("!H", icmp, 2, inet_checksum(pseudo + bytes(icmp)))
+    return raw(hdr / Raw(bytes(icmp)))
