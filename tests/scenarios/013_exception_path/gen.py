@@ -70,9 +70,12 @@ wan_to_kernel = [
 ]
 from_tunnel = IP(src=REMOTE_HOST, dst=HOST_IP, id=4) / UDP(sport=9, dport=9) / Raw(b"esp")
 transit = IP(src="192.0.2.9", dst=HOST_IP, id=7) / TCP(sport=40000, dport=22, flags="S")
+# a ping through the tunnel to the gateway's LAN address: decrypted, then the LAN kernel's
+ping_gw = IP(src=REMOTE_HOST, dst=LAN_IP, id=13) / ICMP(id=6, seq=1) / Raw(b"via the tunnel")
 # ESP in UDP 4500 beside the IKE and keepalives: decrypted; transit: forwarded
 wan_in = wan_to_kernel[:3] + [frame(ROUTER_MAC, WAN_MAC, encap(sa_in, from_tunnel, 1))] + \
-    wan_to_kernel[3:5] + [frame(ROUTER_MAC, WAN_MAC, transit, 60)] + wan_to_kernel[5:]
+    wan_to_kernel[3:5] + [frame(ROUTER_MAC, WAN_MAC, transit, 60),
+                          frame(ROUTER_MAC, WAN_MAC, encap(sa_in, ping_gw, 2))] + wan_to_kernel[5:]
 
 # ---- what the WAN's kernel sends: its IKE reply (routed to the peer via the router), an ARP
 # request and IPv6 multicast (MLD) as they are
@@ -103,5 +106,7 @@ write_pcap(os.path.join(out, "input_wan.pcap"), wan_in)
 write_pcap(os.path.join(out, "input_wan_kernel.pcap"), wan_kernel_in)
 write_pcap(os.path.join(out, "expected_lan.pcap"), lan_exp)
 write_pcap(os.path.join(out, "expected_wan.pcap"), wan_exp)
-write_pcap(os.path.join(out, "expected_lan_kernel.pcap"), [kernel_view(f) for f in lan_to_kernel])
+# the decrypted ping reaches the LAN kernel with our MAC as both addresses, TTL as it came
+write_pcap(os.path.join(out, "expected_lan_kernel.pcap"),
+           [kernel_view(f) for f in lan_to_kernel] + [frame(LAN_MAC, LAN_MAC, ping_gw)])
 write_pcap(os.path.join(out, "expected_wan_kernel.pcap"), [kernel_view(f) for f in wan_to_kernel])
