@@ -60,29 +60,28 @@ if not conf.crypto_valid:
 # Drop reasons (dataplane/common/drop_reason.h) that no pcap can produce, and why. --coverage
 # checks that every other reason is expected, non-zero, by some case's expect.json.
 UNREACHABLE = {
-    "not_esp": "classify hands IKE (non-ESP marker), NAT-T keepalives and every non-ESP protocol "
-               "to the kernel before the ESP engine sees them; 012_exception_path shows where "
-               "they go instead (the engine's own check is covered by tests/unit/esp_bad_input)",
-    "crypto_error": "the crypto library refusing an operation whose lengths the engine checked; "
-                    "no packet content causes it",
-    "sa_stopped": "an SA stops after 2^32 - 1 (2^64 - 1 with ESN) packets or a hard lifetime; "
-                  "static SAs have no lifetime and first_seq is not configurable, so it takes "
-                  "4 billion packets (tests/unit covers it with first_seq)",
-    "seq_overflow": "as sa_stopped: the sequence number wraps only after 2^32 - 1 packets",
-    "no_buffer_room": "the mbuf data room is sized for the largest frame plus ESP overhead, and "
-                      "RX leaves RTE_PKTMBUF_HEADROOM; frames bigger than the data room arrive "
-                      "chained and are dropped as bad_frame first",
+    "not_esp": "classify() hands IKE (non-ESP marker), NAT-T keepalives and every protocol but "
+               "ESP to the kernel before the engine sees them (013_exception_path shows where "
+               "they go); the engine's own check: tests/unit/esp_bad_input_test.cpp",
+    "crypto_error": "the crypto library refusing an operation whose lengths the engine has "
+                    "checked; no packet content causes it",
+    "sa_stopped": "an SA stops after 2^32 - 1 (2^64 - 1 with ESN) packets; static SAs have no "
+                  "lifetime and no configurable first sequence number, so it takes 4 billion "
+                  "packets (tests/unit/esp_bad_input_test.cpp starts an SA near the end)",
+    "seq_overflow": "as sa_stopped: only the 2^32-th packet of an SA (tests/unit covers it)",
+    "no_buffer_room": "RX leaves RTE_PKTMBUF_HEADROOM in front and the data room is sized for the "
+                      "largest frame plus the ESP trailer; what is encrypted is at most the "
+                      "tunnel MTU (bigger is fragmented in new mbufs, or refused), and a frame "
+                      "bigger than the data room arrives chained and is dropped as bad_frame "
+                      "(tests/unit/esp_bad_input_test.cpp covers the engine's check)",
     "too_big": "an encapsulated packet over 65535 bytes needs an inner packet larger than any "
-               "MTU espgw accepts (9216)",
-    "no_mbuf": "needs the worker's mbuf pool empty; net_pcap then loses the RX packet itself "
-               "(rx_nombuf), so --max-packets never completes; the pool is sized for full RX "
-               "and TX rings",
-    "control_ring_full": "needs 4096 messages to the control thread (or 1024 frames to a "
-                         "worker) queued before the other side polls: a matter of timing",
+               "MTU espgw accepts (9216) (tests/unit covers the engine's check)",
+    "control_ring_full": "needs 4095 messages queued to the control thread, or 1023 frames to "
+                         "a worker, before the other side polls its ring: a race between two "
+                         "threads, not something a packet's content decides",
     "tx_full": "net_pcap's TX writes every frame to its file and never refuses one",
 }
 
-# Reasons that need wall-clock time (ARP retries): the case stops on a counter, see "stop_when".
 EAL_MEMORY_MB = "256"
 
 
