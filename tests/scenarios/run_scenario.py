@@ -27,6 +27,7 @@ keeps the scratch folder. DPDK's runtime folder is removed whatever happens.
   run_scenario.py --regen tests/scenarios/*_*/            # rerun the gen.py scripts
   run_scenario.py --check-gen tests/scenarios/*_*/        # committed pcaps == what gen.py writes
   run_scenario.py --coverage dataplane/common/drop_reason.h tests/scenarios
+  run_scenario.py --mutants --espgw build/dataplane/espgw tests/scenarios/*_*/  # each can fail
 Exit status: 0 passed, 1 failed, 77 (meson's "skipped") without scapy.
 """
 
@@ -634,6 +635,113 @@ def check_gen(case_dir):
     return not bad
 
 
+def mutants(case_dir, args):
+    """Shows that the case can fail: runs it on copies broken one way each, which must all fail.
+      - the last byte of the last packet of each expected pcap that has packets besides our
+        gratuitous ARPs (plain frames: one byte of content; ESP: the ICV, so no decryption);
+      - one bit of an SA key in config.yaml (inbound if the case sends ESP in, else outbound):
+        espgw and the runner both use the broken key, the pcaps were made with the right one;
+      - one drop counter in expect.json raised by one.
+    Returns the list of mutants that passed (should be empty)."""
+    import yaml
+    case_dir = os.path.abspath(case_dir.rstrip("/"))
+    name = os.path.basename(case_dir)
+    survivors, tried = [], 0
+
+    def attempt(label, mutate):
+        nonlocal tried
+        with tempfile.TemporaryDirectory(prefix=f"espgw-mut-{name[:3]}-") as tmp:
+            copy = os.path.join(tmp, name)
+            shutil.copytree(case_dir, copy, ignore=shutil.ignore_patterns("__pycache__"))
+            if not mutate(copy):
+                return
+            tried += 1
+            quiet = argparse.Namespace(**vars(args))
+            quiet.keep = False
+            import contextlib
+            import io
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                passed = run_case(copy, quiet)
+            first = next((line.strip() for line in buf.getvalue().splitlines()[1:]), "")
+            if passed:
+                survivors.append(f"{name}: {label}")
+                log(f"  SURVIVED {label}")
+            else:
+                log(f"  failed as it should: {label}: {first[:110]}")
+            for d in os.listdir(tempfile.gettempdir()):
+                if d.startswith(f"espgw-scen-{name[:3]}-"):
+                    shutil.rmtree(os.path.join(tempfile.gettempdir(), d), ignore_errors=True)
+
+    with open(os.path.join(case_dir, "config.yaml")) as f:
+        config = yaml.load(f, Loader=yaml.BaseLoader)
+    macs = [bytes.fromhex(i["mac"].replace(":", "")) for i in config["interfaces"] if "mac" in i]
+    for f in sorted(os.listdir(case_dir)):
+        if not (f.startswith("expected_") and f.endswith(".pcap")):
+            continue
+        frames = scenlib.read_pcap(os.path.join(case_dir, f))
+        real = [i for i, fr in enumerate(frames) if not any(gratuitous_arp(fr, m) for m in macs)]
+        if not real:
+            continue
+
+        def flip_last(copy, f=f, frames=frames, i=real[-1]):
+            b = bytearray(frames[i])
+            b[-1] ^= 0x01
+            scenlib.write_pcap(os.path.join(copy, f), frames[:i] + [bytes(b)] + frames[i + 1:])
+            return True
+        attempt(f"{f} packet {real[-1] + 1}: last byte flipped", flip_last)
+        ctx = Context(config)
+        esp = [i for i in real if esp_frame(ctx, frames[i])]
+        if esp:
+            def flip_inner(copy, f=f, frames=frames, i=esp[-1]):
+                sa, off = esp_frame(ctx, frames[i])
+                pt, inner, _, _, _ = scenlib.open_esp(sa, frames[i][off:])
+                pt = bytearray(pt)
+                pt[len(inner) - 1] ^= 0x01
+                seq = struct.unpack_from("!I", frames[i], off + 4)[0]
+                iv = frames[i][off + 8 : off + 8 + sa.iv_len]
+                b = frames[i][:off] + scenlib.seal_esp(sa, seq, bytes(pt), iv)
+                scenlib.write_pcap(os.path.join(copy, f), frames[:i] + [b] + frames[i + 1:])
+                return True
+            attempt(f"{f} packet {esp[-1] + 1}: last inner byte flipped, re-encrypted",
+                    flip_inner)
+
+    tunnels = [t for t in config.get("tunnels", []) if "static_sa" in t]
+    if tunnels:
+        sends_esp = any(
+            esp_frame(Context(config), fr) for p in os.listdir(case_dir)
+            if p.startswith("input_") for fr in scenlib.read_pcap(os.path.join(case_dir, p)))
+        direction = "inbound" if sends_esp else "outbound"
+        key = tunnels[0]["static_sa"][direction]["key"]
+
+        def wrong_key(copy, key=key):
+            p = os.path.join(copy, "config.yaml")
+            with open(p) as fh:
+                text = fh.read()
+            bad = key[:-1] + ("0" if key[-1] != "0" else "1")
+            with open(p, "w") as fh:
+                fh.write(text.replace(key, bad, 1))
+            return True
+        attempt(f"tunnel {tunnels[0]['name']}: {direction} key changed", wrong_key)
+
+    def more_drops(copy):
+        p = os.path.join(copy, "expect.json")
+        expect = {}
+        if os.path.exists(p):
+            with open(p) as fh:
+                expect = json.load(fh)
+        drops = expect.setdefault("drops", {})
+        reason = next(iter(drops), "no_route")
+        drops[reason] = drops.get(reason, 0) + 1
+        with open(p, "w") as fh:
+            json.dump(expect, fh)
+        return True
+    attempt("expect.json: one drop more", more_drops)
+    log(f"{'PASS' if not survivors else 'FAIL'} {name}: {tried - len(survivors)} of {tried} "
+        f"mutants failed the case")
+    return survivors
+
+
 def coverage(drop_reason_h, root):
     """Every drop reason is either expected (non-zero) by some case or listed in UNREACHABLE."""
     with open(drop_reason_h) as f:
@@ -677,6 +785,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=60, help="seconds per espgw run")
     ap.add_argument("--regen", action="store_true", help="rerun the cases' gen.py")
     ap.add_argument("--check-gen", action="store_true", help="committed pcaps == gen.py output")
+    ap.add_argument("--mutants", action="store_true",
+                    help="break each case in a few ways and check that it fails every time")
     ap.add_argument("--coverage", metavar="DROP_REASON_H",
                     help="check that every drop reason is produced or listed as unreachable")
     args = ap.parse_args()
@@ -690,6 +800,11 @@ def main():
         return 0 if all([check_gen(os.path.abspath(c)) for c in args.cases]) else 1
     if not args.espgw:
         ap.error("--espgw is required")
+    if args.mutants:
+        survivors = [m for c in args.cases for m in mutants(c, args)]
+        for m in survivors:
+            log(f"SURVIVED {m}")
+        return 0 if not survivors else 1
     results = [run_case(c, args) for c in args.cases]
     if len(results) > 1:
         log(f"{results.count(True)} of {len(results)} cases passed")

@@ -314,6 +314,18 @@ def craft(sa, seq, payload, padding=None, padlen=None, nh=4, iv=None, tos=0, df=
     return raw(hdr / Raw(bytes(body)))
 
 
+def seal_esp(sa, seq, plaintext, iv):
+    """ESP bytes (SPI to ICV) around `plaintext` (inner packet, padding, pad length and next
+    header, as open_esp() returns it), with scapy's cipher and HMAC."""
+    s = sa.scapy_sa(seq)
+    esp = _ESPPlain(spi=sa.spi, seq=seq & 0xFFFFFFFF, iv=iv, data=Raw(plaintext[:-2]), padding=b"",
+                    padlen=plaintext[-2], nh=plaintext[-1])
+    icv = s.crypt_algo.icv_size if s.crypt_algo.is_aead else 0
+    enc = s.crypt_algo.encrypt(s, esp, s.crypt_key, icv, esn_en=sa.esn, esn=seq >> 32)
+    s.auth_algo.sign(enc, s.auth_key)
+    return raw(enc)
+
+
 # ---- opening ESP ------------------------------------------------------------------------------
 
 
