@@ -2,6 +2,7 @@
 """003_decrypt: ESP from two peers (input_wan.pcap); expected_lan.pcap holds the inner packets as
 the LAN host must receive them."""
 import os
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -58,6 +59,17 @@ case(craft(gcm, 41, raw(p) + bytes(100)), p)
 # 13: the longest padding, 255 bytes (CBC: 255 + 2 + 30 inner bytes... any multiple of 16)
 p = down(13, src="172.61.1.1", size=19)  # 47 bytes + 2 + 255 = 304 = 19 blocks
 case(craft(cbc, 3, p, padding=bytes(range(1, 256))), p)
+
+# 14: an outer IPv4 header with options (Router Alert, RFC 2113): ESP starts after them
+p = down(14, src="172.61.2.2")
+outer = bytearray(encap(cbc, p, 4))
+opts = b"\x94\x04\x00\x00"
+outer = bytearray(outer[:20] + opts + outer[20:])
+outer[0] = 0x46
+struct.pack_into("!H", outer, 2, len(outer))
+outer[10:12] = b"\0\0"
+struct.pack_into("!H", outer, 10, inet_checksum(bytes(outer[:24])))
+case(bytes(outer), p)
 
 write_pcap(os.path.join(out, "input_wan.pcap"), wan_in)
 write_pcap(os.path.join(out, "expected_lan.pcap"), lan_exp)

@@ -63,6 +63,11 @@ wan_in.append(frame(ROUTER_MAC, WAN_MAC, encap(sa_in, p, 1)))
 wan_exp.append(frame(WAN_MAC, ROUTER_MAC,
                      encap(sa_out, icmp4_error(LAN_IP, routed(p), 3, 4, mtu=1280), 2)))
 
+p = udp6("2001:db8:60::20", DMZ_HOST6, 1300)
+wan_in.append(frame(ROUTER_MAC, WAN_MAC, encap(sa_in, p, 2)))
+wan_exp.append(frame(WAN_MAC, ROUTER_MAC,
+                     encap(sa_out, icmp6_error(LAN_IP6, routed(p), 2, 0, mtu=1280), 3)))
+
 write_pcap(os.path.join(out, "input_lan.pcap"), lan_in)
 write_pcap(os.path.join(out, "input_wan.pcap"), wan_in)
 write_pcap(os.path.join(out, "expected_lan.pcap"), lan_exp)

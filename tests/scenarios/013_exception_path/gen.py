@@ -43,7 +43,12 @@ lan_in = lan_to_kernel + [frame(HOST_MAC, LAN_MAC, into_tunnel, 60)]
 # peer (into the tunnel, TTL as it is), and the reply to the LAN host's ping (out of the LAN)
 gw_ping = IP(src=LAN_IP, dst=REMOTE_HOST, id=11, ttl=64) / ICMP(id=4, seq=1) / Raw(b"from the gw")
 gw_pong = IP(src=LAN_IP, dst=HOST_IP, id=12, ttl=64) / ICMP(type=0, id=2, seq=1) / Raw(b"gw?")
-lan_kernel_in = [frame(LAN_MAC, OTHER_MAC, gw_ping), frame(LAN_MAC, HOST_MAC, gw_pong)]
+# and a packet with DF too big for the tunnel (inner MTU 1438): the kernel gets the ICMP
+# fragmentation needed (PMTUD for its own traffic), from and to our LAN address
+gw_big = IP(src=LAN_IP, dst=REMOTE_HOST, id=14, ttl=64, flags="DF") / UDP(sport=7, dport=7) / \
+    Raw(bytes(1439 - 28))
+lan_kernel_in = [frame(LAN_MAC, OTHER_MAC, gw_ping), frame(LAN_MAC, HOST_MAC, gw_pong),
+                 frame(LAN_MAC, OTHER_MAC, gw_big)]
 
 # ---- what arrives on the WAN port
 wan_to_kernel = [
@@ -108,5 +113,7 @@ write_pcap(os.path.join(out, "expected_lan.pcap"), lan_exp)
 write_pcap(os.path.join(out, "expected_wan.pcap"), wan_exp)
 # the decrypted ping reaches the LAN kernel with our MAC as both addresses, TTL as it came
 write_pcap(os.path.join(out, "expected_lan_kernel.pcap"),
-           [kernel_view(f) for f in lan_to_kernel] + [frame(LAN_MAC, LAN_MAC, ping_gw)])
+           [kernel_view(f) for f in lan_to_kernel] +
+           [frame(LAN_MAC, LAN_MAC, icmp4_error(LAN_IP, gw_big, 3, 4, mtu=1438)),
+            frame(LAN_MAC, LAN_MAC, ping_gw)])
 write_pcap(os.path.join(out, "expected_wan_kernel.pcap"), [kernel_view(f) for f in wan_to_kernel])
