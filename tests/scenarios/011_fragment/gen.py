@@ -3,7 +3,6 @@
 fragments (encrypted one by one into the tunnel). The expected fragments are checked here to
 reassemble to the forwarded packet."""
 import os
-import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -16,50 +15,6 @@ DMZ_MAC, DMZ_HOST_MAC = "02:00:00:00:03:01", "02:00:00:00:03:05"
 sa = find_sa(cfg, "east", "out")
 lan_in = []
 wan_exp, dmz_exp = [garp(WAN_MAC, WAN_IP)], [garp(DMZ_MAC, "10.9.0.1")]
-
-
-def fragments(pkt, mtu):
-    """RFC 791 fragmentation of IPv4 packet bytes: data in multiples of 8 bytes, the first
-    fragment with every option, later ones with the copied options only (padded with
-    end-of-options to a multiple of 4 bytes)."""
-    b = bytes(pkt)
-    ihl = (b[0] & 0x0F) * 4
-    frag = struct.unpack_from("!H", b, 6)[0]
-    base, more = (frag & 0x1FFF) * 8, bool(frag & 0x2000)
-    opts, i = b"", 20
-    while i < ihl and b[i] != 0:
-        if b[i] == 1:
-            i += 1
-            continue
-        if b[i] & 0x80:
-            opts += b[i : i + b[i + 1]]
-        i += b[i + 1]
-    opts += b"\0" * (-len(opts) % 4)
-    later = bytearray(b[:20] + opts)
-    later[0] = 0x40 | (len(later) // 4)
-    payload, off, out = b[ihl:], 0, []
-    while off < len(payload):
-        hdr = bytearray(b[:ihl] if off == 0 else later)
-        chunk = min(len(payload) - off, (mtu - len(hdr)) & ~7)
-        last = off + chunk == len(payload)
-        struct.pack_into("!H", hdr, 2, len(hdr) + chunk)
-        struct.pack_into("!H", hdr, 6, (base + off) // 8 | (0x2000 if (not last or more) else 0))
-        struct.pack_into("!H", hdr, 10, 0)
-        struct.pack_into("!H", hdr, 10, inet_checksum(bytes(hdr)))
-        out.append(bytes(hdr) + payload[off : off + chunk])
-        off += chunk
-    return out
-
-
-def check_reassembly(frags, whole):
-    """The fragments give back the packet's payload at the right offsets."""
-    data = bytearray()
-    for f in sorted(frags, key=lambda f: struct.unpack_from("!H", f, 6)[0] & 0x1FFF):
-        ihl = (f[0] & 0x0F) * 4
-        assert (struct.unpack_from("!H", f, 6)[0] & 0x1FFF) * 8 == len(data) + \
-            (struct.unpack_from("!H", whole, 6)[0] & 0x1FFF) * 8
-        data += f[ihl:]
-    assert bytes(data) == whole[(whole[0] & 0x0F) * 4:], "fragments do not reassemble"
 
 
 def big(dst, size, ident, **kw):
