@@ -23,6 +23,15 @@ and --stats-file. Then it compares every output pcap with its expected pcap, pac
 On a mismatch it names the pcap, the packet and the field, with expected and actual values, and
 keeps the scratch folder. DPDK's runtime folder is removed whatever happens.
 
+Order on a port is deterministic, and gen.py must write it as espgw sends: the worker polls each
+port (in config order) and then its exception device, a burst of up to 32 packets each (a case
+with at most 32 input packets per device has them all in one burst); what a burst makes leaves in
+this order: frames sent at once while classifying (ARP and ND answers, frames for the kernel,
+the kernel's non-IP frames), then routed packets in order (transit before decrypted ones), then
+each tunnel's packets (one burst per tunnel), then ICMP errors; what the control thread sends
+(ARP requests, released packets) comes after the bursts. espgw's gratuitous ARPs at start are
+matched wherever they are.
+
   run_scenario.py --espgw build/dataplane/espgw tests/scenarios/001_encrypt_gcm [...]
   run_scenario.py --regen tests/scenarios/*_*/            # rerun the gen.py scripts
   run_scenario.py --check-gen tests/scenarios/*_*/        # committed pcaps == what gen.py writes
@@ -542,9 +551,14 @@ def run_espgw(cmd, stop_when, socket_path, timeout):
         out, _ = proc.communicate(timeout=timeout)
         return proc.returncode, out
     except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        return f"killed after {timeout} s", out
+        # SIGTERM first: espgw then stops cleanly and writes its stats and pcaps for inspection
+        proc.terminate()
+        try:
+            out, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        return f"stopped after {timeout} s (it did not finish: a packet not counted as handled?)", out
 
 
 def control(socket_path, request):
