@@ -227,7 +227,8 @@ def compare_plain(ctx, exp, act, what, l3=False):
     out = [f"{what}: {byte_diff(em, am)}"]
     try:
         if l3:
-            pad = b"\x02\0\0\0\0\1\x02\0\0\0\0\2" + (b"\x08\x00" if em[0] >> 4 == 4 else b"\x86\xdd")
+            etype = b"\x08\x00" if em[0] >> 4 == 4 else b"\x86\xdd"
+            pad = b"\x02\0\0\0\0\1\x02\0\0\0\0\2" + etype
             diffs = field_diffs(pad + em, pad + am)
         else:
             diffs = field_diffs(em, am)
@@ -558,7 +559,7 @@ def run_espgw(cmd, stop_when, socket_path, timeout):
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate()
-        return f"stopped after {timeout} s (it did not finish: a packet not counted as handled?)", out
+        return f"stopped after {timeout} s (not finished: a packet not counted as handled?)", out
 
 
 def control(socket_path, request):

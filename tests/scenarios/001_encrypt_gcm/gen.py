@@ -24,11 +24,12 @@ inner = [
     # ICMP echo
     IP(src=HOST_IP, dst=REMOTE_HOST, id=4) / ICMP(id=7, seq=1) / Raw(b"ping" * 14),
     # ECN CE: copied outward too (RFC 6040 4.1 normal mode)
-    IP(src=HOST_IP, dst=REMOTE_HOST, id=5, tos=0x03) / UDP(sport=1002, dport=5201) / Raw(b"ce" * 20),
+    IP(src=HOST_IP, dst=REMOTE_HOST, id=5, tos=0x03) / UDP(sport=1002, dport=5201)
+    / Raw(b"ce" * 20),
     # the largest inner packet of the tunnel: 1446 bytes make a 1500-byte outer packet
     IP(src=HOST_IP, dst=REMOTE_HOST, id=6, flags="DF") / UDP(sport=1003, dport=5201)
     / Raw(bytes(i & 0xFF for i in range(1446 - 28))),
-    # an odd length, one byte of GCM padding... three: 2 + 1 pad bytes to the 4-byte alignment
+    # 61 bytes: with pad length and next header 63, so one pad byte to GCM's 4-byte alignment
     IP(src=HOST_IP, dst=REMOTE_HOST, id=7) / UDP(sport=1004, dport=5201) / Raw(b"odd" * 11),
 ]
 assert len(inner[5]) == 1446

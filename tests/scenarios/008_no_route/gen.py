@@ -20,7 +20,8 @@ lan_in.append(frame(HOST_MAC, LAN_MAC, routed_pkt, 60))
 wan_in = [
     frame(ROUTER_MAC, WAN_MAC, IP(src="192.0.2.1", dst="192.0.2.99") / UDP(sport=1, dport=2), 60),
     frame(ROUTER_MAC, WAN_MAC, encap(find_sa(cfg, "east", "in"),
-                                     IP(src="172.60.1.20", dst="172.50.9.9") / UDP(sport=1, dport=2),
+                                     IP(src="172.60.1.20", dst="172.50.9.9")
+                                     / UDP(sport=1, dport=2),
                                      1)),
 ]
 write_pcap(os.path.join(out, "input_lan.pcap"), lan_in)

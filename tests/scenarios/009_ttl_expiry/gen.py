@@ -25,7 +25,8 @@ p = IP(src=HOST_IP, dst="192.0.2.80", ttl=1, id=1) / UDP(sport=33434, dport=3343
 lan_in.append(frame(HOST_MAC, LAN_MAC, p))
 lan_exp.append(frame(LAN_MAC, HOST_MAC, time_exceeded(LAN_IP, p)))
 # 2. TTL 0 (no router should send it, but one did): the same
-p = IP(src=HOST_IP, dst="192.0.2.80", ttl=0, id=2, flags="DF") / TCP(sport=5000, dport=22, flags="S")
+p = IP(src=HOST_IP, dst="192.0.2.80", ttl=0, id=2, flags="DF") / \
+    TCP(sport=5000, dport=22, flags="S")
 lan_in.append(frame(HOST_MAC, LAN_MAC, p, pad_to=60))
 lan_exp.append(frame(LAN_MAC, HOST_MAC, time_exceeded(LAN_IP, p)))
 # 3. LAN -> tunnel, TTL 1: expires before encryption; the error comes back on the LAN

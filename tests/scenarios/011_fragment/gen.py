@@ -28,8 +28,8 @@ cases = [
     # into the tunnel: 1500 bytes -> 572 + 572 + 396
     (big(REMOTE_HOST, 1500, 0x1111), "tunnel"),
     # options: Security (copied) in every fragment, Record Route (not copied) in the first only
-    (big(REMOTE_HOST, 1200, 0x2222, options=[IPOption_Security(), IPOption_RR(routers=["0.0.0.0"])]),
-     "tunnel"),
+    (big(REMOTE_HOST, 1200, 0x2222,
+         options=[IPOption_Security(), IPOption_RR(routers=["0.0.0.0"])]), "tunnel"),
     # already a fragment (offset 1480, MF): its pieces keep MF and continue the offsets
     (IP(raw(IP(src=HOST_IP, dst=REMOTE_HOST, id=0x3333, frag=185, flags="MF", proto=17)
            / Raw(bytes(range(256)) * 4))), "tunnel"),

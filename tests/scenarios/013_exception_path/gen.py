@@ -11,7 +11,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from scenlib import *  # noqa: E402,F403
-from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, ICMPv6EchoRequest, ICMPv6MLReport2, IPv6, Raw  # noqa: E402,E501
+from scapy.all import (ARP, ICMP, IP, TCP, UDP, Ether, ICMPv6EchoRequest,  # noqa: E402
+                       ICMPv6MLReport2, IPv6, Raw)
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

@@ -7,7 +7,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from scenlib import *  # noqa: E402,F403
 from scapy.all import (ARP, Ether, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,  # noqa: E402
-                       ICMPv6NDOptSrcLLAddr, IPv6, Raw, raw)
+                       ICMPv6NDOptSrcLLAddr, IPv6, raw)
 
 out = out_dir(__file__)
 BCAST = "ff:ff:ff:ff:ff:ff"

@@ -6,7 +6,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from scenlib import *  # noqa: E402,F403
-from scapy.all import IP, TCP, UDP, IPv6, Raw  # noqa: E402
+from scapy.all import IP, TCP, UDP, IPv6  # noqa: E402
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

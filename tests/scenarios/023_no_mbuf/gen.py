@@ -11,7 +11,8 @@ from scapy.all import ARP, IP, UDP, Ether, Raw, raw  # noqa: E402
 out = out_dir(__file__)
 held = [frame(HOST_MAC, LAN_MAC, IP(src=HOST_IP, dst="192.0.2.1", id=n) / UDP(sport=n, dport=9),
               60) for n in range(382)]
-big = IP(src=HOST_IP, dst="10.9.0.5", id=999) / UDP(sport=1, dport=9) / Raw(bytes(972))  # 1000 bytes: two fragments
+# 1000 bytes: two fragments at MTU 576
+big = IP(src=HOST_IP, dst="10.9.0.5", id=999) / UDP(sport=1, dport=9) / Raw(bytes(972))
 arp_req = raw(Ether(src=WAN_MAC, dst="ff:ff:ff:ff:ff:ff") /
               ARP(op=1, hwsrc=WAN_MAC, psrc=WAN_IP, hwdst="00:00:00:00:00:00",
                   pdst="198.51.100.50"))
