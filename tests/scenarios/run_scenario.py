@@ -511,7 +511,7 @@ def run_case(case_dir, args):
             cmd += ["--crypto", args.crypto]
         rc, stderr = run_espgw(cmd, stop_when, os.path.join(work, "ctl.sock"), args.timeout)
         if rc != 0:
-            failures.append(f"espgw exited with {rc}")
+            failures.append(f"espgw: {rc}" if isinstance(rc, str) else f"espgw exited with {rc}")
             return report(name, failures, work, stderr, started, args)
 
         ctx = Context(config)
@@ -537,16 +537,20 @@ def run_case(case_dir, args):
 
 def run_espgw(cmd, stop_when, socket_path, timeout):
     """Runs espgw to its end. Normally --max-packets ends it. A case whose counters depend on the
-    passing of time (ARP retries) gives "stop_when": {"drops.REASON": n}: the runner then asks the
-    control socket for the counters until they are reached and stops espgw itself (a condition,
-    not a sleep: it polls, and fails after `timeout` seconds)."""
+    passing of time (ARP retries) gives "stop_when": {"drops.REASON": n, "ports.wan.tx_packets":
+    n, ...} (paths into the control socket's "counters" answer): the runner asks for the counters
+    until every one is reached, then stops espgw (a condition, not a sleep: it polls, and gives
+    up after `timeout` seconds). A frame counted in tx_packets is in its TX queue, which the
+    worker flushes on its way out."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         if stop_when is not None:
             deadline = time.monotonic() + timeout
             while not stop_condition(socket_path, stop_when):
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    break
+                    control(socket_path, {"cmd": "stop"})
+                    out, _ = proc.communicate(timeout=timeout)
+                    return f"never reached stop_when {stop_when} in {timeout} s", out
                 time.sleep(0.01)  # poll interval of the condition, not a synchronisation
             control(socket_path, {"cmd": "stop"})
         out, _ = proc.communicate(timeout=timeout)
@@ -586,8 +590,10 @@ def stop_condition(socket_path, stop_when):
     if not resp or not resp.get("ok"):
         return False
     for key, want in stop_when.items():
-        section, field = key.split(".", 1)
-        if resp.get(section, {}).get(field, 0) < want:
+        value = resp
+        for part in key.split("."):
+            value = value.get(part, {}) if isinstance(value, dict) else {}
+        if not isinstance(value, int) or value < want:
             return False
     return True
 
