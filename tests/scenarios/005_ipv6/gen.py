@@ -43,6 +43,10 @@ down(IP(src="172.80.1.1", dst=HOST_IP, id=10) / UDP(sport=7, dport=7001) / Raw(b
      v6i, 1)
 down(IPv6(src="2001:db8:80::1", dst=HOST_IP6, tc=0xB8) / UDP(sport=7, dport=7002)
      / Raw(b"66" * 40), v6i, 2)
+# RFC 6040 4.2 with an IPv6 inner packet: outer CE over ECT(0) makes the inner traffic class CE
+p = IPv6(src="2001:db8:60::20", dst=HOST_IP6, tc=0x28 | 2) / UDP(sport=7, dport=7003) / Raw(b"ce")
+wan_in.append(frame(ROUTER_MAC, WAN_MAC, encap(v4i, p, 2, ecn=3)))
+lan_exp.append(frame(LAN_MAC, HOST_MAC, routed(set_ecn(p, 3))))
 
 write_pcap(os.path.join(out, "input_lan.pcap"), lan_in)
 write_pcap(os.path.join(out, "input_wan.pcap"), wan_in)
