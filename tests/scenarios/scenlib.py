@@ -381,6 +381,18 @@ def open_esp(sa, esp_bytes, seq_hi=0):
         raise EspError(f"pad length {padlen} in {len(pt)} bytes of plaintext")
     inner = pt[: len(pt) - 2 - padlen]
     pad = pt[len(pt) - 2 - padlen : len(pt) - 2]
+    # The same through SecurityAssociation.decrypt(), scapy's own tunnel-mode path: it must
+    # find the same inner packet.
+    s = sa.scapy_sa(seq_hi << 32)
+    s.tunnel_header = (IPv6 if sa.outer_v6 else IP)(src=sa.src, dst=sa.dst)
+    outer = (IPv6(src=sa.src, dst=sa.dst, nh=50) if sa.outer_v6 else
+             IP(src=sa.src, dst=sa.dst, proto=50)) / ESP(esp_bytes)
+    try:
+        theirs = raw(s.decrypt(outer.__class__(raw(outer))))
+    except Exception as e:
+        raise EspError(f"scapy's SecurityAssociation.decrypt() refuses it: {e}") from None
+    if nh in (4, 41) and theirs != inner:
+        raise EspError("scapy's SecurityAssociation.decrypt() finds another inner packet")
     return pt, inner, pad, padlen, nh
 
 
