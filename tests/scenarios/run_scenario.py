@@ -624,14 +624,24 @@ def report(name, failures, work, stderr, started, args):
 
 
 def regen(case_dir, out_dir=None):
-    cmd = ["/usr/bin/python3", os.path.join(case_dir, "gen.py")]
-    if out_dir:
-        cmd.append(out_dir)
-    proc = subprocess.run(cmd, cwd=case_dir, capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
-        log(f"FAIL {os.path.basename(case_dir)}: gen.py exited {proc.returncode}\n{proc.stderr}")
+    """Runs the case's gen.py (in this process: scapy is loaded already), writing to its folder
+    or to out_dir."""
+    import runpy
+    gen = os.path.join(case_dir, "gen.py")
+    argv, cwd = sys.argv, os.getcwd()
+    try:
+        sys.argv = [gen] + ([out_dir] if out_dir else [])
+        os.chdir(case_dir)
+        runpy.run_path(gen, run_name="__main__")
+        return True
+    except BaseException as e:  # SystemExit too: a gen.py that fails is a failed check
+        import traceback
+        log(f"FAIL {os.path.basename(case_dir)}: gen.py: {type(e).__name__}: {e}\n"
+            f"{traceback.format_exc()}")
         return False
-    return True
+    finally:
+        sys.argv = argv
+        os.chdir(cwd)
 
 
 def check_gen(case_dir):
@@ -805,7 +815,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder of passed cases")
     ap.add_argument("--timeout", type=float, default=60, help="seconds per espgw run")
     ap.add_argument("--regen", action="store_true", help="rerun the cases' gen.py")
-    ap.add_argument("--check-gen", action="store_true", help="committed pcaps == gen.py output")
+    ap.add_argument("--check-gen", action="store_true",
+                    help="committed pcaps == gen.py output (then run the cases if --espgw)")
     ap.add_argument("--mutants", action="store_true",
                     help="break each case in a few ways and check that it fails every time")
     ap.add_argument("--coverage", metavar="DROP_REASON_H",
@@ -817,10 +828,13 @@ def main():
         ap.error("no case folders")
     if args.regen:
         return 0 if all([regen(os.path.abspath(c)) for c in args.cases]) else 1
-    if args.check_gen:
+    if args.check_gen and not args.espgw:
         return 0 if all([check_gen(os.path.abspath(c)) for c in args.cases]) else 1
     if not args.espgw:
         ap.error("--espgw is required")
+    if args.check_gen:  # and then run them
+        if not all([check_gen(os.path.abspath(c)) for c in args.cases]):
+            return 1
     if args.mutants:
         survivors = [m for c in args.cases for m in mutants(c, args)]
         for m in survivors:
