@@ -408,6 +408,10 @@ int App::run() {
   std::array<ControlMsg, 64> msgs;
   while (!g_stop.load()) {
     server_->poll(opts_.max_packets ? 1 : 5);
+    // Counted before the ring is drained: a worker queues what it asks of this thread (packets to
+    // hold, neighbours learned) before it counts the packet, and x86 keeps stores in order, so
+    // the drain below sees every message about the packets counted here.
+    const bool all_handled = opts_.max_packets != 0 && handled_packets() >= opts_.max_packets;
     {
       std::lock_guard guard(lock_);
       unsigned n;
@@ -420,7 +424,13 @@ int App::run() {
       neighbours_->tick(now_ms());
     }
     check_lifetimes();
-    if (opts_.max_packets != 0 && handled_packets() >= opts_.max_packets) break;
+    // --max-packets: stop once the packets are handled and the workers have taken what this
+    // thread queued for them in return (gratuitous ARPs, ARP requests, released packets); each
+    // worker flushes its TX queues on its way out.
+    if (all_handled && std::all_of(rt_.to_worker.begin(), rt_.to_worker.end(),
+                                   [](rte_ring* r) { return rte_ring_empty(r) != 0; })) {
+      break;
+    }
   }
   rt_.stop.store(true);
   rte_eal_mp_wait_lcore();
