@@ -37,6 +37,8 @@ wan_in = [
     bytes.fromhex(WAN_MAC.replace(":", "")) + b"\x02\0\0\0",  # 10 bytes: no Ethernet header
     frame(ROUTER_MAC, WAN_MAC, IP(src="192.0.2.20", dst=HOST_IP) / UDP(sport=1, dport=2) /
           Raw(bytes(3000))),  # larger than the mbuf's data room: arrives chained
+    # other_host: unicast to someone else's MAC (a promiscuous port sees these)
+    frame(ROUTER_MAC, "02:00:00:00:99:99", good),
     # bad_ip_header
     frame(ROUTER_MAC, WAN_MAC, fix_ip_checksum(poke(good_b, 0, 0x44))),  # IHL 4
     frame(ROUTER_MAC, WAN_MAC, poke(good_b, 0, 0x65)),  # version 6 under ethertype IPv4
