@@ -29,6 +29,23 @@ IpPrefix network_of(const IpPrefix& p) {
   return n;
 }
 
+// Whether `sa` is what `p` would install. An Sa keeps its keys only in SaKeys (its params() has
+// them wiped), so the keys are compared there.
+bool same_sa(const esp::Sa& sa, const esp::SaParams& p) {
+  esp::SaParams bare = p;
+  bare.enc_key.clear();
+  bare.salt.clear();
+  bare.auth_key.clear();
+  if (!(sa.params() == bare)) return false;
+  const crypto::SaKeys& k = sa.keys();
+  auto same = [](const std::vector<uint8_t>& given, const uint8_t* held, size_t held_len) {
+    return given.size() == held_len && std::equal(given.begin(), given.end(), held);
+  };
+  return same(p.enc_key, k.cipher_key, k.alg.key_bytes) &&
+         same(p.salt, k.salt, k.alg.salt_bytes()) &&
+         same(p.auth_key, k.auth_key, p.algorithm.aead() ? 0 : k.auth_key_len);
+}
+
 struct RouteEntry {
   IpPrefix prefix;
   NextHop nh;
@@ -100,9 +117,20 @@ void Model::add_sa(const std::string& tunnel, const esp::SaParams& params, uint6
     invalid("SA " + spi_hex(params.spi) + ": no tunnel \"" + tunnel + "\"");
   }
   auto& table = params.direction == esp::Direction::kInbound ? inbound_ : outbound_;
-  if (table.count(params.spi) != 0 && !replace) {
-    invalid(std::string(params.direction == esp::Direction::kInbound ? "inbound" : "outbound") +
-            " SA " + spi_hex(params.spi) + " exists");
+  const auto existing = table.find(params.spi);
+  if (existing != table.end()) {
+    if (!replace) {
+      invalid(std::string(params.direction == esp::Direction::kInbound ? "inbound" : "outbound") +
+              " SA " + spi_hex(params.spi) + " exists");
+    }
+    // The same SA given again (tunnel-replace with the tunnel's static SAs unchanged, a config
+    // applied twice) stays as it is: its sequence number, replay window and counters are live
+    // state. A fresh copy would send from sequence number 1 again, which the peer drops as
+    // replays until the numbers pass its window.
+    if (existing->second.tunnel == tunnel && same_sa(*existing->second.sa, params)) {
+      if (params.direction == esp::Direction::kOutbound) active_out_[tunnel] = params.spi;
+      return;
+    }
   }
   auto sa = std::shared_ptr<esp::Sa>(esp::Sa::make(params, workers_, iv_seed));
   table[params.spi] = SaRecord{std::move(sa), tunnel, ++installs_};
