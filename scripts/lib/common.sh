@@ -24,6 +24,13 @@ as_root() {
   fi
 }
 
+# Replaces this shell with the command, as root (sudo where we are not).
+exec_as_root() {
+  if [ "$(id -u)" -eq 0 ]; then exec "$@"; elif command -v sudo >/dev/null; then exec sudo "$@"; else
+    die "need root to run: $*"
+  fi
+}
+
 # Installs what is missing; quick (one dpkg-query) when everything is there.
 ensure_packages() {
   local missing=() status

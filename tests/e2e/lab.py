@@ -523,7 +523,19 @@ class Lab:
     # ---- teardown ----
 
     def down(self):
-        """Removes everything the lab made; safe to call twice and after any failure."""
+        """Removes everything the lab made; safe to call twice and after any failure. A second
+        Ctrl-C (or SIGTERM) while it runs is ignored, so that teardown finishes."""
+        try:
+            saved = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread
+            saved = {}
+        try:
+            return self._down()
+        finally:
+            for s, h in saved.items():
+                signal.signal(s, h)
+
+    def _down(self):
         errors = []
         for p in self.procs:
             if p.poll() is None:
