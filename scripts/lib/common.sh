@@ -11,7 +11,7 @@ ESPGW_PACKAGES=(
   dpdk dpdk-dev libdpdk-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-scapy
-  iproute2 ethtool iputils-ping iperf3 tcpdump
+  python3-cryptography procps iproute2 ethtool iputils-ping iperf3 tcpdump
   clang libclang-rt-14-dev
 )
 

@@ -16,8 +16,8 @@ two labs never meet, and Lab.down() removes all of it: processes (by the ids it 
 namespaces, the work folder and the DPDK runtime folders. Every wait is a bounded poll on a
 condition that fails with a message saying what it waited for.
 
-Used by tests/e2e/e2e_*.py and by scripts/demo (tests/e2e/demo.py). Needs root, iproute2, ethtool,
-iperf3 and /usr/bin/python3 with scapy.
+Used by tests/e2e/e2e_*.py and by scripts/demo (scripts/lib/demo.py). Needs root, iproute2,
+procps, ethtool, iputils-ping, iperf3, tcpdump and /usr/bin/python3 with scapy and cryptography.
 """
 
 import importlib.util
@@ -104,11 +104,12 @@ def skip_reason():
     """Why this machine cannot run the lab, or None."""
     if os.geteuid() != 0:
         return "needs root (network namespaces, veths, DPDK)"
-    for tool in ("ip", "ss", "ethtool", "iperf3", "ping", "tcpdump"):
+    for tool in ("ip", "ss", "sysctl", "ethtool", "iperf3", "ping", "tcpdump"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (scripts/lib/common.sh ESPGW_PACKAGES)"
-    if importlib.util.find_spec("scapy") is None:
-        return f"{sys.executable} has no scapy (python3-scapy)"
+    for module, package in (("scapy", "python3-scapy"), ("cryptography", "python3-cryptography")):
+        if importlib.util.find_spec(module) is None:
+            return f"{sys.executable} has no {module} ({package})"
     return None
 
 
