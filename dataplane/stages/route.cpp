@@ -1,5 +1,6 @@
 // Routing: TTL / hop limit, longest-prefix match (rte_lpm, rte_lpm6), then into a tunnel or out
-// of a port. Packets into the same tunnel are gathered so ESP sees them as one burst.
+// of a port; decrypted packets for our own addresses to the kernel. Packets into the same tunnel
+// are gathered so ESP sees them as one burst.
 
 #include <cstring>
 
@@ -24,6 +25,19 @@ bool martian6(const uint8_t* ip) noexcept {
          (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80);
 }
 
+// A decrypted packet for one of our own addresses (the peer's side pinging this gateway's inside
+// address): classify() never saw it, so it goes to the kernel here, as a frame to the tap of
+// the port that holds the address.
+void to_local(Worker& w, uint16_t port, rte_mbuf* m, uint16_t ether_type) noexcept {
+  auto* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, 14));
+  if (eth == nullptr) return w.drop(m, DropReason::kNoBufferRoom);
+  const rte_ether_addr& mac = w.rt.ports[port].mac;
+  std::memcpy(eth, mac.addr_bytes, 6);
+  std::memcpy(eth + 6, mac.addr_bytes, 6);
+  store_be16(eth + 12, ether_type);
+  w.to_kernel(port, m);
+}
+
 }  // namespace
 
 void route(Worker& w, Batch& b) noexcept {
@@ -43,6 +57,12 @@ void route(Worker& w, Batch& b) noexcept {
       if (martian4(src, dst)) {
         w.drop(m, DropReason::kMartian);
         continue;
+      }
+      if (flags & Batch::kFromTunnel) {
+        if (const uint16_t local = s.local_port4(dst); local != kNoPort) {
+          to_local(w, local, m, 0x0800);
+          continue;
+        }
       }
       if (!(flags & Batch::kLocalOrigin)) {
         if (ip[8] <= 1) {
@@ -97,6 +117,12 @@ void route(Worker& w, Batch& b) noexcept {
       if (martian6(ip)) {
         w.drop(m, DropReason::kMartian);
         continue;
+      }
+      if (flags & Batch::kFromTunnel) {
+        if (const uint16_t local = s.local_port6(ip + 24); local != kNoPort) {
+          to_local(w, local, m, 0x86dd);
+          continue;
+        }
       }
       if (!(flags & Batch::kLocalOrigin)) {
         if (ip[7] <= 1) {
