@@ -8,6 +8,8 @@ What it proves:
   - ping A -> B and B -> A: no loss; each of the four SAs counts exactly the packets that crossed
     it, and every frame each gateway received is accounted for (encrypted, decrypted, ARP answered,
     to the kernel, or dropped under a reason; here none is dropped).
+  - ping from each host to the far gateway's inside address: the decrypted echo requests reach
+    that gateway's kernel (exception path) and the replies go back through the tunnel.
   - TCP both ways (64 MiB each, pseudo-random): the SHA-256 at the receiver equals the sender's.
   - iperf3 both ways: throughput reported (not asserted).
   - Under load, per direction: packets out of the sending gateway's SA = packets decrypted by the
@@ -145,6 +147,27 @@ def main():
             check(not drops, f"{gw}: no drops ({drops})", failures)
         check_capture(pcap, 4 * n, failures)
         print("  tcpdump: " + " | ".join(err.strip().splitlines()[-3:]))
+
+        print("== ping the far gateway's inside address through the tunnel", flush=True)
+        m = 10
+        g_a = lab.ping("a", L.GW2_LAN, m, 0.02)
+        g_b = lab.ping("b", L.GW1_LAN, m, 0.02)
+        s2b = lab.settle("the pings to drain")
+        figures["ping_a_gw2"], figures["ping_b_gw1"] = g_a, g_b
+        check(g_a["received"] == m, f"ping A -> gw2 {L.GW2_LAN}: {g_a['received']}/{m} answered",
+              failures)
+        check(g_b["received"] == m, f"ping B -> gw1 {L.GW1_LAN}: {g_b['received']}/{m} answered",
+              failures)
+        for gw in ("gw1", "gw2"):
+            d = L.port_delta(s2, s2b, gw, "lan", "to_kernel")
+            check(d == m, f"{gw}: {d} decrypted echo requests handed to its kernel (expected {m})",
+                  failures)
+        for gw, direction, spi in (("gw1", "out", a2b), ("gw2", "in", a2b), ("gw2", "out", b2a),
+                                   ("gw1", "in", b2a)):
+            d = L.sa_packets(s2b, gw, direction, spi) - L.sa_packets(s2, gw, direction, spi)
+            check(d == 2 * m, f"{gw} SA {direction} 0x{spi:08x}: {d} packets, expected {2 * m}",
+                  failures)
+        s2 = s2b
 
         print("== TCP with checked data, A -> B and B -> A", flush=True)
         t_ab = lab.tcp_transfer("a", "b", L.B_IP, a.tcp_bytes, port=5300, seed=11)

@@ -417,7 +417,8 @@ class Lab:
             self.sh("inet", "ip", "neigh", "replace", ip, "lladdr", self.mac[end], "nud",
                     "permanent", "dev", self.dev[dev])
         for gw in self.gateways:
-            self.sh(gw.name, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1")
+            # Strict reverse-path checks on the veths only (_gateway_port): the taps must accept
+            # what arrives from the tunnel's remote CIDRs, which the kernel routes elsewhere.
             for end in (f"{gw.name}_wan", f"{gw.name}_lan"):
                 self._gateway_port(gw.name, end)
         self.say("namespaces and veths up: A - gw1 - internet - gw2 - B")
