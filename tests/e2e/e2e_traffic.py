@@ -10,7 +10,8 @@ What it proves:
     to the kernel, or dropped under a reason; here none is dropped).
   - ping from each host to the far gateway's inside address: the decrypted echo requests reach
     that gateway's kernel (exception path) and the replies go back through the tunnel.
-  - TCP both ways (64 MiB each, pseudo-random): the SHA-256 at the receiver equals the sender's.
+  - TCP both ways (64 MiB each, pseudo-random): the SHA-256 at the receiver equals the sender's;
+    the gateways clamp the SYNs' MSS, so no TCP segment needs fragmenting before encryption.
   - iperf3 both ways: throughput reported (not asserted).
   - Under load, per direction: packets out of the sending gateway's SA = packets decrypted by the
     receiving gateway's SA + drops there + losses on the wires, where the losses are read from the
@@ -197,6 +198,11 @@ def main():
                   failures)
             check(acc["dropped"] == 0, f"{dst}: no ESP packet of 0x{spi:08x} dropped", failures)
         for gw in ("gw1", "gw2"):
+            wb, wa = s2[gw]["counters"]["workers"]["0"], s3[gw]["counters"]["workers"]["0"]
+            clamped = wa["mss_clamped"] - wb["mss_clamped"]
+            frags = wa["fragments"] - wb["fragments"]
+            check(clamped > 0 and frags == 0, f"{gw}: {clamped} SYNs had their MSS clamped to "
+                  f"the tunnel's, so TCP needed no fragmentation ({frags} fragments)", failures)
             drops = L.drops_delta(s2[gw]["counters"], s3[gw]["counters"])
             check(not drops, f"{gw}: no drops under any reason ({drops})", failures)
             rx, accounted = L.rx_identity(s2, s3, gw)
