@@ -131,37 +131,28 @@ def udp_seq_recv(a):
                       "ended": sent is not None}))
 
 
-class Stop(Exception):
-    pass
-
-
 def udp_seq_send(a):
-    def stop(_signum, _frame):
-        raise Stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stop = []
+    # The handler only raises a flag: a datagram is either sent and counted, or neither.
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.connect((a.to, a.port))
     pad = b"\0" * max(0, a.size - 12)
     i = 0
     ready()
     t0 = time.monotonic()
-    try:
-        while a.count is None or i < a.count:
-            # Paced by the clock: datagram i leaves at t0 + i / rate.
-            due = t0 + i / a.rate
-            now = time.monotonic()
-            if due > now:
-                time.sleep(due - now)
-            s.send(MAGIC + struct.pack("!Q", i) + pad)
-            i += 1
-    except Stop:
-        pass
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while not stop and (a.count is None or i < a.count):
+        # Paced by the clock: datagram i leaves at t0 + i / rate.
+        due = t0 + i / a.rate
+        now = time.monotonic()
+        if due > now:
+            time.sleep(due - now)
+            continue
+        s.send(MAGIC + struct.pack("!Q", i) + pad)
+        i += 1
     secs = time.monotonic() - t0
-    # The path is FIFO (one queue per port, one worker): the markers come after the data.
+    # End markers carry the count; the receiver still waits for stragglers after them.
     for _ in range(3):
         s.send(MAGIC + struct.pack("!QQ", END, i))
     print(json.dumps({"sent": i, "seconds": secs}), flush=True)
