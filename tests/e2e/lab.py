@@ -13,7 +13,9 @@ afresh for every run.
 
 Everything the lab creates is named after a random tag (`e2e-<tag>-gw1`, veths `e2e<tag>1w`), so
 two labs never meet, and Lab.down() removes all of it: processes (by the ids it started),
-namespaces, the work folder and the DPDK runtime folders. Every wait is a bounded poll on a
+namespaces, the work folder and the DPDK runtime folders. Should the lab's own process be killed
+outright, its children get SIGTERM from the kernel (PR_SET_PDEATHSIG) and the next lab to start
+removes the namespaces and folders it left (sweep_abandoned). Every wait is a bounded poll on a
 condition that fails with a message saying what it waited for.
 
 Used by tests/e2e/e2e_*.py and by scripts/demo (scripts/lib/demo.py). Needs root, iproute2,
@@ -91,6 +93,59 @@ def run(cmd, check=True, timeout=60, capture=True):
         out = ((r.stdout or "") + (r.stderr or "")).strip()
         raise LabError(f"{' '.join(cmd)}: exit {r.returncode}: {out}")
     return r
+
+
+def _die_with_parent():
+    """preexec_fn: the child gets SIGTERM when the lab's process dies, however it dies (espgw
+    stops cleanly on SIGTERM; its taps go with it)."""
+    import ctypes  # noqa: PLC0415 - only in the child, between fork and exec
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+# Each running lab leaves a note here: its tag, its process (pid and start time) and its work
+# folder. A lab that starts removes what labs whose process is gone left behind (a SIGKILL gives
+# no chance to tear down), and nothing of a lab still running.
+STATE_DIR = "/run/espgw-e2e"
+
+
+def _proc_start(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def sweep_abandoned(say=print):
+    try:
+        notes = os.listdir(STATE_DIR)
+    except OSError:
+        return
+    for tag in notes:
+        path = os.path.join(STATE_DIR, tag)
+        try:
+            with open(path) as f:
+                note = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if _proc_start(note["pid"]) == note["start"]:
+            continue  # still running
+        names = run(["ip", "netns", "list"], check=False).stdout.split()
+        for ns in [n for n in names if n.startswith(f"e2e-{tag}-")]:
+            r = run(["ip", "netns", "pids", ns], check=False)
+            for pid in (r.stdout or "").split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            run(["ip", "netns", "del", ns], check=False)
+        shutil.rmtree(note.get("workdir", "/nonexistent"), ignore_errors=True)
+        for gw in ("gw1", "gw2"):
+            shutil.rmtree(f"/var/run/dpdk/e2e-{tag}-{gw}", ignore_errors=True)
+        os.unlink(path)
+        say(f"removed what lab {tag} (process {note['pid']}, gone) left behind")
 
 
 def espgw_binary(build):
@@ -231,7 +286,8 @@ tunnels:
         ]  # fmt: skip
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         preexec_fn=_die_with_parent)
 
     def log_tail(self, lines=30):
         try:
@@ -342,7 +398,8 @@ class Lab:
     def spawn(self, ns, *cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE):
         """A helper process in a namespace; its own session, so Ctrl-C reaches only us."""
         p = subprocess.Popen(self.nsexec(ns, *cmd), stdout=stdout, stderr=stderr,
-                             stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+                             stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+                             preexec_fn=_die_with_parent)
         self.procs.append(p)
         return p
 
@@ -391,6 +448,11 @@ class Lab:
         self.sh(ns, "ip", "link", "set", self.dev[end], "arp", "off", "up")
 
     def up(self):
+        sweep_abandoned(self.say)
+        os.makedirs(STATE_DIR, exist_ok=True)
+        with open(os.path.join(STATE_DIR, self.tag), "w") as f:
+            json.dump({"pid": os.getpid(), "start": _proc_start(os.getpid()),
+                       "workdir": self.workdir}, f)
         self.say(f"lab {self.tag}: namespaces {', '.join(self.ns.values())}")
         for key in ("a", "gw1", "inet", "gw2", "b"):
             run(["ip", "netns", "add", self.ns[key]])
@@ -501,7 +563,7 @@ class Lab:
         recv = self.tool(dst, "tcp-recv", "--bind", dst_ip, "--port", str(port))
         send = self.tool(src, "tcp-send", "--to", dst_ip, "--port", str(port), "--bytes",
                          str(nbytes), "--seed", str(seed))
-        s = self.result(send, f"tcp-send {src} -> {dst}", 300)
+        s = self.result(send, f"tcp-send {src} -> {dst}", 120)
         r = self.result(recv, f"tcp-recv in {dst}", 60)
         if r["bytes"] != nbytes or r["sha256"] != s["sha256"]:
             raise LabError(f"TCP {src} -> {dst}: sent {nbytes} bytes sha256 {s['sha256']}, "
@@ -570,6 +632,11 @@ class Lab:
         self.created_ns = []
         if not self.keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        if not errors:
+            try:
+                os.unlink(os.path.join(STATE_DIR, self.tag))
+            except FileNotFoundError:
+                pass
         if errors:
             self.say("teardown: " + "; ".join(errors))
         return errors
