@@ -62,6 +62,8 @@ struct SaParams {
   // Outbound: the first sequence number to send. Inbound: the window starts just below it. For
   // tests and for moving an SA's state (RFC 4303 keeps both ends at 1 for a new SA).
   uint64_t first_seq = 1;
+
+  friend bool operator==(const SaParams&, const SaParams&) = default;
 };
 
 // Per-worker traffic counters of one SA.

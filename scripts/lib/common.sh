@@ -11,6 +11,7 @@ ESPGW_PACKAGES=(
   dpdk dpdk-dev libdpdk-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-scapy
+  python3-cryptography procps iproute2 ethtool iputils-ping iperf3 tcpdump
   clang libclang-rt-14-dev
 )
 
@@ -19,6 +20,13 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root to run: $*"
+  fi
+}
+
+# Replaces this shell with the command, as root (sudo where we are not).
+exec_as_root() {
+  if [ "$(id -u)" -eq 0 ]; then exec "$@"; elif command -v sudo >/dev/null; then exec sudo "$@"; else
     die "need root to run: $*"
   fi
 }
