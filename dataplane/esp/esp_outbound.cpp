@@ -27,6 +27,18 @@ void udp6_checksum(uint8_t* ip6) noexcept {
   store_be16(udp + 6, c == 0 ? 0xffff : c);
 }
 
+// The outer header template is 20, 28, 40 or 48 bytes. Two fixed-size, possibly overlapping copies
+// instead of memcpy(len): GCC turns a variable-length copy into `rep movsq`, whose start-up cost
+// was a fifth of the whole 64-byte encryption.
+inline void copy_outer(uint8_t* dst, const uint8_t* src, uint32_t len) noexcept {
+  if (len <= 32) {
+    std::memcpy(dst, src, 16);
+  } else {
+    std::memcpy(dst, src, 32);
+  }
+  std::memcpy(dst + len - 16, src + len - 16, 16);
+}
+
 }  // namespace
 
 void EspEngine::encrypt(std::span<PacketView> pkts, std::span<Sa* const> sas,
@@ -96,7 +108,7 @@ DropReason EspEngine::frame(Sa& sa, PacketView& p, uint64_t seq, crypto::CryptoO
   t[pad + 1] = next_header;
 
   uint8_t* o = inner - head;
-  std::memcpy(o, sa.outer_template_, sa.outer_len_);
+  copy_outer(o, sa.outer_template_, sa.outer_len_);
   const uint8_t dscp = sp.copy_dscp ? static_cast<uint8_t>(tos >> 2) : sp.dscp;
   const uint8_t ecn = sp.ecn == EcnMode::kNormal ? (tos & 3) : 0;
   const uint8_t out_tos = static_cast<uint8_t>(dscp << 2 | ecn);
