@@ -116,11 +116,15 @@ DropReason EspEngine::frame(Sa& sa, PacketView& p, uint64_t seq, crypto::CryptoO
   if (!sa.outer_v6_) {
     ip_len = 20;
     o[1] = out_tos;
+    const uint16_t id = ip_id_++;
     store_be16(o + 2, static_cast<uint16_t>(total));
-    store_be16(o + 4, ip_id_++);
+    store_be16(o + 4, id);
     const bool df = sp.df == DfMode::kSet || (sp.df == DfMode::kCopy && inner_df);
     o[6] = df ? 0x40 : 0;
-    store_be16(o + 10, ipv4_header_checksum(o, 20));
+    // From the SA's precomputed sum and the values just written, not by reading the header back:
+    // that read followed the header's stores so closely that it stalled on store forwarding.
+    const uint32_t sum = sa.outer_csum_base_ + out_tos + total + id + (df ? 0x4000u : 0u);
+    store_be16(o + 10, csum_fold(sum));
   } else {
     ip_len = 40;
     o[0] = static_cast<uint8_t>(0x60 | out_tos >> 4);

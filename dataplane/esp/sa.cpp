@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/bytes.h"
+#include "dataplane/common/checksum.h"
 
 namespace espgw::esp {
 namespace {
@@ -80,6 +81,7 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_se
     store_be16(t + ip_len, p.local_port);
     store_be16(t + ip_len + 2, p.remote_port);
   }
+  if (!sa->outer_v6_) sa->outer_csum_base_ = csum_partial(t, 20);
   sa->outer_len_ = static_cast<uint8_t>(ip_len + (p.udp_encap ? 8 : 0));
   sa->overhead_head_ = static_cast<uint8_t>(sa->outer_len_ + 8 + p.algorithm.iv_bytes());
   return sa;

@@ -119,6 +119,9 @@ class Sa {
   uint8_t overhead_head_ = 0;  // outer_len_ + ESP header + IV
   bool outer_v6_ = false;
   alignas(8) uint8_t outer_template_[48]{};  // IPv4/IPv6 header (+ UDP), fixed fields filled
+  // IPv4 outer: one's-complement sum of the template's fixed header words (version, TTL, protocol,
+  // addresses), so that a packet's header checksum adds only TOS, length, ID and DF to it.
+  uint32_t outer_csum_base_ = 0;
 
   // ---- hot ----
   alignas(64) std::atomic<uint64_t> next_seq_{1};
