@@ -74,56 +74,55 @@ void EspEngine::reserve_sequence(Sa& sa, size_t first, size_t end,
 }
 
 DropReason EspEngine::frame(Sa& sa, PacketView& p, uint64_t seq, crypto::CryptoOp& op) noexcept {
-  const SaParams& sp = sa.params_;
   const uint32_t len = p.data_len;
   uint8_t* inner = p.data();
   uint8_t next_header;
   uint8_t tos;
-  bool inner_df;
+  uint8_t inner_df;  // 0x40 when the inner packet must not be fragmented
   if (len >= 20 && (inner[0] >> 4) == 4) {
     next_header = 4;
     tos = inner[1];
-    inner_df = (inner[6] & 0x40) != 0;
+    inner_df = inner[6] & 0x40;
   } else if (len >= 40 && (inner[0] >> 4) == 6) {
     next_header = 41;
     tos = static_cast<uint8_t>((inner[0] << 4) | (inner[1] >> 4));
-    inner_df = true;  // IPv6 is never fragmented on the way
+    inner_df = 0x40;  // IPv6 is never fragmented on the way
   } else {
     return DropReason::kInnerHeader;
   }
 
-  const Algorithm& a = sp.algorithm;
-  const uint32_t align = a.align_bytes();
-  const uint32_t icv = a.icv_bytes();
-  const uint32_t ct_len = (len + 2 + align - 1) & ~(align - 1);
+  const uint32_t icv = sa.icv_len_;
+  const uint32_t ct_len = (len + 2 + sa.align_mask_) & ~uint32_t{sa.align_mask_};
   const uint32_t pad = ct_len - len - 2;
   const uint32_t head = sa.overhead_head_;
   if (p.headroom() < head || p.tailroom() < ct_len - len + icv) return DropReason::kNoBufferRoom;
   const uint32_t total = head + ct_len + icv;
   if (total - (sa.outer_v6_ ? 40 : 0) > 65535) return DropReason::kTooBig;
 
+  // Padding 1, 2, 3, ... (at most 3 for GCM, 15 for CBC) in one or two 8-byte stores: the room
+  // behind the payload is pad + 2 + ICV >= 14 bytes, and the ICV overwrites what is past the
+  // trailer.
   uint8_t* t = inner + len;
-  std::memcpy(t, kPadBytes.data(), pad);
+  std::memcpy(t, kPadBytes.data(), 8);
+  if (pad > 6) std::memcpy(t + 8, kPadBytes.data() + 8, 8);
   t[pad] = static_cast<uint8_t>(pad);
   t[pad + 1] = next_header;
 
   uint8_t* o = inner - head;
   copy_outer(o, sa.outer_template_, sa.outer_len_);
-  const uint8_t dscp = sp.copy_dscp ? static_cast<uint8_t>(tos >> 2) : sp.dscp;
-  const uint8_t ecn = sp.ecn == EcnMode::kNormal ? (tos & 3) : 0;
-  const uint8_t out_tos = static_cast<uint8_t>(dscp << 2 | ecn);
+  const uint8_t out_tos = static_cast<uint8_t>((tos & sa.tos_keep_) | sa.tos_set_);
   uint32_t ip_len;
   if (!sa.outer_v6_) {
     ip_len = 20;
-    o[1] = out_tos;
     const uint16_t id = ip_id_++;
+    const uint8_t df = static_cast<uint8_t>((inner_df & sa.df_keep_) | sa.df_set_);
+    o[1] = out_tos;
     store_be16(o + 2, static_cast<uint16_t>(total));
     store_be16(o + 4, id);
-    const bool df = sp.df == DfMode::kSet || (sp.df == DfMode::kCopy && inner_df);
-    o[6] = df ? 0x40 : 0;
+    o[6] = df;
     // From the SA's precomputed sum and the values just written, not by reading the header back:
     // that read followed the header's stores so closely that it stalled on store forwarding.
-    const uint32_t sum = sa.outer_csum_base_ + out_tos + total + id + (df ? 0x4000u : 0u);
+    const uint32_t sum = sa.outer_csum_base_ + out_tos + total + id + (uint32_t{df} << 8);
     store_be16(o + 10, csum_fold(sum));
   } else {
     ip_len = 40;
@@ -131,13 +130,13 @@ DropReason EspEngine::frame(Sa& sa, PacketView& p, uint64_t seq, crypto::CryptoO
     o[1] = static_cast<uint8_t>(out_tos << 4);
     store_be16(o + 4, static_cast<uint16_t>(total - 40));
   }
-  if (sp.udp_encap) store_be16(o + ip_len + 4, static_cast<uint16_t>(total - ip_len));
+  if (sa.outer_len_ != ip_len) store_be16(o + ip_len + 4, static_cast<uint16_t>(total - ip_len));
 
   uint8_t* esp = o + sa.outer_len_;
   std::memcpy(esp, &sa.spi_be_, 4);
   store_be32(esp + 4, static_cast<uint32_t>(seq));
   uint8_t* iv = esp + 8;
-  if (a.aead()) {
+  if (sa.aead_) {
     store_be64(iv, sa.iv_base_ + seq);
   } else {
     iv_.fill16(iv);
@@ -151,7 +150,7 @@ DropReason EspEngine::frame(Sa& sa, PacketView& p, uint64_t seq, crypto::CryptoO
   op.len = ct_len;
   op.icv = inner + ct_len;
   op.seq_hi = static_cast<uint32_t>(seq >> 32);
-  op.esn = sp.esn;
+  op.esn = sa.params_.esn;
   op.ok = false;
 
   p.data_off -= head;
@@ -190,7 +189,7 @@ void EspEngine::encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> s
       reasons[i] = DropReason::kCryptoError;
       continue;
     }
-    if (sa.outer_v6_ && sa.params_.udp_encap) udp6_checksum(pkts[i].data());
+    if (sa.udp6_) udp6_checksum(pkts[i].data());
     SaCounters& c = sa.counters_for(index_);
     c.packets.add();
     c.bytes.add(inner_len_[i]);
