@@ -109,27 +109,25 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
     if (reasons[i] != DropReason::kNone) continue;
     fresh[i] = true;
     Sa* sa = sas[i];
-    if (sa == nullptr || sa->params_.direction != Direction::kInbound) {
+    if (sa == nullptr || !sa->inbound_) {
       reasons[i] = DropReason::kUnknownSpi;
       continue;
     }
-    const SaParams& sp = sa->params_;
     const InboundMeta& m = meta[i];
-    if (sp.udp_encap != m.udp) {
+    if (sa->udp_encap_ != m.udp) {
       reasons[i] = DropReason::kEncapMismatch;
       continue;
     }
-    const Algorithm& a = sp.algorithm;
     uint8_t* esp = pkts[i].data() + m.esp_off;
     const uint32_t esp_len = pkts[i].data_len - m.esp_off;
-    const uint32_t iv = a.iv_bytes();
-    const uint32_t icv = a.icv_bytes();
-    if (esp_len < 8 + iv + icv + a.align_bytes()) {
+    const uint32_t iv = sa->iv_len_;
+    const uint32_t icv = sa->icv_len_;
+    if (esp_len < 8 + iv + icv + sa->align_mask_ + 1) {
       reasons[i] = DropReason::kTruncated;
       continue;
     }
     const uint32_t ct_len = esp_len - 8 - iv - icv;
-    if (ct_len % a.align_bytes() != 0) {
+    if ((ct_len & sa->align_mask_) != 0) {
       reasons[i] = DropReason::kBadCipherLength;
       continue;
     }
@@ -139,21 +137,22 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
       continue;
     }
     seq_[i] = chk.seq;
-    crypto::CryptoOp op{sa->keys_.get(),
-                        esp,
-                        esp + 8,
-                        esp + 8 + iv,
-                        esp + 8 + iv,
-                        ct_len,
-                        esp + 8 + iv + ct_len,
-                        static_cast<uint32_t>(chk.seq >> 32),
-                        sp.esn,
-                        false};
-    if (sp.esn && sp.esn_resync_threshold != 0 && sa->auth_failures_ >= sp.esn_resync_threshold) {
+    if (sa->esn_ && sa->params_.esn_resync_threshold != 0 &&
+        sa->auth_failures_ >= sa->params_.esn_resync_threshold) {
       resync_pkt[nresync++] = static_cast<uint16_t>(i);
       continue;
     }
-    ops[nops] = op;
+    crypto::CryptoOp& op = ops[nops];
+    op.keys = sa->keys_.get();
+    op.esp = esp;
+    op.iv = esp + 8;
+    op.src = esp + 8 + iv;
+    op.dst = esp + 8 + iv;
+    op.len = ct_len;
+    op.icv = esp + 8 + iv + ct_len;
+    op.seq_hi = static_cast<uint32_t>(chk.seq >> 32);
+    op.esn = sa->esn_;
+    op.ok = false;
     op_pkt_[nops++] = static_cast<uint16_t>(i);
   }
 
@@ -175,9 +174,8 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
     Sa& sa = *sas[i];
     const InboundMeta& m = meta[i];
     uint8_t* esp = pkts[i].data() + m.esp_off;
-    const uint32_t iv = sa.params_.algorithm.iv_bytes();
-    const uint32_t ct_len =
-        pkts[i].data_len - m.esp_off - 8 - iv - sa.params_.algorithm.icv_bytes();
+    const uint32_t iv = sa.iv_len_;
+    const uint32_t ct_len = pkts[i].data_len - m.esp_off - 8 - iv - sa.icv_len_;
     crypto::CryptoOp op{sa.keys_.get(),
                         esp,
                         esp + 8,

@@ -96,6 +96,9 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_se
   sa->df_keep_ = p.df == DfMode::kCopy ? 0x40 : 0;
   sa->df_set_ = p.df == DfMode::kSet ? 0x40 : 0;
   sa->udp6_ = sa->outer_v6_ && p.udp_encap;
+  sa->inbound_ = p.direction == Direction::kInbound;
+  sa->udp_encap_ = p.udp_encap;
+  sa->esn_ = p.esn;
   return sa;
 }
 

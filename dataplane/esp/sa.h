@@ -136,6 +136,9 @@ class Sa {
   uint8_t df_keep_ = 0;
   uint8_t df_set_ = 0;
   bool udp6_ = false;  // IPv6 outer with UDP: the UDP checksum is computed per packet
+  bool inbound_ = false;
+  bool udp_encap_ = false;
+  bool esn_ = false;
 
   // ---- hot ----
   alignas(64) std::atomic<uint64_t> next_seq_{1};
