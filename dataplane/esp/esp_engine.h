@@ -88,6 +88,30 @@ class EspEngine {
                     uint64_t seq) noexcept;
   void count_drops(std::span<Sa* const> sas, std::span<const DropReason> reasons) noexcept;
 
+  // An SA's traffic counters take one add per run of consecutive packets of that SA, not one per
+  // packet: each add is a load and a store to the SA's slot, chained from packet to packet.
+  struct TrafficRun {
+    Sa* sa = nullptr;
+    uint64_t packets = 0;
+    uint64_t bytes = 0;
+  };
+  void count_traffic(TrafficRun& run, Sa& sa, uint64_t bytes) noexcept {
+    if (run.sa != &sa) {
+      flush_traffic(run);
+      run.sa = &sa;
+    }
+    ++run.packets;
+    run.bytes += bytes;
+  }
+  void flush_traffic(TrafficRun& run) noexcept {
+    if (run.sa == nullptr) return;
+    SaCounters& c = run.sa->counters_for(index_);
+    c.packets.add(run.packets);
+    c.bytes.add(run.bytes);
+    c.last_use_ns.set(now_ns_);
+    run = {};
+  }
+
   crypto::CryptoBackend& backend_;
   crypto::IvGenerator iv_;
   uint32_t index_;

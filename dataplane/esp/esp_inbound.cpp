@@ -158,6 +158,7 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
 
   backend_.decrypt(std::span(ops.data(), nops));
 
+  TrafficRun run;
   for (uint32_t k = 0; k < nops; ++k) {
     const size_t i = op_pkt_[k];
     Sa& sa = *sas[i];
@@ -167,6 +168,7 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
       continue;
     }
     reasons[i] = finish_inbound(sa, pkts[i], meta[i], ops[k], seq_[i]);
+    if (reasons[i] == DropReason::kNone) count_traffic(run, sa, pkts[i].data_len);
   }
 
   for (uint32_t k = 0; k < nresync; ++k) {
@@ -187,7 +189,9 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
                         true,
                         false};
     reasons[i] = resync(sa, pkts[i], m, op, seq_[i]);
+    if (reasons[i] == DropReason::kNone) count_traffic(run, sa, pkts[i].data_len);
   }
+  flush_traffic(run);
 
   for (size_t i = 0; i < n; ++i) {
     const DropReason r = reasons[i];
@@ -274,10 +278,6 @@ DropReason EspEngine::finish_inbound(Sa& sa, PacketView& p, const InboundMeta& m
 
   p.data_off = static_cast<uint32_t>(pt - p.buf);
   p.data_len = inner_len;
-  SaCounters& c = sa.counters_for(index_);
-  c.packets.add();
-  c.bytes.add(inner_len);
-  c.last_use_ns.set(now_ns_);
   return DropReason::kNone;
 }
 

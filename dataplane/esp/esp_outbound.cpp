@@ -182,6 +182,7 @@ void EspEngine::encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> s
 
   backend_.encrypt(std::span(ops_.data(), nops));
 
+  TrafficRun run;
   for (uint32_t k = 0; k < nops; ++k) {
     const size_t i = op_pkt_[k];
     Sa& sa = *sas[i];
@@ -190,11 +191,9 @@ void EspEngine::encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> s
       continue;
     }
     if (sa.udp6_) udp6_checksum(pkts[i].data());
-    SaCounters& c = sa.counters_for(index_);
-    c.packets.add();
-    c.bytes.add(inner_len_[i]);
-    c.last_use_ns.set(now_ns_);
+    count_traffic(run, sa, inner_len_[i]);
   }
+  flush_traffic(run);
   count_drops(sas, reasons);
 }
 
