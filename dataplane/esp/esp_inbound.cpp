@@ -98,24 +98,28 @@ void EspEngine::decrypt(std::span<PacketView> pkts, std::span<const InboundMeta>
 void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
                               std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept {
   const size_t n = pkts.size();
-  // Packets already dropped by parse_inbound() were counted there; count only what is new here.
-  std::array<bool, kMaxBurst> fresh{};
   uint32_t nops = 0;
   std::array<uint16_t, kMaxBurst> resync_pkt;
   std::array<crypto::CryptoOp, kMaxBurst>& ops = ops_;
   uint32_t nresync = 0;
+  // Packets already dropped by parse_inbound() were counted there; new drops are counted where
+  // they happen (rare), so that no pass over the burst is needed for them.
+  auto drop = [&](size_t i, DropReason r) {
+    reasons[i] = r;
+    drops_.add(r);
+    if (sas[i] != nullptr) sas[i]->drops_[static_cast<size_t>(r)].add();
+  };
 
   for (size_t i = 0; i < n; ++i) {
     if (reasons[i] != DropReason::kNone) continue;
-    fresh[i] = true;
     Sa* sa = sas[i];
     if (sa == nullptr || !sa->inbound_) {
-      reasons[i] = DropReason::kUnknownSpi;
+      drop(i, DropReason::kUnknownSpi);
       continue;
     }
     const InboundMeta& m = meta[i];
     if (sa->udp_encap_ != m.udp) {
-      reasons[i] = DropReason::kEncapMismatch;
+      drop(i, DropReason::kEncapMismatch);
       continue;
     }
     uint8_t* esp = pkts[i].data() + m.esp_off;
@@ -123,17 +127,17 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
     const uint32_t iv = sa->iv_len_;
     const uint32_t icv = sa->icv_len_;
     if (esp_len < 8 + iv + icv + sa->align_mask_ + 1) {
-      reasons[i] = DropReason::kTruncated;
+      drop(i, DropReason::kTruncated);
       continue;
     }
     const uint32_t ct_len = esp_len - 8 - iv - icv;
     if ((ct_len & sa->align_mask_) != 0) {
-      reasons[i] = DropReason::kBadCipherLength;
+      drop(i, DropReason::kBadCipherLength);
       continue;
     }
     const ReplayWindow::Check chk = sa->replay_.check(load_be32(esp + 4));
     if (chk.reason != DropReason::kNone) {
-      reasons[i] = chk.reason;
+      drop(i, chk.reason);
       continue;
     }
     seq_[i] = chk.seq;
@@ -164,11 +168,15 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
     Sa& sa = *sas[i];
     if (!ops[k].ok) {
       ++sa.auth_failures_;
-      reasons[i] = DropReason::kAuthFailed;
+      drop(i, DropReason::kAuthFailed);
       continue;
     }
-    reasons[i] = finish_inbound(sa, pkts[i], meta[i], ops[k], seq_[i]);
-    if (reasons[i] == DropReason::kNone) count_traffic(run, sa, pkts[i].data_len);
+    const DropReason r = finish_inbound(sa, pkts[i], meta[i], ops[k], seq_[i]);
+    if (r == DropReason::kNone) {
+      count_traffic(run, sa, pkts[i].data_len);
+    } else {
+      drop(i, r);
+    }
   }
 
   for (uint32_t k = 0; k < nresync; ++k) {
@@ -188,17 +196,14 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
                         static_cast<uint32_t>(seq_[i] >> 32),
                         true,
                         false};
-    reasons[i] = resync(sa, pkts[i], m, op, seq_[i]);
-    if (reasons[i] == DropReason::kNone) count_traffic(run, sa, pkts[i].data_len);
+    const DropReason r = resync(sa, pkts[i], m, op, seq_[i]);
+    if (r == DropReason::kNone) {
+      count_traffic(run, sa, pkts[i].data_len);
+    } else {
+      drop(i, r);
+    }
   }
   flush_traffic(run);
-
-  for (size_t i = 0; i < n; ++i) {
-    const DropReason r = reasons[i];
-    if (!fresh[i] || r == DropReason::kNone) continue;
-    drops_.add(r);
-    if (sas[i] != nullptr) sas[i]->drops_[static_cast<size_t>(r)].add();
-  }
 }
 
 // RFC 4303 Appendix A3: after many consecutive ICV failures the receiver may have lost 2^32 or
