@@ -82,8 +82,12 @@ class EspEngine {
   DropReason frame(Sa& sa, PacketView& p, uint64_t seq, crypto::CryptoOp& op) noexcept;
   void decrypt_chunk(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
                      std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept;
-  DropReason finish_inbound(Sa& sa, PacketView& p, const InboundMeta& m, const crypto::CryptoOp& op,
-                            uint64_t seq) noexcept;
+  // Per packet on the inbound path: inlined into decrypt_chunk() (defined in esp_inbound.cpp, the
+  // only caller).
+  [[gnu::always_inline]] inline DropReason finish_inbound(Sa& sa, PacketView& p,
+                                                          const InboundMeta& m,
+                                                          const crypto::CryptoOp& op,
+                                                          uint64_t seq) noexcept;
   DropReason resync(Sa& sa, PacketView& p, const InboundMeta& m, crypto::CryptoOp& op,
                     uint64_t seq) noexcept;
   void count_drops(std::span<Sa* const> sas, std::span<const DropReason> reasons) noexcept;

@@ -95,6 +95,65 @@ void EspEngine::decrypt(std::span<PacketView> pkts, std::span<const InboundMeta>
   }
 }
 
+inline DropReason EspEngine::finish_inbound(Sa& sa, PacketView& p, const InboundMeta& m,
+                                            const crypto::CryptoOp& op, uint64_t seq) noexcept {
+  const DropReason replay = sa.replay_.update(seq);
+  if (replay != DropReason::kNone) return replay;
+  sa.auth_failures_ = 0;
+
+  uint8_t* pt = op.dst;
+  const uint32_t ct_len = op.len;
+  const uint32_t pad = pt[ct_len - 2];
+  const uint8_t next_header = pt[ct_len - 1];
+  if (pad + 2 > ct_len) return DropReason::kBadPadLength;
+  const uint8_t* pad_bytes = pt + ct_len - 2 - pad;
+  for (uint32_t k = 0; k < pad; ++k) {
+    if (pad_bytes[k] != k + 1) return DropReason::kBadPadding;
+  }
+  if (next_header == kNextHeaderDummy) return DropReason::kDummy;
+  const uint32_t payload = ct_len - 2 - pad;
+  if (payload == 0) return DropReason::kZeroLengthPayload;
+
+  uint32_t inner_len;
+  uint8_t inner_ecn;
+  if (next_header == kNextHeaderIpv4) {
+    if (payload < 20 || (pt[0] >> 4) != 4 || (pt[0] & 0x0f) < 5) return DropReason::kInnerHeader;
+    inner_len = load_be16(pt + 2);
+    if (inner_len < (pt[0] & 0x0fu) * 4) return DropReason::kInnerHeader;
+    inner_ecn = pt[1] & 3;
+  } else if (next_header == kNextHeaderIpv6) {
+    if (payload < 40 || (pt[0] >> 4) != 6) return DropReason::kInnerHeader;
+    inner_len = 40u + load_be16(pt + 4);
+    inner_ecn = (pt[1] >> 4) & 3;
+  } else {
+    return DropReason::kBadNextHeader;
+  }
+  // Shorter than the payload is fine: that is TFC padding (RFC 4303 2.7).
+  if (inner_len > payload) return DropReason::kInnerLength;
+
+  // RFC 6040 4.2 decapsulation.
+  uint8_t ecn = inner_ecn;
+  if (m.outer_ecn == kEcnCe) {
+    if (inner_ecn == kEcnNotEct) return DropReason::kEcnCeNotEct;
+    ecn = kEcnCe;
+  } else if (m.outer_ecn == kEcnEct1 && inner_ecn == kEcnEct0) {
+    ecn = kEcnEct1;
+  }
+  if (ecn != inner_ecn) {
+    if (next_header == kNextHeaderIpv4) {
+      const uint16_t old_word = load_be16(pt);
+      pt[1] = static_cast<uint8_t>((pt[1] & 0xfc) | ecn);
+      csum_replace16(pt + 10, old_word, load_be16(pt));
+    } else {
+      pt[1] = static_cast<uint8_t>((pt[1] & 0xcf) | (ecn << 4));
+    }
+  }
+
+  p.data_off = static_cast<uint32_t>(pt - p.buf);
+  p.data_len = inner_len;
+  return DropReason::kNone;
+}
+
 void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
                               std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept {
   const size_t n = pkts.size();
@@ -225,65 +284,6 @@ DropReason EspEngine::resync(Sa& sa, PacketView& p, const InboundMeta& m, crypto
   std::memcpy(const_cast<uint8_t*>(op.src), op.dst, op.len);
   op.dst = const_cast<uint8_t*>(op.src);
   return finish_inbound(sa, p, m, op, seq);
-}
-
-DropReason EspEngine::finish_inbound(Sa& sa, PacketView& p, const InboundMeta& m,
-                                     const crypto::CryptoOp& op, uint64_t seq) noexcept {
-  const DropReason replay = sa.replay_.update(seq);
-  if (replay != DropReason::kNone) return replay;
-  sa.auth_failures_ = 0;
-
-  uint8_t* pt = op.dst;
-  const uint32_t ct_len = op.len;
-  const uint32_t pad = pt[ct_len - 2];
-  const uint8_t next_header = pt[ct_len - 1];
-  if (pad + 2 > ct_len) return DropReason::kBadPadLength;
-  const uint8_t* pad_bytes = pt + ct_len - 2 - pad;
-  for (uint32_t k = 0; k < pad; ++k) {
-    if (pad_bytes[k] != k + 1) return DropReason::kBadPadding;
-  }
-  if (next_header == kNextHeaderDummy) return DropReason::kDummy;
-  const uint32_t payload = ct_len - 2 - pad;
-  if (payload == 0) return DropReason::kZeroLengthPayload;
-
-  uint32_t inner_len;
-  uint8_t inner_ecn;
-  if (next_header == kNextHeaderIpv4) {
-    if (payload < 20 || (pt[0] >> 4) != 4 || (pt[0] & 0x0f) < 5) return DropReason::kInnerHeader;
-    inner_len = load_be16(pt + 2);
-    if (inner_len < (pt[0] & 0x0fu) * 4) return DropReason::kInnerHeader;
-    inner_ecn = pt[1] & 3;
-  } else if (next_header == kNextHeaderIpv6) {
-    if (payload < 40 || (pt[0] >> 4) != 6) return DropReason::kInnerHeader;
-    inner_len = 40u + load_be16(pt + 4);
-    inner_ecn = (pt[1] >> 4) & 3;
-  } else {
-    return DropReason::kBadNextHeader;
-  }
-  // Shorter than the payload is fine: that is TFC padding (RFC 4303 2.7).
-  if (inner_len > payload) return DropReason::kInnerLength;
-
-  // RFC 6040 4.2 decapsulation.
-  uint8_t ecn = inner_ecn;
-  if (m.outer_ecn == kEcnCe) {
-    if (inner_ecn == kEcnNotEct) return DropReason::kEcnCeNotEct;
-    ecn = kEcnCe;
-  } else if (m.outer_ecn == kEcnEct1 && inner_ecn == kEcnEct0) {
-    ecn = kEcnEct1;
-  }
-  if (ecn != inner_ecn) {
-    if (next_header == kNextHeaderIpv4) {
-      const uint16_t old_word = load_be16(pt);
-      pt[1] = static_cast<uint8_t>((pt[1] & 0xfc) | ecn);
-      csum_replace16(pt + 10, old_word, load_be16(pt));
-    } else {
-      pt[1] = static_cast<uint8_t>((pt[1] & 0xcf) | (ecn << 4));
-    }
-  }
-
-  p.data_off = static_cast<uint32_t>(pt - p.buf);
-  p.data_len = inner_len;
-  return DropReason::kNone;
 }
 
 }  // namespace espgw::esp
