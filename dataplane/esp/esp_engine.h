@@ -79,7 +79,10 @@ class EspEngine {
   void encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> sas,
                      std::span<DropReason> reasons) noexcept;
   void reserve_sequence(Sa& sa, size_t first, size_t end, std::span<DropReason> reasons) noexcept;
-  DropReason frame(Sa& sa, PacketView& p, uint64_t seq, crypto::CryptoOp& op) noexcept;
+  // Per packet on the outbound path: inlined into encrypt_chunk() (defined in esp_outbound.cpp,
+  // the only caller).
+  [[gnu::always_inline]] inline DropReason frame(Sa& sa, PacketView& p, uint64_t seq,
+                                                 crypto::CryptoOp& op) noexcept;
   void decrypt_chunk(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
                      std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept;
   // Per packet on the inbound path: inlined into decrypt_chunk() (defined in esp_inbound.cpp, the

@@ -73,7 +73,8 @@ void EspEngine::reserve_sequence(Sa& sa, size_t first, size_t end,
   if (exhausted) sa.stopped_.store(true, std::memory_order_relaxed);
 }
 
-DropReason EspEngine::frame(Sa& sa, PacketView& p, uint64_t seq, crypto::CryptoOp& op) noexcept {
+inline DropReason EspEngine::frame(Sa& sa, PacketView& p, uint64_t seq,
+                                   crypto::CryptoOp& op) noexcept {
   const uint32_t len = p.data_len;
   uint8_t* inner = p.data();
   uint8_t next_header;
