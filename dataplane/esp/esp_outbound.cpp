@@ -61,6 +61,11 @@ void EspEngine::reserve_sequence(Sa& sa, size_t first, size_t end,
   }
   const uint64_t limit = sa.params_.esn ? UINT64_MAX : UINT32_MAX;
   const uint64_t seq0 = sa.next_seq_.fetch_add(count, std::memory_order_relaxed);
+  if (seq0 <= limit - (count - 1)) {  // the usual case: the whole run fits
+    for (uint64_t k = 0; k < count; ++k)
+      seq_[first + k] = seq0 + k;
+    return;
+  }
   bool exhausted = false;
   for (uint64_t k = 0; k < count; ++k) {
     if (seq0 > limit - k) {
@@ -183,19 +188,21 @@ void EspEngine::encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> s
 
   backend_.encrypt(std::span(ops_.data(), nops));
 
+  bool dropped = nops != n;
   TrafficRun run;
   for (uint32_t k = 0; k < nops; ++k) {
     const size_t i = op_pkt_[k];
     Sa& sa = *sas[i];
     if (!ops_[k].ok) {
       reasons[i] = DropReason::kCryptoError;
+      dropped = true;
       continue;
     }
     if (sa.udp6_) udp6_checksum(pkts[i].data());
     count_traffic(run, sa, inner_len_[i]);
   }
   flush_traffic(run);
-  count_drops(sas, reasons);
+  if (dropped) count_drops(sas, reasons);
 }
 
 }  // namespace espgw::esp
