@@ -34,6 +34,7 @@
 #include <memory>
 #include <random>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -334,9 +335,8 @@ class RawCipher {
  public:
   RawCipher(const Algorithm& alg, const crypto::SaKeys& keys) : alg_(alg), keys_(keys) {
     mgr_ = alloc_mb_mgr(0);
-    if (mgr_ != nullptr) init_mb_mgr_auto(mgr_, nullptr);
-    enc_ = alg.key_bytes == 16 ? mgr_->gcm128_enc : mgr_->gcm256_enc;
-    dec_ = alg.key_bytes == 16 ? mgr_->gcm128_dec : mgr_->gcm256_dec;
+    if (mgr_ == nullptr) throw std::runtime_error("intel-ipsec-mb: cannot allocate a manager");
+    init_mb_mgr_auto(mgr_, nullptr);
     switch (alg.integrity) {
       case esp::Integrity::kHmacSha1_96: hash_ = IMB_AUTH_HMAC_SHA_1; break;
       case esp::Integrity::kHmacSha256_128: hash_ = IMB_AUTH_HMAC_SHA_256; break;
@@ -366,10 +366,17 @@ class RawCipher {
   }
 
   [[gnu::noinline]] void encrypt_pass() noexcept {
-    if (alg_.aead()) {
+    if (alg_.aead() && alg_.key_bytes == 16) {
       for (RawOp& op : ops_) {
         gcm_context_data ctx;
-        enc_(&keys_.imb.gcm, &ctx, op.payload, op.payload, op.len, op.nonce, op.esp, 8, op.icv, 16);
+        IMB_AES128_GCM_ENC(mgr_, &keys_.imb.gcm, &ctx, op.payload, op.payload, op.len, op.nonce,
+                           op.esp, 8, op.icv, 16);
+      }
+    } else if (alg_.aead()) {
+      for (RawOp& op : ops_) {
+        gcm_context_data ctx;
+        IMB_AES256_GCM_ENC(mgr_, &keys_.imb.gcm, &ctx, op.payload, op.payload, op.len, op.nonce,
+                           op.esp, 8, op.icv, 16);
       }
     } else {
       for (uint32_t b = 0; b < kRingBursts; ++b)
@@ -377,10 +384,17 @@ class RawCipher {
     }
   }
   [[gnu::noinline]] void decrypt_pass() noexcept {
-    if (alg_.aead()) {
+    if (alg_.aead() && alg_.key_bytes == 16) {
       for (RawOp& op : ops_) {
         gcm_context_data ctx;
-        dec_(&keys_.imb.gcm, &ctx, op.payload, op.payload, op.len, op.nonce, op.esp, 8, op.tag, 16);
+        IMB_AES128_GCM_DEC(mgr_, &keys_.imb.gcm, &ctx, op.payload, op.payload, op.len, op.nonce,
+                           op.esp, 8, op.tag, 16);
+      }
+    } else if (alg_.aead()) {
+      for (RawOp& op : ops_) {
+        gcm_context_data ctx;
+        IMB_AES256_GCM_DEC(mgr_, &keys_.imb.gcm, &ctx, op.payload, op.payload, op.len, op.nonce,
+                           op.esp, 8, op.tag, 16);
       }
     } else {
       for (uint32_t b = 0; b < kRingBursts; ++b)
@@ -430,8 +444,6 @@ class RawCipher {
   Algorithm alg_;
   const crypto::SaKeys& keys_;
   IMB_MGR* mgr_ = nullptr;
-  aes_gcm_enc_dec_t enc_ = nullptr;
-  aes_gcm_enc_dec_t dec_ = nullptr;
   IMB_HASH_ALG hash_ = IMB_AUTH_NULL;
   uint32_t failed_ = 0;
   std::array<RawOp, kRingPackets> ops_{};
