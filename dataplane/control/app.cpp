@@ -830,6 +830,9 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
     json j = {{"spi", spi_hex(sa.spi())},
               {"direction", inbound ? "in" : "out"},
               {"tunnel", rec.tunnel},
+              {"origin", rec.origin == SaOrigin::kIke       ? "ike"
+                         : rec.origin == SaOrigin::kConfig ? "config"
+                                                           : "control"},
               {"algorithm", sa.algorithm().name()},
               {"esn", p.esn},
               {"nat_t", p.udp_encap},
