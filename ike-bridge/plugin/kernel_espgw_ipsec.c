@@ -349,9 +349,11 @@ static uint16_t natt_port(host_t *host)
 }
 
 /**
- * The sa-add request for an SA. It holds keys: wipe the writer after use.
+ * The sa-add request for an SA (verb "cmd"), or the same as an op of an apply
+ * transaction (verb "op"). It holds keys: wipe the writer after use.
  */
-static void write_sa_add(espgw_json_writer_t *w, sa_entry_t *sa)
+static void write_sa_add(espgw_json_writer_t *w, sa_entry_t *sa,
+						 const char *verb)
 {
 	char local[INET6_ADDRSTRLEN], remote[INET6_ADDRSTRLEN];
 	host_t *me = sa->inbound ? sa->dst : sa->src;
@@ -363,7 +365,7 @@ static void write_sa_add(espgw_json_writer_t *w, sa_entry_t *sa)
 	address_string(other, remote, sizeof(remote));
 
 	espgw_json_object_begin(w, NULL);
-	espgw_json_string(w, "cmd", "sa-add");
+	espgw_json_string(w, verb, "sa-add");
 	espgw_json_uint(w, "if_id", sa->if_id);
 	espgw_json_string(w, "direction", sa->inbound ? "in" : "out");
 	espgw_json_object_begin(w, "sa");
@@ -563,9 +565,11 @@ static exchange_t exchange(private_kernel_espgw_ipsec_t *this,
 }
 
 /**
- * Whether an answer says ok; logs espgw's error with what was asked if not.
+ * Whether an answer says ok; logs espgw's error with what was asked if not,
+ * at level 1, or at level 2 for queries (charon repeats them, and their
+ * failure only leaves a counter unknown).
  */
-static bool answer_ok(espgw_json_t *resp, const char *what)
+static bool answer_ok_level(espgw_json_t *resp, const char *what, int level)
 {
 	bool ok = FALSE;
 	char *error;
@@ -576,48 +580,59 @@ static bool answer_ok(espgw_json_t *resp, const char *what)
 	}
 	/* espgw never quotes key material in an error (control-protocol.md) */
 	error = espgw_json_get_string(resp, "error");
-	DBG1(DBG_KNL, "kernel-espgw: espgw refused %s: %s", what,
-		 error ? error : "(no error message)");
+	if (level <= 1)
+	{
+		DBG1(DBG_KNL, "kernel-espgw: espgw refused %s: %s", what,
+			 error ? error : "(no error message)");
+	}
+	else
+	{
+		DBG2(DBG_KNL, "kernel-espgw: espgw refused %s: %s", what,
+			 error ? error : "(no error message)");
+	}
 	free(error);
 	return FALSE;
 }
 
-/**
- * One request during a resync; FALSE if the connection failed.
- */
-static bool resync_request(private_kernel_espgw_ipsec_t *this,
-						   espgw_json_writer_t *w, const char *what, bool *ok)
+static bool answer_ok(espgw_json_t *resp, const char *what)
 {
-	espgw_json_t *resp = NULL;
-	const char *req;
-	size_t len;
+	return answer_ok_level(resp, what, 1);
+}
 
-	req = espgw_json_writer_finish(w, &len);
-	if (!req)
+/**
+ * Which SA an apply error names ("ops[N] sa-add: ..."; op 0 is the flush),
+ * or NULL.
+ */
+static sa_entry_t *refused_sa(char *error, array_t *order)
+{
+	sa_entry_t *sa = NULL;
+	int idx;
+
+	if (error && sscanf(error, "ops[%d]", &idx) == 1 && idx >= 1 &&
+		idx - 1 < array_count(order))
 	{
-		*ok = FALSE;
-		return TRUE;
+		array_get(order, idx - 1, &sa);
 	}
-	if (exchange(this, req, len, &resp) != EXCHANGE_OK)
-	{
-		return FALSE;
-	}
-	*ok = answer_ok(resp, what);
-	espgw_json_free(resp);
-	return TRUE;
+	return sa;
 }
 
 /**
  * Connects the request connection and brings espgw in line with what charon
- * installed: flush espgw's IKE SAs, add every known SA again, and queue a
- * soft expire per CHILD_SA so charon rekeys (mutex held).
+ * installed: one transaction that flushes espgw's IKE SAs and adds every
+ * known SA again (one rebuild of espgw's tables, whatever their number), then
+ * a soft expire per CHILD_SA so charon rekeys (mutex held). An SA espgw
+ * refuses (named by its op) gets a hard expire and the rest are sent again.
  */
 static bool connect_request(private_kernel_espgw_ipsec_t *this)
 {
 	enumerator_t *enumerator;
 	espgw_json_writer_t w;
+	espgw_json_t *resp;
+	array_t *order;
 	sa_entry_t *sa, *in;
-	char what[64];
+	const char *req;
+	char *error;
+	size_t len;
 	bool ok;
 	int readded = 0, lost = 0;
 
@@ -633,46 +648,74 @@ static bool connect_request(private_kernel_espgw_ipsec_t *this)
 		return FALSE;
 	}
 
-	espgw_json_writer_init(&w);
-	espgw_json_object_begin(&w, NULL);
-	espgw_json_string(&w, "cmd", "sa-flush");
-	espgw_json_string(&w, "origin", "ike");
-	espgw_json_object_end(&w);
-	if (!resync_request(this, &w, "sa-flush", &ok))
-	{
-		espgw_json_writer_wipe(&w);
-		close_request(this);
-		return FALSE;
-	}
-	espgw_json_writer_wipe(&w);
-
 	enumerator = this->sas->create_enumerator(this->sas);
 	while (enumerator->enumerate(enumerator, &sa))
 	{
-		snprintf(what, sizeof(what), "%s SA 0x%08x again",
-				 sa->inbound ? "inbound" : "outbound", ntohl(sa->spi));
+		sa->refused = FALSE;
+	}
+	enumerator->destroy(enumerator);
+
+	while (TRUE)
+	{
+		order = array_create(0, 0);
 		espgw_json_writer_init(&w);
-		write_sa_add(&w, sa);
-		if (!resync_request(this, &w, what, &ok))
+		espgw_json_object_begin(&w, NULL);
+		espgw_json_string(&w, "cmd", "apply");
+		espgw_json_array_begin(&w, "ops");
+		espgw_json_object_begin(&w, NULL);
+		espgw_json_string(&w, "op", "sa-flush");
+		espgw_json_string(&w, "origin", "ike");
+		espgw_json_object_end(&w);
+		enumerator = this->sas->create_enumerator(this->sas);
+		while (enumerator->enumerate(enumerator, &sa))
+		{
+			if (!sa->refused)
+			{
+				write_sa_add(&w, sa, "op");
+				array_insert(order, ARRAY_TAIL, sa);
+			}
+		}
+		enumerator->destroy(enumerator);
+		espgw_json_array_end(&w);
+		espgw_json_object_end(&w);
+
+		resp = NULL;
+		req = espgw_json_writer_finish(&w, &len);
+		if (!req || exchange(this, req, len, &resp) != EXCHANGE_OK)
 		{
 			espgw_json_writer_wipe(&w);
-			enumerator->destroy(enumerator);
+			array_destroy(order);
 			close_request(this);
 			return FALSE;
 		}
 		espgw_json_writer_wipe(&w);
-		sa->refused = !ok;
-		if (ok)
+		if (espgw_json_get_bool(resp, "ok", &ok) && ok)
 		{
-			readded++;
+			readded = array_count(order);
+			espgw_json_free(resp);
+			array_destroy(order);
+			break;
 		}
-		else
+		error = espgw_json_get_string(resp, "error");
+		sa = refused_sa(error, order);
+		espgw_json_free(resp);
+		array_destroy(order);
+		if (sa)
 		{	/* e.g. its tunnel is gone from espgw's config: charon deletes it */
+			DBG1(DBG_KNL, "kernel-espgw: espgw refused %s SA 0x%08x again: %s",
+				 sa->inbound ? "inbound" : "outbound", ntohl(sa->spi), error);
+			free(error);
+			sa->refused = TRUE;
 			queue_expire(this, sa, TRUE);
 			lost++;
+			continue;
 		}
+		/* nothing changed in espgw; charon's rekeys below install new SAs */
+		DBG1(DBG_KNL, "kernel-espgw: espgw refused the flush and re-add of "
+			 "IKE SAs: %s", error ? error : "(no error message)");
+		free(error);
+		break;
 	}
-	enumerator->destroy(enumerator);
 
 	/* one rekey per CHILD_SA: ask through its inbound SA, or through its
 	 * outbound SA where there is no inbound one with the same reqid */
@@ -707,8 +750,8 @@ static bool connect_request(private_kernel_espgw_ipsec_t *this)
 	if (readded || lost)
 	{
 		DBG1(DBG_KNL, "kernel-espgw: connected to espgw at %s: flushed its "
-			 "IKE SAs, installed %d SA(s) again (%d refused), rekeying them",
-			 this->path, readded, lost);
+			 "IKE SAs, installed %d SA(s) again and asked charon to rekey "
+			 "them; %d refused, to be deleted", this->path, readded, lost);
 	}
 	else
 	{
@@ -1004,7 +1047,7 @@ METHOD(kernel_ipsec_t, add_sa, status_t,
 			 sa->inbound ? "inbound" : "outbound", ntohl(sa->spi));
 
 	espgw_json_writer_init(&w);
-	write_sa_add(&w, sa);
+	write_sa_add(&w, sa, "cmd");
 
 	this->mutex->lock(this->mutex);
 	status = request(this, &w, &resp, NULL);
@@ -1046,7 +1089,7 @@ METHOD(kernel_ipsec_t, update_sa, status_t,
 
 	this->mutex->lock(this->mutex);
 	sa = find_sa(this, id->spi, id->dst);
-	if (!sa)
+	if (!sa || sa->refused)
 	{
 		this->mutex->unlock(this->mutex);
 		DBG1(DBG_KNL, "kernel-espgw: no SA 0x%08x/%H to update",
@@ -1141,11 +1184,12 @@ METHOD(kernel_ipsec_t, query_sa, status_t,
 	uint64_t value;
 	sa_entry_t *sa;
 	status_t status;
+	bool resynced = FALSE, gone;
 
 	this->mutex->lock(this->mutex);
 	sa = find_sa(this, id->spi, id->dst);
-	if (!sa)
-	{
+	if (!sa || sa->refused)
+	{	/* a refused SA is not in espgw; charon is deleting it */
 		this->mutex->unlock(this->mutex);
 		return NOT_FOUND;
 	}
@@ -1158,10 +1202,12 @@ METHOD(kernel_ipsec_t, query_sa, status_t,
 	espgw_json_string(&w, "spi", spi);
 	espgw_json_object_end(&w);
 
-	status = request(this, &w, &resp, NULL);
+	status = request(this, &w, &resp, &resynced);
 	espgw_json_writer_wipe(&w);
+	/* an SA espgw refused when this request resynced it is not there */
+	gone = resynced && sa->refused;
 	unlock(this);
-	if (status == SUCCESS && answer_ok(resp, what))
+	if (status == SUCCESS && !gone && answer_ok_level(resp, what, 2))
 	{
 		if (bytes)
 		{
@@ -1184,7 +1230,7 @@ METHOD(kernel_ipsec_t, query_sa, status_t,
 	}
 	else if (status == SUCCESS)
 	{
-		status = FAILED;
+		status = gone ? NOT_FOUND : FAILED;
 	}
 	espgw_json_free(resp);
 	return status;
@@ -1213,6 +1259,14 @@ METHOD(kernel_ipsec_t, del_sa, status_t,
 	/* forgotten first: a resync during this request does not add it again */
 	this->sas->remove(this->sas, sa, NULL);
 	snprintf(spi, sizeof(spi), "0x%08x", ntohl(sa->spi));
+	if (sa->refused)
+	{	/* espgw refused it on re-add: it is not there */
+		DBG2(DBG_KNL, "kernel-espgw: forgot %s SA %s (not in espgw)",
+			 sa->inbound ? "inbound" : "outbound", spi);
+		this->mutex->unlock(this->mutex);
+		sa_entry_destroy(sa);
+		return SUCCESS;
+	}
 	snprintf(what, sizeof(what), "sa-del of %s SA %s",
 			 sa->inbound ? "inbound" : "outbound", spi);
 	espgw_json_writer_init(&w);
@@ -1227,11 +1281,23 @@ METHOD(kernel_ipsec_t, del_sa, status_t,
 	if (status == SUCCESS)
 	{
 		bool ok = FALSE;
+		char *error;
 
 		if (!(espgw_json_get_bool(resp, "ok", &ok) && ok) && !resynced)
 		{
-			answer_ok(resp, what);
-			status = FAILED;
+			error = espgw_json_get_string(resp, "error");
+			if (error && strstr(error, "does not exist"))
+			{	/* gone already (espgw restarted, an operator removed it):
+				 * what charon asked for */
+				DBG1(DBG_KNL, "kernel-espgw: %s SA %s was not in espgw any "
+					 "more", sa->inbound ? "inbound" : "outbound", spi);
+			}
+			else
+			{
+				answer_ok(resp, what);
+				status = FAILED;
+			}
+			free(error);
 		}
 	}
 	espgw_json_free(resp);
@@ -1350,7 +1416,7 @@ METHOD(kernel_ipsec_t, query_policy, status_t,
 	status = request(this, &w, &resp, NULL);
 	espgw_json_writer_wipe(&w);
 	unlock(this);
-	if (status == SUCCESS && answer_ok(resp, "if-last-use"))
+	if (status == SUCCESS && answer_ok_level(resp, "if-last-use", 2))
 	{
 		*use_time = 0;
 		if (espgw_json_get_uint(resp, "last_use_s", &last))

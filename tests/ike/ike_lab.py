@@ -367,11 +367,12 @@ class Lab:
 
     # ---- espgw ----
 
-    def write_espgw_config(self):
+    def write_espgw_config(self, tunnel=TUNNEL):
+        """espgw's config; another tunnel name gives the tunnel another if_id than charon's."""
         secrets_file = os.path.join(self.espgw_dir, "secrets.yaml")
         fd = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(f"psk:\n  {TUNNEL}: {self.psk}\n")
+            f.write(f"psk:\n  {tunnel}: {self.psk}\n")
         self.espgw_config = os.path.join(self.espgw_dir, "espgw.yaml")
         with open(self.espgw_config, "w") as f:
             f.write(f"""# gw1 of the IKE lab (tests/ike/ike_lab.py). The tunnel's SAs come from charon.
@@ -389,14 +390,14 @@ interfaces:
     addresses: [{GW1_LAN}/24]
     exception: tap
 tunnels:
-  - name: {TUNNEL}
+  - name: {tunnel}
     local: {GW1_WAN}
     remote: {GW2_WAN}
     local_cidrs: [{NET_A}]
     remote_cidrs: [{NET_B}]
     nat_t: true
     ike:
-      psk_ref: {TUNNEL}
+      psk_ref: {tunnel}
       ike_proposals: [aes128-sha256-modp2048]
       esp_proposals: [aes128gcm16-modp2048, aes256-sha256-modp2048]
 ike:
