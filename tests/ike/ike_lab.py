@@ -215,8 +215,12 @@ charon {{
         mounts = f"mount --bind {self.run_dir} /run"
         if self.plugin_dir:
             mounts += f" && mount --bind {self.plugin_dir} {SYSTEM_PLUGINS}"
+        charon = CHARON
+        if self.plugin and os.environ.get("PLG_VALGRIND"):
+            # A manual check of the plugin's memory use: PLG_VALGRIND=1 PLG_KEEP_WORKDIR=1.
+            charon = f"valgrind -q --log-file={self.dir}/valgrind.%p.log {CHARON}"
         cmd = ["ip", "netns", "exec", self.ns, "unshare", "--mount", "--propagation", "private",
-               "sh", "-c", f"{mounts} && exec {CHARON}"]
+               "sh", "-c", f"{mounts} && exec {charon}"]
         env = dict(os.environ, STRONGSWAN_CONF=self.conf)
         with open(self.out, "a") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
