@@ -461,6 +461,21 @@ static sa_entry_t *find_sa_dir(private_kernel_espgw_ipsec_t *this,
 }
 
 /**
+ * A request about one installed SA: {"cmd": CMD, "direction", "spi"}. The
+ * SPI goes as espgw prints it (spi, 16 bytes) for log lines.
+ */
+static void write_sa_request(espgw_json_writer_t *w, const char *cmd,
+							 sa_entry_t *sa, char spi[16])
+{
+	snprintf(spi, 16, "0x%08x", ntohl(sa->spi));
+	espgw_json_writer_init(w);
+	espgw_json_object_begin(w, NULL);
+	espgw_json_string(w, "cmd", cmd);
+	espgw_json_string(w, "direction", sa->inbound ? "in" : "out");
+	espgw_json_string(w, "spi", spi);
+}
+
+/**
  * Queues an expire for an SA, raised by unlock() (mutex held).
  */
 static void queue_expire(private_kernel_espgw_ipsec_t *this, sa_entry_t *sa,
@@ -1111,15 +1126,9 @@ METHOD(kernel_ipsec_t, update_sa, status_t,
 	other = sa->inbound ? data->new_src : data->new_dst;
 	address_string(me, local, sizeof(local));
 	address_string(other, remote, sizeof(remote));
-	snprintf(spi, sizeof(spi), "0x%08x", ntohl(sa->spi));
+	write_sa_request(&w, "sa-update", sa, spi);
 	snprintf(what, sizeof(what), "the update of %s SA %s",
 			 sa->inbound ? "inbound" : "outbound", spi);
-
-	espgw_json_writer_init(&w);
-	espgw_json_object_begin(&w, NULL);
-	espgw_json_string(&w, "cmd", "sa-update");
-	espgw_json_string(&w, "direction", sa->inbound ? "in" : "out");
-	espgw_json_string(&w, "spi", spi);
 	espgw_json_string(&w, "local", local);
 	espgw_json_string(&w, "remote", remote);
 	espgw_json_bool(&w, "nat_t", data->new_encap);
@@ -1193,14 +1202,9 @@ METHOD(kernel_ipsec_t, query_sa, status_t,
 		this->mutex->unlock(this->mutex);
 		return NOT_FOUND;
 	}
-	snprintf(spi, sizeof(spi), "0x%08x", ntohl(sa->spi));
-	snprintf(what, sizeof(what), "sa-query of %s", spi);
-	espgw_json_writer_init(&w);
-	espgw_json_object_begin(&w, NULL);
-	espgw_json_string(&w, "cmd", "sa-query");
-	espgw_json_string(&w, "direction", sa->inbound ? "in" : "out");
-	espgw_json_string(&w, "spi", spi);
+	write_sa_request(&w, "sa-query", sa, spi);
 	espgw_json_object_end(&w);
+	snprintf(what, sizeof(what), "sa-query of %s", spi);
 
 	status = request(this, &w, &resp, &resynced);
 	espgw_json_writer_wipe(&w);
@@ -1258,23 +1262,18 @@ METHOD(kernel_ipsec_t, del_sa, status_t,
 	}
 	/* forgotten first: a resync during this request does not add it again */
 	this->sas->remove(this->sas, sa, NULL);
-	snprintf(spi, sizeof(spi), "0x%08x", ntohl(sa->spi));
 	if (sa->refused)
 	{	/* espgw refused it on re-add: it is not there */
-		DBG2(DBG_KNL, "kernel-espgw: forgot %s SA %s (not in espgw)",
-			 sa->inbound ? "inbound" : "outbound", spi);
+		DBG2(DBG_KNL, "kernel-espgw: forgot %s SA 0x%08x (not in espgw)",
+			 sa->inbound ? "inbound" : "outbound", ntohl(sa->spi));
 		this->mutex->unlock(this->mutex);
 		sa_entry_destroy(sa);
 		return SUCCESS;
 	}
+	write_sa_request(&w, "sa-del", sa, spi);
+	espgw_json_object_end(&w);
 	snprintf(what, sizeof(what), "sa-del of %s SA %s",
 			 sa->inbound ? "inbound" : "outbound", spi);
-	espgw_json_writer_init(&w);
-	espgw_json_object_begin(&w, NULL);
-	espgw_json_string(&w, "cmd", "sa-del");
-	espgw_json_string(&w, "direction", sa->inbound ? "in" : "out");
-	espgw_json_string(&w, "spi", spi);
-	espgw_json_object_end(&w);
 
 	status = request(this, &w, &resp, &resynced);
 	espgw_json_writer_wipe(&w);
