@@ -13,6 +13,12 @@ ESPGW_PACKAGES=(
   python3 python3-scapy
   python3-cryptography procps iproute2 ethtool iputils-ping iperf3 tcpdump
   clang libclang-rt-14-dev
+  # strongSwan: charon and swanctl for the IKE tests, kernel-libipsec (extra plugins) for their stock
+  # peer, openssl and friends (standard plugins); dpkg-dev unpacks Debian's strongswan source for
+  # the kernel-espgw plugin's headers (scripts/lib/strongswan.sh)
+  strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libcharon-extra-plugins
+  dpkg-dev bzip2 xz-utils make
+  iproute2 ethtool iputils-ping
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
