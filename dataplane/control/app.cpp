@@ -510,6 +510,8 @@ std::string App::handle(const std::string& request, bool* subscribe) {
       resp = {{"spi", spi_hex(alloc_spi())}};
     } else if (cmd == "sa-query") {
       resp = sa_query(req);
+    } else if (cmd == "sa-update") {
+      resp = sa_update(req);
     } else if (cmd == "if-last-use") {
       resp = if_last_use(req);
     } else if (cmd == "subscribe") {
@@ -522,7 +524,7 @@ std::string App::handle(const std::string& request, bool* subscribe) {
         ops += std::string(", ") + t;
       throw std::invalid_argument("unknown cmd " + shown(cmd) +
                                   " (expected one of: status, all, counters, sas, tunnels, routes, "
-                                  "neighbours, apply, stop, spi-alloc, sa-query, "
+                                  "neighbours, apply, stop, spi-alloc, sa-query, sa-update, "
                                   "if-last-use, subscribe" +
                                   ops + ")");
     } else {
@@ -689,6 +691,54 @@ json App::sa_query(const json& req) {
     out["last_use_s"] = now > last ? (now - last) / 1000000000ull : 0;
   }
   return out;
+}
+
+// Not an op of `apply`: the SA's outer header is swapped in the running SA at once, so it cannot
+// be part of a transaction that might still fail. Everything is checked before anything changes.
+json App::sa_update(const json& req) {
+  std::lock_guard guard(lock_);
+  const auto spi = parse_spi(req.value("spi", json()));
+  if (!spi) throw std::invalid_argument("sa-update needs a numeric \"spi\"");
+  const esp::Direction dir = parse_direction(req);
+  const auto& table = dir == esp::Direction::kInbound ? model_->inbound() : model_->outbound();
+  auto it = table.find(*spi);
+  if (it == table.end()) throw std::invalid_argument("no such SA " + spi_hex(*spi));
+  const esp::SaParams& cur = it->second.sa->params();
+  esp::SaParams next = cur;
+  SaLifetime unused;
+  json o = json::object();
+  for (const char* k : {"local", "remote", "nat_t", "local_port", "remote_port"}) {
+    if (req.contains(k)) o[k] = req[k];
+  }
+  for (const auto& [k, v] : req.items()) {
+    if (k != "cmd" && k != "direction" && k != "spi" && !o.contains(k)) {
+      throw std::invalid_argument("sa-update: unknown key \"" + k + "\"");
+    }
+  }
+  apply_ike_options(o, next, unused);
+  if (next.local.family != next.remote.family) {
+    throw std::invalid_argument("sa-update: local and remote addresses differ in family");
+  }
+  if (next.udp_encap && (next.local_port == 0 || next.remote_port == 0)) {
+    throw std::invalid_argument("sa-update: NAT-T port 0");
+  }
+  // The new remote must be reachable through a port before anything changes (the routes do not
+  // change here, so the rebuilt snapshot will find the same next hop).
+  const Snapshot& now = *rt_.tables.get();
+  const NextHop* nh = next.remote.is_v4() ? now.lookup4(next.remote.v4_host())
+                                          : now.lookup6(next.remote.bytes.data());
+  if (nh == nullptr || nh->kind != NextHopKind::kPort) {
+    throw std::invalid_argument("sa-update: " + next.remote.to_string() +
+                                " is not reachable through a port (nothing was changed)");
+  }
+  Model trial = *model_;
+  trial.update_sa(dir, *spi, next.local, next.remote, next.udp_encap, next.local_port,
+                  next.remote_port);
+  std::unique_ptr<Snapshot> snap = trial.build(generation_ + 1);
+  *model_ = std::move(trial);
+  rt_.tables.publish(std::move(snap), *rt_.rcu);
+  ++generation_;
+  return {{"generation", generation_}};
 }
 
 json App::if_last_use(const json& req) {

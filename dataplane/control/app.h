@@ -62,6 +62,7 @@ class App {
   nlohmann::json apply(const nlohmann::json& ops);
   uint32_t alloc_spi();
   nlohmann::json sa_query(const nlohmann::json& req);
+  nlohmann::json sa_update(const nlohmann::json& req);
   nlohmann::json if_last_use(const nlohmann::json& req);
   // Byte and packet lifetimes, checked from the control loop; sends expire events.
   void check_lifetimes();

@@ -177,7 +177,7 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
       continue;
     }
     const InboundMeta& m = meta[i];
-    if (sa->udp_encap_ != m.udp) {
+    if (sa->outer().udp_encap != m.udp) {
       drop(i, DropReason::kEncapMismatch);
       continue;
     }

@@ -100,13 +100,14 @@ inline DropReason EspEngine::frame(Sa& sa, PacketView& p, uint64_t seq,
     return DropReason::kInnerHeader;
   }
 
+  const OuterHeader& oh = sa.outer();
   const uint32_t icv = sa.icv_len_;
   const uint32_t ct_len = (len + 2 + sa.align_mask_) & ~uint32_t{sa.align_mask_};
   const uint32_t pad = ct_len - len - 2;
-  const uint32_t head = sa.overhead_head_;
+  const uint32_t head = oh.head;
   if (p.headroom() < head || p.tailroom() < ct_len - len + icv) return DropReason::kNoBufferRoom;
   const uint32_t total = head + ct_len + icv;
-  if (total - (sa.outer_v6_ ? 40 : 0) > 65535) return DropReason::kTooBig;
+  if (total - (oh.v6 ? 40 : 0) > 65535) return DropReason::kTooBig;
 
   // Padding 1, 2, 3, ... (at most 3 for GCM, 15 for CBC) in one or two 8-byte stores: the room
   // behind the payload is pad + 2 + ICV >= 14 bytes, and the ICV overwrites what is past the
@@ -118,10 +119,10 @@ inline DropReason EspEngine::frame(Sa& sa, PacketView& p, uint64_t seq,
   t[pad + 1] = next_header;
 
   uint8_t* o = inner - head;
-  copy_outer(o, sa.outer_template_, sa.outer_len_);
+  copy_outer(o, oh.bytes, oh.len);
   const uint8_t out_tos = static_cast<uint8_t>((tos & sa.tos_keep_) | sa.tos_set_);
   uint32_t ip_len;
-  if (!sa.outer_v6_) {
+  if (!oh.v6) {
     ip_len = 20;
     const uint16_t id = ip_id_++;
     const uint8_t df = static_cast<uint8_t>((inner_df & sa.df_keep_) | sa.df_set_);
@@ -131,7 +132,7 @@ inline DropReason EspEngine::frame(Sa& sa, PacketView& p, uint64_t seq,
     o[6] = df;
     // From the SA's precomputed sum and the values just written, not by reading the header back:
     // that read followed the header's stores so closely that it stalled on store forwarding.
-    const uint32_t sum = sa.outer_csum_base_ + out_tos + total + id + (uint32_t{df} << 8);
+    const uint32_t sum = oh.csum_base + out_tos + total + id + (uint32_t{df} << 8);
     store_be16(o + 10, csum_fold(sum));
   } else {
     ip_len = 40;
@@ -139,9 +140,9 @@ inline DropReason EspEngine::frame(Sa& sa, PacketView& p, uint64_t seq,
     o[1] = static_cast<uint8_t>(out_tos << 4);
     store_be16(o + 4, static_cast<uint16_t>(total - 40));
   }
-  if (sa.outer_len_ != ip_len) store_be16(o + ip_len + 4, static_cast<uint16_t>(total - ip_len));
+  if (oh.len != ip_len) store_be16(o + ip_len + 4, static_cast<uint16_t>(total - ip_len));
 
-  uint8_t* esp = o + sa.outer_len_;
+  uint8_t* esp = o + oh.len;
   std::memcpy(esp, &sa.spi_be_, 4);
   store_be32(esp + 4, static_cast<uint32_t>(seq));
   uint8_t* iv = esp + 8;
@@ -201,7 +202,7 @@ void EspEngine::encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> s
       dropped = true;
       continue;
     }
-    if (sa.udp6_) udp6_checksum(pkts[i].data());
+    if (sa.outer().udp6) udp6_checksum(pkts[i].data());
     count_traffic(run, sa, inner_len_[i]);
   }
   flush_traffic(run);

@@ -57,8 +57,26 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_se
   sa->next_seq_.store(p.first_seq, std::memory_order_relaxed);
   sa->counters_ = std::make_unique<SaCounters[]>(workers);
 
-  // Outer header template, outbound view: source = local.
-  uint8_t* t = sa->outer_template_;
+  sa->install_outer(p);
+
+  sa->iv_len_ = static_cast<uint8_t>(p.algorithm.iv_bytes());
+  sa->icv_len_ = static_cast<uint8_t>(p.algorithm.icv_bytes());
+  sa->align_mask_ = static_cast<uint8_t>(p.algorithm.align_bytes() - 1);
+  sa->aead_ = p.algorithm.aead();
+  const uint8_t dscp_keep = p.copy_dscp ? 0xfc : 0;
+  const uint8_t ecn_keep = p.ecn == EcnMode::kNormal ? 0x03 : 0;
+  sa->tos_keep_ = static_cast<uint8_t>(dscp_keep | ecn_keep);
+  sa->tos_set_ = p.copy_dscp ? 0 : static_cast<uint8_t>(p.dscp << 2);
+  sa->df_keep_ = p.df == DfMode::kCopy ? 0x40 : 0;
+  sa->df_set_ = p.df == DfMode::kSet ? 0x40 : 0;
+  sa->inbound_ = p.direction == Direction::kInbound;
+  sa->esn_ = p.esn;
+  return sa;
+}
+
+void Sa::install_outer(const SaParams& p) {
+  auto o = std::make_unique<OuterHeader>();
+  uint8_t* t = o->bytes;
   const uint8_t proto = p.udp_encap ? 17 : 50;
   size_t ip_len;
   if (p.local.is_v4()) {
@@ -75,31 +93,31 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_se
     std::memcpy(t + 8, p.local.bytes.data(), 16);
     std::memcpy(t + 24, p.remote.bytes.data(), 16);
     ip_len = 40;
-    sa->outer_v6_ = true;
+    o->v6 = true;
   }
   if (p.udp_encap) {
     store_be16(t + ip_len, p.local_port);
     store_be16(t + ip_len + 2, p.remote_port);
   }
-  if (!sa->outer_v6_) sa->outer_csum_base_ = csum_partial(t, 20);
-  sa->outer_len_ = static_cast<uint8_t>(ip_len + (p.udp_encap ? 8 : 0));
-  sa->overhead_head_ = static_cast<uint8_t>(sa->outer_len_ + 8 + p.algorithm.iv_bytes());
+  if (!o->v6) o->csum_base = csum_partial(t, 20);
+  o->len = static_cast<uint8_t>(ip_len + (p.udp_encap ? 8 : 0));
+  o->head = static_cast<uint8_t>(o->len + 8 + p.algorithm.iv_bytes());
+  o->udp_encap = p.udp_encap;
+  o->udp6 = o->v6 && p.udp_encap;
+  outer_.store(o.get(), std::memory_order_release);
+  outers_.push_back(std::move(o));
+}
 
-  sa->iv_len_ = static_cast<uint8_t>(p.algorithm.iv_bytes());
-  sa->icv_len_ = static_cast<uint8_t>(p.algorithm.icv_bytes());
-  sa->align_mask_ = static_cast<uint8_t>(p.algorithm.align_bytes() - 1);
-  sa->aead_ = p.algorithm.aead();
-  const uint8_t dscp_keep = p.copy_dscp ? 0xfc : 0;
-  const uint8_t ecn_keep = p.ecn == EcnMode::kNormal ? 0x03 : 0;
-  sa->tos_keep_ = static_cast<uint8_t>(dscp_keep | ecn_keep);
-  sa->tos_set_ = p.copy_dscp ? 0 : static_cast<uint8_t>(p.dscp << 2);
-  sa->df_keep_ = p.df == DfMode::kCopy ? 0x40 : 0;
-  sa->df_set_ = p.df == DfMode::kSet ? 0x40 : 0;
-  sa->udp6_ = sa->outer_v6_ && p.udp_encap;
-  sa->inbound_ = p.direction == Direction::kInbound;
-  sa->udp_encap_ = p.udp_encap;
-  sa->esn_ = p.esn;
-  return sa;
+void Sa::retarget(const IpAddress& local, const IpAddress& remote, bool udp_encap,
+                  uint16_t local_port, uint16_t remote_port) {
+  if (local.family != remote.family) bad(params_, "local and remote addresses differ in family");
+  if (udp_encap && (local_port == 0 || remote_port == 0)) bad(params_, "NAT-T port 0");
+  params_.local = local;
+  params_.remote = remote;
+  params_.udp_encap = udp_encap;
+  params_.local_port = local_port;
+  params_.remote_port = remote_port;
+  install_outer(params_);
 }
 
 uint64_t Sa::packets() const noexcept {

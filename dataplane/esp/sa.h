@@ -66,6 +66,21 @@ struct SaParams {
   friend bool operator==(const SaParams&, const SaParams&) = default;
 };
 
+// The outer header an SA sends with (outbound view: source = local), and how it is framed.
+// Swapped whole, under RCU, when the IKE daemon moves the SA (a NAT mapping or MOBIKE change):
+// workers read it through one atomic pointer, and every version lives as long as the SA.
+struct OuterHeader {
+  alignas(8) uint8_t bytes[48]{};  // IPv4/IPv6 header (+ UDP), fixed fields filled
+  uint8_t len = 0;                 // IP (+ UDP) header bytes
+  uint8_t head = 0;                // len + ESP header + IV
+  bool v6 = false;
+  bool udp_encap = false;
+  bool udp6 = false;  // IPv6 with UDP: the UDP checksum is computed per packet
+  // IPv4: one's-complement sum of the fixed header words (version, TTL, protocol, addresses), so
+  // that a packet's header checksum adds only TOS, length, ID and DF to it.
+  uint32_t csum_base = 0;
+};
+
 // Per-worker traffic counters of one SA.
 struct alignas(64) SaCounters {
   Counter packets;
@@ -102,10 +117,18 @@ class Sa {
   const ReplayWindow& replay() const noexcept { return replay_; }
   uint32_t workers() const noexcept { return workers_; }
 
+  // Control thread only. New outer addresses, NAT-T encapsulation and ports (RFC 4555 MOBIKE, a
+  // NAT mapping that changed): the sequence number, replay window and counters stay. Throws
+  // std::invalid_argument when the families of local and remote differ.
+  void retarget(const IpAddress& local, const IpAddress& remote, bool udp_encap,
+                uint16_t local_port, uint16_t remote_port);
+  const OuterHeader& outer() const noexcept { return *outer_.load(std::memory_order_acquire); }
+
  private:
   friend class EspEngine;
   friend struct SaTestAccess;
   Sa(const SaParams& p, uint32_t workers);
+  void install_outer(const SaParams& p);
   // A worker index beyond the SA's slots (a misconfigured caller) shares slot 0 rather than
   // writing outside the array.
   SaCounters& counters_for(uint32_t worker) noexcept {
@@ -121,13 +144,8 @@ class Sa {
   // because the sequence number is, and randomised per SA instance so that a static (config) key
   // reused after a restart does not replay the IVs of the previous run.
   uint64_t iv_base_ = 0;
-  uint8_t outer_len_ = 0;      // IP (+ UDP) header bytes
-  uint8_t overhead_head_ = 0;  // outer_len_ + ESP header + IV
-  bool outer_v6_ = false;
-  alignas(8) uint8_t outer_template_[48]{};  // IPv4/IPv6 header (+ UDP), fixed fields filled
-  // IPv4 outer: one's-complement sum of the template's fixed header words (version, TTL, protocol,
-  // addresses), so that a packet's header checksum adds only TOS, length, ID and DF to it.
-  uint32_t outer_csum_base_ = 0;
+  std::atomic<const OuterHeader*> outer_{nullptr};
+  std::vector<std::unique_ptr<OuterHeader>> outers_;  // every version (control thread only)
   // What frame() and decrypt() need per packet, resolved at install so the hot path neither calls
   // Algorithm::icv_bytes() (out of line) nor branches on the SA's options.
   uint8_t iv_len_ = 0;      // explicit IV bytes
@@ -141,9 +159,7 @@ class Sa {
   // Outer IPv4 DF = (inner DF bit & df_keep_) | df_set_ (copy, set or clear).
   uint8_t df_keep_ = 0;
   uint8_t df_set_ = 0;
-  bool udp6_ = false;  // IPv6 outer with UDP: the UDP checksum is computed per packet
   bool inbound_ = false;
-  bool udp_encap_ = false;
   bool esn_ = false;
 
   // ---- hot ----

@@ -184,6 +184,18 @@ void Model::remove_sa(esp::Direction dir, uint32_t spi) {
   }
 }
 
+void Model::update_sa(esp::Direction dir, uint32_t spi, const IpAddress& local,
+                      const IpAddress& remote, bool udp_encap, uint16_t local_port,
+                      uint16_t remote_port) {
+  auto& table = dir == esp::Direction::kInbound ? inbound_ : outbound_;
+  auto it = table.find(spi);
+  if (it == table.end()) {
+    invalid(std::string(dir == esp::Direction::kInbound ? "inbound" : "outbound") + " SA " +
+            spi_hex(spi) + " does not exist");
+  }
+  it->second.sa->retarget(local, remote, udp_encap, local_port, remote_port);
+}
+
 size_t Model::flush_sas(SaOrigin origin) {
   size_t n = 0;
   for (auto* table : {&inbound_, &outbound_}) {
@@ -414,13 +426,17 @@ std::unique_ptr<Snapshot> Model::build(uint64_t generation) const {
       out = outbound_.at(a->second).sa.get();
       te.outbound = outbound_.at(a->second).sa.get();
     }
+    // The outer packets go where the SA in use says (IKE may have moved it: MOBIKE, a NAT
+    // mapping), else to the tunnel's configured remote.
+    const IpAddress remote = out ? out->params().remote : t.remote;
+    te.remote = remote;
     const NextHop* nh =
-        t.remote.is_v4() ? s->lookup4(t.remote.v4_host()) : s->lookup6(t.remote.bytes.data());
+        remote.is_v4() ? s->lookup4(remote.v4_host()) : s->lookup6(remote.bytes.data());
     if (nh == nullptr) {
-      invalid("tunnel " + name + ": no route to its remote address " + t.remote.to_string());
+      invalid("tunnel " + name + ": no route to its remote address " + remote.to_string());
     }
     if (nh->kind != NextHopKind::kPort) {
-      invalid("tunnel " + name + ": the route to its remote address " + t.remote.to_string() +
+      invalid("tunnel " + name + ": the route to its remote address " + remote.to_string() +
               " goes into a tunnel");
     }
     te.egress_port = nh->port;

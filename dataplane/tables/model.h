@@ -65,6 +65,11 @@ class Model {
   // copy would restart at sequence number 1.
   void add_sa(const std::string& tunnel, const esp::SaParams& params, uint64_t iv_seed,
               bool replace, SaOrigin origin = SaOrigin::kControl, const SaLifetime& life = {});
+  // New outer addresses / NAT-T ports for a live SA (docs/ike-bridge.md sa-update). Takes effect
+  // at once in the running SA (its outer header is swapped under RCU); the caller publishes a
+  // rebuilt snapshot so the tunnel's next hop follows a changed remote address.
+  void update_sa(esp::Direction dir, uint32_t spi, const IpAddress& local, const IpAddress& remote,
+                 bool udp_encap, uint16_t local_port, uint16_t remote_port);
   // Removes every SA of that origin (a restarted charon's stale SAs).
   size_t flush_sas(SaOrigin origin);
   // The tunnel whose config::tunnel_if_id() is if_id, or nullptr.

@@ -136,6 +136,34 @@ class IkeProtocol(unittest.TestCase):
         self.assertEqual(tunnel["outbound_spi"], "0x00001001")  # back to the remaining SA
         self.refused({"cmd": "sa-flush", "origin": "everything"}, "origin")
 
+    def test_sa_update_moves_a_live_sa(self):
+        self.ok(sa_add(0x5101, IKE_OUT_KEY, direction="out", algorithm="aes256gcm16"))
+        before = self.sa("out", 0x5101)
+        resp = self.ok({"cmd": "sa-update", "direction": "out", "spi": "0x5101",
+                        "remote": "203.0.113.9", "nat_t": True, "local_port": 4500,
+                        "remote_port": 62001})
+        self.assertIn("generation", resp)
+        after = self.sa("out", 0x5101)
+        self.assertEqual(after["remote"], "203.0.113.9")
+        self.assertEqual(after["next_seq"], before["next_seq"])
+        self.assertTrue(after["in_use"])
+        tunnel = next(t for t in self.gw.request({"cmd": "tunnels"})["tunnels"]
+                      if t["name"] == "east")
+        self.assertEqual(tunnel["remote"], "203.0.113.9")
+
+    def test_sa_update_refusals_change_nothing(self):
+        self.ok(sa_add(0x5102, IKE_OUT_KEY, direction="out", algorithm="aes256gcm16"))
+        gen = self.gw.request({"cmd": "status"})["generation"]
+        self.refused({"cmd": "sa-update", "direction": "out", "spi": "0x5103",
+                      "remote": "203.0.113.9"}, "no such SA")
+        self.refused({"cmd": "sa-update", "direction": "out", "spi": "0x5102",
+                      "remote": "2001:db8::9"}, "differ in family")
+        self.refused({"cmd": "sa-update", "direction": "out", "spi": "0x5102",
+                      "colour": "red"}, "unknown key")
+        self.refused({"cmd": "sa-update", "direction": "out", "spi": "0x5102",
+                      "remote": "not-an-address"}, "must be an IP address")
+        self.assertEqual(self.gw.request({"cmd": "status"})["generation"], gen)
+
     def test_if_last_use(self):
         # The LAN packets went out through east's static SA.
         out = self.ok({"cmd": "if-last-use", "if_id": EAST, "direction": "out"})
