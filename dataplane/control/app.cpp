@@ -768,7 +768,10 @@ void App::check_lifetimes() {
     std::lock_guard guard(lock_);
     for (const auto* table : {&model_->inbound(), &model_->outbound()}) {
       const bool inbound = table == &model_->inbound();
-      for (const auto& [spi, rec] : *table) {
+      for (const auto& entry : *table) {
+        // Named, not a structured binding: clang 14 cannot capture bindings in the lambdas below.
+        const uint32_t spi = entry.first;
+        const SaRecord& rec = entry.second;
         const SaLifetime& l = rec.lifetime;
         if (!l.any()) continue;
         const uint64_t bytes = rec.sa->bytes();
