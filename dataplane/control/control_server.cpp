@@ -117,14 +117,19 @@ size_t ControlServer::subscribers() const noexcept {
   return n;
 }
 
-void ControlServer::poll(int timeout_ms) {
+void ControlServer::poll(int timeout_ms, std::span<pollfd> also) {
   std::vector<pollfd> fds;
   fds.push_back({listen_fd_, POLLIN, 0});
   for (auto& c : clients_) {
     const int events = (c.read_closed ? 0 : POLLIN) | (c.out.empty() ? 0 : POLLOUT);
     fds.push_back({c.fd, static_cast<short>(events), 0});
   }
-  if (::poll(fds.data(), fds.size(), timeout_ms) <= 0) return;
+  const size_t own = fds.size();
+  fds.insert(fds.end(), also.begin(), also.end());
+  const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+  for (size_t i = 0; i < also.size(); ++i)
+    also[i].revents = ready > 0 ? fds[own + i].revents : 0;
+  if (ready <= 0) return;
   const size_t polled = clients_.size();
   if (fds[0].revents & POLLIN) accept_client();
   std::vector<Client> keep;
