@@ -17,8 +17,11 @@ class ControlServer {
   // receives every broadcast() line.
   using Handler = std::function<std::string(const std::string& request, bool* subscribe)>;
 
-  // Throws std::runtime_error naming the path when the socket cannot be created.
-  ControlServer(std::string path, Handler handler);
+  // Throws std::runtime_error naming the path when the socket cannot be created. `what` and
+  // `daemon` name the socket and its server in those messages (espgw-ike: "status socket",
+  // "espgw-ike").
+  ControlServer(std::string path, Handler handler, std::string what = "control socket",
+                std::string daemon = "espgw");
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;

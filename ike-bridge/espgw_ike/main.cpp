@@ -152,7 +152,8 @@ class EspgwIke {
 
   int run(int signal_fd) {
     dp::ControlServer server(
-        status_path(), [this](const std::string& line, bool*) { return handle_request(line); });
+        status_path(), [this](const std::string& line, bool*) { return handle_request(line); },
+        "status socket", "espgw-ike");
     log_.info("status on " + server.path() + "; charon's VICI socket " + vici_path() + "; " +
               std::to_string(ike::tunnel_conns(config_).size()) + " IKE tunnel(s) in " +
               options_.config);
@@ -368,11 +369,12 @@ int main(int argc, char** argv) {
     std::cerr << "espgw-ike: signalfd: " << std::strerror(errno) << "\n";
     return 1;
   }
+  const bool foreground = options.foreground;
   try {
     EspgwIke app(std::move(options), std::move(config), *log);
     return app.run(signal_fd);
   } catch (const std::exception& e) {
-    log->error(std::string("start-up failed: ") + e.what());
+    if (!foreground) log->error(std::string("start-up failed: ") + e.what());  // syslog too
     std::cerr << "espgw-ike: start-up failed: " << e.what() << "\n";
     return 1;
   }

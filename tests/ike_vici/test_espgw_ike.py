@@ -591,6 +591,12 @@ def test(lab, args):
           ("SPIs in 0x%s out 0x%s" % (child2["spi-in"], child2["spi-out"])) in text and
           "10.1.0.0/24 === 10.2.0.0/24" in text, "espgwctl ike status:\n" + text)
     log("espgwctl ike status:\n" + text)
+    # A second espgw-ike on the same status socket refuses to start and leaves the first alone.
+    r = subprocess.run([args.espgw_ike, "--config", config, "--foreground"], capture_output=True,
+                       text=True, timeout=20)
+    check(r.returncode == 1 and "status socket %s: another espgw-ike is running there" %
+          status_sock in r.stderr, "second espgw-ike: exit %d: %s" % (r.returncode, r.stderr))
+    check(lab.ike.poll() is None and os.path.exists(status_sock), "the first espgw-ike suffered")
 
     # 6. SIGHUP, config unchanged: nothing is touched.
     ids_before = sa_ids(lab)
