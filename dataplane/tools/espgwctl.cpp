@@ -404,7 +404,9 @@ struct Column {
 std::string counter_table(const json& obj, const char* first, std::vector<Column> cols) {
   std::vector<std::string> extra;
   for (const auto& [name, c] : obj.items()) {
-    for (const auto& [k, v] : c.items()) {
+    for (const auto& item : c.items()) {
+      // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+      const std::string& k = item.key();
       const bool known =
           std::any_of(cols.begin(), cols.end(), [&](const Column& col) { return k == col.key; });
       if (!known && std::find(extra.begin(), extra.end(), k) == extra.end()) extra.push_back(k);
