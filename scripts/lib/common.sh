@@ -12,6 +12,9 @@ ESPGW_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-scapy
   clang libclang-rt-14-dev
+  # charon for the IKE tests (suite ike): two of them in network namespaces, driven over VICI
+  strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libcharon-extra-plugins
+  iproute2 iputils-ping
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
