@@ -114,8 +114,6 @@ SyncResult ConnectionSync::apply(const std::vector<TunnelConn>& wanted, bool fre
     remove(name, result);
 
   for (const auto& t : wanted) {
-    for (const auto& w : t.warnings)
-      log_.warning("tunnel " + t.name + ": " + w);
     const std::string conn = vici::encode(t.conn);
     const std::string key = vici::encode(t.shared_key);
     const auto it = loaded_.find(t.name);
@@ -138,6 +136,8 @@ SyncResult ConnectionSync::apply(const std::vector<TunnelConn>& wanted, bool fre
       result.key_only.push_back(t.name);
       continue;
     }
+    for (const auto& w : t.warnings)
+      log_.warning(what + ": " + w);
     // The IKE_SAs there are now were negotiated under the old settings (or, on a fresh start,
     // may be those of a running tunnel that an earlier espgw-ike started).
     const std::vector<std::string> before = ike_sa_ids(t.name);

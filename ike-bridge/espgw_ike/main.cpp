@@ -53,7 +53,7 @@ logs charon's IKE and CHILD_SA events and serves their state on a status socket
   --config FILE          espgw's config (default /etc/espgw/espgw.yaml)
   --vici PATH            charon's VICI socket (default: ike.vici_socket of the config)
   --status-socket PATH   where to serve the status (default: espgw-ike.sock in the folder
-                         of the VICI socket, e.g. /run/espgw/espgw-ike.sock)
+                         of the config's ike.vici_socket, e.g. /run/espgw/espgw-ike.sock)
   --foreground           stay in the foreground and log to stderr (default: a daemon that
                          logs to syslog)
   --charon-log LEVEL     also log charon's own log messages up to LEVEL (0 or 1; charon

@@ -191,11 +191,6 @@ void Client::adopt(Connection connection) {
   conn_ = std::move(connection);
 }
 
-Connection& Client::ensure() {
-  if (!conn_.is_open()) connect();
-  return conn_;
-}
-
 namespace {
 
 std::string quoted(std::string_view s) {
@@ -233,7 +228,7 @@ void Client::event_registration(PacketType type, std::string_view event) {
 Message Client::request_streamed(std::string_view command, const Message& args,
                                  std::string_view event,
                                  const std::function<void(const Message&)>& on_event) {
-  Connection& c = ensure();
+  Connection& c = conn_;  // not connected: send() says so; connect() is the caller's to call
   if (!event.empty()) event_registration(PacketType::kEventRegister, event);
   c.send(Packet{PacketType::kCmdRequest, std::string(command), args}, deadline());
   Message response;

@@ -117,7 +117,6 @@ class Client final : public Requester {
  private:
   Clock::time_point deadline() const { return Clock::now() + timeout_; }
   void event_registration(PacketType type, std::string_view event);
-  Connection& ensure();
 
   std::string path_;
   std::chrono::milliseconds timeout_;
