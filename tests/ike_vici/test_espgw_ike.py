@@ -12,8 +12,9 @@ tunnels: t2 (IKEv2) and t1 (IKEv1 main mode). Side B loads a hand-written swanct
 
 Proves, in order: connections and keys loaded (list-conns, get-shared, through a second VICI
 implementation), both tunnels established with the configured proposals and if_ids, traffic
-through both (ping between the hosts), events logged (up, rekeys started from B), the status
-socket (mode 0600, espgwctl ike status), no key in any log or answer; SIGHUP unchanged touches
+through both (ping between the hosts, again after the rekeys), events logged (up, rekeys
+started from B), the status socket (mode 0600, espgwctl ike status; a second espgw-ike on it
+refuses to start), no key in any log or answer; SIGHUP unchanged touches
 nothing, a changed proposal reloads only that tunnel, a removed tunnel is unloaded; charon
 restarted -> espgw-ike reloads; SIGTERM leaves charon's state alone. Every wait is bounded.
 Exit 77 (skip) where root, charon, swanctl or /dev/net/tun are missing.
