@@ -42,6 +42,7 @@ namespace espgw {
   X(kTooBig, "too_big", "encapsulated packet would exceed the IP maximum")                        \
   /* dataplane */                                                                                 \
   X(kBadFrame, "bad_frame", "frame shorter than an Ethernet header, or chained mbufs")            \
+  X(kOtherHost, "other_host", "unicast frame for another MAC address (a promiscuous port)")       \
   X(kIpChecksum, "ip_checksum", "IPv4 header checksum wrong")                                     \
   X(kMartian, "martian", "transit packet with a multicast, broadcast or unspecified address")     \
   X(kNoRoute, "no_route", "no route to the destination")                                          \

@@ -89,6 +89,16 @@ std::string string_field(const json& op, const char* key) {
   return op[key].get<std::string>();
 }
 
+// A tunnel's interface ID (config::tunnel_if_id): a 32-bit number. get<uint32_t>() alone would
+// truncate a larger one onto some other tunnel's ID.
+uint32_t if_id_field(const json& op) {
+  if (!op.contains("if_id") || !op["if_id"].is_number_unsigned() ||
+      op["if_id"].get<uint64_t>() > UINT32_MAX) {
+    throw std::invalid_argument("\"if_id\" must be a 32-bit number");
+  }
+  return static_cast<uint32_t>(op["if_id"].get<uint64_t>());
+}
+
 esp::Direction parse_direction(const json& op) {
   const std::string d = string_field(op, "direction");
   if (d == "in" || d == "inbound") return esp::Direction::kInbound;
@@ -408,6 +418,10 @@ int App::run() {
   std::array<ControlMsg, 64> msgs;
   while (!g_stop.load()) {
     server_->poll(opts_.max_packets ? 1 : 5);
+    // Counted before the ring is drained: a worker queues what it asks of this thread (packets to
+    // hold, neighbours learned) before it counts the packet, and x86 keeps stores in order, so
+    // the drain below sees every message about the packets counted here.
+    const bool all_handled = opts_.max_packets != 0 && handled_packets() >= opts_.max_packets;
     {
       std::lock_guard guard(lock_);
       unsigned n;
@@ -420,7 +434,13 @@ int App::run() {
       neighbours_->tick(now_ms());
     }
     check_lifetimes();
-    if (opts_.max_packets != 0 && handled_packets() >= opts_.max_packets) break;
+    // --max-packets: stop once the packets are handled and the workers have taken what this
+    // thread queued for them in return (gratuitous ARPs, ARP requests, released packets); each
+    // worker flushes its TX queues on its way out.
+    if (all_handled && std::all_of(rt_.to_worker.begin(), rt_.to_worker.end(),
+                                   [](rte_ring* r) { return rte_ring_empty(r) != 0; })) {
+      break;
+    }
   }
   rt_.stop.store(true);
   rte_eal_mp_wait_lcore();
@@ -595,12 +615,10 @@ void App::apply_op(Model& next, const json& op) {
   } else if (type == "sa-add" || type == "sa-replace") {
     std::string tunnel;
     if (op.contains("if_id")) {
-      if (!op["if_id"].is_number_unsigned()) throw std::invalid_argument("if_id must be a number");
-      const config::Tunnel* byid = next.tunnel_by_if_id(op["if_id"].get<uint32_t>());
-      if (byid == nullptr) {
-        throw std::invalid_argument("no tunnel with if_id " +
-                                    std::to_string(op["if_id"].get<uint32_t>()));
-      }
+      const uint32_t if_id = if_id_field(op);
+      const config::Tunnel* byid = next.tunnel_by_if_id(if_id);
+      if (byid == nullptr)
+        throw std::invalid_argument("no tunnel with if_id " + std::to_string(if_id));
       tunnel = byid->name;
     } else {
       tunnel = string_field(op, "tunnel");
@@ -675,10 +693,7 @@ json App::sa_query(const json& req) {
 
 json App::if_last_use(const json& req) {
   std::lock_guard guard(lock_);
-  if (!req.contains("if_id") || !req["if_id"].is_number_unsigned()) {
-    throw std::invalid_argument("if-last-use needs a numeric \"if_id\"");
-  }
-  const config::Tunnel* t = model_->tunnel_by_if_id(req["if_id"].get<uint32_t>());
+  const config::Tunnel* t = model_->tunnel_by_if_id(if_id_field(req));
   if (t == nullptr) throw std::invalid_argument("no tunnel with that if_id");
   const auto& table =
       parse_direction(req) == esp::Direction::kInbound ? model_->inbound() : model_->outbound();
@@ -830,6 +845,9 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
     json j = {{"spi", spi_hex(sa.spi())},
               {"direction", inbound ? "in" : "out"},
               {"tunnel", rec.tunnel},
+              {"origin", rec.origin == SaOrigin::kIke      ? "ike"
+                         : rec.origin == SaOrigin::kConfig ? "config"
+                                                           : "control"},
               {"algorithm", sa.algorithm().name()},
               {"esn", p.esn},
               {"nat_t", p.udp_encap},

@@ -79,14 +79,45 @@ class EspEngine {
   void encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> sas,
                      std::span<DropReason> reasons) noexcept;
   void reserve_sequence(Sa& sa, size_t first, size_t end, std::span<DropReason> reasons) noexcept;
-  DropReason frame(Sa& sa, PacketView& p, uint64_t seq, crypto::CryptoOp& op) noexcept;
+  // Per packet on the outbound path: inlined into encrypt_chunk() (defined in esp_outbound.cpp,
+  // the only caller).
+  [[gnu::always_inline]] inline DropReason frame(Sa& sa, PacketView& p, uint64_t seq,
+                                                 crypto::CryptoOp& op) noexcept;
   void decrypt_chunk(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
                      std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept;
-  DropReason finish_inbound(Sa& sa, PacketView& p, const InboundMeta& m, const crypto::CryptoOp& op,
-                            uint64_t seq) noexcept;
+  // Per packet on the inbound path: inlined into decrypt_chunk() (defined in esp_inbound.cpp, the
+  // only caller).
+  [[gnu::always_inline]] inline DropReason finish_inbound(Sa& sa, PacketView& p,
+                                                          const InboundMeta& m,
+                                                          const crypto::CryptoOp& op,
+                                                          uint64_t seq) noexcept;
   DropReason resync(Sa& sa, PacketView& p, const InboundMeta& m, crypto::CryptoOp& op,
                     uint64_t seq) noexcept;
   void count_drops(std::span<Sa* const> sas, std::span<const DropReason> reasons) noexcept;
+
+  // An SA's traffic counters take one add per run of consecutive packets of that SA, not one per
+  // packet: each add is a load and a store to the SA's slot, chained from packet to packet.
+  struct TrafficRun {
+    Sa* sa = nullptr;
+    uint64_t packets = 0;
+    uint64_t bytes = 0;
+  };
+  void count_traffic(TrafficRun& run, Sa& sa, uint64_t bytes) noexcept {
+    if (run.sa != &sa) {
+      flush_traffic(run);
+      run.sa = &sa;
+    }
+    ++run.packets;
+    run.bytes += bytes;
+  }
+  void flush_traffic(TrafficRun& run) noexcept {
+    if (run.sa == nullptr) return;
+    SaCounters& c = run.sa->counters_for(index_);
+    c.packets.add(run.packets);
+    c.bytes.add(run.bytes);
+    c.last_use_ns.set(now_ns_);
+    run = {};
+  }
 
   crypto::CryptoBackend& backend_;
   crypto::IvGenerator iv_;

@@ -95,140 +95,8 @@ void EspEngine::decrypt(std::span<PacketView> pkts, std::span<const InboundMeta>
   }
 }
 
-void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
-                              std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept {
-  const size_t n = pkts.size();
-  // Packets already dropped by parse_inbound() were counted there; count only what is new here.
-  std::array<bool, kMaxBurst> fresh{};
-  uint32_t nops = 0;
-  std::array<uint16_t, kMaxBurst> resync_pkt;
-  std::array<crypto::CryptoOp, kMaxBurst>& ops = ops_;
-  uint32_t nresync = 0;
-
-  for (size_t i = 0; i < n; ++i) {
-    if (reasons[i] != DropReason::kNone) continue;
-    fresh[i] = true;
-    Sa* sa = sas[i];
-    if (sa == nullptr || sa->params_.direction != Direction::kInbound) {
-      reasons[i] = DropReason::kUnknownSpi;
-      continue;
-    }
-    const SaParams& sp = sa->params_;
-    const InboundMeta& m = meta[i];
-    if (sp.udp_encap != m.udp) {
-      reasons[i] = DropReason::kEncapMismatch;
-      continue;
-    }
-    const Algorithm& a = sp.algorithm;
-    uint8_t* esp = pkts[i].data() + m.esp_off;
-    const uint32_t esp_len = pkts[i].data_len - m.esp_off;
-    const uint32_t iv = a.iv_bytes();
-    const uint32_t icv = a.icv_bytes();
-    if (esp_len < 8 + iv + icv + a.align_bytes()) {
-      reasons[i] = DropReason::kTruncated;
-      continue;
-    }
-    const uint32_t ct_len = esp_len - 8 - iv - icv;
-    if (ct_len % a.align_bytes() != 0) {
-      reasons[i] = DropReason::kBadCipherLength;
-      continue;
-    }
-    const ReplayWindow::Check chk = sa->replay_.check(load_be32(esp + 4));
-    if (chk.reason != DropReason::kNone) {
-      reasons[i] = chk.reason;
-      continue;
-    }
-    seq_[i] = chk.seq;
-    crypto::CryptoOp op{sa->keys_.get(),
-                        esp,
-                        esp + 8,
-                        esp + 8 + iv,
-                        esp + 8 + iv,
-                        ct_len,
-                        esp + 8 + iv + ct_len,
-                        static_cast<uint32_t>(chk.seq >> 32),
-                        sp.esn,
-                        false};
-    if (sp.esn && sp.esn_resync_threshold != 0 && sa->auth_failures_ >= sp.esn_resync_threshold) {
-      resync_pkt[nresync++] = static_cast<uint16_t>(i);
-      continue;
-    }
-    ops[nops] = op;
-    op_pkt_[nops++] = static_cast<uint16_t>(i);
-  }
-
-  backend_.decrypt(std::span(ops.data(), nops));
-
-  for (uint32_t k = 0; k < nops; ++k) {
-    const size_t i = op_pkt_[k];
-    Sa& sa = *sas[i];
-    if (!ops[k].ok) {
-      ++sa.auth_failures_;
-      reasons[i] = DropReason::kAuthFailed;
-      continue;
-    }
-    reasons[i] = finish_inbound(sa, pkts[i], meta[i], ops[k], seq_[i]);
-  }
-
-  for (uint32_t k = 0; k < nresync; ++k) {
-    const size_t i = resync_pkt[k];
-    Sa& sa = *sas[i];
-    const InboundMeta& m = meta[i];
-    uint8_t* esp = pkts[i].data() + m.esp_off;
-    const uint32_t iv = sa.params_.algorithm.iv_bytes();
-    const uint32_t ct_len =
-        pkts[i].data_len - m.esp_off - 8 - iv - sa.params_.algorithm.icv_bytes();
-    crypto::CryptoOp op{sa.keys_.get(),
-                        esp,
-                        esp + 8,
-                        esp + 8 + iv,
-                        resync_buf_.get(),
-                        ct_len,
-                        esp + 8 + iv + ct_len,
-                        static_cast<uint32_t>(seq_[i] >> 32),
-                        true,
-                        false};
-    reasons[i] = resync(sa, pkts[i], m, op, seq_[i]);
-  }
-
-  for (size_t i = 0; i < n; ++i) {
-    const DropReason r = reasons[i];
-    if (!fresh[i] || r == DropReason::kNone) continue;
-    drops_.add(r);
-    if (sas[i] != nullptr) sas[i]->drops_[static_cast<size_t>(r)].add();
-  }
-}
-
-// RFC 4303 Appendix A3: after many consecutive ICV failures the receiver may have lost 2^32 or
-// more packets. Verify with the inferred seq_hi and, failing that, with seq_hi + 1. Decryption goes
-// to a scratch buffer so the ciphertext survives for the second trial.
-DropReason EspEngine::resync(Sa& sa, PacketView& p, const InboundMeta& m, crypto::CryptoOp& op,
-                             uint64_t seq) noexcept {
-  // An earlier packet of this burst may have re-synchronised the window already: infer seq_hi
-  // again from the window as it is now, or every later packet of the burst would verify only
-  // at seq_hi + 1 and be counted as one more re-synchronisation.
-  const ReplayWindow::Check chk = sa.replay_.check(static_cast<uint32_t>(seq));
-  if (chk.reason != DropReason::kNone) return chk.reason;
-  seq = chk.seq;
-  op.seq_hi = static_cast<uint32_t>(seq >> 32);
-  backend_.decrypt(std::span(&op, 1));
-  if (!op.ok) {
-    seq = sa.replay_.next_subspace(seq);
-    op.seq_hi = static_cast<uint32_t>(seq >> 32);
-    backend_.decrypt(std::span(&op, 1));
-    if (!op.ok) {
-      ++sa.auth_failures_;
-      return DropReason::kAuthFailed;
-    }
-    esn_resyncs_.add();
-  }
-  std::memcpy(const_cast<uint8_t*>(op.src), op.dst, op.len);
-  op.dst = const_cast<uint8_t*>(op.src);
-  return finish_inbound(sa, p, m, op, seq);
-}
-
-DropReason EspEngine::finish_inbound(Sa& sa, PacketView& p, const InboundMeta& m,
-                                     const crypto::CryptoOp& op, uint64_t seq) noexcept {
+inline DropReason EspEngine::finish_inbound(Sa& sa, PacketView& p, const InboundMeta& m,
+                                            const crypto::CryptoOp& op, uint64_t seq) noexcept {
   const DropReason replay = sa.replay_.update(seq);
   if (replay != DropReason::kNone) return replay;
   sa.auth_failures_ = 0;
@@ -283,11 +151,146 @@ DropReason EspEngine::finish_inbound(Sa& sa, PacketView& p, const InboundMeta& m
 
   p.data_off = static_cast<uint32_t>(pt - p.buf);
   p.data_len = inner_len;
-  SaCounters& c = sa.counters_for(index_);
-  c.packets.add();
-  c.bytes.add(inner_len);
-  c.last_use_ns.set(now_ns_);
   return DropReason::kNone;
+}
+
+void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
+                              std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept {
+  const size_t n = pkts.size();
+  uint32_t nops = 0;
+  std::array<uint16_t, kMaxBurst> resync_pkt;
+  std::array<crypto::CryptoOp, kMaxBurst>& ops = ops_;
+  uint32_t nresync = 0;
+  // Packets already dropped by parse_inbound() were counted there; new drops are counted where
+  // they happen (rare), so that no pass over the burst is needed for them.
+  auto drop = [&](size_t i, DropReason r) {
+    reasons[i] = r;
+    drops_.add(r);
+    if (sas[i] != nullptr) sas[i]->drops_[static_cast<size_t>(r)].add();
+  };
+
+  for (size_t i = 0; i < n; ++i) {
+    if (reasons[i] != DropReason::kNone) continue;
+    Sa* sa = sas[i];
+    if (sa == nullptr || !sa->inbound_) {
+      drop(i, DropReason::kUnknownSpi);
+      continue;
+    }
+    const InboundMeta& m = meta[i];
+    if (sa->udp_encap_ != m.udp) {
+      drop(i, DropReason::kEncapMismatch);
+      continue;
+    }
+    uint8_t* esp = pkts[i].data() + m.esp_off;
+    const uint32_t esp_len = pkts[i].data_len - m.esp_off;
+    const uint32_t iv = sa->iv_len_;
+    const uint32_t icv = sa->icv_len_;
+    if (esp_len < 8 + iv + icv + sa->align_mask_ + 1) {
+      drop(i, DropReason::kTruncated);
+      continue;
+    }
+    const uint32_t ct_len = esp_len - 8 - iv - icv;
+    if ((ct_len & sa->align_mask_) != 0) {
+      drop(i, DropReason::kBadCipherLength);
+      continue;
+    }
+    const ReplayWindow::Check chk = sa->replay_.check(load_be32(esp + 4));
+    if (chk.reason != DropReason::kNone) {
+      drop(i, chk.reason);
+      continue;
+    }
+    seq_[i] = chk.seq;
+    if (sa->esn_ && sa->params_.esn_resync_threshold != 0 &&
+        sa->auth_failures_ >= sa->params_.esn_resync_threshold) {
+      resync_pkt[nresync++] = static_cast<uint16_t>(i);
+      continue;
+    }
+    crypto::CryptoOp& op = ops[nops];
+    op.keys = sa->keys_.get();
+    op.esp = esp;
+    op.iv = esp + 8;
+    op.src = esp + 8 + iv;
+    op.dst = esp + 8 + iv;
+    op.len = ct_len;
+    op.icv = esp + 8 + iv + ct_len;
+    op.seq_hi = static_cast<uint32_t>(chk.seq >> 32);
+    op.esn = sa->esn_;
+    op.ok = false;
+    op_pkt_[nops++] = static_cast<uint16_t>(i);
+  }
+
+  backend_.decrypt(std::span(ops.data(), nops));
+
+  TrafficRun run;
+  for (uint32_t k = 0; k < nops; ++k) {
+    const size_t i = op_pkt_[k];
+    Sa& sa = *sas[i];
+    if (!ops[k].ok) {
+      ++sa.auth_failures_;
+      drop(i, DropReason::kAuthFailed);
+      continue;
+    }
+    const DropReason r = finish_inbound(sa, pkts[i], meta[i], ops[k], seq_[i]);
+    if (r == DropReason::kNone) {
+      count_traffic(run, sa, pkts[i].data_len);
+    } else {
+      drop(i, r);
+    }
+  }
+
+  for (uint32_t k = 0; k < nresync; ++k) {
+    const size_t i = resync_pkt[k];
+    Sa& sa = *sas[i];
+    const InboundMeta& m = meta[i];
+    uint8_t* esp = pkts[i].data() + m.esp_off;
+    const uint32_t iv = sa.iv_len_;
+    const uint32_t ct_len = pkts[i].data_len - m.esp_off - 8 - iv - sa.icv_len_;
+    crypto::CryptoOp op{sa.keys_.get(),
+                        esp,
+                        esp + 8,
+                        esp + 8 + iv,
+                        resync_buf_.get(),
+                        ct_len,
+                        esp + 8 + iv + ct_len,
+                        static_cast<uint32_t>(seq_[i] >> 32),
+                        true,
+                        false};
+    const DropReason r = resync(sa, pkts[i], m, op, seq_[i]);
+    if (r == DropReason::kNone) {
+      count_traffic(run, sa, pkts[i].data_len);
+    } else {
+      drop(i, r);
+    }
+  }
+  flush_traffic(run);
+}
+
+// RFC 4303 Appendix A3: after many consecutive ICV failures the receiver may have lost 2^32 or
+// more packets. Verify with the inferred seq_hi and, failing that, with seq_hi + 1. Decryption goes
+// to a scratch buffer so the ciphertext survives for the second trial.
+DropReason EspEngine::resync(Sa& sa, PacketView& p, const InboundMeta& m, crypto::CryptoOp& op,
+                             uint64_t seq) noexcept {
+  // An earlier packet of this burst may have re-synchronised the window already: infer seq_hi
+  // again from the window as it is now, or every later packet of the burst would verify only
+  // at seq_hi + 1 and be counted as one more re-synchronisation.
+  const ReplayWindow::Check chk = sa.replay_.check(static_cast<uint32_t>(seq));
+  if (chk.reason != DropReason::kNone) return chk.reason;
+  seq = chk.seq;
+  op.seq_hi = static_cast<uint32_t>(seq >> 32);
+  backend_.decrypt(std::span(&op, 1));
+  if (!op.ok) {
+    seq = sa.replay_.next_subspace(seq);
+    op.seq_hi = static_cast<uint32_t>(seq >> 32);
+    backend_.decrypt(std::span(&op, 1));
+    if (!op.ok) {
+      ++sa.auth_failures_;
+      return DropReason::kAuthFailed;
+    }
+    esn_resyncs_.add();
+  }
+  std::memcpy(const_cast<uint8_t*>(op.src), op.dst, op.len);
+  op.dst = const_cast<uint8_t*>(op.src);
+  return finish_inbound(sa, p, m, op, seq);
 }
 
 }  // namespace espgw::esp

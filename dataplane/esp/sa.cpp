@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/bytes.h"
+#include "dataplane/common/checksum.h"
 
 namespace espgw::esp {
 namespace {
@@ -80,8 +81,24 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_se
     store_be16(t + ip_len, p.local_port);
     store_be16(t + ip_len + 2, p.remote_port);
   }
+  if (!sa->outer_v6_) sa->outer_csum_base_ = csum_partial(t, 20);
   sa->outer_len_ = static_cast<uint8_t>(ip_len + (p.udp_encap ? 8 : 0));
   sa->overhead_head_ = static_cast<uint8_t>(sa->outer_len_ + 8 + p.algorithm.iv_bytes());
+
+  sa->iv_len_ = static_cast<uint8_t>(p.algorithm.iv_bytes());
+  sa->icv_len_ = static_cast<uint8_t>(p.algorithm.icv_bytes());
+  sa->align_mask_ = static_cast<uint8_t>(p.algorithm.align_bytes() - 1);
+  sa->aead_ = p.algorithm.aead();
+  const uint8_t dscp_keep = p.copy_dscp ? 0xfc : 0;
+  const uint8_t ecn_keep = p.ecn == EcnMode::kNormal ? 0x03 : 0;
+  sa->tos_keep_ = static_cast<uint8_t>(dscp_keep | ecn_keep);
+  sa->tos_set_ = p.copy_dscp ? 0 : static_cast<uint8_t>(p.dscp << 2);
+  sa->df_keep_ = p.df == DfMode::kCopy ? 0x40 : 0;
+  sa->df_set_ = p.df == DfMode::kSet ? 0x40 : 0;
+  sa->udp6_ = sa->outer_v6_ && p.udp_encap;
+  sa->inbound_ = p.direction == Direction::kInbound;
+  sa->udp_encap_ = p.udp_encap;
+  sa->esn_ = p.esn;
   return sa;
 }
 

@@ -62,6 +62,8 @@ struct SaParams {
   // Outbound: the first sequence number to send. Inbound: the window starts just below it. For
   // tests and for moving an SA's state (RFC 4303 keeps both ends at 1 for a new SA).
   uint64_t first_seq = 1;
+
+  friend bool operator==(const SaParams&, const SaParams&) = default;
 };
 
 // Per-worker traffic counters of one SA.
@@ -123,6 +125,26 @@ class Sa {
   uint8_t overhead_head_ = 0;  // outer_len_ + ESP header + IV
   bool outer_v6_ = false;
   alignas(8) uint8_t outer_template_[48]{};  // IPv4/IPv6 header (+ UDP), fixed fields filled
+  // IPv4 outer: one's-complement sum of the template's fixed header words (version, TTL, protocol,
+  // addresses), so that a packet's header checksum adds only TOS, length, ID and DF to it.
+  uint32_t outer_csum_base_ = 0;
+  // What frame() and decrypt() need per packet, resolved at install so the hot path neither calls
+  // Algorithm::icv_bytes() (out of line) nor branches on the SA's options.
+  uint8_t iv_len_ = 0;      // explicit IV bytes
+  uint8_t icv_len_ = 0;     // ICV bytes
+  uint8_t align_mask_ = 0;  // ciphertext alignment - 1
+  bool aead_ = false;
+  // Outer TOS / traffic class = (inner TOS & tos_keep_) | tos_set_ (DSCP copy or set, RFC 6040
+  // normal or compatibility ECN).
+  uint8_t tos_keep_ = 0;
+  uint8_t tos_set_ = 0;
+  // Outer IPv4 DF = (inner DF bit & df_keep_) | df_set_ (copy, set or clear).
+  uint8_t df_keep_ = 0;
+  uint8_t df_set_ = 0;
+  bool udp6_ = false;  // IPv6 outer with UDP: the UDP checksum is computed per packet
+  bool inbound_ = false;
+  bool udp_encap_ = false;
+  bool esn_ = false;
 
   // ---- hot ----
   alignas(64) std::atomic<uint64_t> next_seq_{1};

@@ -115,6 +115,13 @@ void classify(Worker& w, const Port& port, rte_mbuf** pkts, uint16_t n) noexcept
       continue;
     }
     m->port = port.index;
+    // A port that sees other hosts' unicast (af_packet on a bridge, a promiscuous NIC) must not
+    // route their frames a second time; broadcast and multicast (I/G bit) are for everyone.
+    const uint8_t* dst_mac = rte_pktmbuf_mtod(m, uint8_t*);
+    if (!(dst_mac[0] & 1) && std::memcmp(dst_mac, port.mac.addr_bytes, 6) != 0) {
+      w.drop(m, DropReason::kOtherHost);
+      continue;
+    }
     const uint16_t type = load_be16(rte_pktmbuf_mtod_offset(m, uint8_t*, 12));
     Verdict v;
     DropReason why = DropReason::kNone;

@@ -93,6 +93,33 @@ void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexc
   std::array<rte_mbuf*, kBatchMax> mbufs;
   Batch errors;
   uint16_t k = 0;
+  uint8_t next6[16];
+  const uint32_t next4 = t.egress_via_gateway ? t.egress_gateway.v4_host() : t.remote.v4_host();
+  if (t.remote.is_v6()) {
+    std::memcpy(next6, (t.egress_via_gateway ? t.egress_gateway : t.remote).bytes.data(), 16);
+  }
+  // Encrypts and sends what is gathered. Called whenever the arrays would overflow, so a burst
+  // of large packets is fragmented whole however many fragments it makes (jumbo frames into a
+  // 1400-byte tunnel make 7 each).
+  auto send_gathered = [&]() noexcept {
+    w.engine.encrypt(std::span(views.data(), k), std::span(sas.data(), k),
+                     std::span(reasons.data(), k));
+    for (uint16_t i = 0; i < k; ++i) {
+      if (reasons[i] != DropReason::kNone) {
+        rte_pktmbuf_free(mbufs[i]);  // counted by the engine
+        continue;
+      }
+      apply_view(mbufs[i], views[i]);
+      if (t.remote.is_v4()) {
+        l2_output4(w, t.egress_port, next4, mbufs[i]);
+      } else {
+        l2_output6(w, t.egress_port, next6, mbufs[i]);
+      }
+    }
+    k = 0;
+  };
+  // At most this many bytes of payload per fragment (a header of up to 60 bytes each).
+  const uint32_t per_fragment = t.inner_mtu > 68 ? (t.inner_mtu - 60u) & ~7u : 8u;
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
     uint8_t* ip = rte_pktmbuf_mtod(m, uint8_t*);
@@ -103,10 +130,11 @@ void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexc
     }
     if (m->data_len > t.inner_mtu) {
       if (v4 && !(load_be16(ip + 6) & 0x4000)) {
+        const uint32_t most = (m->data_len + per_fragment - 1) / per_fragment;
+        if (uint32_t{kBatchMax} - k < most) send_gathered();
         rte_mbuf* frags[kBatchMax];
-        const int left = int{kBatchMax} - k - (n - i - 1);  // keep room for the rest
-        const uint16_t room = static_cast<uint16_t>(std::max(0, left));
-        const uint16_t f = fragment4(w, m, t.inner_mtu, frags, room);
+        const uint16_t f =
+            fragment4(w, m, t.inner_mtu, frags, static_cast<uint16_t>(kBatchMax - k));
         for (uint16_t j = 0; j < f; ++j) {
           mbufs[k] = frags[j];
           views[k] = view_of(frags[j]);
@@ -124,31 +152,13 @@ void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexc
       }
       continue;
     }
+    if (k == kBatchMax) send_gathered();
     clamp(w, t, m);
     mbufs[k] = m;
     views[k] = view_of(m);
     sas[k++] = sa;
   }
-
-  w.engine.encrypt(std::span(views.data(), k), std::span(sas.data(), k),
-                   std::span(reasons.data(), k));
-  uint8_t next6[16];
-  const uint32_t next4 = t.egress_via_gateway ? t.egress_gateway.v4_host() : t.remote.v4_host();
-  if (t.remote.is_v6()) {
-    std::memcpy(next6, (t.egress_via_gateway ? t.egress_gateway : t.remote).bytes.data(), 16);
-  }
-  for (uint16_t i = 0; i < k; ++i) {
-    if (reasons[i] != DropReason::kNone) {
-      rte_pktmbuf_free(mbufs[i]);  // counted by the engine
-      continue;
-    }
-    apply_view(mbufs[i], views[i]);
-    if (t.remote.is_v4()) {
-      l2_output4(w, t.egress_port, next4, mbufs[i]);
-    } else {
-      l2_output6(w, t.egress_port, next6, mbufs[i]);
-    }
-  }
+  send_gathered();
   if (errors.n != 0) route(w, errors);
 }
 

@@ -24,6 +24,19 @@ bool martian6(const uint8_t* ip) noexcept {
          (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80);
 }
 
+// A packet for one of our own addresses that reached routing (decrypted, so classify never saw
+// its inner header): the kernel of the port that owns the address gets it, as if it had arrived
+// there, instead of espgw resolving its own address as a next hop.
+void to_host(Worker& w, uint16_t port, uint16_t ether_type, rte_mbuf* m) noexcept {
+  auto* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, 14));
+  if (eth == nullptr) return w.drop(m, DropReason::kNoBufferRoom);
+  const uint8_t* mac = w.rt.ports[port].mac.addr_bytes;
+  std::memcpy(eth, mac, 6);
+  std::memcpy(eth + 6, mac, 6);
+  store_be16(eth + 12, ether_type);
+  w.to_kernel(port, m);
+}
+
 }  // namespace
 
 void route(Worker& w, Batch& b) noexcept {
@@ -42,6 +55,10 @@ void route(Worker& w, Batch& b) noexcept {
       const uint32_t dst = load_be32(ip + 16);
       if (martian4(src, dst)) {
         w.drop(m, DropReason::kMartian);
+        continue;
+      }
+      if (const uint16_t local = s.local_port4(dst); local != kNoPort) {
+        to_host(w, local, 0x0800, m);
         continue;
       }
       if (!(flags & Batch::kLocalOrigin)) {
@@ -96,6 +113,10 @@ void route(Worker& w, Batch& b) noexcept {
     } else {
       if (martian6(ip)) {
         w.drop(m, DropReason::kMartian);
+        continue;
+      }
+      if (const uint16_t local = s.local_port6(ip + 24); local != kNoPort) {
+        to_host(w, local, 0x86dd, m);
         continue;
       }
       if (!(flags & Batch::kLocalOrigin)) {

@@ -27,7 +27,8 @@ void esp_inbound(Worker& w, Batch& in, Batch& out) noexcept;
 // fragmentation_needed, and the engine's.
 void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexcept;
 
-// route.cpp. L3 packets: TTL/hop limit, longest-prefix match, tunnel or port, egress MTU.
+// route.cpp. L3 packets: TTL/hop limit, longest-prefix match, tunnel or port, egress MTU; decrypted
+// packets for our own addresses go to the kernel.
 // Drops: martian, ttl_exceeded, no_route, unprotected, fragmentation_needed.
 void route(Worker& w, Batch& b) noexcept;
 

@@ -29,6 +29,27 @@ IpPrefix network_of(const IpPrefix& p) {
   return n;
 }
 
+// Whether `sa` holds the key material in `p`. An Sa keeps its keys only in SaKeys (its params()
+// has them wiped), so they are compared there.
+bool same_keys(const esp::Sa& sa, const esp::SaParams& p) {
+  const crypto::SaKeys& k = sa.keys();
+  auto same = [](const std::vector<uint8_t>& given, const uint8_t* held, size_t held_len) {
+    return given.size() == held_len && std::equal(given.begin(), given.end(), held);
+  };
+  return p.algorithm == k.alg && same(p.enc_key, k.cipher_key, k.alg.key_bytes) &&
+         same(p.salt, k.salt, k.alg.salt_bytes()) &&
+         same(p.auth_key, k.auth_key, k.alg.aead() ? 0 : k.auth_key_len);
+}
+
+// Whether `sa` is what `p` would install.
+bool same_sa(const esp::Sa& sa, const esp::SaParams& p) {
+  esp::SaParams bare = p;
+  bare.enc_key.clear();
+  bare.salt.clear();
+  bare.auth_key.clear();
+  return sa.params() == bare && same_keys(sa, p);
+}
+
 struct RouteEntry {
   IpPrefix prefix;
   NextHop nh;
@@ -108,6 +129,23 @@ void Model::add_sa(const std::string& tunnel, const esp::SaParams& params, uint6
     // Replacing another tunnel's SA would leave that tunnel's traffic on this tunnel's SA.
     if (existing->second.tunnel != tunnel) {
       invalid(what + " belongs to tunnel " + existing->second.tunnel + ", not " + tunnel);
+    }
+    // The same SA given again (tunnel-replace with the tunnel's static SAs unchanged, a config
+    // applied twice) stays as it is: its sequence number, replay window and counters are live
+    // state. A fresh copy would send from sequence number 1 again, which the peer drops as
+    // replays until the numbers pass its window.
+    if (same_sa(*existing->second.sa, params)) {
+      if (params.direction == esp::Direction::kOutbound) active_out_[tunnel] = params.spi;
+      return;
+    }
+    // The same outbound SA with other parameters (a tunnel's TTL, DF or DSCP changed under its
+    // static SAs) would be a fresh copy, sending from sequence number 1 again under the same SPI
+    // and keys: the peer drops all of it as replays. A live SA's state cannot move to a copy
+    // without racing the workers, so such a change needs a new SA (new SPI and keys).
+    if (params.direction == esp::Direction::kOutbound && same_keys(*existing->second.sa, params)) {
+      invalid("outbound SA " + spi_hex(params.spi) +
+              " exists with these keys: with other parameters it would restart at sequence "
+              "number 1, which the peer drops as replays; install a new SA (new SPI and keys)");
     }
   }
   auto sa = std::shared_ptr<esp::Sa>(esp::Sa::make(params, workers_, iv_seed));

@@ -60,6 +60,9 @@ class Model {
   void remove_tunnel(const std::string& name);  // and its SAs
   // An outbound SA becomes its tunnel's SA in use at once (the make-before-break switch of a
   // rekey is this one pointer in the next snapshot); the previous one stays until removed.
+  // With `replace`, an SA given exactly as installed stays as it is (sequence number, window,
+  // counters); an outbound SA with the same SPI and keys but other parameters is refused, as a
+  // copy would restart at sequence number 1.
   void add_sa(const std::string& tunnel, const esp::SaParams& params, uint64_t iv_seed,
               bool replace, SaOrigin origin = SaOrigin::kControl, const SaLifetime& life = {});
   // Removes every SA of that origin (a restarted charon's stale SAs).

@@ -109,6 +109,7 @@ void Worker::poll_kernel(const Port& p) noexcept {
   if (n == 0) return;
   port_counters[p.index].from_kernel.add(n);
   stages::from_kernel(*this, p, pkts, n);
+  counters.packets.add(n);
 }
 
 void Worker::poll_control() noexcept {

@@ -11,10 +11,15 @@ ESPGW_PACKAGES=(
   dpdk dpdk-dev libdpdk-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-scapy
+  python3-cryptography procps iproute2 ethtool iputils-ping iperf3 tcpdump
   clang libclang-rt-14-dev
-  # charon for the IKE tests (suite ike): two of them in network namespaces, driven over VICI
+  # strongSwan: charon and swanctl for the IKE tests, kernel-libipsec (extra plugins) for their stock
+  # peer, openssl and friends (standard plugins); dpkg-dev unpacks Debian's strongswan source for
+  # the kernel-espgw plugin's headers (scripts/lib/strongswan.sh). Suite ike also runs espgw-ike
+  # against two charons in network namespaces.
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libcharon-extra-plugins
-  iproute2 iputils-ping
+  dpkg-dev bzip2 xz-utils make
+  iproute2 ethtool iputils-ping
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -22,6 +27,13 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root to run: $*"
+  fi
+}
+
+# Replaces this shell with the command, as root (sudo where we are not).
+exec_as_root() {
+  if [ "$(id -u)" -eq 0 ]; then exec "$@"; elif command -v sudo >/dev/null; then exec sudo "$@"; else
     die "need root to run: $*"
   fi
 }

@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "common/bytes.h"
+#include "dataplane/common/checksum.h"
 #include "tests/support/esp_test_util.h"
 
 namespace espgw {
@@ -84,6 +85,7 @@ TEST_P(EspRoundTrip, InnerPacketSurvives) {
       EXPECT_EQ(outer[9], c.udp ? 17 : 50);
       EXPECT_EQ(outer[1], 0xb8);
       EXPECT_EQ(load_be16(&outer[2]), outer.size());
+      EXPECT_EQ(ipv4_header_checksum(outer.data(), 20), 0) << "outer header checksum";
     }
     if (c.udp) {
       EXPECT_EQ(load_be16(&outer[ip_len]), 4500);

@@ -1,0 +1,190 @@
+"""Traffic helpers that the lab runs inside its namespaces (tests/e2e/lab.py).
+
+Each prints "ready" once its socket is bound (the lab waits for that line instead of sleeping) and,
+at the end, one JSON line with its result.
+
+  tcp-recv  --bind IP --port P             one connection; bytes and SHA-256 of what arrived
+  tcp-send  --to IP --port P --bytes N --seed S
+                                           N pseudo-random bytes from seed S; their SHA-256
+  udp-seq-recv --bind IP --port P [--timeout T]
+                                           sequence-numbered datagrams until the end marker,
+                                           which says how many were sent (N); which of 0..N-1
+                                           arrived, which twice, which not at all
+  udp-seq-send --to IP --port P --rate PPS [--count N] [--size B]
+                                           datagrams numbered 0, 1, ..., paced, until N are
+                                           sent or SIGTERM/SIGINT; then end markers carrying N
+"""
+
+import argparse
+import hashlib
+import json
+import random
+import signal
+import socket
+import struct
+import sys
+import time
+
+END = 0xFFFFFFFFFFFFFFFF
+MAGIC = b"e2eq"
+
+
+def ready():
+    print("ready", flush=True)
+
+
+def tcp_recv(a):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((a.bind, a.port))
+    srv.listen(1)
+    srv.settimeout(a.timeout)
+    ready()
+    conn, peer = srv.accept()
+    conn.settimeout(a.timeout)
+    h = hashlib.sha256()
+    n = 0
+    t0 = time.monotonic()
+    while True:
+        b = conn.recv(1 << 20)
+        if not b:
+            break
+        h.update(b)
+        n += len(b)
+    secs = time.monotonic() - t0
+    print(json.dumps({"bytes": n, "sha256": h.hexdigest(), "seconds": secs, "peer": peer[0]}))
+
+
+def stream(seed, n):
+    rng = random.Random(seed)
+    left = n
+    while left > 0:
+        k = min(left, 1 << 20)
+        yield rng.randbytes(k)
+        left -= k
+
+
+def tcp_send(a):
+    h = hashlib.sha256()
+    ready()
+    s = socket.create_connection((a.to, a.port), timeout=a.timeout)
+    t0 = time.monotonic()
+    for chunk in stream(a.seed, a.bytes):
+        h.update(chunk)
+        s.sendall(chunk)
+    s.shutdown(socket.SHUT_WR)
+    # Wait for the receiver to close: everything was read.
+    while s.recv(65536):
+        pass
+    secs = time.monotonic() - t0
+    print(json.dumps({"bytes": a.bytes, "sha256": h.hexdigest(), "seconds": secs}))
+
+
+def udp_seq_recv(a):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    s.bind((a.bind, a.port))
+    st = {"seen": bytearray(), "dups": [], "foreign": 0, "total": 0, "sent": None}
+
+    def take(data):
+        if len(data) < 12 or data[:4] != MAGIC:
+            st["foreign"] += 1
+            return
+        (seq,) = struct.unpack_from("!Q", data, 4)
+        if seq == END:
+            if st["sent"] is None:
+                (st["sent"],) = struct.unpack_from("!Q", data, 12)
+            return
+        st["total"] += 1
+        seen = st["seen"]
+        if seq >= len(seen):
+            seen.extend(bytes(seq + 1 - len(seen) + 4096))
+        if seen[seq]:
+            st["dups"].append(seq)
+        else:
+            seen[seq] = 1
+
+    def complete():
+        n = st["sent"]
+        return n is not None and len(st["seen"]) >= n and 0 not in st["seen"][:n]
+
+    ready()
+    try:
+        # Silence this long ends the wait (the sender died, or its end marker was lost).
+        s.settimeout(a.timeout)
+        while st["sent"] is None:
+            take(s.recv(65536))
+        # Two CPUs may reorder packets between the veths' backlogs: after the marker, wait for
+        # stragglers until all have come or the wire has been silent for a second.
+        s.settimeout(1.0)
+        while not complete():
+            take(s.recv(65536))
+    except socket.timeout:
+        pass
+    seen, sent = st["seen"], st["sent"]
+    n = sent if sent is not None else len(seen)
+    missing = [i for i in range(n) if i >= len(seen) or not seen[i]]
+    print(json.dumps({"sent": sent, "received": st["total"], "distinct": n - len(missing),
+                      "missing": missing[:100], "missing_count": len(missing),
+                      "duplicates": st["dups"][:100], "duplicate_count": len(st["dups"]),
+                      "beyond_end": sum(seen[n:]), "foreign": st["foreign"],
+                      "ended": sent is not None}))
+
+
+def udp_seq_send(a):
+    stop = []
+    # The handler only raises a flag: a datagram is either sent and counted, or neither.
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((a.to, a.port))
+    pad = b"\0" * max(0, a.size - 12)
+    i = 0
+    ready()
+    t0 = time.monotonic()
+    while not stop and (a.count is None or i < a.count):
+        # Paced by the clock: datagram i leaves at t0 + i / rate.
+        due = t0 + i / a.rate
+        now = time.monotonic()
+        if due > now:
+            time.sleep(due - now)
+            continue
+        s.send(MAGIC + struct.pack("!Q", i) + pad)
+        i += 1
+    secs = time.monotonic() - t0
+    # End markers carry the count; the receiver still waits for stragglers after them.
+    for _ in range(3):
+        s.send(MAGIC + struct.pack("!QQ", END, i))
+    print(json.dumps({"sent": i, "seconds": secs}), flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("tcp-recv")
+    r.add_argument("--bind", required=True)
+    r.add_argument("--port", type=int, required=True)
+    r.add_argument("--timeout", type=float, default=60)
+    s = sub.add_parser("tcp-send")
+    s.add_argument("--to", required=True)
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--bytes", type=int, required=True)
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--timeout", type=float, default=60)
+    r = sub.add_parser("udp-seq-recv")
+    r.add_argument("--bind", required=True)
+    r.add_argument("--port", type=int, required=True)
+    r.add_argument("--timeout", type=float, default=20)
+    s = sub.add_parser("udp-seq-send")
+    s.add_argument("--to", required=True)
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--count", type=int)
+    s.add_argument("--rate", type=float, required=True)
+    s.add_argument("--size", type=int, default=200)
+    a = p.parse_args()
+    {"tcp-recv": tcp_recv, "tcp-send": tcp_send, "udp-seq-recv": udp_seq_recv,
+     "udp-seq-send": udp_seq_send}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,850 @@
+#!/usr/bin/python3
+"""Runs espgw's scenario tests (yanet autotest style, STYLE.md "Tests" 4).
+
+A case is a folder tests/scenarios/NNN_name/ with
+  config.yaml     espgw's config; its ports are net_pcap devices. Placeholders: @CASE@ (the case's
+                  folder), @OUT@ (this run's scratch folder), @EMPTY@ (an empty pcap).
+  gen.py          the scapy script that wrote the pcaps below (deterministic; `--regen` reruns it)
+  input_*.pcap    what arrives: rx_pcap=@CASE@/input_X.pcap
+  expected_X.pcap for every tx_pcap=@OUT@/X.pcap: what espgw must send there, in order
+  expect.json     (optional) counters: drops by reason (every reason not named must be 0), per-SA,
+                  per-port, per-worker (summed), tunnel and neighbour values; see check_stats()
+
+The runner starts espgw once per case (one worker, its own --file-prefix, --no-huge) with
+--max-packets = the number of input packets, so it stops once every packet is handled and flushed,
+and --stats-file. Then it compares every output pcap with its expected pcap, packet by packet:
+  - plain frames byte for byte, except the IP ID and header checksum of ICMP errors from the
+    gateway (the checksum must still be right);
+  - ESP frames (an SPI of the case's static SAs) field by field: Ethernet, outer IPv4/IPv6
+    (addresses, DSCP, ECN, DF, TTL, lengths; the IPv4 ID is random and not compared, the header
+    checksum must be right), UDP (ports, length, checksum), SPI and sequence number; then both
+    are decrypted with scapy and the case's keys, the trailer checked (pad bytes 1, 2, 3, ...,
+    pad length, next header) and the inner packets compared as plain packets.
+On a mismatch it names the pcap, the packet and the field, with expected and actual values, and
+keeps the scratch folder. DPDK's runtime folder is removed whatever happens.
+
+Order on a port is deterministic, and gen.py must write it as espgw sends: the worker polls each
+port (in config order) and then its exception device, a burst of up to 32 packets each (a case
+with at most 32 input packets per device has them all in one burst); what a burst makes leaves in
+this order: frames sent at once while classifying (ARP and ND answers, frames for the kernel,
+the kernel's non-IP frames), then routed packets in order (transit before decrypted ones), then
+each tunnel's packets (one burst per tunnel), then ICMP errors; what the control thread sends
+(ARP requests, released packets) comes after the bursts. espgw's gratuitous ARPs at start are
+matched wherever they are.
+
+  run_scenario.py --espgw build/dataplane/espgw tests/scenarios/001_encrypt_gcm [...]
+  run_scenario.py --regen tests/scenarios/*_*/            # rerun the gen.py scripts
+  run_scenario.py --check-gen tests/scenarios/*_*/        # committed pcaps == what gen.py writes
+  run_scenario.py --coverage dataplane/common/drop_reason.h tests/scenarios
+  run_scenario.py --mutants --espgw build/dataplane/espgw tests/scenarios/*_*/  # each can fail
+Exit status: 0 passed, 1 failed, 77 (meson's "skipped") without scapy.
+"""
+
+import argparse
+import filecmp
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+try:
+    import scenlib
+    from scapy.config import conf
+    from scapy.layers.l2 import Ether
+    from scapy.packet import NoPayload
+except ImportError as e:  # pragma: no cover - depends on the machine
+    print(f"SKIP: scapy (or PyYAML) is not importable with {sys.executable}: {e}")
+    sys.exit(77)
+if not conf.crypto_valid:
+    print(f"SKIP: scapy finds no usable python3-cryptography under {sys.executable}")
+    sys.exit(77)
+
+# Drop reasons (dataplane/common/drop_reason.h) that no pcap can produce, and why. --coverage
+# checks that every other reason is expected, non-zero, by some case's expect.json.
+UNREACHABLE = {
+    "not_esp": "classify() hands IKE (non-ESP marker), NAT-T keepalives and every protocol but "
+               "ESP to the kernel before the engine sees them (013_exception_path shows where "
+               "they go); the engine's own check: tests/unit/esp_bad_input_test.cpp",
+    "crypto_error": "the crypto library refusing an operation whose lengths the engine has "
+                    "checked; no packet content causes it",
+    "sa_stopped": "an SA stops after 2^32 - 1 (2^64 - 1 with ESN) packets; static SAs have no "
+                  "lifetime and no configurable first sequence number, so it takes 4 billion "
+                  "packets (tests/unit/esp_bad_input_test.cpp starts an SA near the end)",
+    "seq_overflow": "as sa_stopped: only the 2^32-th packet of an SA (tests/unit covers it)",
+    "no_buffer_room": "RX leaves RTE_PKTMBUF_HEADROOM in front and the data room is sized for the "
+                      "largest frame plus the ESP trailer; what is encrypted is at most the "
+                      "tunnel MTU (bigger is fragmented in new mbufs, or refused), and a frame "
+                      "bigger than the data room arrives chained and is dropped as bad_frame "
+                      "(tests/unit/esp_bad_input_test.cpp covers the engine's check)",
+    "too_big": "an encapsulated packet over 65535 bytes needs an inner packet larger than any "
+               "MTU espgw accepts (9216) (tests/unit covers the engine's check)",
+    "control_ring_full": "needs 4095 messages queued to the control thread, or 1023 frames to "
+                         "a worker, before the other side polls its ring: a race between two "
+                         "threads, not something a packet's content decides",
+    "tx_full": "net_pcap's TX writes every frame to its file and never refuses one",
+}
+
+EAL_MEMORY_MB = "256"
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# ---- config and devices -------------------------------------------------------------------------
+
+
+def devargs_files(devargs):
+    """{"rx_pcap": path, "tx_pcap": path, ...} of a net_pcap devargs string."""
+    out = {}
+    for part in devargs.split(",")[1:]:
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k] = v
+    return out
+
+
+def devices(config):
+    """Every DPDK device string of the config: ports, then exception devices."""
+    out = []
+    for ifc in config["interfaces"]:
+        out.append(("port", ifc["name"], ifc["device"]))
+        exc = ifc.get("exception")
+        if isinstance(exc, dict) and exc.get("kind") == "device":
+            out.append(("exception", ifc["name"], exc["device"]))
+    return out
+
+
+def dpdk_runtime_dir(prefix):
+    if os.geteuid() == 0:
+        return os.path.join("/var/run/dpdk", prefix)
+    base = os.environ.get("XDG_RUNTIME_DIR", "/tmp")
+    return os.path.join(base, "dpdk", prefix)
+
+
+class Context:
+    """What the comparison needs to know about the case: its SAs and our addresses."""
+
+    def __init__(self, config):
+        self.sas = scenlib.sas(config)
+        self.ours = set()
+        for ifc in config["interfaces"]:
+            for a in ifc.get("addresses", []):
+                self.ours.add(a.split("/")[0])
+        self.natt_ports = {4500}
+        for t in config.get("tunnels", []):
+            if t.get("nat_t") == "true":
+                self.natt_ports.add(int(t.get("local_port", "4500")))
+                self.natt_ports.add(int(t.get("remote_port", "4500")))
+
+
+# ---- packet comparison --------------------------------------------------------------------------
+
+
+def short(v, n=72):
+    s = repr(v)
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+def field_diffs(exp, act):
+    """Differences between two frames as scapy reads them: "Layer.field: expected X, actual Y"."""
+    out = []
+    e, a = Ether(exp), Ether(act)
+    while not isinstance(e, NoPayload) and not isinstance(a, NoPayload):
+        if type(e) is not type(a):
+            out.append(f"layer {e.name}: expected {e.name}, actual {a.name}")
+            return out
+        for f in e.fields_desc:
+            ev, av = e.getfieldval(f.name), a.getfieldval(f.name)
+            if ev != av:
+                try:
+                    er, ar = f.i2repr(e, ev), f.i2repr(a, av)
+                except Exception:
+                    er, ar = ev, av
+                out.append(f"{e.name}.{f.name}: expected {short(er)}, actual {short(ar)}")
+        e, a = e.payload, a.payload
+    if not isinstance(e, NoPayload):
+        out.append(f"layer {e.name} missing in the actual packet")
+    elif not isinstance(a, NoPayload):
+        out.append(f"extra layer {a.name} in the actual packet")
+    return out
+
+
+def byte_diff(exp, act):
+    if len(exp) != len(act):
+        head = f"length: expected {len(exp)} bytes, actual {len(act)}"
+    else:
+        head = "same length"
+    for i in range(min(len(exp), len(act))):
+        if exp[i] != act[i]:
+            return f"{head}; first difference at byte {i}: expected {exp[i]:#04x}, " \
+                   f"actual {act[i]:#04x}"
+    return head
+
+
+def ip_version(b, off):
+    return b[off] >> 4 if len(b) > off else 0
+
+
+def icmp_error_from_us(ctx, b, off):
+    """An IPv4 ICMP error that the gateway made: its ID and checksum are the gateway's choice."""
+    if len(b) < off + 21 or ip_version(b, off) != 4 or b[off + 9] != 1:
+        return False
+    src = ".".join(str(x) for x in b[off + 12 : off + 16])
+    ihl = (b[off] & 0x0F) * 4
+    return src in ctx.ours and len(b) > off + ihl and b[off + ihl] in (3, 4, 5, 11, 12)
+
+
+def mask_random(ctx, b, off, what):
+    """Masks the fields that are random by design; returns (masked bytes, problems)."""
+    problems = []
+    if icmp_error_from_us(ctx, b, off):
+        ihl = (b[off] & 0x0F) * 4
+        if scenlib.inet_checksum(bytes(b[off : off + ihl])) != 0:
+            problems.append(f"{what}: ICMP error's IPv4 header checksum is wrong")
+        b = bytearray(b)
+        b[off + 4 : off + 6] = b"\0\0"
+        b[off + 10 : off + 12] = b"\0\0"
+        b = bytes(b)
+    return b, problems
+
+
+def compare_plain(ctx, exp, act, what, l3=False):
+    """Plain frames (or, with l3, bare IP packets): byte for byte but for the masked fields."""
+    off = 0 if l3 else 14
+    em, _ = mask_random(ctx, exp, off, what)
+    am, problems = mask_random(ctx, act, off, what)
+    if em == am:
+        return problems
+    out = [f"{what}: {byte_diff(em, am)}"]
+    try:
+        if l3:
+            etype = b"\x08\x00" if em[0] >> 4 == 4 else b"\x86\xdd"
+            pad = b"\x02\0\0\0\0\1\x02\0\0\0\0\2" + etype
+            diffs = field_diffs(pad + em, pad + am)
+        else:
+            diffs = field_diffs(em, am)
+    except Exception as e:  # the bytes above are what counts
+        diffs = [f"(scapy cannot parse: {e})"]
+    out += [f"  {d}" for d in diffs[:12]]
+    return out + problems
+
+
+def esp_frame(ctx, b):
+    """(Sa, ESP offset from the frame start) if `b` is ESP of one of the case's SAs, else None."""
+    if len(b) < 14:
+        return None
+    etype = struct.unpack_from("!H", b, 12)[0]
+    if etype == 0x0800 and len(b) >= 34:
+        ihl = (b[14] & 0x0F) * 4
+        proto, l4 = b[23], 14 + ihl
+    elif etype == 0x86DD and len(b) >= 54:
+        proto, l4 = b[20], 54
+    else:
+        return None
+    if proto == 50:
+        off = l4
+    elif proto == 17 and len(b) >= l4 + 16:
+        sport, dport = struct.unpack_from("!HH", b, l4)
+        if sport not in ctx.natt_ports and dport not in ctx.natt_ports:
+            return None
+        off = l4 + 8
+    else:
+        return None
+    if len(b) < off + 8:
+        return None
+    spi = struct.unpack_from("!I", b, off)[0]
+    sa = ctx.sas.get(("out", spi)) or ctx.sas.get(("in", spi))
+    return (sa, off) if sa else None
+
+
+def outer_fields(b, esp_off):
+    """The outer header fields that are compared, by name, and the fields whose integrity is
+    checked instead (checksums of random content)."""
+    f = {"eth.dst": b[0:6].hex(":"), "eth.src": b[6:12].hex(":"), "eth.type": b[12:14].hex()}
+    v = b[14] >> 4
+    checks = []
+    if v == 4:
+        ihl = (b[14] & 0x0F) * 4
+        tos = b[15]
+        flags = struct.unpack_from("!H", b, 20)[0]
+        f.update({
+            "ip.version": v, "ip.ihl": ihl, "ip.dscp": tos >> 2, "ip.ecn": tos & 3,
+            "ip.len": struct.unpack_from("!H", b, 16)[0],
+            "ip.df": bool(flags & 0x4000), "ip.mf": bool(flags & 0x2000),
+            "ip.frag": flags & 0x1FFF, "ip.ttl": b[22], "ip.proto": b[23],
+            "ip.src": ".".join(map(str, b[26:30])), "ip.dst": ".".join(map(str, b[30:34])),
+        })
+        if scenlib.inet_checksum(bytes(b[14 : 14 + ihl])) != 0:
+            checks.append("ip.chksum: wrong")
+        l4 = 14 + ihl
+    else:
+        tc = ((b[14] & 0x0F) << 4) | (b[15] >> 4)
+        f.update({
+            "ip6.version": v, "ip6.dscp": tc >> 2, "ip6.ecn": tc & 3,
+            "ip6.flow": ((b[15] & 0x0F) << 16) | struct.unpack_from("!H", b, 16)[0],
+            "ip6.plen": struct.unpack_from("!H", b, 18)[0], "ip6.nh": b[20],
+            "ip6.hlim": b[21], "ip6.src": b[22:38].hex(), "ip6.dst": b[38:54].hex(),
+        })
+        l4 = 54
+    if esp_off != l4:
+        sport, dport, ulen, csum = struct.unpack_from("!HHHH", b, l4)
+        f.update({"udp.sport": sport, "udp.dport": dport, "udp.len": ulen})
+        if v == 4:
+            f["udp.chksum"] = csum  # RFC 3948 2.1: zero
+        elif scenlib.udp6_checksum(bytes(b[14:])) != csum:
+            checks.append(f"udp.chksum: {csum:#06x} is wrong")
+    spi, seq = struct.unpack_from("!II", b, esp_off)
+    f.update({"esp.spi": f"{spi:#010x}", "esp.seq": seq, "frame length": len(b)})
+    return f, checks
+
+
+def compare_esp(ctx, sa, off, exp, act, what):
+    out = []
+    if esp_frame(ctx, act) is None:
+        return [f"{what}: expected ESP of SA {sa.spi:#010x} ({sa.tunnel}), actual is not:"] + \
+            [f"  {d}" for d in field_diffs(exp, act)[:12]]
+    _, aoff = esp_frame(ctx, act)
+    ef, _ = outer_fields(exp, off)
+    af, checks = outer_fields(act, aoff)
+    for k in ef:
+        if ef[k] != af.get(k):
+            out.append(f"{what}: outer {k}: expected {ef[k]}, actual {af.get(k)}")
+    out += [f"{what}: outer {c}" for c in checks]
+    try:
+        _, einner, _, _, enh = scenlib.open_esp(sa, exp[off:])
+    except scenlib.EspError as e:
+        return out + [f"{what}: the EXPECTED packet does not decrypt (regenerate?): {e}"]
+    try:
+        _, ainner, apad, _, anh = scenlib.open_esp(sa, act[aoff:])
+    except scenlib.EspError as e:
+        return out + [f"{what}: {e}"]
+    if apad != bytes(range(1, len(apad) + 1)):
+        out.append(f"{what}: pad bytes {apad.hex()} are not 1, 2, 3, ... (RFC 4303 2.4)")
+    if enh != anh:
+        out.append(f"{what}: ESP next header: expected {enh}, actual {anh}")
+    out += compare_plain(ctx, einner, ainner, f"{what} inner packet", l3=True)
+    return out
+
+
+def gratuitous_arp(frame, mac):
+    """Our gratuitous ARP (RFC 5227 3: a request with sender = target = our address), sent when
+    espgw starts, from the control thread: its place among forwarded frames is timing."""
+    return (len(frame) >= 42 and frame[12:14] == b"\x08\x06" and frame[20:22] == b"\0\x01"
+            and frame[28:32] == frame[38:42] and mac is not None and frame[22:28] == mac)
+
+
+def compare_pcap(ctx, exp_frames, act_frames, name, mac=None):
+    """Packet by packet, in order; our gratuitous ARPs (mac: the port's) match wherever they are."""
+    out = []
+    exp_garp = [f for f in exp_frames if gratuitous_arp(f, mac)]
+    act_garp = [f for f in act_frames if gratuitous_arp(f, mac)]
+    if sorted(exp_garp) != sorted(act_garp):
+        out.append(f"{name}: gratuitous ARPs: expected {[summary(f) for f in exp_garp]}, "
+                   f"actual {[summary(f) for f in act_garp]}")
+    # (number in its pcap, counting from 1; frame)
+    exp_frames = [(i + 1, f) for i, f in enumerate(exp_frames) if not gratuitous_arp(f, mac)]
+    act_frames = [(i + 1, f) for i, f in enumerate(act_frames) if not gratuitous_arp(f, mac)]
+    if len(exp_frames) != len(act_frames):
+        out.append(f"{name}: expected {len(exp_frames)} packets, actual {len(act_frames)} "
+                   f"(not counting gratuitous ARPs)")
+    for (ei, exp), (ai, act) in zip(exp_frames, act_frames):
+        what = f"{name} packet {ai}" + (f" (expected packet {ei})" if ei != ai else "")
+        esp = esp_frame(ctx, exp)
+        if esp is not None:
+            out += compare_esp(ctx, esp[0], esp[1], exp, act, what)
+        else:
+            out += compare_plain(ctx, exp, act, what)
+    for ai, act in act_frames[len(exp_frames):]:
+        out.append(f"{name} packet {ai} (unexpected): {summary(act)}")
+    for ei, exp in exp_frames[len(act_frames):]:
+        out.append(f"{name} expected packet {ei} (missing): {summary(exp)}")
+    return out
+
+
+def summary(frame):
+    try:
+        return Ether(frame).summary()
+    except Exception:
+        return frame.hex()
+
+
+# ---- counters -----------------------------------------------------------------------------------
+
+
+def check_stats(stats, expect):
+    """expect.json:
+      "drops":      {reason: n}; every reason not named must be 0
+      "ports":      {port: {counter: n}}
+      "workers":    {counter: n}, summed over workers
+      "sas":        {"out 0x00001001": {"packets": n, "bytes": n, "drops": {reason: n}, ...}};
+                    an SA's "drops", when given, must match exactly
+      "tunnels":    {name: {field: value}}
+      "neighbours": [{"address": ..., "mac": ..., "state": ..., "interface": ...}], each present
+    """
+    out = []
+    known = set(stats["drops"])
+    want_drops = expect.get("drops", {})
+    for r in sorted(set(want_drops) - known):
+        out.append(f"expect.json: unknown drop reason \"{r}\"")
+    for r, n in sorted(stats["drops"].items()):
+        if n != want_drops.get(r, 0):
+            out.append(f"drops.{r}: expected {want_drops.get(r, 0)}, actual {n}")
+    for port, want in expect.get("ports", {}).items():
+        have = stats["ports"].get(port)
+        if have is None:
+            out.append(f"ports.{port}: no such port")
+            continue
+        for k, v in want.items():
+            if have.get(k) != v:
+                out.append(f"ports.{port}.{k}: expected {v}, actual {have.get(k)}")
+    for k, v in expect.get("workers", {}).items():
+        total = sum(w.get(k, 0) for w in stats["workers"].values())
+        if total != v:
+            out.append(f"workers.{k}: expected {v}, actual {total}")
+    for key, want in expect.get("sas", {}).items():
+        direction, spi = key.split()
+        spi = f"{int(spi, 0):#010x}"
+        have = next((s for s in stats["sas"] if s["direction"] == direction and s["spi"] == spi),
+                    None)
+        if have is None:
+            out.append(f"sas[{key}]: no such SA")
+            continue
+        for k, v in want.items():
+            if have.get(k) != v:
+                out.append(f"sas[{key}].{k}: expected {v}, actual {have.get(k)}")
+    tunnels = {t["name"]: t for t in stats["tunnels"]}
+    for name, want in expect.get("tunnels", {}).items():
+        have = tunnels.get(name)
+        if have is None:
+            out.append(f"tunnels.{name}: no such tunnel")
+            continue
+        for k, v in want.items():
+            if have.get(k) != v:
+                out.append(f"tunnels.{name}.{k}: expected {v}, actual {have.get(k)}")
+    for want in expect.get("neighbours", []):
+        if not any(all(n.get(k) == v for k, v in want.items()) for n in stats["neighbours"]):
+            out.append(f"neighbours: none like {want}; have {stats['neighbours']}")
+    return out
+
+
+# ---- one case -----------------------------------------------------------------------------------
+
+
+def count_frames(path):
+    return len(scenlib.read_pcap(path))
+
+
+def run_case(case_dir, args):
+    case_dir = os.path.abspath(case_dir.rstrip("/"))
+    name = os.path.basename(case_dir)
+    work = tempfile.mkdtemp(prefix=f"espgw-scen-{name[:3]}-")
+    failures = []
+    started = time.monotonic()
+    prefix = f"scen{name[:3]}_{os.getpid()}"
+    runtime = dpdk_runtime_dir(prefix)
+    stderr = ""
+    try:
+        empty = os.path.join(work, "empty.pcap")
+        scenlib.write_pcap(empty, [])
+        with open(os.path.join(case_dir, "config.yaml")) as f:
+            text = f.read()
+        text = text.replace("@CASE@", case_dir).replace("@OUT@", work).replace("@EMPTY@", empty)
+        cfg_path = os.path.join(work, "config.yaml")
+        with open(cfg_path, "w") as f:
+            f.write(text)
+        import yaml
+        config = yaml.load(text, Loader=yaml.BaseLoader)
+        expect = {}
+        expect_path = os.path.join(case_dir, "expect.json")
+        if os.path.exists(expect_path):
+            with open(expect_path) as f:
+                expect = json.load(f)
+
+        n_in = 0
+        outputs = []
+        for kind, ifc, dev in devices(config):
+            files = devargs_files(dev)
+            if "rx_pcap" in files:
+                n_in += count_frames(files["rx_pcap"])
+            if "tx_pcap" in files:
+                tx = files["tx_pcap"]
+                if os.path.dirname(tx) != work:
+                    failures.append(f"config.yaml: {ifc} {kind}: tx_pcap must be @OUT@/NAME.pcap")
+                    continue
+                mac = None
+                if kind == "port":
+                    ifc_cfg = next(i for i in config["interfaces"] if i["name"] == ifc)
+                    if "mac" in ifc_cfg:
+                        mac = bytes.fromhex(ifc_cfg["mac"].replace(":", "").replace("-", ""))
+                outputs.append((os.path.basename(tx)[: -len(".pcap")], mac))
+        referenced = {f"expected_{o}.pcap" for o, _ in outputs}
+        for f in sorted(os.listdir(case_dir)):
+            if f.startswith("expected_") and f not in referenced:
+                failures.append(f"{f}: no tx_pcap=@OUT@/{f[9:]} in config.yaml (stale?)")
+        for o, _ in outputs:
+            if not os.path.exists(os.path.join(case_dir, f"expected_{o}.pcap")):
+                failures.append(f"expected_{o}.pcap is missing (tx_pcap=@OUT@/{o}.pcap)")
+        if n_in == 0:
+            failures.append("no input packets: --max-packets needs at least one")
+        if failures:
+            return report(name, failures, work, stderr, started, args)
+
+        stats_path = os.path.join(work, "stats.json")
+        workers = int(config.get("dataplane", {}).get("workers", "1"))
+        cmd = [args.espgw, "--no-huge", "-m", EAL_MEMORY_MB, "--file-prefix", prefix, "--no-pci",
+               "-l", f"0-{workers}", "--log-level", "*:warning", "--",
+               "--config", cfg_path, "--stats-file", stats_path,
+               "--control-socket", os.path.join(work, "ctl.sock")]
+        stop_when = expect.get("stop_when")
+        if stop_when is None:
+            cmd += ["--max-packets", str(n_in)]
+        if args.crypto:
+            cmd += ["--crypto", args.crypto]
+        rc, stderr = run_espgw(cmd, stop_when, os.path.join(work, "ctl.sock"), args.timeout)
+        if rc != 0:
+            failures.append(f"espgw: {rc}" if isinstance(rc, str) else f"espgw exited with {rc}")
+            return report(name, failures, work, stderr, started, args)
+
+        ctx = Context(config)
+        for o, mac in outputs:
+            actual_path = os.path.join(work, f"{o}.pcap")
+            if not os.path.exists(actual_path):
+                failures.append(f"{o}.pcap: espgw did not write it")
+                continue
+            failures += compare_pcap(ctx, scenlib.read_pcap(os.path.join(case_dir,
+                                                                         f"expected_{o}.pcap")),
+                                     scenlib.read_pcap(actual_path), f"{o}.pcap", mac)
+        with open(stats_path) as f:
+            stats = json.load(f)
+        failures += check_stats(stats, expect)
+        return report(name, failures, work, stderr, started, args)
+    except Exception as e:  # a broken case is a failed case, with the files kept
+        import traceback
+        failures.append(f"runner error: {type(e).__name__}: {e}\n{traceback.format_exc()}")
+        return report(name, failures, work, stderr, started, args)
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def run_espgw(cmd, stop_when, socket_path, timeout):
+    """Runs espgw to its end. Normally --max-packets ends it. A case whose counters depend on the
+    passing of time (ARP retries) gives "stop_when": {"drops.REASON": n, "ports.wan.tx_packets":
+    n, ...} (paths into the control socket's "counters" answer): the runner asks for the counters
+    until every one is reached, then stops espgw (a condition, not a sleep: it polls, and gives
+    up after `timeout` seconds). A frame counted in tx_packets is in its TX queue, which the
+    worker flushes on its way out."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        if stop_when is not None:
+            deadline = time.monotonic() + timeout
+            while not stop_condition(socket_path, stop_when):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    control(socket_path, {"cmd": "stop"})
+                    out, _ = proc.communicate(timeout=timeout)
+                    return f"never reached stop_when {stop_when} in {timeout} s", out
+                time.sleep(0.01)  # poll interval of the condition, not a synchronisation
+            control(socket_path, {"cmd": "stop"})
+        out, _ = proc.communicate(timeout=timeout)
+        return proc.returncode, out
+    except subprocess.TimeoutExpired:
+        # SIGTERM first: espgw then stops cleanly and writes its stats and pcaps for inspection
+        proc.terminate()
+        try:
+            out, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        return f"stopped after {timeout} s (not finished: a packet not counted as handled?)", out
+
+
+def control(socket_path, request):
+    import socket
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect(socket_path)
+        s.sendall((json.dumps(request) + "\n").encode())
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        return json.loads(data)
+    except (OSError, ValueError):
+        return None
+
+
+def stop_condition(socket_path, stop_when):
+    resp = control(socket_path, {"cmd": "counters"})
+    if not resp or not resp.get("ok"):
+        return False
+    for key, want in stop_when.items():
+        value = resp
+        for part in key.split("."):
+            value = value.get(part, {}) if isinstance(value, dict) else {}
+        if not isinstance(value, int) or value < want:
+            return False
+    return True
+
+
+def report(name, failures, work, stderr, started, args):
+    took = time.monotonic() - started
+    if not failures:
+        log(f"PASS {name} ({took:.2f} s)")
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            log(f"  files in {work}")
+        return True
+    log(f"FAIL {name} ({took:.2f} s)")
+    for f in failures[:60]:
+        log(f"  {f}")
+    if len(failures) > 60:
+        log(f"  ... {len(failures) - 60} more")
+    if stderr:
+        log("  espgw said:")
+        for line in stderr.strip().splitlines()[-15:]:
+            log(f"    {line}")
+    log(f"  files kept in {work} (config.yaml, the actual pcaps, stats.json)")
+    return False
+
+
+# ---- gen.py -------------------------------------------------------------------------------------
+
+
+def regen(case_dir, out_dir=None):
+    """Runs the case's gen.py (in this process: scapy is loaded already), writing to its folder
+    or to out_dir."""
+    import runpy
+    gen = os.path.join(case_dir, "gen.py")
+    argv, cwd = sys.argv, os.getcwd()
+    try:
+        sys.argv = [gen] + ([out_dir] if out_dir else [])
+        os.chdir(case_dir)
+        runpy.run_path(gen, run_name="__main__")
+        return True
+    except BaseException as e:  # SystemExit too: a gen.py that fails is a failed check
+        import traceback
+        log(f"FAIL {os.path.basename(case_dir)}: gen.py: {type(e).__name__}: {e}\n"
+            f"{traceback.format_exc()}")
+        return False
+    finally:
+        sys.argv = argv
+        os.chdir(cwd)
+
+
+def check_gen(case_dir):
+    """The committed pcaps are what gen.py writes now (and gen.py is deterministic)."""
+    name = os.path.basename(case_dir.rstrip("/"))
+    with tempfile.TemporaryDirectory(prefix="espgw-gen-") as tmp:
+        if not regen(case_dir, tmp):
+            return False
+        fresh = sorted(f for f in os.listdir(tmp) if f.endswith(".pcap"))
+        committed = sorted(f for f in os.listdir(case_dir) if f.endswith(".pcap"))
+        bad = []
+        if fresh != committed:
+            bad.append(f"gen.py writes {fresh}, the folder has {committed}")
+        for f in fresh:
+            if f in committed and not filecmp.cmp(os.path.join(tmp, f), os.path.join(case_dir, f),
+                                                  shallow=False):
+                bad.append(f"{f} differs from what gen.py writes (run --regen)")
+    for b in bad:
+        log(f"FAIL {name}: {b}")
+    if not bad:
+        log(f"PASS {name}: pcaps match gen.py")
+    return not bad
+
+
+def mutants(case_dir, args):
+    """Shows that the case can fail: runs it on copies broken one way each, which must all fail.
+      - the last byte of the last packet of each expected pcap that has packets besides our
+        gratuitous ARPs (plain frames: one byte of content; ESP: the ICV, so no decryption);
+      - one bit of an SA key in config.yaml (inbound if the case sends ESP in, else outbound):
+        espgw and the runner both use the broken key, the pcaps were made with the right one;
+      - one drop counter in expect.json raised by one.
+    Returns the list of mutants that passed (should be empty)."""
+    import yaml
+    case_dir = os.path.abspath(case_dir.rstrip("/"))
+    name = os.path.basename(case_dir)
+    survivors, tried = [], 0
+
+    def attempt(label, mutate):
+        nonlocal tried
+        with tempfile.TemporaryDirectory(prefix=f"espgw-mut-{name[:3]}-") as tmp:
+            copy = os.path.join(tmp, name)
+            shutil.copytree(case_dir, copy, ignore=shutil.ignore_patterns("__pycache__"))
+            if not mutate(copy):
+                return
+            tried += 1
+            quiet = argparse.Namespace(**vars(args))
+            quiet.keep = False
+            import contextlib
+            import io
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                passed = run_case(copy, quiet)
+            first = next((line.strip() for line in buf.getvalue().splitlines()[1:]), "")
+            if passed:
+                survivors.append(f"{name}: {label}")
+                log(f"  SURVIVED {label}")
+            else:
+                log(f"  failed as it should: {label}: {first[:110]}")
+            for d in os.listdir(tempfile.gettempdir()):
+                if d.startswith(f"espgw-scen-{name[:3]}-"):
+                    shutil.rmtree(os.path.join(tempfile.gettempdir(), d), ignore_errors=True)
+
+    with open(os.path.join(case_dir, "config.yaml")) as f:
+        config = yaml.load(f, Loader=yaml.BaseLoader)
+    macs = [bytes.fromhex(i["mac"].replace(":", "")) for i in config["interfaces"] if "mac" in i]
+    for f in sorted(os.listdir(case_dir)):
+        if not (f.startswith("expected_") and f.endswith(".pcap")):
+            continue
+        frames = scenlib.read_pcap(os.path.join(case_dir, f))
+        real = [i for i, fr in enumerate(frames) if not any(gratuitous_arp(fr, m) for m in macs)]
+        if not real:
+            continue
+
+        def flip_last(copy, f=f, frames=frames, i=real[-1]):
+            b = bytearray(frames[i])
+            b[-1] ^= 0x01
+            scenlib.write_pcap(os.path.join(copy, f), frames[:i] + [bytes(b)] + frames[i + 1:])
+            return True
+        attempt(f"{f} packet {real[-1] + 1}: last byte flipped", flip_last)
+        ctx = Context(config)
+        esp = [i for i in real if esp_frame(ctx, frames[i])]
+        if esp:
+            def flip_inner(copy, f=f, frames=frames, i=esp[-1]):
+                sa, off = esp_frame(ctx, frames[i])
+                pt, inner, _, _, _ = scenlib.open_esp(sa, frames[i][off:])
+                pt = bytearray(pt)
+                pt[len(inner) - 1] ^= 0x01
+                seq = struct.unpack_from("!I", frames[i], off + 4)[0]
+                iv = frames[i][off + 8 : off + 8 + sa.iv_len]
+                b = frames[i][:off] + scenlib.seal_esp(sa, seq, bytes(pt), iv)
+                scenlib.write_pcap(os.path.join(copy, f), frames[:i] + [b] + frames[i + 1:])
+                return True
+            attempt(f"{f} packet {esp[-1] + 1}: last inner byte flipped, re-encrypted",
+                    flip_inner)
+
+    tunnels = [t for t in config.get("tunnels", []) if "static_sa" in t]
+    if tunnels:
+        sends_esp = any(
+            esp_frame(Context(config), fr) for p in os.listdir(case_dir)
+            if p.startswith("input_") for fr in scenlib.read_pcap(os.path.join(case_dir, p)))
+        direction = "inbound" if sends_esp else "outbound"
+        key = tunnels[0]["static_sa"][direction]["key"]
+
+        def wrong_key(copy, key=key):
+            p = os.path.join(copy, "config.yaml")
+            with open(p) as fh:
+                text = fh.read()
+            bad = key[:-1] + ("0" if key[-1] != "0" else "1")
+            with open(p, "w") as fh:
+                fh.write(text.replace(key, bad, 1))
+            return True
+        attempt(f"tunnel {tunnels[0]['name']}: {direction} key changed", wrong_key)
+
+    def more_drops(copy):
+        p = os.path.join(copy, "expect.json")
+        expect = {}
+        if os.path.exists(p):
+            with open(p) as fh:
+                expect = json.load(fh)
+        drops = expect.setdefault("drops", {})
+        reason = next(iter(drops), "no_route")
+        drops[reason] = drops.get(reason, 0) + 1
+        with open(p, "w") as fh:
+            json.dump(expect, fh)
+        return True
+    attempt("expect.json: one drop more", more_drops)
+    log(f"{'PASS' if not survivors else 'FAIL'} {name}: {tried - len(survivors)} of {tried} "
+        f"mutants failed the case")
+    return survivors
+
+
+def coverage(drop_reason_h, root):
+    """Every drop reason is either expected (non-zero) by some case or listed in UNREACHABLE."""
+    with open(drop_reason_h) as f:
+        reasons = re.findall(r'^\s*X\(k\w+, "(\w+)",', f.read(), re.M)
+    reasons = [r for r in reasons if r != "none"]
+    covered = {}
+    for case in sorted(os.listdir(root)):
+        p = os.path.join(root, case, "expect.json")
+        if os.path.exists(p):
+            with open(p) as f:
+                for r, n in json.load(f).get("drops", {}).items():
+                    if n > 0:
+                        covered.setdefault(r, []).append(case)
+    ok = True
+    for r in reasons:
+        if r in covered and r in UNREACHABLE:
+            log(f"FAIL {r}: listed as unreachable, but {covered[r]} produce it")
+            ok = False
+        elif r not in covered and r not in UNREACHABLE:
+            log(f"FAIL {r}: no scenario produces it and it is not listed as unreachable")
+            ok = False
+        elif r in covered:
+            log(f"  {r:24} {' '.join(covered[r])}")
+        else:
+            log(f"  {r:24} unreachable: {UNREACHABLE[r][:70]}...")
+    for r in UNREACHABLE:
+        if r not in reasons:
+            log(f"FAIL {r}: listed as unreachable but not a drop reason")
+            ok = False
+    log(("PASS" if ok else "FAIL") + f": {len(reasons)} drop reasons, {len(covered)} produced "
+        f"by scenarios, {len(UNREACHABLE)} unreachable")
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("cases", nargs="*", help="case folders")
+    ap.add_argument("--espgw", help="the espgw binary")
+    ap.add_argument("--crypto", choices=["ipsec-mb", "openssl"], help="override the backend")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch folder of passed cases")
+    ap.add_argument("--timeout", type=float, default=60, help="seconds per espgw run")
+    ap.add_argument("--regen", action="store_true", help="rerun the cases' gen.py")
+    ap.add_argument("--check-gen", action="store_true",
+                    help="committed pcaps == gen.py output (then run the cases if --espgw)")
+    ap.add_argument("--mutants", action="store_true",
+                    help="break each case in a few ways and check that it fails every time")
+    ap.add_argument("--coverage", metavar="DROP_REASON_H",
+                    help="check that every drop reason is produced or listed as unreachable")
+    args = ap.parse_args()
+    if args.coverage:
+        return 0 if coverage(args.coverage, args.cases[0] if args.cases else HERE) else 1
+    if not args.cases:
+        ap.error("no case folders")
+    if args.regen:
+        return 0 if all([regen(os.path.abspath(c)) for c in args.cases]) else 1
+    if args.check_gen and not args.espgw:
+        return 0 if all([check_gen(os.path.abspath(c)) for c in args.cases]) else 1
+    if not args.espgw:
+        ap.error("--espgw is required")
+    if args.check_gen:  # and then run them
+        if not all([check_gen(os.path.abspath(c)) for c in args.cases]):
+            return 1
+    if args.mutants:
+        survivors = [m for c in args.cases for m in mutants(c, args)]
+        for m in survivors:
+            log(f"SURVIVED {m}")
+        return 0 if not survivors else 1
+    results = [run_case(c, args) for c in args.cases]
+    if len(results) > 1:
+        log(f"{results.count(True)} of {len(results)} cases passed")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
