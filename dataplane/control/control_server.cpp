@@ -17,16 +17,17 @@ namespace {
 constexpr size_t kMaxRequest = 16 << 20;
 }
 
-ControlServer::ControlServer(std::string path, Handler handler)
+ControlServer::ControlServer(std::string path, Handler handler, std::string what,
+                             std::string daemon)
     : path_(std::move(path)), handler_(std::move(handler)) {
   sockaddr_un addr{};
   if (path_.size() >= sizeof addr.sun_path) {
-    throw std::runtime_error("control socket " + path_ + ": path too long");
+    throw std::runtime_error(what + " " + path_ + ": path too long");
   }
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
   listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (listen_fd_ < 0) throw std::runtime_error("control socket: " + std::string(strerror(errno)));
+  if (listen_fd_ < 0) throw std::runtime_error(what + ": " + std::string(strerror(errno)));
   // A stale socket from a crashed run is replaced; a live one is refused below by bind().
   struct stat st {};
   if (lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
@@ -37,7 +38,7 @@ ControlServer::ControlServer(std::string path, Handler handler)
     close(probe);
     if (live) {
       close(listen_fd_);
-      throw std::runtime_error("control socket " + path_ + ": another espgw is running there");
+      throw std::runtime_error(what + " " + path_ + ": another " + daemon + " is running there");
     }
     unlink(path_.c_str());
   }
@@ -49,7 +50,7 @@ ControlServer::ControlServer(std::string path, Handler handler)
   if (rc != 0 || chmod(path_.c_str(), 0600) != 0 || listen(listen_fd_, 16) != 0) {
     const std::string err = strerror(errno);
     close(listen_fd_);
-    throw std::runtime_error("control socket " + path_ + ": " + err);
+    throw std::runtime_error(what + " " + path_ + ": " + err);
   }
 }
 
@@ -117,14 +118,19 @@ size_t ControlServer::subscribers() const noexcept {
   return n;
 }
 
-void ControlServer::poll(int timeout_ms) {
+void ControlServer::poll(int timeout_ms, std::span<pollfd> also) {
   std::vector<pollfd> fds;
   fds.push_back({listen_fd_, POLLIN, 0});
   for (auto& c : clients_) {
     const int events = (c.read_closed ? 0 : POLLIN) | (c.out.empty() ? 0 : POLLOUT);
     fds.push_back({c.fd, static_cast<short>(events), 0});
   }
-  if (::poll(fds.data(), fds.size(), timeout_ms) <= 0) return;
+  const size_t own = fds.size();
+  fds.insert(fds.end(), also.begin(), also.end());
+  const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+  for (size_t i = 0; i < also.size(); ++i)
+    also[i].revents = ready > 0 ? fds[own + i].revents : 0;
+  if (ready <= 0) return;
   const size_t polled = clients_.size();
   if (fds[0].revents & POLLIN) accept_client();
   std::vector<Client> keep;

@@ -2,7 +2,10 @@
 // The control socket: a Unix stream socket, mode 0600 (root only: SA requests carry keys), one
 // JSON request per line, one JSON response per line. Served from the control thread's loop.
 
+#include <poll.h>
+
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,14 +17,19 @@ class ControlServer {
   // receives every broadcast() line.
   using Handler = std::function<std::string(const std::string& request, bool* subscribe)>;
 
-  // Throws std::runtime_error naming the path when the socket cannot be created.
-  ControlServer(std::string path, Handler handler);
+  // Throws std::runtime_error naming the path when the socket cannot be created. `what` and
+  // `daemon` name the socket and its server in those messages (espgw-ike: "status socket",
+  // "espgw-ike").
+  ControlServer(std::string path, Handler handler, std::string what = "control socket",
+                std::string daemon = "espgw");
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
-  // Waits up to timeout_ms for activity and serves what arrived.
-  void poll(int timeout_ms);
+  // Waits up to timeout_ms for activity and serves what arrived. `also`: the caller's own
+  // descriptors to wait on in the same poll() (espgw-ike's signals and VICI events); their
+  // revents are set on return.
+  void poll(int timeout_ms, std::span<pollfd> also = {});
   const std::string& path() const noexcept { return path_; }
   // One line to every subscribed connection (queued; sent from poll()).
   void broadcast(const std::string& line);

@@ -1,4 +1,5 @@
-// espgwctl: the operator's CLI over espgw's control socket (docs/control-protocol.md).
+// espgwctl: the operator's CLI over espgw's control socket (docs/control-protocol.md), and over
+// espgw-ike's status socket for `ike status` (docs/espgw-ike.md).
 //   espgwctl [-s SOCKET | -c CONFIG] [--json] [--all] [-t SECONDS] COMMAND ...
 // Exit: 0 ok, 1 espgw answered with an error (printed to stderr), 2 usage error (a bad command
 // line, or a FILE that cannot be read or is not JSON), 3 the socket cannot be reached.
@@ -36,6 +37,10 @@ using nlohmann::json;
 
 constexpr const char* kDefaultConfig = "/etc/espgw/espgw.yaml";
 constexpr const char* kDefaultSocket = "/run/espgw/espgw.sock";  // config's own default
+// espgw-ike's status socket: espgw-ike.sock in the folder of ike.vici_socket (config default
+// /run/espgw/charon.vici).
+constexpr const char* kDefaultVici = "/run/espgw/charon.vici";
+constexpr const char* kIkeSocketName = "espgw-ike.sock";
 
 constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
@@ -58,10 +63,13 @@ commands:
   tunnel del NAME
   apply FILE|-          a transaction: a JSON list of ops, applied whole or not at all
   stop
+  ike status            IKE and CHILD_SAs of the IKE tunnels, from espgw-ike
 
 options:
   -s, --socket SOCKET   the control socket (default: dataplane.control_socket of
-                        /etc/espgw/espgw.yaml if readable, else /run/espgw/espgw.sock)
+                        /etc/espgw/espgw.yaml if readable, else /run/espgw/espgw.sock);
+                        for ike: espgw-ike's socket (default: espgw-ike.sock in the
+                        folder of the config's ike.vici_socket, /run/espgw/espgw-ike.sock)
   -c, --config CONFIG   read the socket path from this config file
   --json                print espgw's response as it came (one JSON line)
   --all                 show drops: every reason, not only those that happened
@@ -240,7 +248,9 @@ std::string spi_hex(uint32_t spi) {
 
 // ---- the socket ----------------------------------------------------------------------------
 
-std::string exchange(const std::string& path, const std::string& request, int timeout_s) {
+// `daemon`: who serves the socket ("espgw", "espgw-ike"), for the messages.
+std::string exchange(const std::string& path, const std::string& request, int timeout_s,
+                     const std::string& daemon = "espgw") {
   sockaddr_un addr{};
   if (path.size() >= sizeof addr.sun_path) {
     throw Unreachable("cannot connect to " + path + ": path too long for a Unix socket");
@@ -263,11 +273,11 @@ std::string exchange(const std::string& path, const std::string& request, int ti
     const int e = errno;
     std::string why = std::strerror(e);
     if (e == ENOENT) {
-      why += " (is espgw running? -s SOCKET or -c CONFIG names another socket)";
+      why += " (is " + daemon + " running? -s SOCKET or -c CONFIG names another socket)";
     } else if (e == ECONNREFUSED) {
-      why += " (a socket file that no espgw serves: espgw is not running)";
+      why += " (a socket file that no " + daemon + " serves: " + daemon + " is not running)";
     } else if (e == EACCES || e == EPERM) {
-      why += " (the socket is mode 0600: run espgwctl as espgw's user, root)";
+      why += " (the socket is mode 0600: run espgwctl as " + daemon + "'s user, root)";
     }
     throw Unreachable("cannot connect to " + path + ": " + why);
   }
@@ -291,12 +301,13 @@ std::string exchange(const std::string& path, const std::string& request, int ti
     const ssize_t n = recv(fd, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      throw Unreachable("no answer from espgw on " + path + " within " + std::to_string(timeout_s) +
-                        " s");
+      throw Unreachable("no answer from " + daemon + " on " + path + " within " +
+                        std::to_string(timeout_s) + " s");
     }
     if (n < 0) throw Unreachable("cannot read from " + path + ": " + std::strerror(errno));
     if (n == 0) {
-      throw Unreachable("espgw closed the connection on " + path + " before answering completely");
+      throw Unreachable(daemon + " closed the connection on " + path +
+                        " before answering completely");
     }
     response.append(buf, static_cast<size_t>(n));
   }
@@ -393,7 +404,9 @@ struct Column {
 std::string counter_table(const json& obj, const char* first, std::vector<Column> cols) {
   std::vector<std::string> extra;
   for (const auto& [name, c] : obj.items()) {
-    for (const auto& [k, v] : c.items()) {
+    for (const auto& item : c.items()) {
+      // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+      const std::string& k = item.key();
       const bool known =
           std::any_of(cols.begin(), cols.end(), [&](const Column& col) { return k == col.key; });
       if (!known && std::find(extra.begin(), extra.end(), k) == extra.end()) extra.push_back(k);
@@ -559,6 +572,136 @@ std::string status_text(const json& s) {
   t.add({"packets", text_of(s.value("packets", json()))});
   const std::string r = t.render();
   return r.substr(r.find('\n') + 1);
+}
+
+// ---- espgw-ike ---------------------------------------------------------------------------
+
+// "42s", "3m10s", "2h5m", "1d2h": the two largest units.
+std::string human_duration(const json& v) {
+  if (!v.is_number_integer()) return "-";
+  int64_t s = v.get<int64_t>();
+  const std::string sign = s < 0 ? "-" : "";
+  if (s < 0) s = -s;
+  auto two = [&](int64_t big, const char* b, int64_t small, const char* u) {
+    return sign + std::to_string(s / big) + b + std::to_string(s % big / small) + u;
+  };
+  if (s < 60) return sign + std::to_string(s) + "s";
+  if (s < 3600) return two(60, "m", 1, "s");
+  if (s < 86400) return two(3600, "h", 60, "m");
+  return two(86400, "d", 3600, "h");
+}
+
+std::string joined(const json& list, const char* sep) {
+  std::string s;
+  for (const auto& x : list) {
+    if (!s.empty()) s += sep;
+    s += text_of(x);
+  }
+  return s.empty() ? "-" : s;
+}
+
+std::string ike_algorithms(const json& sa, bool ike) {
+  std::string s;
+  for (const char* k : {"encryption", "integrity", "prf", "dh_group"}) {
+    if (!ike && std::string_view(k) == "prf") continue;
+    if (!sa.contains(k)) continue;
+    if (!s.empty()) s += "/";
+    s += text_of(sa[k]);
+  }
+  if (!ike && sa.value("esn", false)) s += "/ESN";
+  return s.empty() ? "no algorithms yet" : s;
+}
+
+std::string endpoint(const json& e) {
+  return text_of(e.value("host", json())) + "[" + text_of(e.value("port", json())) + "]";
+}
+
+std::string ike_sa_text(const json& sa, const std::string& indent) {
+  std::string s = indent + "IKE_SA #" + text_of(sa.value("uniqueid", json())) + " " +
+                  text_of(sa.value("state", json()));
+  if (sa.contains("established_s")) {
+    s += " " + human_duration(sa["established_s"]) + " ago";
+  }
+  s += sa.value("initiator", false) ? ", initiator" : ", responder";
+  const json local = sa.value("local", json::object());
+  const json remote = sa.value("remote", json::object());
+  s += ", " + endpoint(local) + " <-> " + endpoint(remote) + "\n";
+  s += indent + "  " + ike_algorithms(sa, true) + ", SPIs " + text_of(sa.value("spi_i", json())) +
+       "_i " + text_of(sa.value("spi_r", json())) + "_r";
+  if (sa.contains("rekey_in_s")) s += ", rekey in " + human_duration(sa["rekey_in_s"]);
+  if (sa.contains("reauth_in_s")) s += ", reauth in " + human_duration(sa["reauth_in_s"]);
+  s += "\n";
+  for (const auto& c : sa.value("child_sas", json::array())) {
+    const std::string in = indent + "  ";
+    s += in + "CHILD_SA " + text_of(c.value("name", json())) + " #" +
+         text_of(c.value("uniqueid", json())) + " " + text_of(c.value("state", json()));
+    if (c.contains("spi_in")) {
+      s += ", " + text_of(c.value("protocol", json())) +
+           (c.value("encap", false) ? " in UDP" : "") + ", SPIs in " + text_of(c["spi_in"]) +
+           " out " + text_of(c.value("spi_out", json()));
+    }
+    s += "\n" + in + "  " + ike_algorithms(c, false);
+    if (c.contains("rekey_in_s")) s += ", rekey in " + human_duration(c["rekey_in_s"]);
+    if (c.contains("expires_in_s")) s += ", expires in " + human_duration(c["expires_in_s"]);
+    s += "\n" + in + "  " + joined(c.value("local_ts", json::array()), ",") +
+         " === " + joined(c.value("remote_ts", json::array()), ",") + "\n";
+    if (c.contains("bytes_in")) {
+      s += in + "  in " + human_bytes(number_of(c["bytes_in"])) + " (" +
+           text_of(c.value("packets_in", json())) + " packets), out " +
+           human_bytes(number_of(c.value("bytes_out", json()))) + " (" +
+           text_of(c.value("packets_out", json())) + " packets)\n";
+    }
+  }
+  return s;
+}
+
+std::string ike_status_text(const json& r) {
+  const json charon = r.value("charon", json::object());
+  std::string s;
+  if (charon.value("connected", false)) {
+    s += "charon " + text_of(charon.value("version", json())) + " on " +
+         text_of(charon.value("socket", json())) + "\n";
+  } else {
+    s += "charon: not connected (VICI socket " + text_of(charon.value("socket", json())) +
+         "); espgw-ike keeps trying\n";
+  }
+  const json tunnels = r.value("tunnels", json::array());
+  if (tunnels.empty()) s += "no IKE tunnels in the config\n";
+  for (const auto& t : tunnels) {
+    const json sas = t.value("ike_sas", json::array());
+    s += "\n" + text_of(t.value("name", json())) + ": " + text_of(t.value("state", json()));
+    if (sas.empty() && t.value("state", "") == "down") s += " (no IKE_SA)";
+    s += ", IKEv" + text_of(t.value("version", json())) + " " + text_of(t.value("local", json())) +
+         " <-> " + text_of(t.value("remote", json())) + ", start_action " +
+         text_of(t.value("start_action", json())) + ", if_id " + text_of(t.value("if_id", json()));
+    if (charon.value("connected", false) && !t.value("loaded", false)) {
+      s += ", NOT LOADED in charon";
+    }
+    s += "\n";
+    for (const auto& sa : sas)
+      s += ike_sa_text(sa, "  ");
+  }
+  const json others = r.value("other_ike_sas", json::array());
+  if (!others.empty()) s += "\nIKE_SAs of connections not in the config:\n";
+  for (const auto& sa : others) {
+    s += "  " + text_of(sa.value("conn", json())) + ":\n" + ike_sa_text(sa, "    ");
+  }
+  return s;
+}
+
+std::string ike_socket_from_config(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error(std::strerror(errno));
+  YAML::Node root = YAML::Load(f);
+  if (!root.IsMap()) throw std::runtime_error("not a map");
+  std::string vici = kDefaultVici;
+  const YAML::Node ike = root["ike"];
+  if (ike && ike.IsMap() && ike["vici_socket"] && ike["vici_socket"].IsScalar()) {
+    vici = ike["vici_socket"].Scalar();
+  }
+  const size_t slash = vici.rfind('/');
+  return (slash == std::string::npos ? std::string(".") : vici.substr(0, slash)) + "/" +
+         kIkeSocketName;
 }
 
 // ---- the command line ----------------------------------------------------------------------
@@ -871,8 +1014,47 @@ std::string socket_path(const Invocation& inv) {
   return kDefaultSocket;
 }
 
+std::string ike_socket_path(const Invocation& inv) {
+  if (inv.socket) return *inv.socket;
+  const std::string config = inv.config.value_or(kDefaultConfig);
+  if (inv.config || access(kDefaultConfig, R_OK) == 0) {
+    try {
+      return ike_socket_from_config(config);
+    } catch (const std::exception& e) {
+      if (inv.config) throw UsageError(config + ": cannot read the socket path: " + e.what());
+      err(config + ": cannot read the socket path (" + e.what() + "); trying the default");
+    }
+  }
+  return std::string("/run/espgw/") + kIkeSocketName;
+}
+
+// `ike status`: espgw-ike's socket, not espgw's.
+int run_ike(const Invocation& inv) {
+  const auto& w = inv.words;
+  if (inv.all || inv.sa_file) throw UsageError("usage: espgwctl ike status [--json]");
+  expect_args(w, 2, 2, "ike status [--json]");
+  if (w[1] != "status") throw UsageError("ike: unknown \"" + w[1] + "\" (status)");
+  const std::string path = ike_socket_path(inv);
+  const std::string line = exchange(path, R"({"cmd":"status"})", inv.timeout_s, "espgw-ike");
+  json resp;
+  try {
+    resp = json::parse(line);
+  } catch (const json::exception&) {
+    throw ErrorResponse("espgw-ike on " + path + " answered with something that is not JSON");
+  }
+  if (!resp.is_object()) throw ErrorResponse("espgw-ike on " + path + " answered with no object");
+  if (inv.json_out) out(line + "\n");
+  if (!resp.value("ok", false)) {
+    const json e = resp.value("error", json());
+    throw ErrorResponse(e.is_string() ? e.get<std::string>() : "espgw-ike refused the request");
+  }
+  if (!inv.json_out) out(ike_status_text(resp));
+  return kExitOk;
+}
+
 int run(int argc, char** argv) {
   const Invocation inv = parse_command_line(argc, argv);
+  if (inv.words[0] == "ike") return run_ike(inv);
   const Request req = build_request(inv);
   const std::string path = socket_path(inv);
   const std::string line = exchange(path, req.body.dump(), inv.timeout_s);

@@ -15,7 +15,8 @@ ESPGW_PACKAGES=(
   clang libclang-rt-14-dev
   # strongSwan: charon and swanctl for the IKE tests, kernel-libipsec (extra plugins) for their stock
   # peer, openssl and friends (standard plugins); dpkg-dev unpacks Debian's strongswan source for
-  # the kernel-espgw plugin's headers (scripts/lib/strongswan.sh)
+  # the kernel-espgw plugin's headers (scripts/lib/strongswan.sh). Suite ike also runs espgw-ike
+  # against two charons in network namespaces.
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libcharon-extra-plugins
   dpkg-dev bzip2 xz-utils make
   iproute2 ethtool iputils-ping
