@@ -125,29 +125,6 @@ std::string with_secrets_path(const std::string& yaml, const std::string& path) 
   return yaml.substr(0, at) + key + path + yaml.substr(end);
 }
 
-// config::parse's errors with the input line each YAML line came from.
-std::string explain(const std::string& what, const Result& r, const std::string& name) {
-  std::istringstream in(what);
-  std::string out;
-  for (std::string l; std::getline(in, l);) {
-    out += l;
-    if (l.starts_with(name + ":")) {
-      int line = 0;
-      std::istringstream n(l.substr(name.size() + 1));
-      if (n >> line) {
-        const auto it = r.origins.find(line);
-        if (it != r.origins.end()) {
-          out += " [from " + it->second.file +
-                 (it->second.line ? ":" + std::to_string(it->second.line) : "") +
-                 (it->second.what.empty() ? "" : ": " + it->second.what) + "]";
-        }
-      }
-    }
-    out += "\n";
-  }
-  return out;
-}
-
 void say(const std::string& s) {
   std::cerr << "espgwctl: " << s << "\n";
 }
@@ -357,6 +334,28 @@ int run(int argc, char** argv) {
 }
 
 }  // namespace
+
+std::string explain(const std::string& what, const Result& r, const std::string& name) {
+  std::istringstream in(what);
+  std::string out;
+  for (std::string l; std::getline(in, l);) {
+    out += l;
+    if (l.starts_with(name + ":")) {
+      int line = 0;
+      std::istringstream n(l.substr(name.size() + 1));
+      if (n >> line) {
+        const auto it = r.origins.find(line);
+        if (it != r.origins.end()) {
+          out += " [from " + it->second.file +
+                 (it->second.line ? ":" + std::to_string(it->second.line) : "") +
+                 (it->second.what.empty() ? "" : ": " + it->second.what) + "]";
+        }
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
 
 bool is_offline_command(std::string_view word) {
   return word == "import-aws" || word == "import-ipsec-conf" || word == "mesh";

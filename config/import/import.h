@@ -94,6 +94,10 @@ struct MeshConfig {
 std::vector<MeshConfig> generate_mesh(const std::string& regions_yaml, const std::string& source,
                                       const MeshOptions& options);
 
+// config::parse's error text for `r` (named `name`), each line followed by the input line its
+// YAML line came from: "... [from ipsec.conf:12: conn vpc-b: esp=aes128-sha265]".
+std::string explain(const std::string& what, const Result& r, const std::string& name);
+
 // The CLI: `espgwctl import-aws|import-ipsec-conf|mesh ...` (cli.cpp). Returns the exit code.
 bool is_offline_command(std::string_view word);
 int run_offline_command(int argc, char** argv);

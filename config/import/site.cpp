@@ -111,6 +111,16 @@ void write_site(YamlWriter& y, const Site& site, const InterfaceAddress& wan_add
   y.blank();
   y.line(0, "routes:");
   std::optional<IpAddress> gw = site.wan_gateway ? site.wan_gateway : subnet_router(wan);
+  bool gw_guessed = false;
+  if (!gw && !site.wan_address && !site.wan_gateway) {
+    // A placeholder address that is itself the subnet's base + 1: the next one stands in.
+    if (wan.length + 2u <= wan.address.size() * 8) {
+      IpAddress g = wan.network().address;
+      g.bytes[g.size() - 1] = static_cast<uint8_t>(g.bytes[g.size() - 1] + 2);
+      gw = g;
+      gw_guessed = true;
+    }
+  }
   if (!gw) {
     throw ImportError(source + ": the WAN address " + wan.to_string() +
                       " leaves no room for a router: give --wan-gateway ADDRESS");
@@ -118,7 +128,11 @@ void write_site(YamlWriter& y, const Site& site, const InterfaceAddress& wan_add
   const char* any = wan.address.is_v4() ? "0.0.0.0/0" : "::/0";
   y.line(2, std::string("- prefix: ") + any,
          site.wan_gateway ? "" : "the VPC router: the subnet's base address + 1");
-  y.line(4, "via: " + gw->to_string());
+  if (gw_guessed) {
+    y.placeholder(4, "via: " + gw->to_string(), "the WAN port's next hop (--wan-gateway)");
+  } else {
+    y.line(4, "via: " + gw->to_string());
+  }
   y.line(4, "interface: wan");
   if (lan) {
     std::optional<IpAddress> lgw =
