@@ -135,15 +135,16 @@ void write_site(YamlWriter& y, const Site& site, const InterfaceAddress& wan_add
   }
   y.line(4, "interface: wan");
   if (lan) {
-    std::optional<IpAddress> lgw =
-        site.lan_gateway ? site.lan_gateway : subnet_router(*site.lan_address);
-    if (!lgw) {
-      throw ImportError(source + ": the LAN address " + site.lan_address->to_string() +
-                        " leaves no room for a router: give --lan-gateway ADDRESS");
-    }
     for (const auto& c : site.local_cidrs) {
-      if (c.address.family != lgw->family) continue;
+      if (c.address.family != site.lan_address->address.family) continue;
       if (c.contains(site.lan_address->address) && c.length >= site.lan_address->length) continue;
+      std::optional<IpAddress> lgw =
+          site.lan_gateway ? site.lan_gateway : subnet_router(*site.lan_address);
+      if (!lgw) {
+        throw ImportError(source + ": the LAN address " + site.lan_address->to_string() +
+                          " leaves no room for a router to " + c.to_string() +
+                          ": give --lan-gateway ADDRESS");
+      }
       y.line(2, "- prefix: " + c.to_string(), "a local network, behind the LAN port");
       y.line(4, "via: " + lgw->to_string());
       y.line(4, "interface: lan");
