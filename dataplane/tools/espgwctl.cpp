@@ -31,6 +31,8 @@
 #include <utility>
 #include <vector>
 
+#include "config/import/import.h"
+
 namespace {
 
 using nlohmann::json;
@@ -64,6 +66,11 @@ commands:
   apply FILE|-          a transaction: a JSON list of ops, applied whole or not at all
   stop
   ike status            IKE and CHILD_SAs of the IKE tunnels, from espgw-ike
+
+offline commands (no socket; espgwctl COMMAND --help):
+  import-aws FILE       an AWS VPN connection's configuration download -> config
+  import-ipsec-conf FILE  strongSwan's ipsec.conf and ipsec.secrets -> config
+  mesh --regions FILE -o DIR  the configs of a full mesh of regions
 
 options:
   -s, --socket SOCKET   the control socket (default: dataplane.control_socket of
@@ -1078,6 +1085,9 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && espgw::import::is_offline_command(argv[1])) {
+    return espgw::import::run_offline_command(argc, argv);
+  }
   try {
     return run(argc, argv);
   } catch (const UsageError& e) {

@@ -1,0 +1,369 @@
+// espgwctl mesh: the N configs of a full mesh of regions, each gateway with a tunnel to every
+// other one. Static SAs (labs) are drawn at random per pair and mirror each other; with IKE each
+// pair shares a random pre-shared key. The regions file is small and strictly checked:
+//
+//   defaults: {nat_t: true, mss: 1379, workers: 1, dataplane: {idle_sleep_us: 20}}
+//   regions:
+//     - name: eu-west-1
+//       wan_address: 172.31.1.10/24     # the DPDK ENI's private address and prefix
+//       public_address: 203.0.113.10    # its Elastic IP (default: the WAN address)
+//       vpc_cidr: 10.1.0.0/16           # or vpc_cidrs: [...]
+
+#include <sys/random.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <set>
+
+#include "config/import/import.h"
+#include "config/import/site.h"
+#include "config/import/yaml_writer.h"
+
+namespace espgw::import {
+namespace {
+
+std::vector<uint8_t> random_bytes(size_t n) {
+  std::vector<uint8_t> out(n);
+  size_t got = 0;
+  while (got < n) {
+    const ssize_t r = getrandom(out.data() + got, n - got, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) throw ImportError(std::string("getrandom: ") + std::strerror(errno));
+    got += static_cast<size_t>(r);
+  }
+  return out;
+}
+
+std::string hex(const std::vector<uint8_t>& b) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string s = "0x";
+  for (uint8_t x : b) {
+    s += kDigits[x >> 4];
+    s += kDigits[x & 15];
+  }
+  return s;
+}
+
+// 32 letters and digits: a pre-shared key of the kind AWS makes.
+std::string random_psk() {
+  static const std::string kChars =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::string s;
+  while (s.size() < 32) {
+    for (uint8_t b : random_bytes(32)) {
+      if (b < 248 && s.size() < 32) s += kChars[b % kChars.size()];  // 248 = 4 * 62: no bias
+    }
+  }
+  return s;
+}
+
+struct Region {
+  std::string name;
+  int line = 0;
+  InterfaceAddress wan;
+  IpAddress public_address;
+  std::vector<IpPrefix> cidrs;
+  Site site;
+  std::vector<std::pair<std::string, std::string>> dataplane;  // extra keys, as written
+};
+
+class RegionsReader {
+ public:
+  explicit RegionsReader(const std::string& source) : source_(source) {}
+
+  [[noreturn]] void fail(const YAML::Node& n, const std::string& what) const {
+    throw ImportError(source_ + ":" + std::to_string(n.Mark().line + 1) + ": " + what);
+  }
+  void keys(const YAML::Node& n, const std::string& where,
+            std::initializer_list<const char*> known) {
+    if (!n.IsMap()) fail(n, where + ": expected a map");
+    for (const auto& kv : n) {
+      const std::string k = kv.first.Scalar();
+      if (std::none_of(known.begin(), known.end(), [&](const char* x) { return k == x; })) {
+        std::string list;
+        for (const char* x : known)
+          list += std::string(list.empty() ? "" : ", ") + x;
+        fail(kv.first, where + ": unknown key \"" + k + "\" (expected one of: " + list + ")");
+      }
+    }
+  }
+  std::string scalar(const YAML::Node& n, const std::string& where) {
+    if (!n.IsScalar() || n.Scalar().empty()) fail(n, where + ": expected a value");
+    return n.Scalar();
+  }
+  uint64_t integer(const YAML::Node& n, const std::string& where, uint64_t min, uint64_t max) {
+    const std::string s = scalar(n, where);
+    uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size() || v < min || v > max) {
+      fail(n, where + ": must be " + std::to_string(min) + " to " + std::to_string(max) +
+                  ", got \"" + s + "\"");
+    }
+    return v;
+  }
+  bool boolean(const YAML::Node& n, const std::string& where) {
+    const std::string s = scalar(n, where);
+    if (s == "true") return true;
+    if (s == "false") return false;
+    fail(n, where + ": expected true or false, got \"" + s + "\"");
+  }
+  IpAddress address(const YAML::Node& n, const std::string& where) {
+    const auto a = IpAddress::parse(scalar(n, where));
+    if (!a) fail(n, where + ": not an IP address \"" + n.Scalar() + "\"");
+    return *a;
+  }
+  InterfaceAddress if_address(const YAML::Node& n, const std::string& where) {
+    const auto a = InterfaceAddress::parse(scalar(n, where));
+    if (!a || a->length == (a->address.is_v4() ? 32 : 128)) {
+      fail(n, where + ": expected ADDRESS/LENGTH (the port's address and its subnet), got \"" +
+                  n.Scalar() + "\"");
+    }
+    return *a;
+  }
+  IpPrefix prefix(const YAML::Node& n, const std::string& where) {
+    const auto p = IpPrefix::parse(scalar(n, where));
+    if (!p) fail(n, where + ": not a prefix with its host bits zero \"" + n.Scalar() + "\"");
+    return *p;
+  }
+  void dataplane(const YAML::Node& n, const std::string& where,
+                 std::vector<std::pair<std::string, std::string>>& out) {
+    keys(n, where,
+         {"crypto", "idle_sleep_us", "exception_pps", "mbufs", "rx_ring", "tx_ring",
+          "arp_hold_packets", "arp_retries", "arp_retry_ms", "neighbour_ttl_s"});
+    for (const auto& kv : n) {
+      const std::string k = kv.first.Scalar();
+      const std::string v = scalar(kv.second, where + "." + k);
+      auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == k; });
+      if (it != out.end()) {
+        it->second = v;
+      } else {
+        out.emplace_back(k, v);
+      }
+    }
+  }
+
+ private:
+  const std::string& source_;
+};
+
+}  // namespace
+
+std::vector<MeshConfig> generate_mesh(const std::string& regions_yaml, const std::string& source,
+                                      const MeshOptions& options) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(regions_yaml);
+  } catch (const YAML::Exception& e) {
+    throw ImportError(source + ":" + std::to_string(e.mark.line + 1) +
+                      ": YAML syntax error: " + e.msg);
+  }
+  if (!root || !root.IsMap()) throw ImportError(source + ":1: expected a map with \"regions\"");
+  RegionsReader rd(source);
+  rd.keys(root, "the top level", {"defaults", "regions"});
+  bool nat_t_set = false;
+  bool nat_t = true;
+  std::optional<uint64_t> mss;
+  uint32_t workers = 1;
+  std::string algorithm = "aes256gcm16";
+  std::vector<std::pair<std::string, std::string>> dataplane;
+  if (const YAML::Node d = root["defaults"]) {
+    rd.keys(d, "defaults", {"nat_t", "mss", "workers", "dataplane", "algorithm"});
+    if (d["nat_t"]) {
+      nat_t = rd.boolean(d["nat_t"], "defaults.nat_t");
+      nat_t_set = true;
+    }
+    if (d["mss"]) mss = rd.integer(d["mss"], "defaults.mss", 536, 9176);
+    if (d["workers"])
+      workers = static_cast<uint32_t>(rd.integer(d["workers"], "defaults.workers", 1, 128));
+    if (d["dataplane"]) rd.dataplane(d["dataplane"], "defaults.dataplane", dataplane);
+    if (d["algorithm"]) {
+      algorithm = rd.scalar(d["algorithm"], "defaults.algorithm");
+      if (algorithm != "aes128gcm16" && algorithm != "aes256gcm16") {
+        rd.fail(d["algorithm"],
+                "defaults.algorithm: static SAs use aes128gcm16 or aes256gcm16, got \"" +
+                    algorithm + "\"");
+      }
+    }
+  }
+  const YAML::Node list = root["regions"];
+  if (!list || !list.IsSequence() || list.size() < 2) {
+    throw ImportError(source + ":" + std::to_string((list ? list.Mark().line : 0) + 1) +
+                      ": regions: a list of at least two regions");
+  }
+  std::vector<Region> regions;
+  std::set<std::string> names;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node n = list[i];
+    const std::string where = "regions[" + std::to_string(i) + "]";
+    rd.keys(n, where,
+            {"name", "wan_address", "public_address", "vpc_cidr", "vpc_cidrs", "wan_device",
+             "wan_gateway", "wan_mtu", "lan_device", "lan_address", "lan_gateway", "lan_mtu",
+             "control_socket", "dataplane"});
+    Region r;
+    r.line = n.Mark().line + 1;
+    if (!n["name"]) rd.fail(n, where + ": missing key \"name\"");
+    r.name = rd.scalar(n["name"], where + ".name");
+    const bool ok_name =
+        r.name.size() <= 29 && std::all_of(r.name.begin(), r.name.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+        });
+    if (!ok_name) {
+      rd.fail(n["name"], where +
+                             ".name: 1 to 29 letters, digits, '-', '_' or '.' (tunnels are "
+                             "named to-NAME), got \"" +
+                             r.name + "\"");
+    }
+    if (!names.insert(r.name).second)
+      rd.fail(n["name"], where + ".name: region \"" + r.name + "\" given twice");
+    if (!n["wan_address"]) rd.fail(n, where + ": missing key \"wan_address\"");
+    r.wan = rd.if_address(n["wan_address"], where + ".wan_address");
+    r.public_address = n["public_address"]
+                           ? rd.address(n["public_address"], where + ".public_address")
+                           : r.wan.address;
+    if (n["vpc_cidr"] && n["vpc_cidrs"]) rd.fail(n, where + ": vpc_cidr or vpc_cidrs, not both");
+    if (n["vpc_cidr"]) r.cidrs.push_back(rd.prefix(n["vpc_cidr"], where + ".vpc_cidr"));
+    if (const YAML::Node cs = n["vpc_cidrs"]) {
+      if (!cs.IsSequence() || cs.size() == 0) rd.fail(cs, where + ".vpc_cidrs: a list of prefixes");
+      for (size_t k = 0; k < cs.size(); ++k)
+        r.cidrs.push_back(rd.prefix(cs[k], where + ".vpc_cidrs[" + std::to_string(k) + "]"));
+    }
+    if (r.cidrs.empty()) rd.fail(n, where + ": missing key \"vpc_cidr\"");
+    Site& s = r.site;
+    s.wan_address = r.wan;
+    s.workers = workers;
+    s.local_cidrs = r.cidrs;
+    if (n["wan_device"]) s.wan_device = rd.scalar(n["wan_device"], where + ".wan_device");
+    if (n["wan_gateway"]) s.wan_gateway = rd.address(n["wan_gateway"], where + ".wan_gateway");
+    if (n["wan_mtu"])
+      s.wan_mtu = static_cast<uint16_t>(rd.integer(n["wan_mtu"], where + ".wan_mtu", 576, 9216));
+    if (n["lan_device"]) s.lan_device = rd.scalar(n["lan_device"], where + ".lan_device");
+    if (n["lan_address"]) s.lan_address = rd.if_address(n["lan_address"], where + ".lan_address");
+    if (n["lan_gateway"]) s.lan_gateway = rd.address(n["lan_gateway"], where + ".lan_gateway");
+    if (n["lan_mtu"])
+      s.lan_mtu = static_cast<uint16_t>(rd.integer(n["lan_mtu"], where + ".lan_mtu", 576, 9216));
+    if (n["control_socket"])
+      s.control_socket = rd.scalar(n["control_socket"], where + ".control_socket");
+    r.dataplane = dataplane;
+    if (n["dataplane"]) rd.dataplane(n["dataplane"], where + ".dataplane", r.dataplane);
+    s.dataplane_extra = r.dataplane;
+    s.secrets_file = options.secrets_dir + "/" + r.name + ".secrets.yaml";
+    regions.push_back(std::move(r));
+  }
+  for (size_t i = 0; i < regions.size(); ++i) {
+    for (size_t j = i + 1; j < regions.size(); ++j) {
+      for (const auto& a : regions[i].cidrs) {
+        for (const auto& b : regions[j].cidrs) {
+          if (a.contains(b.address) || b.contains(a.address)) {
+            throw ImportError(source + ":" + std::to_string(regions[j].line) + ": region " +
+                              regions[j].name + ": VPC CIDR " + b.to_string() + " overlaps " +
+                              a.to_string() + " of region " + regions[i].name + " (line " +
+                              std::to_string(regions[i].line) + ")");
+          }
+        }
+      }
+    }
+  }
+
+  // Per ordered pair (i, j): the SA that i sends to j, and for IKE one key per unordered pair.
+  const size_t n = regions.size();
+  const size_t key_len = algorithm == "aes128gcm16" ? 20 : 36;  // key || salt, RFC 4106 8.1
+  std::vector<std::vector<uint32_t>> spi(n, std::vector<uint32_t>(n));
+  std::vector<std::vector<std::vector<uint8_t>>> key(n, std::vector<std::vector<uint8_t>>(n));
+  std::vector<std::vector<std::string>> psk(n, std::vector<std::string>(n));
+  std::set<uint32_t> used;
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = 0; j < n; ++j) {
+      if (i == j) continue;
+      uint32_t s = 0;
+      while (s < 0x1000 || used.count(s)) {
+        const auto b = random_bytes(4);
+        s = static_cast<uint32_t>(b[0]) << 24 | static_cast<uint32_t>(b[1]) << 16 |
+            static_cast<uint32_t>(b[2]) << 8 | b[3];
+      }
+      used.insert(s);
+      spi[i][j] = s;
+      key[i][j] = random_bytes(key_len);
+      if (i < j) psk[i][j] = psk[j][i] = random_psk();
+    }
+  }
+
+  std::vector<MeshConfig> out;
+  for (size_t i = 0; i < n; ++i) {
+    const Region& me = regions[i];
+    YamlWriter y;
+    y.comment(0, "espgw config of region " + me.name + " in a full mesh of " + std::to_string(n) +
+                     " regions, written by `espgwctl mesh` from " + source + ".");
+    if (options.static_sas) {
+      y.comment(0,
+                "LAB ONLY: static SAs with keys drawn for this mesh; the other regions' files "
+                "hold their mirror images. Keep this file mode 0600.");
+    } else {
+      y.comment(0,
+                "IKE with a pre-shared key per pair of regions, in " + me.site.secrets_file + ".");
+    }
+    y.blank();
+    write_site(y, me.site, me.wan, false, "", source);
+    y.blank();
+    y.line(0, "tunnels:");
+    for (size_t j = 0; j < n; ++j) {
+      if (i == j) continue;
+      const Region& peer = regions[j];
+      const std::string name = "to-" + peer.name;
+      const bool nat = nat_t_set ? nat_t
+                                 : !(me.public_address == me.wan.address) ||
+                                       !(peer.public_address == peer.wan.address);
+      y.line(2, "- name: " + name, "region " + peer.name,
+             Origin{source, peer.line, "region " + peer.name});
+      y.line(4, "local: " + me.wan.address.to_string());
+      y.line(4, "remote: " + peer.public_address.to_string());
+      y.line(4, "local_cidrs: " + prefix_list(me.cidrs));
+      y.line(4, "remote_cidrs: " + prefix_list(peer.cidrs));
+      y.line(4, std::string("nat_t: ") + (nat ? "true" : "false"));
+      if (mss) y.line(4, "mss: " + std::to_string(*mss));
+      if (options.static_sas) {
+        y.line(4, "static_sa:");
+        y.line(6, "outbound: {spi: " +
+                      std::string(hex({static_cast<uint8_t>(spi[i][j] >> 24),
+                                       static_cast<uint8_t>(spi[i][j] >> 16),
+                                       static_cast<uint8_t>(spi[i][j] >> 8),
+                                       static_cast<uint8_t>(spi[i][j])})) +
+                      ", algorithm: " + algorithm + ", key: " + hex(key[i][j]) + "}");
+        y.line(6, "inbound: {spi: " +
+                      std::string(hex({static_cast<uint8_t>(spi[j][i] >> 24),
+                                       static_cast<uint8_t>(spi[j][i] >> 16),
+                                       static_cast<uint8_t>(spi[j][i] >> 8),
+                                       static_cast<uint8_t>(spi[j][i])})) +
+                      ", algorithm: " + algorithm + ", key: " + hex(key[j][i]) + "}");
+      } else {
+        y.line(4, "ike:");
+        y.line(6, "local_id: " + yaml_quote(me.public_address.to_string()));
+        y.line(6, "remote_id: " + yaml_quote(peer.public_address.to_string()));
+        y.line(6, "psk_ref: " + name);
+        y.line(6, std::string("start_action: ") + (me.name < peer.name ? "start" : "trap"),
+               me.name < peer.name ? "the region first by name starts IKE"
+                                   : "the peer starts; traffic starts it too");
+      }
+    }
+    if (!options.static_sas) {
+      y.blank();
+      y.line(0, "ike:");
+      y.line(2, "secrets_file: " + me.site.secrets_file, "mode 0600: the pre-shared keys");
+    }
+    MeshConfig mc;
+    mc.region = me.name;
+    y.move_into(mc.result);
+    if (!options.static_sas) {
+      for (size_t j = 0; j < n; ++j) {
+        if (j != i) mc.result.secrets["to-" + regions[j].name] = psk[i][j];
+      }
+    }
+    out.push_back(std::move(mc));
+  }
+  return out;
+}
+
+}  // namespace espgw::import

@@ -1,0 +1,290 @@
+#include "metrics/prometheus.h"
+
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+namespace espgw::metrics {
+
+using nlohmann::json;
+
+std::string escape_label_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string escape_help(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string format_value(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char b[64];
+  // Integers up to 2^53 exactly as integers (counters), others with full precision.
+  if (v == std::floor(v) && std::fabs(v) < 9007199254740992.0) {
+    std::snprintf(b, sizeof b, "%.0f", v);
+  } else {
+    std::snprintf(b, sizeof b, "%.17g", v);
+  }
+  return b;
+}
+
+void Exposition::declare(const std::string& name, Type type, const std::string& help) {
+  for (const auto& f : families_) {
+    if (f.name == name) return;
+  }
+  families_.push_back({name, type, help, {}});
+}
+
+void Exposition::sample(const std::string& name, const Labels& labels, double value) {
+  for (auto& f : families_) {
+    if (f.name != name) continue;
+    std::string s = name;
+    if (!labels.empty()) {
+      s += '{';
+      for (size_t i = 0; i < labels.size(); ++i) {
+        if (i) s += ',';
+        s += labels[i].first + "=\"" + escape_label_value(labels[i].second) + "\"";
+      }
+      s += '}';
+    }
+    s += ' ' + format_value(value);
+    f.samples.push_back(std::move(s));
+    return;
+  }
+  throw std::logic_error("metric family not declared: " + name);
+}
+
+std::string Exposition::render() const {
+  std::string out;
+  for (const auto& f : families_) {
+    out += "# HELP " + f.name + " " + escape_help(f.help) + "\n";
+    out += "# TYPE " + f.name + (f.type == Type::kCounter ? " counter\n" : " gauge\n");
+    for (const auto& s : f.samples)
+      out += s + "\n";
+  }
+  return out;
+}
+
+namespace {
+
+using Type = Exposition::Type;
+
+double num(const json& v) {
+  if (v.is_number()) return v.get<double>();
+  if (v.is_boolean()) return v.get<bool>() ? 1 : 0;
+  return 0;
+}
+
+std::string text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  return v.is_null() ? "" : v.dump();
+}
+
+struct Field {
+  const char* key;
+  const char* name;
+  Type type;
+  const char* help;
+};
+
+constexpr Field kPortFields[] = {
+    {"rx_packets", "espgw_port_rx_packets_total", Type::kCounter,
+     "Packets received on the port, counted by the workers."},
+    {"rx_bytes", "espgw_port_rx_bytes_total", Type::kCounter,
+     "Bytes received on the port, counted by the workers."},
+    {"tx_packets", "espgw_port_tx_packets_total", Type::kCounter,
+     "Packets sent on the port, counted by the workers."},
+    {"tx_bytes", "espgw_port_tx_bytes_total", Type::kCounter,
+     "Bytes sent on the port, counted by the workers."},
+    {"to_kernel", "espgw_port_to_kernel_packets_total", Type::kCounter,
+     "Packets handed to the kernel through the port's exception path."},
+    {"from_kernel", "espgw_port_from_kernel_packets_total", Type::kCounter,
+     "Packets the kernel sent out through the port's exception path."},
+    {"nic_rx_missed", "espgw_port_nic_rx_missed_packets_total", Type::kCounter,
+     "Packets the NIC dropped for lack of RX descriptors (rte_eth_stats imissed)."},
+    {"nic_rx_errors", "espgw_port_nic_rx_errors_total", Type::kCounter,
+     "Receive errors reported by the NIC."},
+    {"nic_tx_errors", "espgw_port_nic_tx_errors_total", Type::kCounter,
+     "Transmit errors reported by the NIC."},
+};
+
+constexpr Field kWorkerFields[] = {
+    {"packets", "espgw_worker_packets_total", Type::kCounter, "Packets handled by the worker."},
+    {"loops", "espgw_worker_loops_total", Type::kCounter, "Poll loops of the worker."},
+    {"busy_loops", "espgw_worker_busy_loops_total", Type::kCounter,
+     "Poll loops that found packets."},
+    {"fragments", "espgw_worker_fragments_total", Type::kCounter,
+     "Fragments made before encryption."},
+    {"mss_clamped", "espgw_worker_mss_clamped_total", Type::kCounter,
+     "TCP SYNs whose MSS was clamped."},
+    {"icmp_sent", "espgw_worker_icmp_sent_total", Type::kCounter,
+     "ICMP errors sent (time exceeded, fragmentation needed)."},
+    {"icmp_suppressed", "espgw_worker_icmp_suppressed_total", Type::kCounter,
+     "ICMP errors not sent because of the rate limit."},
+    {"arp_nd_replies", "espgw_worker_arp_nd_replies_total", Type::kCounter,
+     "ARP and neighbour advertisements answered by the worker."},
+    {"held_for_neighbour", "espgw_worker_held_for_neighbour_packets_total", Type::kCounter,
+     "Packets held while their next hop was being resolved."},
+    {"esn_resyncs", "espgw_worker_esn_resyncs_total", Type::kCounter,
+     "ESN re-synchronisations (RFC 4303 Appendix A3)."},
+};
+
+void espgw_metrics(Exposition& e, const json& all) {
+  const json status = all.value("status", json::object());
+  e.declare("espgw_info", Type::kGauge, "espgw's version and crypto backend (always 1).");
+  e.sample("espgw_info",
+           {{"version", text(status.value("version", json()))},
+            {"crypto", text(status.value("crypto", json()))}},
+           1);
+  e.declare("espgw_table_generation", Type::kGauge,
+            "Generation of espgw's tables: +1 for each applied change.");
+  e.sample("espgw_table_generation", {}, num(status.value("generation", json())));
+
+  const json ports = all.value("ports", json::object());
+  for (const auto& f : kPortFields)
+    e.declare(f.name, f.type, f.help);
+  for (const auto& [port, c] : ports.items()) {
+    for (const auto& f : kPortFields) {
+      if (c.contains(f.key)) e.sample(f.name, {{"interface", port}}, num(c[f.key]));
+    }
+  }
+
+  const json workers = all.value("workers", json::object());
+  e.declare("espgw_worker_busy_ratio", Type::kGauge,
+            "Share of the worker's time spent in loops that found packets (0 to 1).");
+  for (const auto& f : kWorkerFields)
+    e.declare(f.name, f.type, f.help);
+  for (const auto& [w, c] : workers.items()) {
+    const Labels l{{"worker", w}, {"lcore", text(c.value("lcore", json()))}};
+    e.sample("espgw_worker_busy_ratio", l, num(c.value("busy_percent", json())) / 100.0);
+    for (const auto& f : kWorkerFields) {
+      if (c.contains(f.key)) e.sample(f.name, l, num(c[f.key]));
+    }
+  }
+
+  e.declare("espgw_drops_total", Type::kCounter,
+            "Packets dropped, by reason (all workers and the control thread).");
+  const json drops = all.value("drops", json::object());
+  for (const auto& [reason, n] : drops.items())
+    e.sample("espgw_drops_total", {{"reason", reason}}, num(n));
+
+  e.declare("espgw_sa_packets_total", Type::kCounter, "Packets carried by the SA.");
+  e.declare("espgw_sa_bytes_total", Type::kCounter, "Bytes carried by the SA.");
+  e.declare("espgw_sa_drops_total", Type::kCounter, "Packets of the SA dropped, by reason.");
+  e.declare("espgw_sa_in_use", Type::kGauge, "1 for the outbound SA its tunnel sends with.");
+  for (const auto& sa : all.value("sas", json::array())) {
+    const Labels l{{"spi", text(sa.value("spi", json()))},
+                   {"direction", text(sa.value("direction", json()))},
+                   {"tunnel", text(sa.value("tunnel", json()))},
+                   {"algorithm", text(sa.value("algorithm", json()))}};
+    e.sample("espgw_sa_packets_total", l, num(sa.value("packets", json())));
+    e.sample("espgw_sa_bytes_total", l, num(sa.value("bytes", json())));
+    const json sa_drops = sa.value("drops", json::object());
+    for (const auto& [reason, n] : sa_drops.items()) {
+      Labels lr = l;
+      lr.emplace_back("reason", reason);
+      e.sample("espgw_sa_drops_total", lr, num(n));
+    }
+    if (sa.contains("in_use")) e.sample("espgw_sa_in_use", l, num(sa["in_use"]));
+  }
+
+  e.declare("espgw_tunnel_up", Type::kGauge,
+            "1 when the tunnel has an outbound SA (its traffic is sent), 0 when it drops as "
+            "tunnel_down.");
+  e.declare("espgw_tunnel_inner_mtu_bytes", Type::kGauge,
+            "Largest inner packet the tunnel sends without fragmenting it.");
+  for (const auto& t : all.value("tunnels", json::array())) {
+    const Labels l{{"tunnel", text(t.value("name", json()))}};
+    e.sample("espgw_tunnel_up", l, text(t.value("outbound_spi", json())).empty() ? 0 : 1);
+    e.sample("espgw_tunnel_inner_mtu_bytes", l, num(t.value("inner_mtu", json())));
+  }
+}
+
+// espgw-ike's status: {"charon": {"connected": bool}, "tunnels": [{"name", "state", "ike_sas":
+// [{"state", "child_sas": [{"state"}]}]}]}. Read leniently: what is missing is left out.
+void ike_metrics(Exposition& e, const std::optional<json>& st) {
+  e.declare("espgw_ike_up", Type::kGauge, "1 when espgw-ike answered on its status socket.");
+  e.sample("espgw_ike_up", {}, st ? 1 : 0);
+  if (!st) return;
+  e.declare("espgw_ike_charon_connected", Type::kGauge,
+            "1 when espgw-ike is connected to charon's VICI socket.");
+  const json charon = st->value("charon", json::object());
+  if (charon.is_object() && charon.contains("connected")) {
+    e.sample("espgw_ike_charon_connected", {}, num(charon["connected"]));
+  }
+  e.declare(
+      "espgw_ike_tunnel_state", Type::kGauge,
+      "1 for the tunnel's IKE state as espgw-ike reports it (ESTABLISHED, CONNECTING, down, ...).");
+  e.declare("espgw_ike_tunnel_established", Type::kGauge,
+            "1 when the tunnel has an ESTABLISHED IKE SA.");
+  e.declare("espgw_ike_child_sas_installed", Type::kGauge,
+            "CHILD_SAs of the tunnel in state INSTALLED.");
+  json tunnels = st->value("tunnels", json::array());
+  if (tunnels.is_object()) {
+    json list = json::array();
+    for (auto& [name, t] : tunnels.items()) {
+      json x = t;
+      if (x.is_object() && !x.contains("name")) x["name"] = name;
+      list.push_back(x);
+    }
+    tunnels = list;
+  }
+  if (!tunnels.is_array()) return;
+  for (const auto& t : tunnels) {
+    if (!t.is_object()) continue;
+    const std::string name = text(t.value("name", json()));
+    const std::string state = text(t.value("state", json("unknown")));
+    const Labels l{{"tunnel", name}};
+    e.sample("espgw_ike_tunnel_state", {{"tunnel", name}, {"state", state}}, 1);
+    e.sample("espgw_ike_tunnel_established", l, state == "ESTABLISHED" ? 1 : 0);
+    double installed = 0;
+    for (const auto& sa : t.value("ike_sas", json::array())) {
+      if (!sa.is_object()) continue;
+      for (const auto& c : sa.value("child_sas", json::array())) {
+        if (c.is_object() && c.value("state", "") == "INSTALLED") installed += 1;
+      }
+    }
+    e.sample("espgw_ike_child_sas_installed", l, installed);
+  }
+}
+
+}  // namespace
+
+std::string render(const Scrape& s) {
+  Exposition e;
+  e.declare("espgw_up", Type::kGauge, "1 when espgw answered on its control socket.");
+  e.sample("espgw_up", {}, s.all ? 1 : 0);
+  if (s.all) espgw_metrics(e, *s.all);
+  ike_metrics(e, s.ike_status);
+  e.declare("espgw_exporter_scrape_duration_seconds", Type::kGauge,
+            "Time the exporter took to ask espgw and espgw-ike.");
+  e.sample("espgw_exporter_scrape_duration_seconds", {}, s.duration_s);
+  return e.render();
+}
+
+}  // namespace espgw::metrics

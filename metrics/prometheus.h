@@ -1,0 +1,50 @@
+#pragma once
+// Prometheus text exposition (format 0.0.4) of espgw's state: what the control socket's `all`
+// answers and, when espgw-ike runs, its `status`. Families are written whole, each with its HELP
+// and TYPE lines; counters end in _total; label values are escaped (\\, \", \n).
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace espgw::metrics {
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+std::string escape_label_value(std::string_view v);
+std::string escape_help(std::string_view v);
+std::string format_value(double v);
+
+// Collects samples by family, then renders them in the order the families were first declared.
+class Exposition {
+ public:
+  enum class Type { kCounter, kGauge };
+  void declare(const std::string& name, Type type, const std::string& help);
+  // The family must have been declared.
+  void sample(const std::string& name, const Labels& labels, double value);
+  std::string render() const;
+
+ private:
+  struct Family {
+    std::string name;
+    Type type;
+    std::string help;
+    std::vector<std::string> samples;
+  };
+  std::vector<Family> families_;
+};
+
+struct Scrape {
+  std::optional<nlohmann::json> all;         // espgw's `all`; empty: espgw did not answer
+  std::string espgw_error;                   // why not
+  std::optional<nlohmann::json> ike_status;  // espgw-ike's `status`; empty: not reachable
+  double duration_s = 0;
+};
+
+std::string render(const Scrape& s);
+
+}  // namespace espgw::metrics

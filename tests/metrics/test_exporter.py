@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""espgw-exporter against a real espgw (tests/control/ctl_harness.py: net_pcap ports, a static-SA
+tunnel "east", 5 packets pushed into it) and a stand-in for espgw-ike's status socket.
+
+What it proves:
+  - Before espgw runs and after it stopped, /metrics answers 200 with espgw_up 0.
+  - While it runs, every per-SA (spi, direction, tunnel, algorithm), per-port, per-worker and
+    drop counter equals what the control socket's `all` reports; tunnel "east" is up, and down
+    once its outbound SA is deleted.
+  - espgw-ike's status becomes espgw_ike_* metrics (state per tunnel, established, CHILD_SAs),
+    label values with quotes, backslashes and newlines escaped; without the socket espgw_ike_up 0.
+  - Every answer is valid exposition format (prom_parse.py: HELP/TYPE per family, *_total
+    counters, escapes, no series twice); no key material appears in any of it.
+  - HTTP: HEAD, 404, 405 with Allow, 400 for garbage, 505 for another HTTP version.
+
+Run by meson: test_exporter.py ESPGW ESPGWCTL EXPORTER.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "control"))
+sys.path.insert(0, HERE)
+import ctl_harness as h  # noqa: E402
+import prom_parse as pp  # noqa: E402
+
+if len(sys.argv) < 4:
+    print(f"usage: {sys.argv[0]} ESPGW ESPGWCTL EXPORTER", file=sys.stderr)
+    sys.exit(2)
+ESPGW, ESPGWCTL, EXPORTER = sys.argv[1:4]
+del sys.argv[1:4]
+
+IKE_STATUS = {
+    "ok": True,
+    "charon": {"connected": True, "socket": "/run/espgw/charon.vici"},
+    "tunnels": [
+        {"name": "east", "state": "ESTABLISHED", "ike_sas": [
+            {"state": "ESTABLISHED", "child_sas": [{"state": "INSTALLED"}, {"state": "REKEYED"}]}]},
+        {"name": "west", "state": 'odd "state"\\with\nnewline', "ike_sas": []},
+    ],
+    "other_ike_sas": [],
+}
+
+
+class FakeIke(threading.Thread):
+    """Answers {"cmd": "status"} on a Unix socket as espgw-ike would."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.stopping = False
+
+    def run(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            with c:
+                c.settimeout(5)
+                data = b""
+                while not data.endswith(b"\n"):
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                if json.loads(data).get("cmd") == "status":
+                    c.sendall(json.dumps(IKE_STATUS).encode() + b"\n")
+
+    def stop(self):
+        self.stopping = True
+        self.join(5)
+        self.sock.close()
+        os.unlink(self.path)
+
+
+class Exporter(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="espgw-exporter-test-")
+        cls.control = os.path.join(cls.dir, "run", "espgw.sock")
+        cls.ike = os.path.join(cls.dir, "espgw-ike.sock")
+        cls.proc = subprocess.Popen(
+            [EXPORTER, "--listen", "127.0.0.1:0", "--control-socket", cls.control,
+             "--ike-socket", cls.ike, "--timeout", "5"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = cls.proc.stdout.readline()
+        if "listening on http://127.0.0.1:" not in line:
+            cls.proc.kill()
+            raise AssertionError(f"exporter did not start: {line}")
+        cls.port = int(line.split("127.0.0.1:")[1].split("/")[0])
+        cls.texts = []
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        try:
+            cls.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            cls.proc.kill()
+            cls.proc.wait()
+        import shutil
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def http(self, raw):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=15) as s:
+            s.sendall(raw)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        headers = dict(l.split(": ", 1) for l in lines[1:])
+        return status, headers, body.decode()
+
+    def scrape(self):
+        status, headers, body = self.http(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "text/plain; version=0.0.4; charset=utf-8")
+        self.assertEqual(int(headers["Content-Length"]), len(body.encode()))
+        self.texts.append(body)
+        return pp.parse(body)
+
+    def test_1_espgw_down(self):
+        s = self.scrape()
+        self.assertEqual(pp.value(s, "espgw_up"), 0)
+        self.assertEqual(pp.value(s, "espgw_ike_up"), 0)
+        self.assertEqual(pp.family(s, "espgw_sa_packets_total"), {})
+
+    def test_2_espgw_running(self):
+        gw = h.Gateway(ESPGW, ESPGWCTL, "exporter", traffic=True, socket_path=self.control)
+        try:
+            gw.start()
+            gw.wait_packets(h.LAN_PACKETS)
+            s = self.scrape()
+            all_ = gw.request({"cmd": "all"})
+            self.assertEqual(pp.value(s, "espgw_up"), 1)
+            self.assertEqual(pp.value(s, "espgw_info", version=all_["status"]["version"],
+                                      crypto=all_["status"]["crypto"]), 1)
+            for sa in all_["sas"]:
+                labels = {"spi": sa["spi"], "direction": sa["direction"], "tunnel": sa["tunnel"],
+                          "algorithm": sa["algorithm"]}
+                self.assertEqual(pp.value(s, "espgw_sa_packets_total", **labels), sa["packets"])
+                self.assertEqual(pp.value(s, "espgw_sa_bytes_total", **labels), sa["bytes"])
+                for reason, n in sa["drops"].items():
+                    self.assertEqual(pp.value(s, "espgw_sa_drops_total", reason=reason, **labels), n)
+            out = {"spi": "0x00001001", "direction": "out", "tunnel": "east",
+                   "algorithm": "aes128gcm16"}
+            self.assertEqual(pp.value(s, "espgw_sa_packets_total", **out), h.LAN_PACKETS)
+            self.assertEqual(pp.value(s, "espgw_sa_in_use", **out), 1)
+            fields = {"rx_packets": "espgw_port_rx_packets_total",
+                      "rx_bytes": "espgw_port_rx_bytes_total",
+                      "tx_packets": "espgw_port_tx_packets_total",
+                      "tx_bytes": "espgw_port_tx_bytes_total",
+                      "to_kernel": "espgw_port_to_kernel_packets_total",
+                      "from_kernel": "espgw_port_from_kernel_packets_total",
+                      "nic_rx_missed": "espgw_port_nic_rx_missed_packets_total"}
+            for port, c in all_["ports"].items():
+                for key, metric in fields.items():
+                    self.assertEqual(pp.value(s, metric, interface=port), c[key], (port, key))
+            self.assertEqual(pp.value(s, "espgw_port_rx_packets_total", interface="lan"),
+                             h.LAN_PACKETS)
+            for reason, n in all_["drops"].items():
+                self.assertEqual(pp.value(s, "espgw_drops_total", reason=reason), n, reason)
+            for w, c in all_["workers"].items():
+                l = {"worker": w, "lcore": str(c["lcore"])}
+                self.assertEqual(pp.value(s, "espgw_worker_packets_total", **l), c["packets"])
+                ratio = pp.value(s, "espgw_worker_busy_ratio", **l)
+                self.assertTrue(0 <= ratio <= 1, ratio)
+            self.assertEqual(pp.value(s, "espgw_tunnel_up", tunnel="east"), 1)
+            # The IKE side, from the stand-in.
+            fake = FakeIke(self.ike)
+            fake.start()
+            try:
+                s = self.scrape()
+            finally:
+                fake.stop()
+            self.assertEqual(pp.value(s, "espgw_ike_up"), 1)
+            self.assertEqual(pp.value(s, "espgw_ike_charon_connected"), 1)
+            self.assertEqual(pp.value(s, "espgw_ike_tunnel_state", tunnel="east",
+                                      state="ESTABLISHED"), 1)
+            self.assertEqual(pp.value(s, "espgw_ike_tunnel_established", tunnel="east"), 1)
+            self.assertEqual(pp.value(s, "espgw_ike_child_sas_installed", tunnel="east"), 1)
+            self.assertEqual(pp.value(s, "espgw_ike_tunnel_state", tunnel="west",
+                                      state='odd "state"\\with\nnewline'), 1)
+            self.assertEqual(pp.value(s, "espgw_ike_tunnel_established", tunnel="west"), 0)
+            # No outbound SA: the tunnel is down.
+            gw.ctl("sa", "del", "out", "0x1001")
+            s = self.scrape()
+            self.assertEqual(pp.value(s, "espgw_tunnel_up", tunnel="east"), 0)
+            self.assertEqual(pp.value(s, "espgw_ike_up"), 0)
+        finally:
+            gw.close()
+            gw.assert_no_key_material(self.texts)
+            gw.cleanup()
+        s = self.scrape()
+        self.assertEqual(pp.value(s, "espgw_up"), 0)
+
+    def test_3_http(self):
+        status, headers, body = self.http(b"HEAD /metrics HTTP/1.1\r\n\r\n")
+        self.assertEqual(status, 200)
+        self.assertEqual(body, "")
+        self.assertGreater(int(headers["Content-Length"]), 0)
+        self.assertEqual(self.http(b"GET /nope HTTP/1.1\r\n\r\n")[0], 404)
+        status, headers, _ = self.http(b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+        self.assertEqual(status, 405)
+        self.assertEqual(headers["Allow"], "GET, HEAD")
+        self.assertEqual(self.http(b"garbage\r\n\r\n")[0], 400)
+        self.assertEqual(self.http(b"GET /metrics HTTP/2.0\r\n\r\n")[0], 505)
+        self.assertEqual(self.http(b"GET /metrics?x=1 HTTP/1.0\r\n\r\n")[0], 200)
+        self.assertEqual(self.http(b"GET / HTTP/1.1\r\n\r\n")[0], 200)
+        self.assertEqual(self.proc.poll(), None, "the exporter is still running")
+
+
+class Format(unittest.TestCase):
+    """The checker itself refuses what the format forbids."""
+
+    def test_refusals(self):
+        bad = [
+            "x 1\n",  # no HELP/TYPE
+            "# HELP x h\n# TYPE x counter\nx 1\n",  # counter without _total
+            "# HELP a h\n# TYPE a gauge\na 1\n# HELP b h\n# TYPE b gauge\nb 1\na 2\n",
+            '# HELP a h\n# TYPE a gauge\na{l="\\q"} 1\n',
+            "# HELP a h\n# TYPE a gauge\na 1\na 2\n",
+            "# HELP a h\n# TYPE a gauge\na one\n",
+        ]
+        for text in bad:
+            with self.assertRaises(pp.FormatError, msg=text):
+                pp.parse(text)
+
+
+if __name__ == "__main__":
+    h.skip_unless_runnable()
+    unittest.main(verbosity=2)
