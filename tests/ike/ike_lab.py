@@ -3,8 +3,8 @@
     host A ------- gw1: espgw + charon (kernel-espgw) ------- gw2: charon (kernel-libipsec) ------- host B
     172.50.1.10    lan 172.50.1.1    wan 198.51.100.1          198.51.100.2    172.60.1.1          172.60.1.20
 
-Four network namespaces joined by veth pairs; every name the lab makes starts with `plg-` and a
-random tag, so that labs never meet. gw1's veths carry no address and answer no ARP: espgw owns
+Four network namespaces joined by veth pairs; every name the lab makes starts with `plg-` (or the
+`name_prefix` a test gives) and a random tag, so that labs never meet. gw1's veths carry no address and answer no ARP: espgw owns
 them through net_af_packet, and gw1's kernel (charon) sees the wire only through espgw's exception
 path, the `espgw-wan` and `espgw-lan` taps that hold the ports' addresses (FACTS.md). So charon's
 IKE goes through the dataplane, and ESP never reaches gw1's kernel.
@@ -294,20 +294,21 @@ charon {{
 
 
 class Lab:
-    def __init__(self, espgw, plugin, idle_sleep_us=200):
+    def __init__(self, espgw, plugin, idle_sleep_us=200, name_prefix="plg"):
         self.espgw_bin = espgw
         self.plugin = plugin
         self.idle_sleep_us = idle_sleep_us
         self.tag = secrets.token_hex(2)
-        self.workdir = tempfile.mkdtemp(prefix=f"plg-{self.tag}-")
+        self.workdir = tempfile.mkdtemp(prefix=f"{name_prefix}-{self.tag}-")
         os.chmod(self.workdir, 0o700)
         t = self.tag
-        self.ns = {n: f"plg-{t}-{n}" for n in ("a", "gw1", "gw2", "b")}
-        self.dev = {"a": f"plg-{t}-a", "gw1_lan": f"plg-{t}-1l", "gw1_wan": f"plg-{t}-1w",
-                    "gw2_wan": f"plg-{t}-2w", "gw2_lan": f"plg-{t}-2l", "b": f"plg-{t}-b"}
+        n = f"{name_prefix}-{t}"
+        self.ns = {k: f"{n}-{k}" for k in ("a", "gw1", "gw2", "b")}
+        self.dev = {"a": f"{n}-a", "gw1_lan": f"{n}-1l", "gw1_wan": f"{n}-1w",
+                    "gw2_wan": f"{n}-2w", "gw2_lan": f"{n}-2l", "b": f"{n}-b"}
         self.mac = {k: f"02:50:1c:00:00:{i + 1:02x}" for i, k in enumerate(self.dev)}
         self.created_ns = []
-        self.prefix = f"plg-{t}-gw1"  # espgw's DPDK --file-prefix
+        self.prefix = f"{n}-gw1"  # espgw's DPDK --file-prefix
         self.espgw_dir = os.path.join(self.workdir, "espgw")
         os.makedirs(self.espgw_dir)
         self.socket = os.path.join(self.espgw_dir, "espgw.sock")
