@@ -241,6 +241,9 @@ void Model::set_peers(std::vector<config::Peer> peers) {
 void Model::load(const config::Config& cfg, uint64_t (*iv_seed)(void*), void* seed_ctx) {
   for (const auto& r : cfg.routes)
     add_route(r, false);
+  // Without its peers, a config whose tunnels back each other up (the same remote CIDRs) would
+  // not build: each tunnel would route the CIDRs it shares.
+  set_peers(cfg.peers);
   for (const auto& t : cfg.tunnels) {
     add_tunnel(t, false);
     if (t.static_sa) {
