@@ -463,6 +463,9 @@ std::unique_ptr<Snapshot> Model::build(uint64_t generation) const {
   for (const auto& [spi, rec] : outbound_)
     s->sa_refs.push_back(rec.sa);
   s->inbound = FlatMap<uint32_t, InboundEntry, U32Hash>(in);
+  // Remembered only for a snapshot that was built: the next build keeps a peer without failback
+  // on this choice while it stays up.
+  peer_active_ = std::move(chosen);
   return s;
 }
 
