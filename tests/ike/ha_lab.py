@@ -188,7 +188,8 @@ ike:
     def write_swanctl(self, **_):
         """gw2's swanctl.conf: one connection per tunnel of gw1, each from its own address."""
         dpd = "\n    dpd_delay = 10s" if self.dpd else ""
-        child_dpd = "\n        dpd_action = clear" if self.dpd else ""
+        action = self.dpd if isinstance(self.dpd, str) else "clear"
+        child_dpd = f"\n        dpd_action = {action}" if self.dpd else ""
         conn_extra = "".join(f"\n    {line.strip()}" for line in self.peer_conn.splitlines()
                              if line.strip())
         child_extra = "".join(f"\n        {line.strip()}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Two tunnels to one peer: DPD takes a dead one down and the traffic moves to the other.
 
-    test_failover.py ESPGW PLUGIN ESPGW_IKE --failback {true,false} [--rate PPS]
+    test_failover.py ESPGW PLUGIN ESPGW_IKE --failback {true,false} [--reconnect {gw1,gw2}]
+                     [--rate PPS]
 
 In the HA lab (ha_lab.py) gw2 has two outside addresses, 198.51.100.2 and .3, and one charon, as an
 AWS VPN connection has two tunnel endpoints. espgw's config has tunnels t1 (to .2) and t2 (to .3)
@@ -22,6 +23,10 @@ last packet (ha_lab.py's docstring). Two sequence-numbered UDP streams run throu
  3. The path comes back; gw1's charon establishes t1 again.
     failback: true: A -> B returns to t1, losing nothing (both tunnels are up).
     failback: false: A -> B stays on t2 while t2 is up.
+--reconnect gw2 swaps the DPD actions (gw1 clear, gw2 restart with keyingtries 0): gw2
+establishes t1 again and espgw's side answers. charon then installs both SAs before its IKE_AUTH
+answer has reached gw2, and gw2 its inbound SA only once it has: espgw must not move A -> B to t1
+before gw2 has shown it holds the SAs (by sending under them) or the failback hold has passed.
 At the end: no datagram twice; A -> B lost datagrams only in the failover (one gap); espgw dropped
 nothing; no SA in espgw that charon does not have.
 
@@ -72,6 +77,8 @@ def main():
     ap.add_argument("espgw_ike")
     ap.add_argument("--failback", choices=("true", "false"), required=True)
     ap.add_argument("--rate", type=float, default=1000, help="datagrams per second, each way")
+    ap.add_argument("--reconnect", choices=("gw1", "gw2"), default="gw1",
+                    help="whose DPD action is restart (the other's: clear)")
     a = ap.parse_args()
     reason = ha_lab.skip_reason(a.espgw_ike)
     if reason:
@@ -81,7 +88,10 @@ def main():
     failback = a.failback == "true"
     lab = ha_lab.HaLab(os.path.abspath(a.espgw), os.path.abspath(a.plugin),
                        os.path.abspath(a.espgw_ike), tunnels=(PREFERRED, BACKUP),
-                       failback=failback, dpd=True)
+                       failback=failback,
+                       ike="dpd_action: clear" if a.reconnect == "gw2" else "",
+                       dpd="restart" if a.reconnect == "gw2" else "clear",
+                       peer_conn="keyingtries = 0" if a.reconnect == "gw2" else "")
     failures = []
     figures = {"failback": failback, "rate_each_way": a.rate}
     ok = False
