@@ -365,7 +365,7 @@ void App::start() {
   model_ = std::make_unique<Model>(std::move(descs), workers);
   try {
     model_->load(cfg_, seed_from, &random_);
-    rt_.tables.publish(model_->build(++generation_), *rt_.rcu);
+    rt_.tables.publish(model_->build(++generation_, now_ms()), *rt_.rcu);
   } catch (const std::exception& e) {
     throw std::runtime_error(cfg_.source + ": " + e.what());
   }
@@ -434,6 +434,7 @@ int App::run() {
       neighbours_->tick(now_ms());
     }
     check_lifetimes();
+    check_peers();
     // --max-packets: stop once the packets are handled and the workers have taken what this
     // thread queued for them in return (gratuitous ARPs, ARP requests, released packets); each
     // worker flushes its TX queues on its way out.
@@ -569,13 +570,15 @@ json App::apply(const json& ops) {
   }
   std::unique_ptr<Snapshot> snap;
   try {
-    snap = next.build(generation_ + 1);
+    snap = next.build(generation_ + 1, now_ms());
   } catch (const std::exception& e) {
     throw std::invalid_argument(std::string(e.what()) + " (nothing was changed)");
   }
+  const auto peers_before = model_->peer_active();
   *model_ = std::move(next);
   rt_.tables.publish(std::move(snap), *rt_.rcu);
   ++generation_;
+  log_peer_changes(peers_before);
   return {{"generation", generation_}};
 }
 
@@ -734,7 +737,7 @@ json App::sa_update(const json& req) {
   Model trial = *model_;
   trial.update_sa(dir, *spi, next.local, next.remote, next.udp_encap, next.local_port,
                   next.remote_port);
-  std::unique_ptr<Snapshot> snap = trial.build(generation_ + 1);
+  std::unique_ptr<Snapshot> snap = trial.build(generation_ + 1, now_ms());
   *model_ = std::move(trial);
   rt_.tables.publish(std::move(snap), *rt_.rcu);
   ++generation_;
@@ -806,6 +809,34 @@ void App::check_lifetimes() {
                  e["spi"].get<std::string>().c_str(), e["direction"].get<std::string>().c_str(),
                  e["hard"].get<bool>() ? "hard" : "soft");
     server_->broadcast(e.dump());
+  }
+}
+
+void App::check_peers() {
+  const uint64_t now = now_ms();
+  if (now < next_peer_check_ms_) return;
+  next_peer_check_ms_ = now + 50;
+  std::lock_guard guard(lock_);
+  if (!model_->peer_choice_due(now)) return;
+  const auto before = model_->peer_active();
+  try {
+    rt_.tables.publish(model_->build(generation_ + 1, now), *rt_.rcu);
+  } catch (const std::exception& e) {
+    // The same model built a moment ago: not expected; try again in a second.
+    std::fprintf(stderr, "espgw: cannot rebuild the tables for a peer's tunnel: %s\n", e.what());
+    next_peer_check_ms_ = now + 1000;
+    return;
+  }
+  ++generation_;
+  log_peer_changes(before);
+}
+
+void App::log_peer_changes(const std::map<std::string, std::string>& before) const {
+  for (const auto& [peer, tunnel] : model_->peer_active()) {
+    const auto was = before.find(peer);
+    if (was == before.end() || was->second == tunnel) continue;
+    std::fprintf(stderr, "espgw: peer %s: traffic goes into tunnel %s (was %s)\n", peer.c_str(),
+                 tunnel.c_str(), was->second.c_str());
   }
 }
 

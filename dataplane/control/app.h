@@ -66,6 +66,10 @@ class App {
   nlohmann::json if_last_use(const nlohmann::json& req);
   // Byte and packet lifetimes, checked from the control loop; sends expire events.
   void check_lifetimes();
+  // A peer's choice of tunnel that changes with time alone (a failback hold that ended, the peer
+  // sending under a new tunnel's SAs): rebuilds and publishes the tables (Model::peer_choice_due).
+  void check_peers();
+  void log_peer_changes(const std::map<std::string, std::string>& before) const;
   // Now on the clock the workers stamp SAs with (TSC based), in ns.
   uint64_t dataplane_now_ns() const;
   void apply_op(Model& next, const nlohmann::json& op);
@@ -89,6 +93,7 @@ class App {
   bool ports_started_ = false;
   std::map<uint32_t, uint64_t> spi_reserved_;
   uint64_t next_lifetime_check_ms_ = 0;  // handed out by spi-alloc: SPI -> until (ms)
+  uint64_t next_peer_check_ms_ = 0;
   uint64_t started_ns_ = 0;
 };
 

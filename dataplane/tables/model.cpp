@@ -255,7 +255,7 @@ void Model::load(const config::Config& cfg, uint64_t (*iv_seed)(void*), void* se
   }
 }
 
-std::unique_ptr<Snapshot> Model::build(uint64_t generation) const {
+std::unique_ptr<Snapshot> Model::build(uint64_t generation, uint64_t now_ms) const {
   auto s = std::make_unique<Snapshot>();
   s->generation = generation;
 
@@ -299,31 +299,13 @@ std::unique_ptr<Snapshot> Model::build(uint64_t generation) const {
     tunnel_index[name] = static_cast<uint32_t>(tunnel_index.size());
   }
   // Tunnels that back each other up share their CIDRs: the routes go to the peer's tunnel in
-  // use, the first in preference order that has an outbound SA (failback), or the one in use as
-  // long as it stays up (no failback). With none up, the preferred one (its drops: tunnel_down).
+  // use (choose()).
   std::map<std::string, std::string> routed_by;  // tunnel -> the tunnel its routes go to
   std::map<std::string, std::string> chosen;
   for (const auto& peer : peers_) {
-    std::vector<std::string> members;
-    for (const auto& t : peer.tunnels) {
-      if (tunnels_.count(t) != 0) members.push_back(t);
-    }
+    const std::vector<std::string> members = this->members(peer);
     if (members.empty()) continue;
-    auto up = [&](const std::string& t) { return active_out_.count(t) != 0; };
-    std::string pick;
-    const auto prev = peer_active_.find(peer.name);
-    if (!peer.failback && prev != peer_active_.end() && up(prev->second) &&
-        std::find(members.begin(), members.end(), prev->second) != members.end()) {
-      pick = prev->second;
-    } else {
-      for (const auto& t : members) {
-        if (up(t)) {
-          pick = t;
-          break;
-        }
-      }
-      if (pick.empty()) pick = members.front();
-    }
+    const std::string pick = choose(peer, members, now_ms);
     chosen[peer.name] = pick;
     for (const auto& t : members)
       routed_by[t] = members.front() == t ? pick : "";
@@ -464,9 +446,71 @@ std::unique_ptr<Snapshot> Model::build(uint64_t generation) const {
     s->sa_refs.push_back(rec.sa);
   s->inbound = FlatMap<uint32_t, InboundEntry, U32Hash>(in);
   // Remembered only for a snapshot that was built: the next build keeps a peer without failback
-  // on this choice while it stays up.
+  // on this choice while it stays up, and times the failback hold from here.
   peer_active_ = std::move(chosen);
+  for (const auto& [name, t] : tunnels_) {
+    if (active_out_.count(name) != 0) {
+      up_since_ms_.emplace(name, now_ms);
+    } else {
+      up_since_ms_.erase(name);
+    }
+  }
+  std::erase_if(up_since_ms_, [&](const auto& kv) { return tunnels_.count(kv.first) == 0; });
   return s;
+}
+
+std::vector<std::string> Model::members(const config::Peer& peer) const {
+  std::vector<std::string> out;
+  for (const auto& t : peer.tunnels) {
+    if (tunnels_.count(t) != 0) out.push_back(t);
+  }
+  return out;
+}
+
+// The first tunnel in preference order that is up (has an outbound SA) with failback, or the one
+// in use as long as it stays up without. A tunnel in use that goes down is left at once for the
+// first one up (the alternative is dropping); a tunnel that comes up takes over from one that
+// is up only once ready (kFailbackHoldMs). With none up, the preferred one (its drops:
+// tunnel_down).
+std::string Model::choose(const config::Peer& peer, const std::vector<std::string>& members,
+                          uint64_t now_ms) const {
+  auto up = [&](const std::string& t) { return active_out_.count(t) != 0; };
+  auto ready = [&](const std::string& t) {
+    const auto since = up_since_ms_.find(t);
+    if (since != up_since_ms_.end() && now_ms >= since->second + kFailbackHoldMs) return true;
+    // The peer sent under the tunnel's newest inbound SA: it has installed that CHILD_SA.
+    const SaRecord* newest = nullptr;
+    for (const auto& [spi, rec] : inbound_) {
+      if (rec.tunnel == t && (newest == nullptr || rec.installed > newest->installed)) {
+        newest = &rec;
+      }
+    }
+    return newest != nullptr && newest->sa->packets() != 0;
+  };
+  const auto prev = peer_active_.find(peer.name);
+  const bool prev_up = prev != peer_active_.end() && up(prev->second) &&
+                       std::find(members.begin(), members.end(), prev->second) != members.end();
+  if (prev_up) {
+    if (!peer.failback) return prev->second;
+    for (const auto& t : members) {
+      if (t == prev->second) return t;
+      if (up(t) && ready(t)) return t;
+    }
+  }
+  for (const auto& t : members) {
+    if (up(t)) return t;
+  }
+  return members.front();
+}
+
+bool Model::peer_choice_due(uint64_t now_ms) const {
+  for (const auto& peer : peers_) {
+    const std::vector<std::string> members = this->members(peer);
+    if (members.empty()) continue;
+    const auto prev = peer_active_.find(peer.name);
+    if (prev == peer_active_.end() || choose(peer, members, now_ms) != prev->second) return true;
+  }
+  return false;
 }
 
 }  // namespace espgw::dp

@@ -28,6 +28,13 @@ struct SaLifetime {
 
 enum class SaOrigin : uint8_t { kConfig, kControl, kIke };
 
+// A tunnel that comes up takes its peer's traffic over from another tunnel of the peer that is up
+// (failback) only once the peer has shown that it holds the new SAs, by sending under the
+// tunnel's newest inbound SA, or after this long. When the peer initiated that CHILD_SA it
+// installs its inbound SA only on our IKE_AUTH answer: what we sent under the new outbound SA
+// before that would be lost, while the tunnel in use still works.
+inline constexpr uint64_t kFailbackHoldMs = 1000;
+
 struct SaRecord {
   std::shared_ptr<esp::Sa> sa;
   std::string tunnel;
@@ -80,7 +87,12 @@ class Model {
   void load(const config::Config& cfg, uint64_t (*iv_seed)(void*), void* seed_ctx);
 
   // Throws std::invalid_argument (bad references) or std::runtime_error (table creation).
-  std::unique_ptr<Snapshot> build(uint64_t generation) const;
+  // now_ms: the control thread's clock, for the failback hold (kFailbackHoldMs).
+  std::unique_ptr<Snapshot> build(uint64_t generation, uint64_t now_ms) const;
+  // Whether a build at now_ms would route some peer into another tunnel than the last build did
+  // (a failback hold has ended, or the peer has sent under the new SAs): the control thread
+  // then builds and publishes again.
+  bool peer_choice_due(uint64_t now_ms) const;
 
   const std::vector<PortDesc>& ports() const noexcept { return ports_; }
   const std::vector<config::Route>& routes() const noexcept { return routes_; }
@@ -103,9 +115,17 @@ class Model {
   std::map<std::string, uint32_t> active_out_;  // tunnel -> SPI of its outbound SA in use
   uint64_t installs_ = 0;
   std::vector<config::Peer> peers_;
+  // The tunnels of `peer` that this model has, in preference order.
+  std::vector<std::string> members(const config::Peer& peer) const;
+  // The tunnel a peer's routes go to at now_ms.
+  std::string choose(const config::Peer& peer, const std::vector<std::string>& members,
+                     uint64_t now_ms) const;
   // Written by build(), which is otherwise const: the choice it made, so that failback: false
   // can keep a working tunnel instead of returning to the preferred one.
   mutable std::map<std::string, std::string> peer_active_;
+  // Also written by build(): since when each tunnel has been up (has an outbound SA in use), as
+  // first seen by a build.
+  mutable std::map<std::string, uint64_t> up_since_ms_;
 };
 
 }  // namespace espgw::dp

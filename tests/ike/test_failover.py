@@ -28,7 +28,7 @@ establishes t1 again and espgw's side answers. charon then installs both SAs bef
 answer has reached gw2, and gw2 its inbound SA only once it has: espgw must not move A -> B to t1
 before gw2 has shown it holds the SAs (by sending under them) or the failback hold has passed.
 At the end: no datagram twice; A -> B lost datagrams only in the failover (one gap); espgw dropped
-nothing; no SA in espgw that charon does not have.
+nothing; espgw's log names each move of the traffic; no SA in espgw that charon does not have.
 
 Exit 0: pass; 1: fail; 77: cannot run here.
 """
@@ -126,6 +126,7 @@ def main():
         drops0 = lab.drops()
 
         say(f"step 2: the path to {GW2_WAN} dies")
+        log_mark = os.path.getsize(lab.espgw_log)
         t_cut = ha_lab.now()
         lab.cut_path(GW2_WAN)
 
@@ -202,6 +203,14 @@ def main():
               f"B -> A: {back_lost} datagrams lost on the way back, each one gw2 sent under t1's "
               f"new SA before gw1 had installed it (unknown_spi in espgw: {early})", failures)
         check(not drops, f"espgw dropped nothing else (grown: {drops})", failures)
+        with open(lab.espgw_log) as f:
+            f.seek(log_mark)
+            moves = [line.split("espgw: ", 1)[1].strip() for line in f
+                     if "espgw: peer gw2: " in line]
+        want = [f"peer gw2: traffic goes into tunnel {BACKUP} (was {PREFERRED})"]
+        if failback:
+            want.append(f"peer gw2: traffic goes into tunnel {PREFERRED} (was {BACKUP})")
+        check(moves == want, f"espgw's log names each move: {moves}", failures)
         stale = lab.stale_sas()
         check(not stale, f"no SA in espgw that charon does not have ({stale})", failures)
         figures["t1_down_after_cut_s"] = round(t_dead - t_cut, 1)
