@@ -105,7 +105,8 @@ class HaLab(ike_lab.Lab):
         """tunnels: gw1's tunnels, in preference order, "t1" to 198.51.100.2 and "t2" to
         198.51.100.3; with two and `failback` not None, a peer groups them. `ike`: YAML lines
         added to each tunnel's ike section (lifetimes, DPD); `peer_conn`, `peer_child`: lines
-        for gw2's connections and children."""
+        for gw2's connections and children. `dpd`: False, or DPD on gw2 (10 s; True: action
+        clear, or the action named) and the ~30 s retransmissions on both charons."""
         self.tunnels = list(tunnels)
         self.failback = failback
         self.ike_extra = ike
@@ -115,7 +116,6 @@ class HaLab(ike_lab.Lab):
         self.espgw_ike_bin = espgw_ike
         self.ike_proc = None
         self.helpers = []
-        self.cut = set()
         self.local_rule_moved = False
         self.psks = {t: secrets.token_urlsafe(24) for t in self.tunnels}
         super().__init__(espgw, plugin, idle_sleep_us=idle_sleep_us, name_prefix="ha")
@@ -393,12 +393,10 @@ ike:
             self.local_rule_moved = True
         self.sh("gw2", "ip", "rule", "add", "pref", "10", "to", address, "blackhole")
         self.sh("gw2", "ip", "rule", "add", "pref", "11", "from", address, "blackhole")
-        self.cut.add(address)
 
     def restore_path(self, address):
         self.sh("gw2", "ip", "rule", "del", "pref", "10", "to", address, "blackhole")
         self.sh("gw2", "ip", "rule", "del", "pref", "11", "from", address, "blackhole")
-        self.cut.discard(address)
 
     # ---- VICI ----
 
