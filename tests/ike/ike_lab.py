@@ -703,6 +703,8 @@ class Stack:
     # ---- config ----
 
     def write_config(self, tunnels_yaml):
+        # framecnt: af_packet ring frames per queue (the PMD's default is 512); on two shared
+        # vCPUs a deep ring rides out a worker that is off its CPU (tests/e2e/lab.py).
         fd = os.open(self.secrets, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write("psk:\n" + "".join(f"  {k}: {v}\n" for k, v in self.psk.items()))
@@ -714,11 +716,11 @@ dataplane:
   idle_sleep_us: {self.idle_sleep_us}
 interfaces:
   - name: wan
-    device: net_af_packet0,iface={self.ports['wan']}
+    device: net_af_packet0,iface={self.ports['wan']},framecnt=4096
     addresses: [{self.wan}]
     exception: tap
   - name: lan
-    device: net_af_packet1,iface={self.ports['lan']}
+    device: net_af_packet1,iface={self.ports['lan']},framecnt=4096
     addresses: [{self.lan}]
     exception: tap
 tunnels:
