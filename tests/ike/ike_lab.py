@@ -1027,6 +1027,22 @@ secrets {{
         wait_for("only the current CHILD_SA's SAs in gw1's espgw",
                  lambda: set(self.gw1.ctl.sas()) == want, timeout, 0.2)
 
+    def mirrors_charon(self, child, timeout=15):
+        """gw1's espgw holds only SAs that gw1's charon knows (a rekeyed CHILD_SA's inbound SA
+        may stay: IKEv1 keeps it until it expires, IKEv2 a few seconds), this CHILD_SA's two
+        among them, and its outbound SA is the one in use."""
+
+        def check():
+            children = self.gw1.child_sas(TUNNEL)
+            known = {("in", c["spi_in"]) for c in children} | {("out", c["spi_out"])
+                                                                 for c in children}
+            sas = self.gw1.ctl.sas()
+            return (set(sas) <= known and ("in", child["spi_in"]) in sas
+                    and sas.get(("out", child["spi_out"]), {}).get("in_use"))
+
+        wait_for("gw1's espgw holding the SAs charon has, the current one in use", check,
+                 timeout, 0.2)
+
     # ---- traffic ----
 
     def ping(self, src="a", dst=B_IP, count=3, check=True, interval=0.2):

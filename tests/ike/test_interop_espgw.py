@@ -13,6 +13,8 @@ ESN in their ESP proposals.
     way with the SHA-256 of both ends equal, iperf3 each way.
  2. gw1's config changed to aes128-sha256 with ESN (SIGHUP to espgw-up): renegotiated, the same
     checks on the new SAs.
+ 3. gw2's espgw killed: espgw-up starts it again, gw2's plugin re-adds the SAs and has its
+    charon rekey; the new SAs again with ESN and the window, traffic B -> A checked.
 Prints the throughput of each case. Exit 77 (skip) where it cannot run.
 """
 
@@ -106,6 +108,17 @@ def main():
             lab.only_current_sas(child)
             check_esn(lab, child, proposal)
             rows.append((proposal, *traffic(lab, proposal, 10 * i)))
+        say("gw2's espgw (the responder's) killed: espgw-up starts it again, gw2's plugin re-adds "
+            "the SAs and gw2's charon rekeys them")
+        pid = lab.gw2.kill("espgw")
+        lab.gw2.wait_restarted("espgw", pid)
+        new = lab.established(PROPOSALS[-1], old_spis={child["spi_in"]}, timeout=60)
+        lab.only_current_sas(new)
+        lab.wait_ping()
+        check_esn(lab, new, PROPOSALS[-1])
+        lab.tcp_transfer(TRANSFER, src="b", dst="a", dst_ip=A_IP, seed=99)
+        say(f"  rekeyed 0x{child['spi_in']:08x} -> 0x{new['spi_in']:08x}; ping and a checked "
+            "transfer B -> A")
         for s in lab.stacks:
             code = s.stop()
             if code != 0:

@@ -12,12 +12,14 @@ loaded again, its IKE_SA terminated and initiated anew): one lab for the whole m
  1. IKEv2, PSK, NAT-T (ESP in UDP 4500), ESP proposals aes128gcm16, aes256gcm16, aes128-sha256,
     aes256-sha256 and aes128-sha1, each: negotiated by both charons, installed in espgw (`sas`:
     algorithm, origin ike, nat_t, the SA in use) with nothing else left there; ping A -> B; 2 MiB
-    over TCP with the SHA-256 of both ends equal; iperf3 A -> B; espgw's SAs counted it.
+    over TCP with the SHA-256 of both ends equal; iperf3 A -> B; espgw's SAs counted it. Then the
+    peer rekeys the CHILD_SA: espgw holds the new SAs only, traffic flows on them.
  2. Supervision, each process killed with SIGKILL and started again by espgw-up: espgw (the
     plugin re-adds the SAs and charon rekeys: new SPIs, traffic again), charon (the new charon's
     plugin flushes the old SAs, espgw-ike loads and initiates again: only the new CHILD_SA in
     espgw), espgw-ike (it loads charon again and leaves the running SAs alone).
- 3. IKEv1 main mode, ESP aes256-sha256: ping, TCP with checked data, iperf3; `espgwctl ike status`.
+ 3. IKEv1 main mode, ESP aes256-sha256: ping, TCP with checked data, iperf3, a rekey by the
+    peer (quick mode); `espgwctl ike status`.
  4. SIGTERM to espgw-up stops espgw-ike, charon and espgw in that order, exit 0.
 Prints the matrix with the throughput of each case. Exit 77 (skip) where it cannot run.
 """
@@ -69,6 +71,25 @@ def traffic(lab, child, label):
     return ip
 
 
+def peer_rekey(lab, child, proposal, peer_conn):
+    """The stock peer rekeys the CHILD_SA (gw1 answers): espgw sends on the new SAs and holds
+    none that charon does not know (IKEv2 deletes the old CHILD_SA at once; IKEv1 keeps the old
+    inbound SA until it expires, charon.delete_rekeyed = no), and traffic flows on them."""
+    lab.gw2.swanctl("--rekey", "--child", peer_conn)
+    new = lab.established(proposal, old_spis={child["spi_in"]})
+    if peer_conn == "v2":
+        lab.only_current_sas(new)
+    else:
+        lab.mirrors_charon(new)
+    lab.ping(count=5)
+    sas = lab.gw1.ctl.sas()
+    if sas[("in", new["spi_in"])]["packets"] < 5 or sas[("out", new["spi_out"])]["packets"] < 5:
+        raise LabError(f"the rekeyed SAs carry no traffic: {sas}")
+    say(f"  rekeyed by the peer: 0x{child['spi_in']:08x} -> 0x{new['spi_in']:08x}; espgw "
+        "sends on the new SAs and holds only SAs charon has, ping ok")
+    return new
+
+
 def reconfigure(lab, child, **kw):
     """gw1's config changed, SIGHUP to espgw-up; the renegotiated CHILD_SA."""
     lab.configure_gw1(**kw)
@@ -106,6 +127,7 @@ def main():
             lab.only_current_sas(child)
             ip = traffic(lab, child, f"IKEv2 {proposal}")
             matrix.append(("IKEv2", proposal, f"0x{child['spi_in']:08x}", ip["bps"]))
+        child = peer_rekey(lab, child, proposal, "v2")
 
         say("2. supervision: each process killed, started again by espgw-up")
         proposal = "aes128gcm16"
@@ -162,6 +184,7 @@ def main():
         lab.only_current_sas(child)
         ip = traffic(lab, child, f"IKEv1 {proposal}")
         matrix.append(("IKEv1", proposal, f"0x{child['spi_in']:08x}", ip["bps"]))
+        child = peer_rekey(lab, child, proposal, "v1")
         text = subprocess.run([os.path.join(build, "dataplane", "espgwctl"), "-s",
                                lab.gw1.ike_socket, "ike", "status"], capture_output=True,
                               text=True, timeout=30).stdout
