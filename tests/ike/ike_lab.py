@@ -635,7 +635,8 @@ def plugin_overlay(folder, plugin):
 def tunnel_yaml(name, local, remote, local_cidrs, remote_cidrs, psk_ref, *, version=2,
                 esp=("aes128gcm16-modp2048",), ike=("aes128-sha256-modp2048",),
                 replay_window=None, start_action="start", nat_t=True, extra_ike=""):
-    """One tunnel of espgw's config with an ike section."""
+    """One tunnel of espgw's config with an ike section (DPD and lifetimes at their defaults,
+    AWS's; extra_ike: more lines of it, each "\n      key: value")."""
     rw = f"\n    replay_window: {replay_window}" if replay_window is not None else ""
     return f"""  - name: {name}
     local: {local}
@@ -648,8 +649,7 @@ def tunnel_yaml(name, local, remote, local_cidrs, remote_cidrs, psk_ref, *, vers
       psk_ref: {psk_ref}
       ike_proposals: [{', '.join(ike)}]
       esp_proposals: [{', '.join(esp)}]
-      start_action: {start_action}
-      dpd_delay_s: 0{extra_ike}
+      start_action: {start_action}{extra_ike}
 """
 
 
