@@ -597,6 +597,13 @@ ESPGW_UP = os.path.join(ROOT, "scripts", "espgw-up")
 E2E_TOOLS = os.path.join(ROOT, "tests", "e2e", "tools.py")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
+# StackLab(nat=True): gw1 behind a 1:1 NAT, as an EC2 instance behind its Elastic IP. gw1's WAN
+# port has the private address; the "inet" namespace routes and translates it to the public one.
+GW1_PRIVATE = "172.31.1.10"
+GW1_EIP = "203.0.113.10"
+INET_PRIVATE = "172.31.1.1"  # the VPC router, as gw1 sees it
+INET_PUBLIC = "198.51.100.254"
+
 # Every ESP proposal the interop matrix negotiates, as espgw's config and strongSwan write them,
 # with the algorithm espgw's `sas` shows and charon's encr-alg/keysize/integ-alg.
 ESP_CASES = {
@@ -608,12 +615,12 @@ ESP_CASES = {
 }
 
 
-def stack_skip_reason(build):
+def stack_skip_reason(build, nat=False):
     """Why the full stack cannot run here, or None (on top of skip_reason())."""
     reason = skip_reason()
     if reason:
         return reason
-    for tool in ("iperf3",):
+    for tool in ("iperf3", "nft") if nat else ("iperf3",):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (scripts/lib/common.sh ESPGW_PACKAGES)"
     for rel in ("dataplane/espgw", "ike-bridge/espgw_ike/espgw-ike", "config/espgw-config-check",
@@ -702,7 +709,7 @@ class Stack:
 
     # ---- config ----
 
-    def write_config(self, tunnels_yaml):
+    def write_config(self, tunnels_yaml, routes_yaml=""):
         # framecnt: af_packet ring frames per queue (the PMD's default is 512); on two shared
         # vCPUs a deep ring rides out a worker that is off its CPU (tests/e2e/lab.py).
         fd = os.open(self.secrets, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -723,7 +730,7 @@ interfaces:
     device: net_af_packet1,iface={self.ports['lan']},framecnt=4096
     addresses: [{self.lan}]
     exception: tap
-tunnels:
+{routes_yaml}tunnels:
 {tunnels_yaml}
 ike:
   secrets_file: {self.secrets}
@@ -866,26 +873,35 @@ class StackLab:
     gw1's tunnel is TUNNEL; on a stock peer gw2 has one connection per IKE version (v2, v1) whose
     child takes every proposal of ESP_CASES, so that gw1 picks the proposal by its config."""
 
-    def __init__(self, build, plugin, peer="strongswan", prefix="ii", idle_sleep_us=200):
+    def __init__(self, build, plugin, peer="strongswan", prefix="ii", idle_sleep_us=200,
+                 nat=False):
         self.build = os.path.abspath(build)
         self.plugin = os.path.abspath(plugin)
         self.peer = peer
+        self.nat = nat
+        # gw1's WAN address, and the address (and IKE identity) the peer knows it by.
+        self.gw1_wan = GW1_PRIVATE if nat else GW1_WAN
+        self.gw1_public = GW1_EIP if nat else GW1_WAN
         self.prefix = prefix
         self.tag = secrets.token_hex(2)
         self.workdir = tempfile.mkdtemp(prefix=f"{prefix}-{self.tag}-")
         os.chmod(self.workdir, 0o700)
         t = self.tag
-        self.ns = {n: f"{prefix}-{t}-{n}" for n in ("a", "gw1", "gw2", "b")}
+        names = ("a", "gw1", "inet", "gw2", "b") if nat else ("a", "gw1", "gw2", "b")
+        self.ns = {n: f"{prefix}-{t}-{n}" for n in names}
         self.dev = {"a": f"{prefix}-{t}-a", "gw1_lan": f"{prefix}-{t}-1l",
                     "gw1_wan": f"{prefix}-{t}-1w", "gw2_wan": f"{prefix}-{t}-2w",
                     "gw2_lan": f"{prefix}-{t}-2l", "b": f"{prefix}-{t}-b"}
+        if nat:
+            self.dev.update(inet1=f"{prefix}-{t}-i1", inet2=f"{prefix}-{t}-i2")
         self.mac = {k: f"02:50:1d:00:00:{i + 1:02x}" for i, k in enumerate(self.dev)}
         self.created_ns = []
         self.procs = []
         self.psk = secrets.token_urlsafe(24)
         self.gw1 = Stack(self, "gw1", self.ns["gw1"],
                          {"wan": self.dev["gw1_wan"], "lan": self.dev["gw1_lan"]},
-                         f"{GW1_WAN}/24", f"{GW1_LAN}/24", {TUNNEL: self.psk}, idle_sleep_us)
+                         f"{self.gw1_wan}/24", f"{GW1_LAN}/24", {TUNNEL: self.psk},
+                         idle_sleep_us)
         if peer == "espgw":
             self.gw2 = Stack(self, "gw2", self.ns["gw2"],
                              {"wan": self.dev["gw2_wan"], "lan": self.dev["gw2_lan"]},
@@ -904,7 +920,7 @@ class StackLab:
     def up(self):
         say(f"lab {self.tag}: namespaces {', '.join(self.ns.values())}, work folder "
             f"{self.workdir}")
-        for key in ("a", "gw1", "gw2", "b"):
+        for key in self.ns:
             run(["ip", "netns", "add", self.ns[key]])
             self.created_ns.append(self.ns[key])
             self.sh(key, "ip", "link", "set", "lo", "up")
@@ -912,7 +928,23 @@ class StackLab:
                     "net.ipv6.conf.default.disable_ipv6=1", "net.ipv4.conf.all.rp_filter=0",
                     "net.ipv4.conf.default.rp_filter=0")
         self._veth("a", "a", "gw1_lan", "gw1")
-        self._veth("gw1_wan", "gw1", "gw2_wan", "gw2")
+        if self.nat:
+            self._veth("gw1_wan", "gw1", "inet1", "inet")
+            self._veth("inet2", "inet", "gw2_wan", "gw2")
+            self._address("inet", "inet1", f"{INET_PRIVATE}/24")
+            self._address("inet", "inet2", f"{INET_PUBLIC}/24")
+            self.sh("inet", "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            # A 1:1 NAT as an Elastic IP's: addresses translated, ports kept where they can be.
+            r = subprocess.run(["ip", "netns", "exec", self.ns["inet"], "nft", "-f", "-"],
+                               input=f"""table ip eip {{
+  chain pre {{ type nat hook prerouting priority -100; ip daddr {GW1_EIP} dnat to {GW1_PRIVATE}; }}
+  chain post {{ type nat hook postrouting priority 100; ip saddr {GW1_PRIVATE} snat to {GW1_EIP}; }}
+}}
+""", capture_output=True, text=True, timeout=30)
+            if r.returncode != 0:
+                raise LabError(f"nft in {self.ns['inet']}: {r.stderr.strip()}")
+        else:
+            self._veth("gw1_wan", "gw1", "gw2_wan", "gw2")
         self._veth("gw2_lan", "gw2", "b", "b")
         self._address("a", "a", f"{A_IP}/24")
         self.sh("a", "ip", "route", "add", "default", "via", GW1_LAN)
@@ -926,19 +958,30 @@ class StackLab:
             self._address("gw2", "gw2_wan", f"{GW2_WAN}/24")
             self._address("gw2", "gw2_lan", f"{GW2_LAN}/24")
             self.sh("gw2", "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            if self.nat:
+                self.sh("gw2", "ip", "route", "add", f"{GW1_EIP}/32", "via", INET_PUBLIC)
         return self
 
     # ---- configs ----
 
     def configure_gw1(self, **kw):
         """gw1's config with TUNNEL; keyword arguments go to tunnel_yaml()."""
-        self.gw1.write_config(tunnel_yaml(TUNNEL, GW1_WAN, GW2_WAN, NET_A, NET_B, TUNNEL, **kw))
+        routes = ""
+        if self.nat:
+            # To the peer through the VPC router; the tap gets the route too (IKE).
+            routes = f"routes:\n  - prefix: {GW2_WAN}/32\n    via: {INET_PRIVATE}\n    interface: wan\n"
+            kw["extra_ike"] = kw.get("extra_ike", "") + f"\n      local_id: {GW1_EIP}"
+        self.gw1.write_config(tunnel_yaml(TUNNEL, self.gw1_wan, GW2_WAN, NET_A, NET_B, TUNNEL,
+                                          **kw), routes)
 
     def configure_gw2(self, **kw):
         """A Stack gw2: the mirror of gw1's tunnel, responder by default."""
         kw.setdefault("start_action", "none")
-        self.gw2.write_config(tunnel_yaml("to-gw1", GW2_WAN, GW1_WAN, NET_B, NET_A, "to-gw1",
-                                          **kw))
+        routes = ""
+        if self.nat:
+            routes = f"routes:\n  - prefix: {GW1_EIP}/32\n    via: {INET_PUBLIC}\n    interface: wan\n"
+        self.gw2.write_config(tunnel_yaml("to-gw1", GW2_WAN, self.gw1_public, NET_B, NET_A,
+                                          "to-gw1", **kw), routes)
 
     def write_peer_swanctl(self, ike=("aes128-sha256-modp2048",), esp=None):
         """The stock peer's swanctl.conf: a connection for IKEv2 and one for IKEv1, each child
@@ -949,7 +992,7 @@ class StackLab:
             conns += f"""  v{version} {{
     version = {version}
     local_addrs = {GW2_WAN}
-    remote_addrs = {GW1_WAN}
+    remote_addrs = {self.gw1_public}
     proposals = {', '.join(ike)}
     encap = yes
     local {{
@@ -958,7 +1001,7 @@ class StackLab:
     }}
     remote {{
       auth = psk
-      id = {GW1_WAN}
+      id = {self.gw1_public}
     }}
     children {{
       v{version} {{
@@ -975,7 +1018,7 @@ class StackLab:
 secrets {{
   ike-gw1 {{
     id-1 = {GW2_WAN}
-    id-2 = {GW1_WAN}
+    id-2 = {self.gw1_public}
     secret = "{self.psk}"
   }}
 }}
@@ -1012,6 +1055,9 @@ secrets {{
                     raise LabError(f"gw1's SA {sa['spi']}: {sa['algorithm']}, origin "
                                    f"{sa.get('origin')}, nat_t {sa['nat_t']}; want {algorithm}, "
                                    "ike, true")
+                if (sa["local"], sa["remote"]) != (self.gw1_wan, GW2_WAN):
+                    raise LabError(f"gw1's SA {sa['spi']}: outer {sa['local']} -> "
+                                   f"{sa['remote']}, want {self.gw1_wan} -> {GW2_WAN}")
             if isinstance(self.gw2, Stack):
                 theirs = self.gw2.ctl.sas("to-gw1")
                 if ("in", c["spi_out"]) not in theirs or ("out", c["spi_in"]) not in theirs:

@@ -3,13 +3,15 @@
 
     test_interop_strongswan.py BUILD PLUGIN
 
-One lab (ike_lab.StackLab, peer "strongswan"): gw1 runs espgw on net_af_packet veths, charon
+One lab (ike_lab.StackLab, peer "strongswan", nat): gw1 runs espgw on net_af_packet veths, charon
 with kernel-espgw and espgw-ike, all started and supervised by scripts/espgw-up from one config;
-gw2 is a stock charon with kernel-libipsec whose connections take every proposal below. Between
+gw2 is a stock charon with kernel-libipsec whose connections take every proposal below. gw1 sits
+behind a 1:1 NAT as an EC2 instance behind its Elastic IP: its WAN port has 172.31.1.10, the
+peer knows it as 203.0.113.10 (address and IKE identity, local_id), a router namespace translates. Between
 cases gw1's config changes and espgw-up's SIGHUP makes espgw-ike reload it (the changed tunnel is
 loaded again, its IKE_SA terminated and initiated anew): one lab for the whole matrix.
 
- 1. IKEv2, PSK, NAT-T (ESP in UDP 4500), ESP proposals aes128gcm16, aes256gcm16, aes128-sha256,
+ 1. IKEv2, PSK, NAT-T through the NAT (both charons detect it; ESP in UDP 4500), ESP proposals aes128gcm16, aes256gcm16, aes128-sha256,
     aes256-sha256 and aes128-sha1, each: negotiated by both charons, installed in espgw (`sas`:
     algorithm, origin ike, nat_t, the SA in use) with nothing else left there; ping A -> B; 2 MiB
     over TCP with the SHA-256 of both ends equal; iperf3 A -> B; espgw's SAs counted it. Then the
@@ -50,6 +52,24 @@ def check_charons(lab, child, proposal, peer_conn):
         if (c["encr"], c["keysize"], c["integ"]) != want:
             raise LabError(f"{who}'s CHILD_SA: {c['encr']}-{c['keysize']}/{c['integ']}, want "
                            f"{want}")
+
+
+def check_nat(lab):
+    """gw1's IKE_SA (espgw-ike's status) runs from the private address, under the EIP as its
+    identity, with the NAT detected on our side; the peer sees it from the EIP."""
+    t = next(t for t in lab.gw1.ike_status()["tunnels"] if t["name"] == TUNNEL)
+    sa = next(s for s in t["ike_sas"] if s["state"] == "ESTABLISHED")
+    got = (sa["local"]["host"], sa["local"]["id"], sa["remote"]["host"], sa["local"]["port"],
+           sa["nat_local"])
+    want = (ike_lab.GW1_PRIVATE, ike_lab.GW1_EIP, ike_lab.GW2_WAN, 4500, True)
+    if got != want:
+        raise LabError(f"gw1's IKE_SA (local host, local id, remote host, port, nat_local) "
+                       f"{got}, want {want}")
+    out = lab.gw2.swanctl("--list-sas", "--raw", "--noblock", "--ike", "v2").stdout
+    if f"remote-host={ike_lab.GW1_EIP}" not in out or "nat-remote=yes" not in out:
+        raise LabError(f"gw2 does not see gw1 behind a NAT at {ike_lab.GW1_EIP}:\n{out}")
+    say(f"  NAT detected: gw1 {ike_lab.GW1_PRIVATE}[4500] (id {ike_lab.GW1_EIP}) <-> "
+        f"{ike_lab.GW2_WAN}[4500]; gw2 sees {ike_lab.GW1_EIP}")
 
 
 def traffic(lab, child, label):
@@ -103,12 +123,12 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     build, plugin = (os.path.abspath(a) for a in sys.argv[1:])
-    reason = ike_lab.stack_skip_reason(build)
+    reason = ike_lab.stack_skip_reason(build, nat=True)
     if reason:
         print(f"SKIP: {reason}")
         return 77
     ike_lab.on_signals_unwind()
-    lab = ike_lab.StackLab(build, plugin, peer="strongswan")
+    lab = ike_lab.StackLab(build, plugin, peer="strongswan", nat=True)
     matrix = []
     ok = False
     started = time.monotonic()
@@ -124,6 +144,8 @@ def main():
             old = reconfigure(lab, child, esp=[f"{proposal}-modp2048"]) if child else set()
             child = lab.established(proposal, old_spis=old)
             check_charons(lab, child, proposal, "v2")
+            if not old:
+                check_nat(lab)
             lab.only_current_sas(child)
             ip = traffic(lab, child, f"IKEv2 {proposal}")
             matrix.append(("IKEv2", proposal, f"0x{child['spi_in']:08x}", ip["bps"]))
