@@ -4,10 +4,13 @@
 //
 // --json prints instead, on success, one JSON object with what a tool that starts espgw, charon
 // and espgw-ike needs from the config (scripts/espgw-up): the sockets with defaults applied, the
-// interfaces with their kernel interfaces, the tunnels. Never a key or pre-shared key.
+// interfaces with their kernel interfaces, the tunnels, and a digest of the dataplane's part of
+// the file (to tell a reload that espgw must be restarted for). Never a key or pre-shared key.
 
+#include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -23,6 +26,30 @@ const char* exception_kind(espgw::config::ExceptionKind k) {
     case espgw::config::ExceptionKind::kNone: return "none";
   }
   return "?";
+}
+
+// A digest of what the dataplane reads of the file: everything but the tunnels' ike sections and
+// the top-level ike section, which only espgw-ike and charon read. espgw has no reload of its
+// own: when this changes, espgw-up restarts espgw on SIGHUP (charon's plugin hands the new one
+// its SAs); when only IKE settings change, espgw-ike's reload is enough. Re-emitted YAML, so
+// comments and layout do not count. FNV-1a: a change detector, not a secret.
+std::string dataplane_digest(const std::string& path) {
+  YAML::Node root = YAML::LoadFile(path);
+  root.remove("ike");
+  if (YAML::Node tunnels = root["tunnels"]; tunnels && tunnels.IsSequence()) {
+    for (YAML::Node t : tunnels) {
+      if (t.IsMap()) t.remove("ike");
+    }
+  }
+  YAML::Emitter out;
+  out << root;
+  uint64_t h = 14695981039346656037ull;
+  for (const char* p = out.c_str(); *p != '\0'; ++p) {
+    h = (h ^ static_cast<unsigned char>(*p)) * 1099511628211ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
 }
 
 nlohmann::json summary(const std::string& path, const espgw::config::Config& c) {
@@ -67,7 +94,8 @@ nlohmann::json summary(const std::string& path, const espgw::config::Config& c) 
           {"ike_status_socket", status},
           {"ike_tunnels", ike_tunnels},
           {"interfaces", interfaces},
-          {"tunnels", tunnels}};
+          {"tunnels", tunnels},
+          {"dataplane_digest", dataplane_digest(path)}};
 }
 
 }  // namespace

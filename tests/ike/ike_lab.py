@@ -641,10 +641,12 @@ def plugin_overlay(folder, plugin):
 
 def tunnel_yaml(name, local, remote, local_cidrs, remote_cidrs, psk_ref, *, version=2,
                 esp=("aes128gcm16-modp2048",), ike=("aes128-sha256-modp2048",),
-                replay_window=None, start_action="start", nat_t=True, extra_ike=""):
+                replay_window=None, start_action="start", nat_t=True, extra_ike="", mss=None):
     """One tunnel of espgw's config with an ike section (DPD and lifetimes at their defaults,
     AWS's; extra_ike: more lines of it, each "\n      key: value")."""
     rw = f"\n    replay_window: {replay_window}" if replay_window is not None else ""
+    if mss is not None:
+        rw += f"\n    mss: {mss}"
     return f"""  - name: {name}
     local: {local}
     remote: {remote}

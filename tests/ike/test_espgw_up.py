@@ -11,7 +11,9 @@
  3. `espgw-up run` over stand-ins of espgw, charon and espgw-ike (this script in another role,
     each serving the socket the real one would): started in order, each after the previous one
     answers; a killed child is started again after the back-off while the others stay; SIGHUP
-    reaches espgw-ike only; SIGTERM stops espgw-ike, charon, espgw in that order and exits 0.
+    after an IKE-only change reaches espgw-ike only, after a change of the dataplane's part
+    (a tunnel's MSS) restarts espgw first; SIGTERM stops espgw-ike, charon, espgw in that order
+    and exits 0.
 """
 
 import json
@@ -233,16 +235,36 @@ def check_run(up, check, config, summary, tmp):
             fail("the second restart came before the doubled back-off")
         if "starting it again in 0.6 s" not in open(log.name).read():
             fail("espgw-up's log does not show the doubled back-off")
-        # SIGHUP: espgw-ike only.
+        # SIGHUP, only IKE settings changed: espgw-ike reloads, nothing else is touched.
+        with open(config) as f:
+            text = f.read()
+        with open(config, "w") as f:
+            f.write(text.replace("dpd_delay_s: 10", "dpd_delay_s: 12", 1))
+        pids = {n: c["pid"] for n, c in json.load(open(state))["children"].items()}
         p.send_signal(signal.SIGHUP)
-        wait_for("espgw-ike's SIGHUP", lambda: any(e[:2] == ["espgw-ike", "hup"]
-                                                   for e in events(ev)))
-        if any(e[1] == "hup" and e[0] != "espgw-ike" for e in events(ev)):
-            fail(f"SIGHUP reached others: {events(ev)}")
+        wait_for("espgw-ike's SIGHUP", lambda: sum(e[:2] == ["espgw-ike", "hup"]
+                                                   for e in events(ev)) == 1)
+        if any(e[1] == "hup" and e[0] != "espgw-ike" for e in events(ev)) or \
+                {n: c["pid"] for n, c in json.load(open(state))["children"].items()} != pids:
+            fail(f"an IKE-only reload touched more than espgw-ike: {events(ev)}")
+        # SIGHUP, the dataplane's part changed (a tunnel's MSS): espgw restarted first.
+        with open(config, "w") as f:
+            f.write(text.replace("mss: 1379", "mss: 1380", 1))
+        p.send_signal(signal.SIGHUP)
+        wait_for("espgw-ike's second SIGHUP", lambda: sum(e[:2] == ["espgw-ike", "hup"]
+                                                          for e in events(ev)) == 2)
+        got = [e[:2] for e in events(ev)][-3:]
+        if got != [["espgw", "term"], ["espgw", "start"], ["espgw-ike", "hup"]]:
+            fail(f"a dataplane change: events {events(ev)}")
+        now = {n: c["pid"] for n, c in json.load(open(state))["children"].items()}
+        if now["espgw"] == pids["espgw"] or now["charon"] != pids["charon"] or \
+                now["espgw-ike"] != pids["espgw-ike"]:
+            fail(f"a dataplane change: pids {pids} -> {now}")
         # SIGTERM: reverse order, exit 0.
+        mark = len(events(ev))
         p.send_signal(signal.SIGTERM)
         code = p.wait(30)
-        stops = [e[0] for e in events(ev) if e[1] == "term"]
+        stops = [e[0] for e in events(ev)[mark:] if e[1] == "term"]
         if code != 0 or stops != ["espgw-ike", "charon", "espgw"]:
             fail(f"exit {code}, stop order {stops}:\n{open(log.name).read()}")
         if os.path.exists(state):
@@ -257,7 +279,8 @@ def check_run(up, check, config, summary, tmp):
                     os.kill(int(e[2]), signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-    print("ok 3: espgw-up run: order, restart with back-off, SIGHUP, stop order")
+    print("ok 3: espgw-up run: order, restart with back-off, SIGHUP (IKE-only and dataplane "
+          "changes), stop order")
 
 
 def main():

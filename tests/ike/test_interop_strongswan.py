@@ -21,7 +21,8 @@ loaded again, its IKE_SA terminated and initiated anew): one lab for the whole m
     plugin flushes the old SAs, espgw-ike loads and initiates again: only the new CHILD_SA in
     espgw), espgw-ike (it loads charon again and leaves the running SAs alone).
  3. IKEv1 main mode, ESP aes256-sha256: ping, TCP with checked data, iperf3, a rekey by the
-    peer (quick mode); `espgwctl ike status`.
+    peer (quick mode); a change of the dataplane's part of the config (the tunnel's MSS) at
+    SIGHUP: espgw-up restarts espgw, which gets its SAs back; `espgwctl ike status`.
  4. SIGTERM to espgw-up stops espgw-ike, charon and espgw in that order, exit 0.
 Prints the matrix with the throughput of each case. Exit 77 (skip) where it cannot run.
 """
@@ -207,6 +208,17 @@ def main():
         ip = traffic(lab, child, f"IKEv1 {proposal}")
         matrix.append(("IKEv1", proposal, f"0x{child['spi_in']:08x}", ip["bps"]))
         child = peer_rekey(lab, child, proposal, "v1")
+        say("  a dataplane change (the tunnel's MSS) at SIGHUP: espgw-up restarts espgw")
+        pid = lab.gw1.pids()[0]["espgw"]
+        reconfigure(lab, child, version=1, esp=[f"{proposal}-modp2048"], mss=1300)
+        lab.gw1.wait_restarted("espgw", pid)
+        child = lab.established(proposal, old_spis={child["spi_in"]}, timeout=60)
+        lab.mirrors_charon(child)
+        lab.wait_ping()
+        tunnel = next(t for t in lab.gw1.ctl("tunnels")["tunnels"] if t["name"] == TUNNEL)
+        if tunnel["mss"] != 1300:
+            raise LabError(f"espgw's tunnel after the reload: {tunnel}")
+        say(f"  espgw restarted with MSS 1300, SAs handed back and rekeyed: 0x{child['spi_in']:08x}")
         text = subprocess.run([os.path.join(build, "dataplane", "espgwctl"), "-s",
                                lab.gw1.ike_socket, "ike", "status"], capture_output=True,
                               text=True, timeout=30).stdout
