@@ -1,10 +1,11 @@
 """./scripts/demo: two regions joined by espgw with IKE, with progress, traffic and a summary.
 
-    host A 172.50.1.10 -- gw1 (espgw-up) ==== IKEv2 + ESP in UDP ==== gw2 -- host B 172.60.1.20
+    host A 172.50.1.10 -- gw1 (espgw-up) -- NAT (Elastic IP) ==== IKEv2 + ESP in UDP ==== gw2 -- host B 172.60.1.20
 
 Each espgw gateway runs the full stack under scripts/espgw-up: the dataplane on net_af_packet
 veths, strongSwan's charon with the kernel-espgw plugin, and espgw-ike loading the tunnel from
-the gateway's config (tests/ike/ike_lab.py, StackLab). gw2 is espgw too (the default) or a stock
+the gateway's config (tests/ike/ike_lab.py, StackLab); gw1 is behind a 1:1 NAT as an EC2
+instance behind its Elastic IP. gw2 is espgw too (the default) or a stock
 strongSwan with kernel-libipsec (--peer strongswan), standing for an AWS VPN endpoint. Shows IKE
 negotiating, pings and runs iperf3 both ways, prints `espgwctl ike status`, the per-SA counters
 and the throughput, and removes everything it made, also on Ctrl-C and on errors.
@@ -71,7 +72,7 @@ def main():
     L.on_signals_unwind()
     started = time.monotonic()
     peer_name = "espgw (full stack)" if a.peer == "espgw" else "strongSwan 5.9.8, kernel-libipsec"
-    with L.StackLab(a.build, a.plugin, peer=a.peer, prefix="demo") as lab:
+    with L.StackLab(a.build, a.plugin, peer=a.peer, prefix="demo", nat=True) as lab:
         try:
             code = run_demo(a, lab, peer_name)
         except L.LabError:
@@ -82,7 +83,8 @@ def main():
 
 
 def run_demo(a, lab, peer_name):
-    say(f"lab: host A - gw1 (espgw) - gw2 ({peer_name}) - host B (Ctrl-C tears it down)")
+    say(f"lab: host A - gw1 (espgw) - internet with gw1's Elastic IP (1:1 NAT) - gw2 "
+        f"({peer_name}) - host B (Ctrl-C tears it down)")
     lab.up()
     esp = [f"{a.esp}-modp2048"]
     lab.configure_gw1(esp=esp)
@@ -95,6 +97,7 @@ def run_demo(a, lab, peer_name):
         pids = s.pids()[0]
         print(f"    {s.name}: espgw pid {pids['espgw']}, charon pid {pids['charon']}, "
               f"espgw-ike pid {pids['espgw-ike']}")
+    print(f"    gw1 {L.GW1_PRIVATE} is {L.GW1_EIP} on the internet (local_id); gw2 {L.GW2_WAN}")
     say("IKE: gw1 initiates (IKEv2, PSK, NAT-T); waiting for the CHILD_SA in espgw")
     t0 = time.monotonic()
     child = lab.established(a.esp, timeout=60)
