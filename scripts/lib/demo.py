@@ -124,7 +124,7 @@ def run_demo(a, lab, peer_name):
         out = subprocess.run([espgwctl, "-s", s.ike_socket, "ike", "status"],
                              capture_output=True, text=True, timeout=30)
         for line in (out.stdout or out.stderr).rstrip().splitlines():
-            print(f"    {line}")
+            print(f"    {line}" if line else "")
         print()
     rows = []
     for s in lab.stacks:
