@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """scripts/espgw-up without a lab (no root, no DPDK, no charon).
 
-    test_espgw_up.py ESPGW_UP ESPGW_CONFIG_CHECK EXAMPLES_DIR
+    test_espgw_up.py ESPGW_UP ESPGW_CONFIG_CHECK EXAMPLES_DIR [UNITS_DIR TARGET_FILE]
 
  1. `espgw-config-check --json` on the AWS example: the sockets with their defaults, the taps'
     names, the tunnels, and never a pre-shared key.
@@ -14,6 +14,10 @@
     after an IKE-only change reaches espgw-ike only, after a change of the dataplane's part
     (a tunnel's MSS) restarts espgw first; SIGTERM stops espgw-ike, charon, espgw in that order
     and exits 0.
+ 4. The systemd units as meson configured them: charon BindsTo and follows espgw, espgw-ike
+    Requires and follows charon, every service restarts on failure and is part of espgw.target,
+    which wants all three; no @VARIABLE@ left; `systemd-analyze verify` (where there is one)
+    finds nothing but the binaries not being installed yet.
 """
 
 import json
@@ -283,6 +287,71 @@ def check_run(up, check, config, summary, tmp):
           "changes), stop order")
 
 
+def unit_file(path):
+    """{section: {key: [values]}} of a systemd unit file."""
+    out, section = {}, None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("["):
+                section = out.setdefault(line.strip("[]"), {})
+                continue
+            k, _, v = line.partition("=")
+            section.setdefault(k, []).append(v)
+    return out
+
+
+def check_units(units_dir, target):
+    services = ("espgw.service", "espgw-charon.service", "espgw-ike.service")
+    u = {n: unit_file(os.path.join(units_dir, n)) for n in services}
+    u["espgw.target"] = unit_file(target)
+
+    def words(unit, section, key):
+        return " ".join(u[unit].get(section, {}).get(key, [])).split()
+
+    want = [("espgw-charon.service", "BindsTo", "espgw.service"),
+            ("espgw-charon.service", "After", "espgw.service"),
+            ("espgw-ike.service", "Requires", "espgw-charon.service"),
+            ("espgw-ike.service", "After", "espgw-charon.service")]
+    for unit, key, dep in want:
+        if dep not in words(unit, "Unit", key):
+            fail(f"{unit}: {key} lacks {dep}")
+    for n in services:
+        if words(n, "Service", "Restart") != ["on-failure"] or "espgw.target" not in words(
+                n, "Unit", "PartOf"):
+            fail(f"{n}: Restart {words(n, 'Service', 'Restart')}, PartOf "
+                 f"{words(n, 'Unit', 'PartOf')}")
+        for k in ("ExecStart", "ExecStartPre", "ExecStartPost"):
+            for cmd in u[n]["Service"].get(k, []):
+                if "@" in cmd or not cmd.startswith("/"):
+                    fail(f"{n}: {k}={cmd}")
+    if set(words("espgw.target", "Unit", "Wants")) != set(services):
+        fail(f"espgw.target wants {words('espgw.target', 'Unit', 'Wants')}")
+    if "espgw-up charon-conf" not in " ".join(u["espgw-charon.service"]["Service"][
+            "ExecStartPre"]) or not any("STRONGSWAN_CONF=" in e for e in u[
+                "espgw-charon.service"]["Service"]["Environment"]):
+        fail("espgw-charon.service does not write and use charon's strongswan.conf")
+    analyze = shutil.which("systemd-analyze")
+    if analyze:
+        tmp = tempfile.mkdtemp(prefix="espgw-units-")
+        try:
+            for n in services:
+                shutil.copy(os.path.join(units_dir, n), tmp)
+            shutil.copy(target, tmp)
+            r = subprocess.run([analyze, "verify", "--man=no"] + [
+                os.path.join(tmp, n) for n in services + ("espgw.target",)],
+                capture_output=True, text=True, timeout=60)
+            other = [line for line in (r.stdout + r.stderr).splitlines()
+                     if line.strip() and "is not executable" not in line]
+            if other:
+                fail("systemd-analyze verify:\n" + "\n".join(other))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print("ok 4: the systemd units" + ("" if analyze else " (no systemd-analyze here)"))
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--stand-in":
         stand_in(sys.argv[2])
@@ -294,6 +363,8 @@ def main():
         summary = check_summary(check, config, psks, tmp)
         check_charon_conf(up, check, config, tmp)
         check_run(up, check, config, summary, tmp)
+        if len(sys.argv) == 6:
+            check_units(sys.argv[4], sys.argv[5])
     finally:
         if not os.environ.get("KEEP"):
             shutil.rmtree(tmp, ignore_errors=True)
