@@ -283,8 +283,31 @@ def check_run(up, check, config, summary, tmp):
                     os.kill(int(e[2]), signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+    # espgw-up killed outright: its children get SIGTERM (PR_SET_PDEATHSIG) and stop.
+    os.unlink(ev)
+    p = subprocess.Popen([sys.executable, up, "run", "-c", config, "--bindir", fakes,
+                          "--charon", os.path.join(fakes, "charon"), "--run-dir",
+                          os.path.join(tmp, "run"), "--state-file", state], env=env,
+                         stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for("espgw-up to start all three again", lambda: len(
+            [e for e in events(ev) if e[1] == "start"]) == 3, proc=p)
+        p.kill()
+        p.wait()
+        wait_for("the children's SIGTERM after espgw-up's death", lambda: sorted(
+            e[0] for e in events(ev) if e[1] == "term") == ["charon", "espgw", "espgw-ike"])
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        for e in events(ev):
+            if e[1] == "start":
+                try:
+                    os.kill(int(e[2]), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
     print("ok 3: espgw-up run: order, restart with back-off, SIGHUP (IKE-only and dataplane "
-          "changes), stop order")
+          "changes), stop order, children stopped when espgw-up is killed")
 
 
 def unit_file(path):
