@@ -838,38 +838,27 @@ Config Parser::run(const YAML::Node& root) {
 
   if (auto v = f->get("dataplane")) dataplane(*v, config_.dataplane);
 
-  size_t before = errors_.size();
-  if (auto v = require(*f, "interfaces")) {
-    if (auto items = list(*v, true)) {
-      for (const auto& item : *items) {
-        config_.interfaces.emplace_back();
-        interface(item, config_.interfaces.back());
+  // Each list section in turn; `clean` says whether it parsed without errors, so the checks of
+  // later sections that refer to it run only then.
+  auto section = [&](std::string_view key, bool required, auto& out, auto&& parse_one) {
+    const size_t before = errors_.size();
+    const std::optional<Value> v = required ? require(*f, key) : f->get(key);
+    if (v) {
+      if (auto items = list(*v, required)) {
+        for (const auto& item : *items) {
+          out.emplace_back();
+          parse_one(item, out.back());
+        }
       }
     }
-  }
-  interfaces_clean_ = errors_.size() == before;
-
-  before = errors_.size();
-  if (auto v = f->get("routes")) {
-    if (auto items = list(*v, false)) {
-      for (const auto& item : *items) {
-        config_.routes.emplace_back();
-        route(item, config_.routes.back());
-      }
-    }
-  }
-  routes_clean_ = errors_.size() == before;
-
-  before = errors_.size();
-  if (auto v = f->get("tunnels")) {
-    if (auto items = list(*v, false)) {
-      for (const auto& item : *items) {
-        config_.tunnels.emplace_back();
-        tunnel(item, config_.tunnels.back());
-      }
-    }
-  }
-  tunnels_clean_ = errors_.size() == before;
+    return errors_.size() == before;
+  };
+  interfaces_clean_ = section("interfaces", true, config_.interfaces,
+                              [&](const Value& item, Interface& i) { interface(item, i); });
+  routes_clean_ = section("routes", false, config_.routes,
+                          [&](const Value& item, Route& r) { route(item, r); });
+  tunnels_clean_ = section("tunnels", false, config_.tunnels,
+                           [&](const Value& item, Tunnel& t) { tunnel(item, t); });
 
   if (auto v = f->get("ike")) ike_global(*v, config_.ike);
   if (auto v = f->get("peers")) peers(*v);

@@ -1,22 +1,125 @@
-// espgw-config-check FILE: loads and validates an espgw config, as every espgw binary would.
-// Prints "FILE: ok (N interfaces, M tunnels, K routes)" and exits 0, or prints the errors to stderr
-// and exits 1. Exits 2 on a usage error.
+// espgw-config-check [--json] FILE: loads and validates an espgw config, as every espgw binary
+// would. Prints "FILE: ok (N interfaces, M tunnels, K routes)" and exits 0, or prints the errors to
+// stderr and exits 1. Exits 2 on a usage error.
+//
+// --json prints instead, on success, one JSON object with what a tool that starts espgw, charon
+// and espgw-ike needs from the config (scripts/espgw-up): the sockets with defaults applied, the
+// interfaces with their kernel interfaces, the tunnels, and a digest of the dataplane's part of
+// the file (to tell a reload that espgw must be restarted for). Never a key or pre-shared key.
 
+#include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "config/config.h"
 
+namespace {
+
+const char* exception_kind(espgw::config::ExceptionKind k) {
+  switch (k) {
+    case espgw::config::ExceptionKind::kTap: return "tap";
+    case espgw::config::ExceptionKind::kDevice: return "device";
+    case espgw::config::ExceptionKind::kNone: return "none";
+  }
+  return "?";
+}
+
+// A digest of what the dataplane reads of the file: everything but the tunnels' ike sections and
+// the top-level ike section, which only espgw-ike and charon read. espgw has no reload of its
+// own: when this changes, espgw-up restarts espgw on SIGHUP (charon's plugin hands the new one
+// its SAs); when only IKE settings change, espgw-ike's reload is enough. Re-emitted YAML, so
+// comments and layout do not count. FNV-1a: a change detector, not a secret.
+std::string dataplane_digest(const std::string& path) {
+  YAML::Node root = YAML::LoadFile(path);
+  root.remove("ike");
+  if (YAML::Node tunnels = root["tunnels"]; tunnels && tunnels.IsSequence()) {
+    for (YAML::Node t : tunnels) {
+      if (t.IsMap()) t.remove("ike");
+    }
+  }
+  YAML::Emitter out;
+  out << root;
+  uint64_t h = 14695981039346656037ull;
+  for (const char* p = out.c_str(); *p != '\0'; ++p) {
+    h = (h ^ static_cast<unsigned char>(*p)) * 1099511628211ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
+nlohmann::json summary(const std::string& path, const espgw::config::Config& c) {
+  using nlohmann::json;
+  json interfaces = json::array();
+  for (const auto& i : c.interfaces) {
+    json addresses = json::array();
+    for (const auto& a : i.addresses)
+      addresses.push_back(a.to_string());
+    json ifc = {{"name", i.name},
+                {"addresses", addresses},
+                {"exception", exception_kind(i.exception.kind)}};
+    if (i.exception.kind == espgw::config::ExceptionKind::kTap) {
+      // dataplane/port/ports.cpp names the tap so.
+      ifc["kernel_name"] =
+          i.exception.kernel_name.empty() ? "espgw-" + i.name : i.exception.kernel_name;
+    }
+    interfaces.push_back(std::move(ifc));
+  }
+  json tunnels = json::array();
+  size_t ike_tunnels = 0;
+  for (const auto& t : c.tunnels) {
+    json j = {{"name", t.name},
+              {"local", t.local.to_string()},
+              {"remote", t.remote.to_string()},
+              {"keys", t.ike         ? "ike"
+                       : t.static_sa ? "static"
+                                     : "none"}};
+    if (t.ike) {
+      j["ike_version"] = t.ike->version;
+      ++ike_tunnels;
+    }
+    tunnels.push_back(std::move(j));
+  }
+  // espgw-ike's default status socket: espgw-ike.sock beside the VICI socket (docs/espgw-ike.md).
+  const std::string status =
+      (std::filesystem::path(c.ike.vici_socket).parent_path() / "espgw-ike.sock").string();
+  return {{"file", path},
+          {"workers", c.dataplane.workers},
+          {"control_socket", c.dataplane.control_socket},
+          {"vici_socket", c.ike.vici_socket},
+          {"ike_status_socket", status},
+          {"ike_tunnels", ike_tunnels},
+          {"interfaces", interfaces},
+          {"tunnels", tunnels},
+          {"dataplane_digest", dataplane_digest(path)}};
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc != 2 || argv[1][0] == '-') {
-    std::fprintf(stderr, "usage: espgw-config-check FILE\n");
+  bool as_json = false;
+  int file_arg = 1;
+  if (argc == 3 && std::string(argv[1]) == "--json") {
+    as_json = true;
+    file_arg = 2;
+  }
+  if (argc != file_arg + 1 || argv[file_arg][0] == '-') {
+    std::fprintf(stderr, "usage: espgw-config-check [--json] FILE\n");
     return 2;
   }
-  const std::string path = argv[1];
+  const std::string path = argv[file_arg];
   try {
     const auto config = espgw::config::load_file(path);
-    std::printf("%s: ok (%zu interfaces, %zu tunnels, %zu routes)\n", path.c_str(),
-                config.interfaces.size(), config.tunnels.size(), config.routes.size());
+    if (as_json) {
+      std::printf("%s\n", summary(path, config).dump().c_str());
+    } else {
+      std::printf("%s: ok (%zu interfaces, %zu tunnels, %zu routes)\n", path.c_str(),
+                  config.interfaces.size(), config.tunnels.size(), config.routes.size());
+    }
     return 0;
   } catch (const espgw::config::ConfigError& e) {
     std::fprintf(stderr, "%s\n", e.what());

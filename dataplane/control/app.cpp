@@ -941,6 +941,10 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
               {"bytes", sa.bytes()},
               {"last_use_ns", sa.last_use_ns()},
               {"drops", drops}};
+    if (p.udp_encap) {  // NAT-T ports: a NAT mapping change moves them (sa-update)
+      j["local_port"] = p.local_port;
+      j["remote_port"] = p.remote_port;
+    }
     if (inbound) {
       j["replay_window"] = sa.replay().size();
       j["highest_seq"] = sa.replay().top();

@@ -10,6 +10,28 @@ namespace {
 
 constexpr uint8_t kBroadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
+// An ARP request (RFC 826) from `port` for `target_ip` (network order), sent to `dst_mac`.
+// With sender and target both our address it is a gratuitous ARP (RFC 5227 3).
+bool write_arp_request(rte_mbuf* m, const Port& port, const uint8_t* dst_mac, uint32_t our_ip,
+                       const uint8_t* target_ip) {
+  auto* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 14 + 28));
+  if (eth == nullptr) return false;
+  std::memcpy(eth, dst_mac, 6);
+  std::memcpy(eth + 6, port.mac.addr_bytes, 6);
+  store_be16(eth + 12, 0x0806);
+  uint8_t* arp = eth + 14;
+  store_be16(arp, 1);
+  store_be16(arp + 2, 0x0800);
+  arp[4] = 6;
+  arp[5] = 4;
+  store_be16(arp + 6, 1);
+  std::memcpy(arp + 8, port.mac.addr_bytes, 6);
+  store_be32(arp + 14, our_ip);
+  std::memset(arp + 18, 0, 6);
+  std::memcpy(arp + 24, target_ip, 4);
+  return true;
+}
+
 const char* state_name(int s) {
   static const char* names[] = {"incomplete", "reachable", "probe", "permanent"};
   return names[s];
@@ -212,20 +234,10 @@ void NeighbourManager::solicit(uint16_t port, const Key& key, bool broadcast,
       if (a.address.is_v4() && a.contains(IpAddress::v4(target))) our = a.address.v4_host();
     }
     if (our == 0) s->port_address4(port, &our);
-    auto* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 14 + 28));
-    std::memcpy(eth, broadcast ? kBroadcast : unicast_mac, 6);
-    std::memcpy(eth + 6, p.mac.addr_bytes, 6);
-    store_be16(eth + 12, 0x0806);
-    uint8_t* arp = eth + 14;
-    store_be16(arp, 1);
-    store_be16(arp + 2, 0x0800);
-    arp[4] = 6;
-    arp[5] = 4;
-    store_be16(arp + 6, 1);
-    std::memcpy(arp + 8, p.mac.addr_bytes, 6);
-    store_be32(arp + 14, our);
-    std::memset(arp + 18, 0, 6);
-    std::memcpy(arp + 24, key.second.data(), 4);
+    if (!write_arp_request(m, p, broadcast ? kBroadcast : unicast_mac, our, key.second.data())) {
+      rte_pktmbuf_free(m);
+      return;
+    }
   } else {
     uint8_t our[16] = {};
     s->port_address6(port, our);
@@ -266,21 +278,10 @@ void NeighbourManager::announce() {
       if (!a.address.is_v4()) continue;
       rte_mbuf* m = rte_pktmbuf_alloc(pool_);
       if (m == nullptr) return;
-      // Gratuitous ARP (RFC 5227 3): a request with sender and target both our address.
-      auto* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 14 + 28));
-      std::memcpy(eth, kBroadcast, 6);
-      std::memcpy(eth + 6, p.mac.addr_bytes, 6);
-      store_be16(eth + 12, 0x0806);
-      uint8_t* arp = eth + 14;
-      store_be16(arp, 1);
-      store_be16(arp + 2, 0x0800);
-      arp[4] = 6;
-      arp[5] = 4;
-      store_be16(arp + 6, 1);
-      std::memcpy(arp + 8, p.mac.addr_bytes, 6);
-      std::memcpy(arp + 14, a.address.bytes.data(), 4);
-      std::memset(arp + 18, 0, 6);
-      std::memcpy(arp + 24, a.address.bytes.data(), 4);
+      if (!write_arp_request(m, p, kBroadcast, a.address.v4_host(), a.address.bytes.data())) {
+        rte_pktmbuf_free(m);
+        continue;
+      }
       send(0, p.index, m);
     }
   }

@@ -20,6 +20,9 @@ ESPGW_PACKAGES=(
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libcharon-extra-plugins
   dpkg-dev bzip2 xz-utils make
   iproute2 ethtool iputils-ping
+  # nft and conntrack: the IKE interop lab's 1:1 NAT (an Elastic IP) in front of a gateway, and
+  # moving its mapping
+  nftables conntrack
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

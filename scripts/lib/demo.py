@@ -1,20 +1,26 @@
-"""./scripts/demo: the two-gateway lab (tests/e2e/lab.py) with progress, traffic and a summary.
+"""./scripts/demo: two regions joined by espgw with IKE, with progress, traffic and a summary.
 
-    host A 172.50.1.10 -- gw1 (espgw) == internet == gw2 (espgw) -- host B 172.60.1.20
+    host A 172.50.1.10 -- gw1 (espgw-up) -- NAT (Elastic IP) ==== IKEv2 + ESP in UDP ==== gw2 -- host B 172.60.1.20
 
-Starts both gateways, shows the tunnel up, pings across both ways, runs iperf3 both ways, prints
-the per-SA counters and the throughput as a table, and removes everything it made, also on
-Ctrl-C and on errors. Run by scripts/demo after it has installed packages and built.
+Each espgw gateway runs the full stack under scripts/espgw-up: the dataplane on net_af_packet
+veths, strongSwan's charon with the kernel-espgw plugin, and espgw-ike loading the tunnel from
+the gateway's config (tests/ike/ike_lab.py, StackLab); gw1 is behind a 1:1 NAT as an EC2
+instance behind its Elastic IP. gw2 is espgw too (the default) or a stock
+strongSwan with kernel-libipsec (--peer strongswan), standing for an AWS VPN endpoint. Shows IKE
+negotiating, pings and runs iperf3 both ways, prints `espgwctl ike status`, the per-SA counters
+and the throughput, and removes everything it made, also on Ctrl-C and on errors.
 """
 
 import argparse
 import os
+import re
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-import lab as L  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "tests", "ike"))
+import ike_lab as L  # noqa: E402
 
 BOLD = "\033[1m" if sys.stdout.isatty() else ""
 PLAIN = "\033[0m" if sys.stdout.isatty() else ""
@@ -39,84 +45,110 @@ def table(headers, rows):
         print("  " + line(r))
 
 
+def ping(lab, src, dst, count):
+    r = lab.sh(src, "ping", "-n", "-q", "-c", str(count), "-i", "0.05", "-W", "2", dst,
+               check=False, timeout=count + 30)
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
+    rtt = re.search(r"= [\d.]+/([\d.]+)/", r.stdout)
+    return {"sent": int(m.group(1)) if m else count, "received": int(m.group(2)) if m else 0,
+            "avg_ms": float(rtt.group(1)) if rtt else float("nan")}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", required=True)
+    ap.add_argument("--plugin", required=True, help="the built kernel-espgw plugin")
+    ap.add_argument("--peer", default="espgw", choices=("espgw", "strongswan"),
+                    help="what gw2 runs (default espgw)")
     ap.add_argument("--pings", type=int, default=20)
     ap.add_argument("--seconds", type=int, default=5, help="iperf3 run length, each way")
-    ap.add_argument("--crypto", default="ipsec-mb", choices=("ipsec-mb", "openssl"))
+    ap.add_argument("--esp", default="aes128gcm16", choices=sorted(L.ESP_CASES),
+                    help="the ESP proposal (default aes128gcm16)")
     a = ap.parse_args()
-    why = L.skip_reason()
+    why = L.stack_skip_reason(a.build)
     if why:
-        print(f"error: the lab {why}", file=sys.stderr)
+        print(f"error: the demo cannot run: {why}", file=sys.stderr)
         return 1
     L.on_signals_unwind()
-    with L.Lab(a.build, crypto=a.crypto, say=say) as lab:
-        say("starting the lab: host A - gw1 - internet - gw2 - host B (Ctrl-C tears it down)")
-        lab.up()
-        st = lab.gw1.ctl("status")
-        print(f"    crypto backend: {st['crypto']}")
-        for gw in lab.gateways:
-            t = gw.ctl("tunnels")["tunnels"][0]
-            print(f"    {gw.name}: tunnel {t['name']} {t['local']} -> {t['remote']}, "
-                  f"{', '.join(t['local_cidrs'])} <-> {', '.join(t['remote_cidrs'])}, "
-                  f"ESP in UDP 4500, outbound SPI {t['outbound_spi']}, inner MTU "
-                  f"{t['inner_mtu']}, MSS {t['mss']}")
-        say("waiting for the tunnel to carry traffic (ARP on both sides, first ping)")
-        lab.wait_tunnel()
-        say("tunnel up")
+    started = time.monotonic()
+    peer_name = "espgw (full stack)" if a.peer == "espgw" else "strongSwan 5.9.8, kernel-libipsec"
+    with L.StackLab(a.build, a.plugin, peer=a.peer, prefix="demo", nat=True) as lab:
+        try:
+            code = run_demo(a, lab, peer_name)
+        except L.LabError:
+            lab.dump_logs()
+            raise
+    say(f"lab removed; {time.monotonic() - started:.0f} s in all")
+    return code
 
-        say(f"ping A -> B and B -> A, {a.pings} each")
-        pings = {"A -> B": lab.ping("a", L.B_IP, a.pings, 0.05),
-                 "B -> A": lab.ping("b", L.A_IP, a.pings, 0.05)}
-        for name, p in pings.items():
-            rtt = (f"rtt min/avg/max {p['rtt_min_ms']:.3f}/{p['rtt_avg_ms']:.3f}/"
-                   f"{p['rtt_max_ms']:.3f} ms" if "rtt_avg_ms" in p else "no answer")
-            print(f"    {name}: {p['received']}/{p['sent']} answered, {rtt}")
 
-        say(f"iperf3 A -> B and B -> A, TCP, {a.seconds} s each")
-        iperf = {"A -> B": lab.iperf3("a", "b", L.B_IP, a.seconds),
-                 "B -> A": lab.iperf3("a", "b", L.B_IP, a.seconds, reverse=True)}
-        for name, r in iperf.items():
-            print(f"    {name}: {r['received_bps'] / 1e9:.2f} Gbit/s, "
-                  f"{r['retransmits']} retransmissions")
-        snap = lab.settle("the traffic to drain")
+def run_demo(a, lab, peer_name):
+    say(f"lab: host A - gw1 (espgw) - internet with gw1's Elastic IP (1:1 NAT) - gw2 "
+        f"({peer_name}) - host B (Ctrl-C tears it down)")
+    lab.up()
+    esp = [f"{a.esp}-modp2048"]
+    lab.configure_gw1(esp=esp)
+    if a.peer == "espgw":
+        lab.configure_gw2(esp=esp)
+    say("starting each gateway with espgw-up: dataplane, then charon (kernel-espgw), "
+        "then espgw-ike")
+    lab.start()
+    for s in lab.stacks:
+        pids = s.pids()[0]
+        print(f"    {s.name}: espgw pid {pids['espgw']}, charon pid {pids['charon']}, "
+              f"espgw-ike pid {pids['espgw-ike']}")
+    print(f"    gw1 {L.GW1_PRIVATE} is {L.GW1_EIP} on the internet (local_id); gw2 {L.GW2_WAN}")
+    say("IKE: gw1 initiates (IKEv2, PSK, NAT-T); waiting for the CHILD_SA in espgw")
+    t0 = time.monotonic()
+    child = lab.established(a.esp, timeout=60)
+    print(f"    CHILD_SA {L.TUNNEL} installed after {time.monotonic() - t0:.1f} s: "
+          f"{child['encr']}-{child['keysize']}{'/' + child['integ'] if child['integ'] else ''}"
+          f", SPIs in 0x{child['spi_in']:08x} out 0x{child['spi_out']:08x}, ESP in UDP 4500")
+    lab.wait_ping()
+    say("tunnel up")
 
-        say("summary")
-        rows = []
-        for gw in lab.gateways:
-            for (direction, spi), sa in sorted(snap[gw.name]["sas"].items()):
-                rows.append((gw.name, sa["tunnel"], direction, sa["spi"], sa["algorithm"],
-                             sa["packets"], sa["bytes"], sum(sa["drops"].values())))
-        print("  per-SA counters (control socket):")
-        table(("gateway", "tunnel", "dir", "SPI", "algorithm", "packets", "bytes", "drops"), rows)
+    say(f"ping A -> B and B -> A, {a.pings} each")
+    pings = {"A -> B": ping(lab, "a", L.B_IP, a.pings), "B -> A": ping(lab, "b", L.A_IP,
+                                                                        a.pings)}
+    for name, p in pings.items():
+        print(f"    {name}: {p['received']}/{p['sent']} answered, avg RTT {p['avg_ms']:.3f} ms")
+    say(f"iperf3 A -> B and B -> A, TCP, {a.seconds} s each")
+    iperf = {"A -> B": lab.iperf3(a.seconds), "B -> A": lab.iperf3(a.seconds, reverse=True)}
+    for name, r in iperf.items():
+        print(f"    {name}: {r['bps'] / 1e9:.2f} Gbit/s, {r['retransmits']} retransmissions")
+
+    say("summary")
+    espgwctl = os.path.join(lab.build, "dataplane", "espgwctl")
+    for s in lab.stacks:
+        print(f"  {s.name}: espgwctl ike status")
+        out = subprocess.run([espgwctl, "-s", s.ike_socket, "ike", "status"],
+                             capture_output=True, text=True, timeout=30)
+        for line in (out.stdout or out.stderr).rstrip().splitlines():
+            print(f"    {line}" if line else "")
         print()
-        rows = []
-        for gw in lab.gateways:
-            for port, c in sorted(snap[gw.name]["counters"]["ports"].items()):
-                rows.append((gw.name, port, c["rx_packets"], c["tx_packets"], c["to_kernel"],
-                             c["from_kernel"]))
-        print("  ports:")
-        table(("gateway", "port", "rx", "tx", "to kernel", "from kernel"), rows)
-        drops = {gw.name: {r: n for r, n in snap[gw.name]["counters"]["drops"].items() if n}
-                 for gw in lab.gateways}
-        print("  drops, all reasons: " + ", ".join(f"{g} {sum(d.values())} {d or ''}".strip()
-                                                  for g, d in drops.items()))
-        print()
-        rows = []
-        for name, p in pings.items():
-            rows.append((f"ping {name}", f"{p['received']}/{p['sent']}",
-                         f"{p.get('rtt_avg_ms', float('nan')):.3f} ms avg RTT"))
-        for name, r in iperf.items():
-            rows.append((f"iperf3 {name}", f"{r['received_bps'] / 1e9:.2f} Gbit/s",
-                         f"{r['retransmits']} retransmissions"))
-        print("  traffic:")
-        table(("test", "result", "detail"), rows)
-        print()
-        say("tearing down")
-        codes = [gw.stop() for gw in lab.gateways]
-    ok = codes == [0, 0] and all(p["received"] == p["sent"] for p in pings.values())
-    say("lab removed" + ("" if ok else f" (espgw exit codes {codes}; see above)"))
+    rows = []
+    for s in lab.stacks:
+        for (direction, spi), sa in sorted(s.ctl.sas(
+                L.TUNNEL if s is lab.gw1 else "to-gw1").items()):
+            rows.append((s.name, sa["tunnel"], direction, sa["spi"], sa["algorithm"],
+                         sa["origin"], sa["packets"], sa["bytes"],
+                         sum(sa["drops"].values())))
+    print("  per-SA counters (espgw's control socket):")
+    table(("gateway", "tunnel", "dir", "SPI", "algorithm", "origin", "packets", "bytes",
+           "drops"), rows)
+    print()
+    rows = [(f"ping {n}", f"{p['received']}/{p['sent']}", f"{p['avg_ms']:.3f} ms avg RTT")
+            for n, p in pings.items()]
+    rows += [(f"iperf3 {n}", f"{r['bps'] / 1e9:.2f} Gbit/s", f"{r['retransmits']} retransmissions")
+             for n, r in iperf.items()]
+    print("  traffic:")
+    table(("test", "result", "detail"), rows)
+    print()
+    say("tearing down: espgw-up stops espgw-ike, charon, espgw on each gateway")
+    codes = [s.stop() for s in lab.stacks]
+    ok = all(c == 0 for c in codes) and all(p["received"] == p["sent"] for p in pings.values())
+    if not ok:
+        print(f"  espgw-up exit codes {codes}, pings {pings}", file=sys.stderr)
     return 0 if ok else 1
 
 

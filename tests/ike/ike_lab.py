@@ -286,6 +286,7 @@ charon {{
                 "bytes_out": num("bytes-out"), "packets_out": num("packets-out"),
                 "encr": fields.get("encr-alg"), "keysize": fields.get("encr-keysize"),
                 "encap": fields.get("encap"), "reqid": fields.get("reqid"),
+                "integ": fields.get("integ-alg"), "esn": fields.get("esn"),
             })
         return found
 
@@ -579,3 +580,655 @@ secrets {{
         for c in self.charons:
             print(f"---- charon {c.name} log (tail) ----\n{c.log_tail(60)}", file=sys.stderr)
         print(f"---- espgw log (tail) ----\n{self.espgw_log_tail()}", file=sys.stderr)
+
+
+# ==== The full stack: espgw, charon with kernel-espgw and espgw-ike, started by espgw-up ========
+#
+#     host A ------- gw1: espgw-up (espgw, charon, espgw-ike) ------- gw2 ------- host B
+#     172.50.1.10    lan 172.50.1.1   wan 198.51.100.1         198.51.100.2   172.60.1.1  172.60.1.20
+#
+# gw2 is a stock strongSwan with kernel-libipsec (StackLab(peer="strongswan"), standing for the AWS
+# VPN endpoint) or the full stack again (peer="espgw"). Each stack runs scripts/espgw-up inside
+# its namespace, in a mount namespace of its own with a private /run (charon's pid file) and the
+# plugin folder overlay (Charon above); what espgw-up starts inherits both. espgw-up supervises:
+# tests kill its children (Stack.kill) and watch them come back (Stack.pids).
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ESPGW_UP = os.path.join(ROOT, "scripts", "espgw-up")
+E2E_TOOLS = os.path.join(ROOT, "tests", "e2e", "tools.py")
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+# StackLab(nat=True): gw1 behind a 1:1 NAT, as an EC2 instance behind its Elastic IP. gw1's WAN
+# port has the private address; the "inet" namespace routes and translates it to the public one.
+GW1_PRIVATE = "172.31.1.10"
+GW1_EIP = "203.0.113.10"
+INET_PRIVATE = "172.31.1.1"  # the VPC router, as gw1 sees it
+INET_PUBLIC = "198.51.100.254"
+
+# Every ESP proposal the interop matrix negotiates, as espgw's config and strongSwan write them,
+# with the algorithm espgw's `sas` shows and charon's encr-alg/keysize/integ-alg.
+ESP_CASES = {
+    "aes128gcm16": ("AES_GCM_16", "128", None),
+    "aes256gcm16": ("AES_GCM_16", "256", None),
+    "aes128-sha256": ("AES_CBC", "128", "HMAC_SHA2_256_128"),
+    "aes256-sha256": ("AES_CBC", "256", "HMAC_SHA2_256_128"),
+    "aes128-sha1": ("AES_CBC", "128", "HMAC_SHA1_96"),
+}
+
+
+def stack_skip_reason(build, nat=False):
+    """Why the full stack cannot run here, or None (on top of skip_reason())."""
+    reason = skip_reason()
+    if reason:
+        return reason
+    for tool in ("iperf3", "nft") if nat else ("iperf3",):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (scripts/lib/common.sh ESPGW_PACKAGES)"
+    for rel in ("dataplane/espgw", "ike-bridge/espgw_ike/espgw-ike", "config/espgw-config-check",
+                "dataplane/espgwctl"):
+        if not os.access(os.path.join(build, rel), os.X_OK):
+            return f"{rel} is not built in {build}"
+    return None
+
+
+def plugin_overlay(folder, plugin):
+    """The system's charon plugins plus the one under test, in a folder to bind over
+    /usr/lib/ipsec/plugins (charon loads plugins only from there, by name)."""
+    os.makedirs(folder, exist_ok=True)
+    for so in glob.glob(f"{SYSTEM_PLUGINS}/*.so"):
+        shutil.copy(so, folder)
+    shutil.copy(plugin, os.path.join(folder, "libstrongswan-kernel-espgw.so"))
+
+
+def tunnel_yaml(name, local, remote, local_cidrs, remote_cidrs, psk_ref, *, version=2,
+                esp=("aes128gcm16-modp2048",), ike=("aes128-sha256-modp2048",),
+                replay_window=None, start_action="start", nat_t=True, extra_ike="", mss=None):
+    """One tunnel of espgw's config with an ike section (DPD and lifetimes at their defaults,
+    AWS's; extra_ike: more lines of it, each "\n      key: value")."""
+    rw = f"\n    replay_window: {replay_window}" if replay_window is not None else ""
+    if mss is not None:
+        rw += f"\n    mss: {mss}"
+    return f"""  - name: {name}
+    local: {local}
+    remote: {remote}
+    local_cidrs: [{local_cidrs}]
+    remote_cidrs: [{remote_cidrs}]
+    nat_t: {'true' if nat_t else 'false'}{rw}
+    ike:
+      version: {version}
+      psk_ref: {psk_ref}
+      ike_proposals: [{', '.join(ike)}]
+      esp_proposals: [{', '.join(esp)}]
+      start_action: {start_action}{extra_ike}
+"""
+
+
+class Stack:
+    """One gateway's espgw + charon (kernel-espgw) + espgw-ike, under scripts/espgw-up."""
+
+    CHARON_LOG_SETTINGS = "default = 1\n      knl = 2\n      ike = 1\n      cfg = 1"
+
+    def __init__(self, lab, name, ns, ports, wan, lan, psk, idle_sleep_us=200):
+        self.lab = lab
+        self.name = name
+        self.ns = ns
+        self.ports = ports  # {"wan": veth, "lan": veth}
+        self.wan, self.lan = wan, lan  # "198.51.100.1/24"
+        self.psk = psk
+        self.idle_sleep_us = idle_sleep_us
+        self.dir = os.path.join(lab.workdir, name)
+        self.run_dir = os.path.join(self.dir, "run")
+        self.plugin_dir = os.path.join(self.dir, "plugins")
+        self.log_dir = os.path.join(self.dir, "log")
+        for d in (self.run_dir, self.log_dir):
+            os.makedirs(d, exist_ok=True)
+        self.config = os.path.join(self.dir, "espgw.yaml")
+        self.secrets = os.path.join(self.dir, "secrets.yaml")
+        self.socket = os.path.join(self.dir, "espgw.sock")
+        self.vici = os.path.join(self.dir, "charon.vici")
+        self.ike_socket = os.path.join(self.dir, "espgw-ike.sock")
+        self.state_file = os.path.join(self.dir, "espgw-up.json")
+        self.up_log = os.path.join(self.log_dir, "espgw-up.log")
+        self.include = os.path.join(self.dir, "charon-lab.conf")
+        self.prefix = f"{lab.prefix}-{lab.tag}-{name}"  # DPDK --file-prefix
+        self.ctl = Control(self.socket)
+        self.proc = None
+        plugin_overlay(self.plugin_dir, lab.plugin)
+        # The lab's charon settings on top of espgw-up's: quick retransmits, a detailed log.
+        with open(self.include, "w") as f:
+            f.write(f"""charon {{
+  retransmit_timeout = 1.0
+  retransmit_base = 1.4
+  retransmit_tries = 4
+  filelog {{
+    espgw {{
+      path = {self.log_dir}/charon.log
+      time_format = %H:%M:%S
+      {self.CHARON_LOG_SETTINGS}
+    }}
+  }}
+}}
+""")
+
+    # ---- config ----
+
+    def write_config(self, tunnels_yaml, routes_yaml=""):
+        # framecnt: af_packet ring frames per queue (the PMD's default is 512); on two shared
+        # vCPUs a deep ring rides out a worker that is off its CPU (tests/e2e/lab.py).
+        fd = os.open(self.secrets, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("psk:\n" + "".join(f"  {k}: {v}\n" for k, v in self.psk.items()))
+        with open(self.config, "w") as f:
+            f.write(f"""# {self.name} of the IKE lab (tests/ike/ike_lab.py, Stack): SAs from charon.
+dataplane:
+  workers: 1
+  control_socket: {self.socket}
+  idle_sleep_us: {self.idle_sleep_us}
+interfaces:
+  - name: wan
+    device: net_af_packet0,iface={self.ports['wan']},framecnt=4096
+    addresses: [{self.wan}]
+    exception: tap
+  - name: lan
+    device: net_af_packet1,iface={self.ports['lan']},framecnt=4096
+    addresses: [{self.lan}]
+    exception: tap
+{routes_yaml}tunnels:
+{tunnels_yaml}
+ike:
+  secrets_file: {self.secrets}
+  vici_socket: {self.vici}
+""")
+
+    # ---- processes ----
+
+    def start(self, timeout=120):
+        """espgw-up in the namespace; returns once it says all three are up."""
+        cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+        up = [PYTHON, ESPGW_UP, "run", "-c", self.config, "--build", self.lab.build,
+              "--run-dir", self.run_dir, "--log-dir", self.log_dir, "--state-file",
+              self.state_file, "--charon-include", self.include, "--backoff-initial", "0.5",
+              "--backoff-max", "4", "--",
+              "--no-pci", "--no-huge", "-m", "512", "--file-prefix", self.prefix,
+              f"--lcores=0@({cpus}),1@({cpus})", "--log-level=lib.eal:warning"]
+        mounts = (f"mount --bind {self.run_dir} /run && "
+                  f"mount --bind {self.plugin_dir} {SYSTEM_PLUGINS}")
+        cmd = ["ip", "netns", "exec", self.ns, "unshare", "--mount", "--propagation", "private",
+               "sh", "-c", f"{mounts} && exec \"$@\"", "sh", *up]
+        mark = self.log_size()
+        with open(self.up_log, "a") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+
+        def up_now():
+            if self.proc.poll() is not None:
+                raise LabError(f"espgw-up on {self.name} exited with {self.proc.returncode}:\n"
+                               + self.tail("espgw-up"))
+            return "all three are up" in self.log_text("espgw-up")[mark:]
+
+        wait_for(f"espgw-up on {self.name} to start espgw, charon and espgw-ike", up_now, timeout,
+                 0.2)
+
+    def log_size(self):
+        try:
+            return os.path.getsize(self.up_log)
+        except OSError:
+            return 0
+
+    def stop(self, timeout=60):
+        """SIGTERM to espgw-up: it stops espgw-ike, charon and espgw in that order."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code, self.proc = self.proc.returncode, None
+        return code
+
+    def hup(self):
+        """SIGHUP to espgw-up: espgw-ike reloads the config."""
+        self.proc.send_signal(signal.SIGHUP)
+
+    def pids(self):
+        """{"espgw": pid or None, "charon": ..., "espgw-ike": ...} and restart counts."""
+        try:
+            with open(self.state_file) as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            return {}, {}
+        ch = state["children"]
+        return ({n: c["pid"] for n, c in ch.items()}, {n: c["restarts"] for n, c in ch.items()})
+
+    def kill(self, child, sig=signal.SIGKILL):
+        pid = self.pids()[0].get(child)
+        if not pid:
+            raise LabError(f"{self.name}: {child} is not running")
+        os.kill(pid, sig)
+        return pid
+
+    def wait_restarted(self, child, old_pid, timeout=60):
+        """espgw-up started `child` again and it is ready."""
+        def back():
+            pid = self.pids()[0].get(child)
+            return pid if pid and pid != old_pid else None
+
+        pid = wait_for(f"espgw-up on {self.name} to start {child} again", back, timeout, 0.1)
+        ready = {"espgw": lambda: self.ask(self.socket), "charon": lambda: self.swanctl(
+            "--stats", check=False).returncode == 0,
+            "espgw-ike": lambda: self.ask(self.ike_socket)}[child]
+        wait_for(f"{child} on {self.name} ready again", ready, timeout, 0.1)
+        return pid
+
+    @staticmethod
+    def ask(path):
+        try:
+            return Control(path)("status")
+        except (OSError, LabError, ValueError):
+            return None
+
+    # ---- charon and espgw-ike ----
+
+    def swanctl(self, *args, check=True, timeout=60):
+        return run(["swanctl", *args, "--uri", f"unix://{self.vici}"], check=check,
+                   timeout=timeout)
+
+    def child_sas(self, child):
+        """charon's CHILD_SAs of that name (Charon.child_sas)."""
+        return Charon.child_sas(self, child)
+
+    def installed(self, child):
+        return [c for c in self.child_sas(child) if c["state"] == "INSTALLED"]
+
+    def ike_status(self):
+        return Control(self.ike_socket)("status")
+
+    def ike_sas(self, conn):
+        """charon's IKE_SAs of a connection: [{"version", "state", "uniqueid"}]."""
+        out = self.swanctl("--list-sas", "--raw", "--noblock", "--ike", conn).stdout
+        return [dict(re.findall(r"\b(uniqueid|version|state)=(\S+)", m.group(1)))
+                for m in re.finditer(r"\b" + re.escape(conn) + r" \{(.*?)child-sas", out)]
+
+    # ---- logs ----
+
+    def log_text(self, which):
+        try:
+            with open(os.path.join(self.log_dir, f"{which}.log")) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def tail(self, which, lines=40):
+        return "".join(self.log_text(which).splitlines(True)[-lines:])
+
+    def dump_logs(self):
+        for which in ("espgw-up", "espgw", "charon", "espgw-ike"):
+            print(f"---- {self.name} {which}.log (tail) ----\n{self.tail(which, 50)}",
+                  file=sys.stderr)
+
+
+class StackLab:
+    """A - gw1 (Stack) - gw2 (stock strongSwan or a Stack) - B; see the comment above Stack.
+
+    gw1's tunnel is TUNNEL; on a stock peer gw2 has one connection per IKE version (v2, v1) whose
+    child takes every proposal of ESP_CASES, so that gw1 picks the proposal by its config."""
+
+    def __init__(self, build, plugin, peer="strongswan", prefix="ii", idle_sleep_us=200,
+                 nat=False):
+        self.build = os.path.abspath(build)
+        self.plugin = os.path.abspath(plugin)
+        self.peer = peer
+        self.nat = nat
+        # gw1's WAN address, and the address (and IKE identity) the peer knows it by.
+        self.gw1_wan = GW1_PRIVATE if nat else GW1_WAN
+        self.gw1_public = GW1_EIP if nat else GW1_WAN
+        self.prefix = prefix
+        self.tag = secrets.token_hex(2)
+        self.workdir = tempfile.mkdtemp(prefix=f"{prefix}-{self.tag}-")
+        os.chmod(self.workdir, 0o700)
+        t = self.tag
+        names = ("a", "gw1", "inet", "gw2", "b") if nat else ("a", "gw1", "gw2", "b")
+        self.ns = {n: f"{prefix}-{t}-{n}" for n in names}
+        self.dev = {"a": f"{prefix}-{t}-a", "gw1_lan": f"{prefix}-{t}-1l",
+                    "gw1_wan": f"{prefix}-{t}-1w", "gw2_wan": f"{prefix}-{t}-2w",
+                    "gw2_lan": f"{prefix}-{t}-2l", "b": f"{prefix}-{t}-b"}
+        if nat:
+            self.dev.update(inet1=f"{prefix}-{t}-i1", inet2=f"{prefix}-{t}-i2")
+        self.mac = {k: f"02:50:1d:00:00:{i + 1:02x}" for i, k in enumerate(self.dev)}
+        self.created_ns = []
+        self.procs = []
+        self.psk = secrets.token_urlsafe(24)
+        self.gw1 = Stack(self, "gw1", self.ns["gw1"],
+                         {"wan": self.dev["gw1_wan"], "lan": self.dev["gw1_lan"]},
+                         f"{self.gw1_wan}/24", f"{GW1_LAN}/24", {TUNNEL: self.psk},
+                         idle_sleep_us)
+        if peer == "espgw":
+            self.gw2 = Stack(self, "gw2", self.ns["gw2"],
+                             {"wan": self.dev["gw2_wan"], "lan": self.dev["gw2_lan"]},
+                             f"{GW2_WAN}/24", f"{GW2_LAN}/24", {"to-gw1": self.psk},
+                             idle_sleep_us)
+        else:
+            self.gw2 = Charon(self, "gw2", self.ns["gw2"], PLUGINS_GW2)
+        self.stacks = [s for s in (self.gw1, self.gw2) if isinstance(s, Stack)]
+
+    # ---- namespaces (as Lab) ----
+
+    sh = Lab.sh
+    _veth = Lab._veth
+    _address = Lab._address
+
+    def up(self):
+        say(f"lab {self.tag}: namespaces {', '.join(self.ns.values())}, work folder "
+            f"{self.workdir}")
+        for key in self.ns:
+            run(["ip", "netns", "add", self.ns[key]])
+            self.created_ns.append(self.ns[key])
+            self.sh(key, "ip", "link", "set", "lo", "up")
+            self.sh(key, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                    "net.ipv6.conf.default.disable_ipv6=1", "net.ipv4.conf.all.rp_filter=0",
+                    "net.ipv4.conf.default.rp_filter=0")
+        self._veth("a", "a", "gw1_lan", "gw1")
+        if self.nat:
+            self._veth("gw1_wan", "gw1", "inet1", "inet")
+            self._veth("inet2", "inet", "gw2_wan", "gw2")
+            self._address("inet", "inet1", f"{INET_PRIVATE}/24")
+            self._address("inet", "inet2", f"{INET_PUBLIC}/24")
+            self.sh("inet", "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            # A 1:1 NAT as an Elastic IP's: addresses translated, ports kept where they can be.
+            r = subprocess.run(["ip", "netns", "exec", self.ns["inet"], "nft", "-f", "-"],
+                               input=f"""table ip eip {{
+  chain pre {{ type nat hook prerouting priority -100; ip daddr {GW1_EIP} dnat to {GW1_PRIVATE}; }}
+  chain post {{ type nat hook postrouting priority 100; ip saddr {GW1_PRIVATE} snat to {GW1_EIP}; }}
+}}
+""", capture_output=True, text=True, timeout=30)
+            if r.returncode != 0:
+                raise LabError(f"nft in {self.ns['inet']}: {r.stderr.strip()}")
+        else:
+            self._veth("gw1_wan", "gw1", "gw2_wan", "gw2")
+        self._veth("gw2_lan", "gw2", "b", "b")
+        self._address("a", "a", f"{A_IP}/24")
+        self.sh("a", "ip", "route", "add", "default", "via", GW1_LAN)
+        self._address("b", "b", f"{B_IP}/24")
+        self.sh("b", "ip", "route", "add", "default", "via", GW2_LAN)
+        for gw in ("gw1", "gw2") if self.peer == "espgw" else ("gw1",):
+            for end in (f"{gw}_lan", f"{gw}_wan"):
+                # espgw's wires: no address, no ARP; the kernel hears them only through the taps.
+                self.sh(gw, "ip", "link", "set", self.dev[end], "arp", "off", "up")
+        if self.peer != "espgw":
+            self._address("gw2", "gw2_wan", f"{GW2_WAN}/24")
+            self._address("gw2", "gw2_lan", f"{GW2_LAN}/24")
+            self.sh("gw2", "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            if self.nat:
+                self.sh("gw2", "ip", "route", "add", f"{GW1_EIP}/32", "via", INET_PUBLIC)
+        return self
+
+    # ---- configs ----
+
+    def configure_gw1(self, **kw):
+        """gw1's config with TUNNEL; keyword arguments go to tunnel_yaml()."""
+        routes = ""
+        if self.nat:
+            # To the peer through the VPC router; the tap gets the route too (IKE).
+            routes = f"routes:\n  - prefix: {GW2_WAN}/32\n    via: {INET_PRIVATE}\n    interface: wan\n"
+            kw["extra_ike"] = kw.get("extra_ike", "") + f"\n      local_id: {GW1_EIP}"
+        self.gw1.write_config(tunnel_yaml(TUNNEL, self.gw1_wan, GW2_WAN, NET_A, NET_B, TUNNEL,
+                                          **kw), routes)
+
+    def configure_gw2(self, **kw):
+        """A Stack gw2: the mirror of gw1's tunnel, responder by default."""
+        kw.setdefault("start_action", "none")
+        routes = ""
+        if self.nat:
+            routes = f"routes:\n  - prefix: {GW1_EIP}/32\n    via: {INET_PUBLIC}\n    interface: wan\n"
+        self.gw2.write_config(tunnel_yaml("to-gw1", GW2_WAN, self.gw1_public, NET_B, NET_A,
+                                          "to-gw1", **kw), routes)
+
+    def write_peer_swanctl(self, ike=("aes128-sha256-modp2048",), esp=None):
+        """The stock peer's swanctl.conf: a connection for IKEv2 and one for IKEv1, each child
+        with every ESP proposal of ESP_CASES (FACTS.md: one child, all proposals)."""
+        esp = esp or [f"{p}-modp2048" for p in ESP_CASES]
+        conns = ""
+        for version in (2, 1):
+            conns += f"""  v{version} {{
+    version = {version}
+    local_addrs = {GW2_WAN}
+    remote_addrs = {self.gw1_public}
+    proposals = {', '.join(ike)}
+    encap = yes
+    local {{
+      auth = psk
+      id = {GW2_WAN}
+    }}
+    remote {{
+      auth = psk
+      id = {self.gw1_public}
+    }}
+    children {{
+      v{version} {{
+        local_ts = {NET_B}
+        remote_ts = {NET_A}
+        esp_proposals = {', '.join(esp)}
+      }}
+    }}
+  }}
+"""
+        with open(self.gw2.swanctl_conf, "w") as f:
+            f.write(f"""connections {{
+{conns}}}
+secrets {{
+  ike-gw1 {{
+    id-1 = {GW2_WAN}
+    id-2 = {self.gw1_public}
+    secret = "{self.psk}"
+  }}
+}}
+""")
+
+    def start(self):
+        """Everything after up() and the configs: the peer first (it answers), then gw1."""
+        if self.peer == "espgw":
+            self.gw2.start()
+        else:
+            self.write_peer_swanctl()
+            self.gw2.start()
+            self.gw2.load()
+        self.gw1.start()
+
+    # ---- checks ----
+
+    def established(self, algorithm, timeout=45, old_spis=()):
+        """gw1's CHILD_SA installed and its two SAs in gw1's espgw with `algorithm`, origin ike,
+        UDP-encapsulated; on a Stack gw2, the mirror SAs in its espgw too. SPIs in old_spis do
+        not count (a renegotiation). Returns gw1's CHILD_SA."""
+
+        def check():
+            mine = [c for c in self.gw1.installed(TUNNEL) if c["spi_in"] not in old_spis]
+            if len(mine) != 1:
+                return None
+            c = mine[0]
+            sas = self.gw1.ctl.sas()
+            sa_in, sa_out = sas.get(("in", c["spi_in"])), sas.get(("out", c["spi_out"]))
+            if not sa_in or not sa_out or not sa_out.get("in_use"):
+                return None
+            for sa in (sa_in, sa_out):
+                if sa["algorithm"] != algorithm or sa.get("origin") != "ike" or not sa["nat_t"]:
+                    raise LabError(f"gw1's SA {sa['spi']}: {sa['algorithm']}, origin "
+                                   f"{sa.get('origin')}, nat_t {sa['nat_t']}; want {algorithm}, "
+                                   "ike, true")
+                if (sa["local"], sa["remote"]) != (self.gw1_wan, GW2_WAN):
+                    raise LabError(f"gw1's SA {sa['spi']}: outer {sa['local']} -> "
+                                   f"{sa['remote']}, want {self.gw1_wan} -> {GW2_WAN}")
+            if isinstance(self.gw2, Stack):
+                theirs = self.gw2.ctl.sas("to-gw1")
+                if ("in", c["spi_out"]) not in theirs or ("out", c["spi_in"]) not in theirs:
+                    return None
+            return c
+
+        return wait_for(f"a CHILD_SA with {algorithm} in charon and espgw on gw1", check, timeout,
+                        0.2)
+
+    def only_current_sas(self, child, timeout=15):
+        """gw1's espgw holds the SAs of this CHILD_SA and no other (rekeyed ones drained)."""
+        want = {("in", child["spi_in"]), ("out", child["spi_out"])}
+        wait_for("only the current CHILD_SA's SAs in gw1's espgw",
+                 lambda: set(self.gw1.ctl.sas()) == want, timeout, 0.2)
+
+    def mirrors_charon(self, child, timeout=15):
+        """gw1's espgw holds only SAs that gw1's charon knows (a rekeyed CHILD_SA's inbound SA
+        may stay: IKEv1 keeps it until it expires, IKEv2 a few seconds), this CHILD_SA's two
+        among them, and its outbound SA is the one in use."""
+
+        def check():
+            children = self.gw1.child_sas(TUNNEL)
+            known = {("in", c["spi_in"]) for c in children} | {("out", c["spi_out"])
+                                                                 for c in children}
+            sas = self.gw1.ctl.sas()
+            return (set(sas) <= known and ("in", child["spi_in"]) in sas
+                    and sas.get(("out", child["spi_out"]), {}).get("in_use"))
+
+        wait_for("gw1's espgw holding the SAs charon has, the current one in use", check,
+                 timeout, 0.2)
+
+    # ---- traffic ----
+
+    def ping(self, src="a", dst=B_IP, count=3, check=True, interval=0.2):
+        r = self.sh(src, "ping", "-n", "-q", "-c", str(count), "-i", str(interval), "-W", "2",
+                    dst, check=False, timeout=30 + count)
+        ok = r.returncode == 0
+        if check and not ok:
+            raise LabError(f"ping {src} -> {dst} failed: {r.stdout.strip()}")
+        return ok
+
+    def wait_ping(self, timeout=30):
+        """The path carries a ping (ARP on every hop first)."""
+        wait_for("a ping A -> B through the tunnel",
+                 lambda: self.ping(count=1, check=False), timeout, 0)
+
+    def spawn(self, ns, *cmd):
+        p = subprocess.Popen(["ip", "netns", "exec", self.ns[ns], *cmd], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                             start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def _result(self, p, what, timeout):
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            p.kill()
+            p.communicate()
+            raise LabError(f"{what}: no result after {timeout} s") from e
+        if p.returncode != 0:
+            raise LabError(f"{what}: exit {p.returncode}: {out}{err}")
+        return json.loads(out.strip().splitlines()[-1])
+
+    def tcp_transfer(self, nbytes, src="a", dst="b", dst_ip=B_IP, port=5300, seed=1):
+        """nbytes of pseudo-random data over TCP (tests/e2e/tools.py); the SHA-256 of what was
+        sent and of what arrived must agree."""
+        recv = self.spawn(dst, PYTHON, E2E_TOOLS, "tcp-recv", "--bind", dst_ip, "--port",
+                          str(port))
+        if recv.stdout.readline().strip() != "ready":
+            raise LabError(f"tcp-recv in {dst} did not start: {recv.stderr.read()}")
+        send = self.spawn(src, PYTHON, E2E_TOOLS, "tcp-send", "--to", dst_ip, "--port",
+                          str(port), "--bytes", str(nbytes), "--seed", str(seed))
+        if send.stdout.readline().strip() != "ready":
+            raise LabError(f"tcp-send in {src} did not start: {send.stderr.read()}")
+        s = self._result(send, f"tcp-send {src} -> {dst}", 120)
+        r = self._result(recv, f"tcp-recv in {dst}", 60)
+        if r["bytes"] != nbytes or r["sha256"] != s["sha256"]:
+            raise LabError(f"TCP {src} -> {dst}: sent {nbytes} bytes sha256 {s['sha256']}, "
+                           f"received {r['bytes']} bytes sha256 {r['sha256']}")
+        return {"bytes": nbytes, "sha256": s["sha256"], "seconds": s["seconds"]}
+
+    def iperf3(self, seconds=3, reverse=False, client="a", server="b", server_ip=B_IP,
+               port=5201):
+        """One TCP iperf3 run; {"bps", "retransmits", "bytes"} at the receiver."""
+        srv = self.spawn(server, "iperf3", "-s", "-1", "-B", server_ip, "-p", str(port))
+        wait_for(f"iperf3 listening in {server}", lambda: self.sh(
+            server, "ss", "-Hlnt", f"sport = :{port}").stdout.strip(), 10)
+        cmd = ["iperf3", "-c", server_ip, "-p", str(port), "-t", str(seconds), "-J"]
+        if reverse:
+            cmd.append("-R")
+        r = self.sh(client, *cmd, check=False, timeout=seconds + 60)
+        try:
+            srv.wait(30)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+        try:
+            j = json.loads(r.stdout)
+        except ValueError as e:
+            raise LabError(f"iperf3 {client} -> {server}: {r.stdout}{r.stderr}") from e
+        if "error" in j:
+            raise LabError(f"iperf3 {client} -> {server}: {j['error']}")
+        end = j["end"]
+        return {"bps": end["sum_received"]["bits_per_second"],
+                "retransmits": end["sum_sent"].get("retransmits", 0),
+                "bytes": end["sum_received"]["bytes"]}
+
+    # ---- teardown ----
+
+    def down(self):
+        errors = []
+        try:
+            saved = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread
+            saved = {}
+        try:
+            for p in self.procs:
+                if p.poll() is None:
+                    try:
+                        os.killpg(p.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    p.wait(10)
+            self.procs = []
+            for s in self.stacks:
+                try:
+                    s.stop(timeout=60)
+                except Exception as e:  # noqa: BLE001 - teardown goes on
+                    errors.append(f"{s.name}: {e}")
+            if isinstance(self.gw2, Charon):
+                try:
+                    self.gw2.stop(signal.SIGKILL, timeout=10)
+                except Exception as e:  # noqa: BLE001
+                    errors.append(f"charon gw2: {e}")
+            for ns in reversed(self.created_ns):
+                # Whatever is left inside was started by this lab (the namespaces are ours).
+                r = run(["ip", "netns", "pids", ns], check=False)
+                for pid in (r.stdout or "").split():
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                r = run(["ip", "netns", "del", ns], check=False)
+                if r.returncode != 0:
+                    errors.append(f"ip netns del {ns}: {r.stderr.strip()}")
+            self.created_ns = []
+            for s in self.stacks:
+                shutil.rmtree(f"/var/run/dpdk/{s.prefix}", ignore_errors=True)
+            if os.environ.get("PLG_KEEP_WORKDIR"):
+                say(f"work folder kept: {self.workdir}")
+            else:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+            if errors:
+                print("teardown problems:\n  " + "\n  ".join(errors), file=sys.stderr)
+        finally:
+            for s, h in saved.items():
+                signal.signal(s, h)
+        return errors
+
+    def dump_logs(self):
+        for s in self.stacks:
+            s.dump_logs()
+        if isinstance(self.gw2, Charon):
+            print(f"---- charon gw2 log (tail) ----\n{self.gw2.log_tail(60)}", file=sys.stderr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.down()
+        return False
