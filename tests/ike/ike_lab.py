@@ -4,10 +4,11 @@
     172.50.1.10    lan 172.50.1.1    wan 198.51.100.1          198.51.100.2    172.60.1.1          172.60.1.20
 
 Four network namespaces joined by veth pairs; every name the lab makes starts with `plg-` (or the
-`name_prefix` a test gives) and a random tag, so that labs never meet. gw1's veths carry no address and answer no ARP: espgw owns
-them through net_af_packet, and gw1's kernel (charon) sees the wire only through espgw's exception
-path, the `espgw-wan` and `espgw-lan` taps that hold the ports' addresses (FACTS.md). So charon's
-IKE goes through the dataplane, and ESP never reaches gw1's kernel.
+`name_prefix` a test gives) and a random tag, so that labs never meet. gw1's veths carry no
+address and answer no ARP: espgw owns them through net_af_packet, and gw1's kernel (charon) sees
+the wire only through espgw's exception path, the `espgw-wan` and `espgw-lan` taps that hold the
+ports' addresses (FACTS.md). So charon's IKE goes through the dataplane, and ESP never reaches
+gw1's kernel.
 
 gw2 stands for the AWS VPN endpoint: a stock charon with kernel-libipsec (userspace ESP, in UDP),
 listed before kernel-netlink, as FACTS.md describes.
