@@ -1,8 +1,8 @@
 """The HA lab: ike_lab's gateways under load, for the rekey, failover and restart tests.
 
-    host A --- gw1: espgw + charon (kernel-espgw) + espgw-ike --- gw2: charon (kernel-libipsec) --- host B
-    172.50.1.10         wan 198.51.100.1                           198.51.100.2 (tunnel t1)      172.60.1.20
-                                                                   198.51.100.3 (tunnel t2)
+    host A -- gw1: espgw, charon (kernel-espgw), espgw-ike -- gw2: charon (libipsec) -- host B
+    172.50.1.10     wan 198.51.100.1                         198.51.100.2 (t1)      172.60.1.20
+                                                             198.51.100.3 (t2)
 
 ike_lab.Lab with `ha-` names, and with gw1's charon driven the production way: espgw-ike loads
 the tunnels of espgw's config (their `ike:` sections: lifetimes, DPD) into it and initiates them.
@@ -161,7 +161,7 @@ peers:
     failback: {'true' if self.failback else 'false'}"""
         self.espgw_config = os.path.join(self.espgw_dir, "espgw.yaml")
         with open(self.espgw_config, "w") as f:
-            f.write(f"""# gw1 of the HA lab (tests/ike/ha_lab.py): tunnels from charon, loaded by espgw-ike.
+            f.write(f"""# gw1 of the HA lab (tests/ike/ha_lab.py): SAs from charon and espgw-ike.
 dataplane:
   workers: 1
   control_socket: {self.socket}
