@@ -77,26 +77,62 @@ def skip_reason(espgw_ike):
     return None
 
 
-class Stream:
-    """One sequence-numbered UDP stream between the hosts, while it runs."""
+def result(p, what, timeout):
+    """A helper's JSON result (its last line of output)."""
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        p.kill()
+        p.communicate()
+        raise LabError(f"{what}: no result after {timeout} s") from e
+    if p.returncode != 0:
+        raise LabError(f"{what}: exit {p.returncode}: {out}{err}")
+    return json.loads(out.strip().splitlines()[-1])
 
-    def __init__(self, lab, src, dst_ip, dst, bind_ip, port, rate):
+
+def ready(p, what):
+    """p once it has printed "ready" (its socket is bound)."""
+    line = p.stdout.readline()
+    if line.strip() != "ready":
+        p.kill()
+        p.wait(10)
+        raise LabError(f"{what} did not start: {line}{p.stderr.read()}")
+    return p
+
+
+class Stream:
+    """One sequence-numbered UDP stream between the hosts, while it runs. spawn(ns, script,
+    *args) starts a traffic helper in a namespace and returns it once ready."""
+
+    def __init__(self, spawn, src, dst_ip, dst, bind_ip, port, rate):
         self.name = f"{src.upper()} -> {dst.upper()}"
-        self.recv = lab.spawn(dst, RECV, "udp-seq-recv", "--bind", bind_ip, "--port", str(port),
-                              "--timeout", "300")
-        self.send = lab.spawn(src, TOOLS, "udp-seq-send", "--to", dst_ip, "--port", str(port),
-                              "--rate", str(rate))
-        self.result = None
+        self.recv = spawn(dst, RECV, "udp-seq-recv", "--bind", bind_ip, "--port", str(port),
+                          "--timeout", "300")
+        self.send = spawn(src, TOOLS, "udp-seq-send", "--to", dst_ip, "--port", str(port),
+                          "--rate", str(rate))
 
     def stop(self):
         self.send.send_signal(signal.SIGTERM)
 
     def collect(self):
-        sent = HaLab.result(self.send, f"udp-seq-send {self.name}", 30)
-        got = HaLab.result(self.recv, f"udp-seq-recv {self.name}", 60)
+        sent = result(self.send, f"udp-seq-send {self.name}", 30)
+        got = result(self.recv, f"udp-seq-recv {self.name}", 60)
         got["sender"] = sent
-        self.result = got
         return got
+
+
+def streams(spawn, rate):
+    """Both streams, A -> B and B -> A, at `rate` datagrams per second each (receivers first)."""
+    return (Stream(spawn, "a", B_IP, "b", B_IP, PORT_AB, rate),
+            Stream(spawn, "b", A_IP, "a", A_IP, PORT_BA, rate))
+
+
+def stack_spawn(lab):
+    """Stream's spawn for an ike_lab.StackLab (gw1 under scripts/espgw-up)."""
+    def spawn(ns, script, *args):
+        return ready(lab.spawn(ns, PYTHON, script, *args),
+                     f"{os.path.basename(script)} {' '.join(args)} in {ns}")
+    return spawn
 
 
 class HaLab(ike_lab.Lab):
@@ -287,25 +323,7 @@ ike:
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              start_new_session=True)
         self.helpers.append(p)
-        line = p.stdout.readline()
-        if line.strip() != "ready":
-            p.kill()
-            p.wait(10)
-            raise LabError(f"{os.path.basename(script)} {' '.join(args)} in {ns} did not start: "
-                           f"{line}{p.stderr.read()}")
-        return p
-
-    @staticmethod
-    def result(p, what, timeout):
-        try:
-            out, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired as e:
-            p.kill()
-            p.communicate()
-            raise LabError(f"{what}: no result after {timeout} s") from e
-        if p.returncode != 0:
-            raise LabError(f"{what}: exit {p.returncode}: {out}{err}")
-        return json.loads(out.strip().splitlines()[-1])
+        return ready(p, f"{os.path.basename(script)} {' '.join(args)} in {ns}")
 
     # ---- state ----
 
@@ -377,10 +395,7 @@ ike:
     # ---- traffic ----
 
     def streams(self, rate):
-        """Both streams, started (receivers first); wait until each has crossed."""
-        ab = Stream(self, "a", B_IP, "b", B_IP, PORT_AB, rate)
-        ba = Stream(self, "b", A_IP, "a", A_IP, PORT_BA, rate)
-        return ab, ba
+        return streams(self.spawn, rate)
 
     # ---- paths ----
 

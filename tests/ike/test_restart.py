@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Each of gw1's daemons killed under load and started again: traffic comes back by itself.
+"""Each of gw1's daemons killed under load: espgw-up starts it again and traffic comes back.
 
-    test_restart.py ESPGW PLUGIN ESPGW_IKE [--rate PPS]
+    test_restart.py BUILD PLUGIN [--rate PPS]
 
-In the HA lab (ha_lab.py), with two sequence-numbered UDP streams running A -> B and B -> A, the
-test plays the supervisor: it kills one daemon with SIGKILL (no clean-up of its own) and starts
-it again at once with the same command line, then touches nothing else.
+gw1 runs the full stack under scripts/espgw-up (ike_lab.StackLab, names `ha-`): espgw, charon with
+kernel-espgw and espgw-ike, supervised, against a stock strongSwan gw2. Two sequence-numbered UDP
+streams run A -> B and B -> A (ha_lab.py). One after the other, each daemon is killed with SIGKILL
+(no clean-up of its own); espgw-up notices, waits its back-off (the lab's Stack starts it with
+--backoff-initial 0.5; the default is 1 s) and starts it again; the test touches nothing else.
 
  1. espgw (the dataplane). Its SAs, sequence numbers and replay windows are gone. The plugin in
     charon sees its event connection close, subscribes again once espgw answers, installs every
@@ -18,11 +20,11 @@ it again at once with the same command line, then touches nothing else.
  3. espgw-ike. charon and its SAs are not touched: the restarted espgw-ike finds the tunnel's
     IKE_SA in charon, loads the connection in place and initiates nothing. No datagram is lost.
 
-After each: a CHILD_SA installed on both gateways whose SAs alone are in espgw (no stale SA),
-traffic through it both ways, and nothing dropped by espgw once it has recovered until the next
-kill. Measured per restart and direction, from the receivers' arrival times: the outage (last
-datagram before, first after) and the datagrams lost; espgw's drops during the outage.
-At the end: no datagram twice, none lost outside the three outages.
+After each: one CHILD_SA installed on both gateways whose two SAs alone are in espgw (no stale
+SA), traffic through it both ways, nothing dropped by espgw from then until the next kill, and
+espgw-up counted the restart. Measured per restart and direction, from the receivers' arrival
+times: the outage (last datagram before, first after) and the datagrams lost; espgw's drops
+during the outage. At the end: no datagram twice, none lost outside the three outages.
 
 Exit 0: pass; 1: fail; 77: cannot run here.
 """
@@ -30,24 +32,44 @@ Exit 0: pass; 1: fail; 77: cannot run here.
 import argparse
 import json
 import os
-import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ha_lab  # noqa: E402
+import ike_lab  # noqa: E402
 from ha_lab import LabError, check, say, wait_for  # noqa: E402
 
-TUNNEL = "t1"
+TUNNEL = ike_lab.TUNNEL
+PEER_CHILD = "v2"  # StackLab's stock gw2: its IKEv2 connection and child
 RECOVER_S = 60
 
 
-def flowing(lab, at_least=200, timeout=30):
-    """The tunnel's CHILD_SA in espgw carries both streams: its inbound and outbound SA each
-    count `at_least` more packets; returns gw1's CHILD_SA."""
-    child = lab.clean(TUNNEL, timeout=timeout)
+def current(lab, timeout, not_spi=None):
+    """gw1's one installed CHILD_SA (inbound SPI other than not_spi), gw2's mirror of it, and
+    espgw holding exactly its two SAs with the outbound one in use; gw1's CHILD_SA."""
 
+    def check_now():
+        mine = lab.gw1.installed(TUNNEL)
+        if len(mine) != 1 or mine[0]["spi_in"] == not_spi:
+            return None
+        c = mine[0]
+        if not any(t["spi_in"] == c["spi_out"] and t["spi_out"] == c["spi_in"]
+                   for t in lab.gw2.installed(PEER_CHILD)):
+            return None
+        sas = lab.gw1.ctl.sas(TUNNEL)
+        if set(sas) != {("in", c["spi_in"]), ("out", c["spi_out"])}:
+            return None
+        return c if sas[("out", c["spi_out"])]["in_use"] else None
+
+    return wait_for("one CHILD_SA on both gateways, its SAs alone in espgw", check_now, timeout,
+                    0.2)
+
+
+def flowing(lab, child, at_least=200, timeout=30):
+    """Both streams cross the CHILD_SA: its inbound and outbound SA in espgw each count
+    `at_least` more packets."""
     def count():
-        sas = lab.ctl.sas(TUNNEL)
+        sas = lab.gw1.ctl.sas(TUNNEL)
         i, o = sas.get(("in", child["spi_in"])), sas.get(("out", child["spi_out"]))
         return (i["packets"] if i else 0), (o["packets"] if o else 0)
 
@@ -55,82 +77,79 @@ def flowing(lab, at_least=200, timeout=30):
     wait_for(f"{at_least} packets each way through in 0x{child['spi_in']:08x} out "
              f"0x{child['spi_out']:08x}",
              lambda: all(n >= b + at_least for n, b in zip(count(), base)), timeout, 0.1)
-    return child
+
+
+def stale_sas(lab):
+    """espgw's IKE SAs that no CHILD_SA of gw1's charon has (any state)."""
+    known = set()
+    for c in lab.gw1.child_sas(TUNNEL):
+        known |= {("in", c["spi_in"]), ("out", c["spi_out"])}
+    return sorted(f"{sa['direction']} {sa['spi']}" for sa in lab.gw1.ctl("sas")["sas"]
+                  if sa.get("origin") == "ike" and (sa["direction"], int(sa["spi"], 16)) not in known)
+
+
+def drops(lab):
+    return lab.gw1.ctl("counters")["drops"]
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("espgw")
+    ap.add_argument("build")
     ap.add_argument("plugin")
-    ap.add_argument("espgw_ike")
     ap.add_argument("--rate", type=float, default=2000, help="datagrams per second, each way")
     a = ap.parse_args()
-    reason = ha_lab.skip_reason(a.espgw_ike)
+    reason = ike_lab.stack_skip_reason(a.build)
     if reason:
         print(f"SKIP: {reason}")
         return 77
-    ha_lab.ike_lab.on_signals_unwind()
-    lab = ha_lab.HaLab(os.path.abspath(a.espgw), os.path.abspath(a.plugin),
-                       os.path.abspath(a.espgw_ike), tunnels=(TUNNEL,))
+    ike_lab.on_signals_unwind()
+    lab = ike_lab.StackLab(a.build, a.plugin, peer="strongswan", prefix="ha")
     failures = []
     windows = []  # (daemon, kill time, recovered time, espgw's drops in the outage)
     ok = False
     try:
         lab.up()
-        child = lab.start()[TUNNEL]
-        say(f"tunnel {TUNNEL} up: in 0x{child['spi_in']:08x} out 0x{child['spi_out']:08x}; "
-            f"streams at {a.rate:g}/s each way")
-        streams = lab.streams(a.rate)
-        child = flowing(lab)
-        steady = lab.drops()
+        lab.configure_gw1()
+        lab.start()
+        child = current(lab, RECOVER_S)
+        say(f"tunnel {TUNNEL} up under espgw-up: in 0x{child['spi_in']:08x} out "
+            f"0x{child['spi_out']:08x}; streams at {a.rate:g}/s each way")
+        streams = ha_lab.streams(ha_lab.stack_spawn(lab), a.rate)
+        flowing(lab, child)
+        steady = drops(lab)
 
-        def restart(n, daemon, kill_and_start):
-            nonlocal child, steady
-            say(f"step {n}: {daemon} killed (SIGKILL) and started again")
-            grown = lab.drops_grown(steady, lab.drops())
+        for n, daemon in enumerate(("espgw", "charon", "espgw-ike"), 1):
+            say(f"step {n}: {daemon} killed (SIGKILL); espgw-up starts it again")
+            grown = ha_lab.HaLab.drops_grown(steady, drops(lab))
             check(not grown, f"espgw dropped nothing before the kill (grown: {grown})", failures)
             old = child
+            before = drops(lab) if daemon != "espgw" else {}  # a new espgw counts from zero
             t_kill = ha_lab.now()
-            before = lab.drops() if daemon != "espgw" else {}
-            kill_and_start()
-            # A new CHILD_SA unless only espgw-ike restarted, which must leave it alone.
+            pid = lab.gw1.kill(daemon)
+            lab.gw1.wait_restarted(daemon, pid, timeout=RECOVER_S)
             if daemon == "espgw-ike":
-                child = flowing(lab)
+                child = current(lab, RECOVER_S)
                 check(child["spi_in"] == old["spi_in"] and child["spi_out"] == old["spi_out"],
                       "the CHILD_SA is the one from before (espgw-ike initiated nothing)",
                       failures)
             else:
-                lab.established(TUNNEL, timeout=RECOVER_S, not_spi=old["spi_in"])
-                child = flowing(lab, timeout=RECOVER_S)
+                child = current(lab, RECOVER_S, not_spi=old["spi_in"])
+            flowing(lab, child, timeout=RECOVER_S)
             t_ok = ha_lab.now()
-            after = lab.drops()
-            outage_drops = lab.drops_grown(before, after)
-            windows.append((daemon, t_kill, t_ok, outage_drops))
-            stale = lab.stale_sas()
+            steady = drops(lab)
+            in_outage = ha_lab.HaLab.drops_grown(before, steady)
+            windows.append((daemon, t_kill, t_ok, in_outage))
+            stale = stale_sas(lab)
             check(not stale, f"no stale SA in espgw ({stale})", failures)
             check(True, f"traffic back {t_ok - t_kill:.1f} s after the kill on in "
                         f"0x{child['spi_in']:08x} out 0x{child['spi_out']:08x}; espgw's drops in "
-                        f"the outage: {outage_drops}", failures)
-            steady = after
-
-        def espgw():
-            lab.kill_espgw()
-            lab.start_espgw()
-
-        def charon():
-            lab.gw1.stop(signal.SIGKILL)
-            lab.gw1.start()
-
-        def espgw_ike():
-            lab.stop_ike(signal.SIGKILL)
-            lab.start_ike()
-
-        restart(1, "espgw", espgw)
-        restart(2, "charon", charon)
-        restart(3, "espgw-ike", espgw_ike)
-        grown = lab.drops_grown(steady, lab.drops())
+                        f"the outage: {in_outage}", failures)
+        grown = ha_lab.HaLab.drops_grown(steady, drops(lab))
         check(not grown, f"espgw dropped nothing after the last recovery (grown: {grown})",
               failures)
+        restarts = lab.gw1.pids()[1]
+        check(restarts == {"espgw": 1, "charon": 1, "espgw-ike": 1},
+              f"espgw-up restarted each once ({restarts})", failures)
 
         say("stop the streams and count")
         results = ha_lab.stop_streams(streams)
@@ -139,10 +158,10 @@ def main():
             ha_lab.check_stream(r, s.name, failures, allow_missing=True)
             key = s.name.replace(" -> ", "_to_").lower()
             placed = set()
-            for daemon, t_kill, t_ok, drops in windows:
+            for daemon, t_kill, t_ok, in_outage in windows:
                 gaps = [g for g in r["gaps"] if t_kill - 0.5 <= g.get("after_t", 0) <= t_ok]
                 placed |= {g["first_missing"] for g in gaps}
-                f = figures.setdefault(daemon, {"espgw_drops_in_outage": drops,
+                f = figures.setdefault(daemon, {"espgw_drops_in_outage": in_outage,
                                                 "recovered_after_kill_s": round(t_ok - t_kill, 2)})
                 f[key] = {"lost": sum(g["missing"] for g in gaps),
                           "outage_s": round(sum(g.get("seconds", 0) for g in gaps), 3),
@@ -159,6 +178,9 @@ def main():
             f = figures[daemon]
             say(f"  {daemon}: A -> B {f['a_to_b']['lost']} lost in {f['a_to_b']['outage_s']} s, "
                 f"B -> A {f['b_to_a']['lost']} lost in {f['b_to_a']['outage_s']} s")
+        backoffs = [line.split("espgw-up: ", 1)[-1] for line in
+                    lab.gw1.log_text("espgw-up").splitlines() if "starting it again" in line]
+        say("  espgw-up: " + "; ".join(backoffs))
         print("figures: " + json.dumps(figures, sort_keys=True))
         ok = not failures
     except (LabError, Exception) as e:  # noqa: BLE001
