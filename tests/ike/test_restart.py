@@ -85,7 +85,8 @@ def stale_sas(lab):
     for c in lab.gw1.child_sas(TUNNEL):
         known |= {("in", c["spi_in"]), ("out", c["spi_out"])}
     return sorted(f"{sa['direction']} {sa['spi']}" for sa in lab.gw1.ctl("sas")["sas"]
-                  if sa.get("origin") == "ike" and (sa["direction"], int(sa["spi"], 16)) not in known)
+                  if sa.get("origin") == "ike"
+                  and (sa["direction"], int(sa["spi"], 16)) not in known)
 
 
 def drops(lab):
