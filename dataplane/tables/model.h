@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "config/config.h"
@@ -97,6 +98,11 @@ class Model {
   std::vector<PortDesc> ports_;
   uint32_t workers_;
   std::vector<config::Route> routes_;
+  // The prefixes of routes_, so that adding one of a million routes is not a scan of the others.
+  struct PrefixHash {
+    size_t operator()(const IpPrefix& p) const noexcept;
+  };
+  std::unordered_set<IpPrefix, PrefixHash> route_prefixes_;
   std::map<std::string, config::Tunnel> tunnels_;
   std::map<uint32_t, SaRecord> inbound_;
   std::map<uint32_t, SaRecord> outbound_;
