@@ -57,9 +57,11 @@ void route(Worker& w, Batch& b) noexcept {
         w.drop(m, DropReason::kMartian);
         continue;
       }
-      if (const uint16_t local = s.local_port4(dst); local != kNoPort) {
-        to_host(w, local, 0x0800, m);
-        continue;
+      if (!(flags & Batch::kTransit)) {
+        if (const uint16_t local = s.local_port4(dst); local != kNoPort) {
+          to_host(w, local, 0x0800, m);
+          continue;
+        }
       }
       if (!(flags & Batch::kLocalOrigin)) {
         if (ip[8] <= 1) {
@@ -115,9 +117,11 @@ void route(Worker& w, Batch& b) noexcept {
         w.drop(m, DropReason::kMartian);
         continue;
       }
-      if (const uint16_t local = s.local_port6(ip + 24); local != kNoPort) {
-        to_host(w, local, 0x86dd, m);
-        continue;
+      if (!(flags & Batch::kTransit)) {
+        if (const uint16_t local = s.local_port6(ip + 24); local != kNoPort) {
+          to_host(w, local, 0x86dd, m);
+          continue;
+        }
       }
       if (!(flags & Batch::kLocalOrigin)) {
         if (ip[7] <= 1) {

@@ -286,6 +286,9 @@ std::unique_ptr<Snapshot> Model::build(uint64_t generation) const {
     }
   }
   s->local4 = FlatMap<uint32_t, uint16_t, U32Hash>(local4);
+  if (s->local4.size() <= Snapshot::kFewLocal) {
+    s->local4.for_each([&](uint32_t a, uint16_t port) { s->local4_few.emplace_back(a, port); });
+  }
 
   for (const auto& r : routes_) {
     NextHop nh;

@@ -96,6 +96,11 @@ class Snapshot {
   std::vector<TunnelEntry> tunnels;
   FlatMap<uint32_t, InboundEntry, U32Hash> inbound;  // by SPI
   FlatMap<uint32_t, uint16_t, U32Hash> local4;       // our IPv4 addresses (host order) -> port
+  // The same, when there are few: every transit packet is checked against our addresses (twice
+  // before this), and a hash probe at a random slot mispredicted on nearly every packet; a scan
+  // of a handful of entries that all differ is predicted.
+  std::vector<std::pair<uint32_t, uint16_t>> local4_few;
+  static constexpr size_t kFewLocal = 8;
   std::vector<std::pair<std::array<uint8_t, 16>, uint16_t>> local6;  // our IPv6 addresses
   std::vector<PortAddressing> ports;
   std::vector<uint16_t> natt_ports;  // local UDP ports that carry ESP-in-UDP (4500 and tunnels')
@@ -103,6 +108,12 @@ class Snapshot {
 
   // The port owning a local address, or kNoPort.
   uint16_t local_port4(uint32_t host_order) const noexcept {
+    if (local4.size() <= kFewLocal) {
+      for (const auto& [a, port] : local4_few) {
+        if (a == host_order) return port;
+      }
+      return kNoPort;
+    }
     const uint16_t* p = local4.find(host_order);
     return p ? *p : kNoPort;
   }

@@ -57,6 +57,7 @@ struct Batch {
   enum Flag : uint8_t {
     kLocalOrigin = 1,  // from the kernel or made by us: no TTL decrement
     kFromTunnel = 2,   // decrypted
+    kTransit = 4,      // classify found its destination is not ours
   };
   std::array<rte_mbuf*, kBatchMax> m;
   std::array<uint8_t, kBatchMax> flags;
@@ -149,6 +150,10 @@ class Worker {
   struct TxQueue {
     rte_eth_dev_tx_buffer* buffer = nullptr;
     uint16_t port_id = kNoPort;
+    // Sent since the last flush(), added to the port's counters there: two counter updates per
+    // packet were a load-store chain through memory.
+    uint64_t packets = 0;
+    uint64_t bytes = 0;
   };
   std::vector<TxQueue> tx_;         // per port
   std::vector<TxQueue> tx_kernel_;  // per port's exception device
