@@ -1,6 +1,7 @@
 // Routing: TTL / hop limit, longest-prefix match (rte_lpm, rte_lpm6), then into a tunnel or out
 // of a port. Packets into the same tunnel are gathered so ESP sees them as one burst.
 
+#include <array>
 #include <cstring>
 
 #include "common/bytes.h"
@@ -46,6 +47,23 @@ void route(Worker& w, Batch& b) noexcept {
   std::array<uint32_t, kBatchMax> tun_id;
   uint16_t ntun = 0;
 
+  // Longest-prefix match for the burst's IPv4 packets at once: one call into the FIB instead of
+  // one per packet (the martian, local and TTL checks below only ever drop a packet, so a
+  // lookup made for a dropped one is the only waste).
+  std::array<uint32_t, kBatchMax> dst4;
+  std::array<const NextHop*, kBatchMax> nh4;
+  std::array<uint8_t, kBatchMax> slot4;
+  static_assert(kBatchMax <= 256);
+  uint16_t n4 = 0;
+  for (uint16_t i = 0; i < b.n; ++i) {
+    const uint8_t* ip = rte_pktmbuf_mtod(b.m[i], const uint8_t*);
+    if ((ip[0] >> 4) == 4) {
+      slot4[i] = static_cast<uint8_t>(n4);
+      dst4[n4++] = load_be32(ip + 16);
+    }
+  }
+  s.lookup4_bulk(dst4.data(), nh4.data(), n4);
+
   for (uint16_t i = 0; i < b.n; ++i) {
     rte_mbuf* m = b.m[i];
     const uint8_t flags = b.flags[i];
@@ -77,7 +95,7 @@ void route(Worker& w, Batch& b) noexcept {
         --ip[8];
         csum_replace16(ip + 10, old_word, load_be16(ip + 8));
       }
-      const NextHop* nh = s.lookup4(dst);
+      const NextHop* nh = nh4[slot4[i]];
       if (nh == nullptr) {
         w.drop(m, DropReason::kNoRoute);
         continue;
@@ -88,7 +106,7 @@ void route(Worker& w, Batch& b) noexcept {
         continue;
       }
       // RFC 4301 5.2: what a tunnel protects must not arrive in the clear.
-      if (!(flags & (Batch::kFromTunnel | Batch::kLocalOrigin))) {
+      if (s.tunnel_routes4 && !(flags & (Batch::kFromTunnel | Batch::kLocalOrigin))) {
         const NextHop* back = s.lookup4(src);
         if (back != nullptr && back->kind == NextHopKind::kTunnel) {
           w.drop(m, DropReason::kUnprotected);

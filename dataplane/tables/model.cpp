@@ -414,6 +414,7 @@ std::unique_ptr<Snapshot> Model::build(uint64_t generation) const {
   for (size_t i = 0; i < entries.size(); ++i) {
     const RouteEntry& e = entries[i];
     const uint32_t id = ids[i];
+    if (e.prefix.address.is_v4() && e.nh.kind == NextHopKind::kTunnel) s->tunnel_routes4 = true;
     if (e.prefix.length == 0) {
       (e.prefix.address.is_v4() ? s->default4 : s->default6) = id;
       continue;

@@ -93,6 +93,9 @@ class Snapshot {
   // rte_lpm and rte_lpm6 take depths from 1: the default routes live here.
   uint32_t default4 = UINT32_MAX;
   uint32_t default6 = UINT32_MAX;
+  // Whether some IPv4 route goes into a tunnel: without one, cleartext cannot come from a
+  // protected network (RFC 4301 5.2) and route() skips the lookup of the source.
+  bool tunnel_routes4 = false;
   std::vector<TunnelEntry> tunnels;
   FlatMap<uint32_t, InboundEntry, U32Hash> inbound;  // by SPI
   FlatMap<uint32_t, uint16_t, U32Hash> local4;       // our IPv4 addresses (host order) -> port
