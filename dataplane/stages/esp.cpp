@@ -104,17 +104,21 @@ void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexc
   auto send_gathered = [&]() noexcept {
     w.engine.encrypt(std::span(views.data(), k), std::span(sas.data(), k),
                      std::span(reasons.data(), k));
+    uint16_t ok = 0;
     for (uint16_t i = 0; i < k; ++i) {
       if (reasons[i] != DropReason::kNone) {
         rte_pktmbuf_free(mbufs[i]);  // counted by the engine
         continue;
       }
       apply_view(mbufs[i], views[i]);
-      if (t.remote.is_v4()) {
-        l2_output4(w, t.egress_port, next4, mbufs[i]);
-      } else {
+      mbufs[ok++] = mbufs[i];
+    }
+    // Every packet goes to the tunnel's one next hop.
+    if (t.remote.is_v4()) {
+      l2_output4_burst(w, t.egress_port, next4, mbufs.data(), ok);
+    } else {
+      for (uint16_t i = 0; i < ok; ++i)
         l2_output6(w, t.egress_port, next6, mbufs[i]);
-      }
     }
     k = 0;
   };
