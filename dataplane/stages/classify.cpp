@@ -47,7 +47,7 @@ Verdict classify4(Worker& w, rte_mbuf* m, DropReason* why) noexcept {
     *why = DropReason::kIpLength;
     return Verdict::kDone;
   }
-  if (csum_fold(csum_partial(ip, ihl)) != 0) {
+  if (!ipv4_header_checksum_ok(ip, ihl)) {
     *why = DropReason::kIpChecksum;
     return Verdict::kDone;
   }
