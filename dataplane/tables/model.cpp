@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <tuple>
 #include <unordered_map>
@@ -378,11 +379,16 @@ std::unique_ptr<Snapshot> Model::build(uint64_t generation) const {
   // Next hops are shared by the routes that have the same one.
   using NhKey = std::tuple<uint8_t, uint16_t, bool, uint32_t, uint8_t, std::array<uint8_t, 16>>;
   std::map<NhKey, uint32_t> nh_ids;
+  // Routes come in runs with the same next hop (a million to one gateway): the last one is
+  // remembered.
+  std::optional<std::pair<NhKey, uint32_t>> last_nh;
   auto nh_id = [&](const NextHop& nh) {
     NhKey key{static_cast<uint8_t>(nh.kind),           nh.port,         nh.via_gateway, nh.tunnel,
               static_cast<uint8_t>(nh.gateway.family), nh.gateway.bytes};
+    if (last_nh && last_nh->first == key) return last_nh->second;
     auto [it, fresh] = nh_ids.emplace(key, static_cast<uint32_t>(s->nexthops.size()));
     if (fresh) s->nexthops.push_back(nh);
+    last_nh.emplace(key, it->second);
     return it->second;
   };
 

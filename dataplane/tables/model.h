@@ -57,6 +57,10 @@ class Model {
   // Each throws std::invalid_argument naming the object and the problem.
   void add_route(const config::Route& r, bool replace);
   void remove_route(const IpPrefix& prefix);
+  void reserve_routes(size_t more) {
+    routes_.reserve(routes_.size() + more);
+    route_prefixes_.reserve(routes_.size() + more);
+  }
   void add_tunnel(const config::Tunnel& t, bool replace);
   void remove_tunnel(const std::string& name);  // and its SAs
   // An outbound SA becomes its tunnel's SA in use at once (the make-before-break switch of a
