@@ -140,6 +140,17 @@ class Worker {
 
   Batch transit;  // scratch of the stages
   Batch esp_in;
+  // esp_inbound() and esp_outbound(): arrays that were on their stacks, where a PacketView's
+  // default member initialisers cost a 5 KiB memset per call, that is per packet when a burst
+  // spreads over many tunnels.
+  struct EspScratch {
+    std::array<esp::PacketView, kBatchMax> views;
+    std::array<esp::Sa*, kBatchMax> sas;
+    std::array<DropReason, kBatchMax> reasons;
+    std::array<rte_mbuf*, kBatchMax> mbufs;
+    std::array<esp::InboundMeta, kBatchMax> meta;
+    std::array<uint32_t, kBatchMax> tunnels;
+  } esp_scratch;
 
  private:
   void poll_port(const Port& p) noexcept;
