@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "common/bytes.h"
 
@@ -23,6 +24,24 @@ inline uint16_t csum_fold(uint32_t sum) noexcept {
   sum = (sum & 0xffff) + (sum >> 16);
   sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<uint16_t>(~sum);
+}
+
+// Whether an IPv4 header of ihl bytes (a multiple of 4, at least 20) has a correct checksum. The
+// one's-complement sum does not depend on byte order (RFC 1071 2(B)), so the header is summed in
+// native 32-bit words into 64 bits and folded once: a fifth of csum_partial()'s loads and no
+// byte swaps, on every packet that arrives.
+inline bool ipv4_header_checksum_ok(const uint8_t* hdr, uint32_t ihl) noexcept {
+  uint64_t sum = 0;
+  for (uint32_t i = 0; i < ihl; i += 4) {
+    uint32_t w;
+    std::memcpy(&w, hdr + i, 4);
+    sum += w;
+  }
+  sum = (sum & 0xffffffff) + (sum >> 32);
+  sum = (sum & 0xffffffff) + (sum >> 32);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return sum == 0xffff;
 }
 
 // IPv4 header checksum: call with the checksum field zeroed.

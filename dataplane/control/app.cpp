@@ -106,9 +106,9 @@ esp::Direction parse_direction(const json& op) {
   throw std::invalid_argument("direction must be \"in\" or \"out\", got " + shown(d));
 }
 
-constexpr const char* kOpTypes[] = {"route-add",      "route-replace", "route-del", "tunnel-add",
-                                    "tunnel-replace", "tunnel-del",    "sa-add",    "sa-replace",
-                                    "sa-del",         "sa-flush"};
+constexpr const char* kOpTypes[] = {"route-add",  "route-add-many", "route-replace", "route-del",
+                                    "tunnel-add", "tunnel-replace", "tunnel-del",    "sa-add",
+                                    "sa-replace", "sa-del",         "sa-flush"};
 
 bool is_op_type(const std::string& type) {
   return std::any_of(std::begin(kOpTypes), std::end(kOpTypes),
@@ -594,10 +594,36 @@ void App::apply_op(Model& next, const json& op) {
   context.source = cfg_.source;
   context.dataplane = cfg_.dataplane;
   context.interfaces = cfg_.interfaces;
-  context.routes = next.routes();
+  // A route is checked against the interfaces only; a tunnel needs the routes (a route to its
+  // peer), so only tunnel ops copy them (a copy per op made a million route-adds quadratic).
   if (type == "route-add" || type == "route-replace") {
     if (!op.contains("route")) throw std::invalid_argument(type + " needs \"route\"");
     next.add_route(config::parse_route(context, op["route"].dump(), type + ".route"), replace);
+  } else if (type == "route-add-many") {
+    // Many prefixes to one next hop: the first is checked as a route-add would be (interface,
+    // next hop, families); the others need only parse as prefixes of the same family. A YAML
+    // parse per route was most of the time of a million route-adds.
+    if (!op.contains("prefixes") || !op["prefixes"].is_array() || op["prefixes"].empty()) {
+      throw std::invalid_argument("route-add-many needs a non-empty \"prefixes\" list");
+    }
+    json first = {{"prefix", op["prefixes"][0]}, {"interface", string_field(op, "interface")}};
+    if (op.contains("via")) first["via"] = op["via"];
+    config::Route r = config::parse_route(context, first.dump(), type + ".route");
+    const IpFamily family = r.prefix.address.family;
+    const auto& prefixes = op["prefixes"];
+    next.reserve_routes(prefixes.size());
+    for (size_t i = 0; i < prefixes.size(); ++i) {
+      if (i != 0) {
+        const auto p = prefixes[i].is_string() ? IpPrefix::parse(prefixes[i].get<std::string>())
+                                               : std::nullopt;
+        if (!p || p->address.family != family) {
+          throw std::invalid_argument("route-add-many: prefixes[" + std::to_string(i) +
+                                      "]: not a prefix of the first one's family");
+        }
+        r.prefix = *p;
+      }
+      next.add_route(r, false);
+    }
   } else if (type == "route-del") {
     const std::string prefix = string_field(op, "prefix");
     auto p = IpPrefix::parse(prefix);
@@ -605,6 +631,7 @@ void App::apply_op(Model& next, const json& op) {
     next.remove_route(*p);
   } else if (type == "tunnel-add" || type == "tunnel-replace") {
     if (!op.contains("tunnel")) throw std::invalid_argument(type + " needs \"tunnel\"");
+    context.routes = next.routes();
     const config::Tunnel t = config::parse_tunnel(context, op["tunnel"].dump(), type + ".tunnel");
     next.add_tunnel(t, replace);
     if (t.static_sa) {
@@ -889,6 +916,9 @@ json App::worker_counters() {
                                      {"loops", c.loops.get()},
                                      {"busy_loops", c.busy_loops.get()},
                                      {"busy_percent", total ? c.busy_tsc.get() * 100 / total : 0},
+                                     {"busy_tsc", c.busy_tsc.get()},
+                                     {"total_tsc", total},
+                                     {"tsc_hz", rt_.tsc_hz},
                                      {"packets", c.packets.get()},
                                      {"icmp_sent", c.icmp_sent.get()},
                                      {"icmp_suppressed", c.icmp_suppressed.get()},

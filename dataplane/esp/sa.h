@@ -124,6 +124,23 @@ class Sa {
                 uint16_t local_port, uint16_t remote_port);
   const OuterHeader& outer() const noexcept { return *outer_.load(std::memory_order_acquire); }
 
+  // For a burst spread over many SAs, where each is otherwise a string of dependent cache
+  // misses: prefetch_outbound() starts loading the SA's own lines (read-only fields, the
+  // sequence number); prefetch_outbound_keys(), once those are in, what they point to (the
+  // outer header, the first lines of the key schedule).
+  void prefetch_outbound() const noexcept {
+    __builtin_prefetch(this);
+    __builtin_prefetch(reinterpret_cast<const char*>(this) + 64);
+    __builtin_prefetch(reinterpret_cast<const char*>(this) + 128);
+    __builtin_prefetch(&next_seq_, 1);
+  }
+  void prefetch_outbound_keys() const noexcept {
+    __builtin_prefetch(outer_.load(std::memory_order_relaxed));
+    const char* k = reinterpret_cast<const char*>(keys_.get());
+    for (int line = 0; line < 12; ++line)
+      __builtin_prefetch(k + 64 * line);
+  }
+
  private:
   friend class EspEngine;
   friend struct SaTestAccess;

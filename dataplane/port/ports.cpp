@@ -9,6 +9,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "dataplane/port/bench_source.h"
 #include "dataplane/port/netlink.h"
 
 namespace espgw::dp {
@@ -101,7 +102,8 @@ std::vector<Port> start_ports(const config::Config& cfg, uint32_t workers,
     p.index = static_cast<uint16_t>(ports.size());
     p.mtu = ifc.mtu;
     p.addresses = ifc.addresses;
-    p.port_id = probe(ifc.name, ifc.device);
+    const bool bench = is_bench_source(ifc.device);
+    p.port_id = probe(ifc.name, bench ? bench_source_device(ifc.name) : ifc.device);
     configure(ifc.name, ifc.device, p.port_id, queues, cfg.dataplane.rx_ring, cfg.dataplane.tx_ring,
               ifc.mtu, pools);
     if (ifc.mac) {
@@ -123,6 +125,7 @@ std::vector<Port> start_ports(const config::Config& cfg, uint32_t workers,
     rte_eth_allmulticast_enable(p.port_id);
     const int rc = rte_eth_dev_start(p.port_id);
     if (rc != 0) fail(ifc.name, ifc.device, "cannot start the port", rc);
+    if (bench) attach_bench_source(ifc.device, p.port_id, pools);
 
     if (ifc.exception.kind != config::ExceptionKind::kNone) {
       std::string devargs;
@@ -156,6 +159,7 @@ void dress_kernel_interface(const Port& p, const config::Config& cfg) {
 }
 
 void stop_ports(std::vector<Port>& ports) noexcept {
+  stop_bench_sources();
   for (auto& p : ports) {
     if (p.exc_port_id != kNoPort) {
       rte_eth_dev_stop(p.exc_port_id);

@@ -47,7 +47,7 @@ Verdict classify4(Worker& w, rte_mbuf* m, DropReason* why) noexcept {
     *why = DropReason::kIpLength;
     return Verdict::kDone;
   }
-  if (csum_fold(csum_partial(ip, ihl)) != 0) {
+  if (!ipv4_header_checksum_ok(ip, ihl)) {
     *why = DropReason::kIpChecksum;
     return Verdict::kDone;
   }
@@ -105,11 +105,10 @@ void classify(Worker& w, const Port& port, rte_mbuf** pkts, uint16_t n) noexcept
   Batch& esp = w.esp_in;
   transit.n = 0;
   esp.n = 0;
-  PortCounters& pc = w.port_counters[port.index];
+  uint64_t rx_bytes = 0;
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
-    pc.rx_packets.add();
-    pc.rx_bytes.add(m->pkt_len);
+    rx_bytes += m->pkt_len;
     if (m->nb_segs != 1 || m->data_len < 14) {
       w.drop(m, DropReason::kBadFrame);
       continue;
@@ -138,7 +137,7 @@ void classify(Worker& w, const Port& port, rte_mbuf** pkts, uint16_t n) noexcept
     switch (v) {
       case Verdict::kTransit:
         rte_pktmbuf_adj(m, 14);
-        transit.push(m, 0);
+        transit.push(m, Batch::kTransit);
         break;
       case Verdict::kEsp:
         rte_pktmbuf_adj(m, 14);
@@ -150,6 +149,9 @@ void classify(Worker& w, const Port& port, rte_mbuf** pkts, uint16_t n) noexcept
         break;
     }
   }
+  PortCounters& pc = w.port_counters[port.index];
+  pc.rx_packets.add(n);
+  pc.rx_bytes.add(rx_bytes);
   if (esp.n != 0) esp_inbound(w, esp, transit);
   if (transit.n != 0) route(w, transit);
 }

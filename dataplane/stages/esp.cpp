@@ -41,11 +41,11 @@ void clamp(Worker& w, const TunnelEntry& t, rte_mbuf* m) noexcept {
 }  // namespace
 
 void esp_inbound(Worker& w, Batch& in, Batch& out) noexcept {
-  std::array<esp::PacketView, kBatchMax> views;
-  std::array<esp::InboundMeta, kBatchMax> meta;
-  std::array<DropReason, kBatchMax> reasons;
-  std::array<esp::Sa*, kBatchMax> sas;
-  std::array<uint32_t, kBatchMax> tunnels;
+  auto& views = w.esp_scratch.views;
+  auto& meta = w.esp_scratch.meta;
+  auto& reasons = w.esp_scratch.reasons;
+  auto& sas = w.esp_scratch.sas;
+  auto& tunnels = w.esp_scratch.tunnels;
   const uint16_t n = in.n;
   for (uint16_t i = 0; i < n; ++i)
     views[i] = view_of(in.m[i]);
@@ -87,10 +87,10 @@ void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexc
       w.drop(pkts[i], DropReason::kTunnelDown);
     return;
   }
-  std::array<esp::PacketView, kBatchMax> views;
-  std::array<esp::Sa*, kBatchMax> sas;
-  std::array<DropReason, kBatchMax> reasons;
-  std::array<rte_mbuf*, kBatchMax> mbufs;
+  auto& views = w.esp_scratch.views;
+  auto& sas = w.esp_scratch.sas;
+  auto& reasons = w.esp_scratch.reasons;
+  auto& mbufs = w.esp_scratch.mbufs;
   Batch errors;
   uint16_t k = 0;
   uint8_t next6[16];
@@ -104,17 +104,21 @@ void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexc
   auto send_gathered = [&]() noexcept {
     w.engine.encrypt(std::span(views.data(), k), std::span(sas.data(), k),
                      std::span(reasons.data(), k));
+    uint16_t ok = 0;
     for (uint16_t i = 0; i < k; ++i) {
       if (reasons[i] != DropReason::kNone) {
         rte_pktmbuf_free(mbufs[i]);  // counted by the engine
         continue;
       }
       apply_view(mbufs[i], views[i]);
-      if (t.remote.is_v4()) {
-        l2_output4(w, t.egress_port, next4, mbufs[i]);
-      } else {
+      mbufs[ok++] = mbufs[i];
+    }
+    // Every packet goes to the tunnel's one next hop.
+    if (t.remote.is_v4()) {
+      l2_output4_burst(w, t.egress_port, next4, mbufs.data(), ok);
+    } else {
+      for (uint16_t i = 0; i < ok; ++i)
         l2_output6(w, t.egress_port, next6, mbufs[i]);
-      }
     }
     k = 0;
   };

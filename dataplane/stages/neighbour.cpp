@@ -178,6 +178,29 @@ void l2_output4(Worker& w, uint16_t port, uint32_t nexthop, rte_mbuf* m) noexcep
   w.send(port, m);
 }
 
+void l2_output4_burst(Worker& w, uint16_t port, uint32_t nexthop, rte_mbuf** m,
+                      uint16_t n) noexcept {
+  const Neighbour* nb = w.neigh->v4.find(nexthop);
+  if (nb == nullptr || nb->port != port) {
+    uint8_t ip[4];
+    store_be32(ip, nexthop);
+    for (uint16_t i = 0; i < n; ++i)
+      w.hold(port, ip, 4, m[i]);
+    return;
+  }
+  uint8_t header[14];
+  ether_header(header, nb->mac.data(), w.rt.ports[port].mac, kEtherIpv4);
+  for (uint16_t i = 0; i < n; ++i) {
+    auto* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m[i], 14));
+    if (eth == nullptr) {
+      w.drop(m[i], DropReason::kNoBufferRoom);
+      continue;
+    }
+    std::memcpy(eth, header, 14);
+    w.send(port, m[i]);
+  }
+}
+
 void l2_output6(Worker& w, uint16_t port, const uint8_t* nexthop, rte_mbuf* m) noexcept {
   Ip6Key key;
   std::memcpy(key.bytes.data(), nexthop, 16);

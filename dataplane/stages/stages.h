@@ -39,6 +39,9 @@ bool nd_input(Worker& w, const Port& port, rte_mbuf* m) noexcept;
 // Adds the Ethernet header for `nexthop` and sends, or holds the packet while it resolves.
 void l2_output4(Worker& w, uint16_t port, uint32_t nexthop, rte_mbuf* m) noexcept;
 void l2_output6(Worker& w, uint16_t port, const uint8_t* nexthop, rte_mbuf* m) noexcept;
+// A burst to one IPv4 next hop (a tunnel's): one neighbour lookup, one Ethernet header for all.
+void l2_output4_burst(Worker& w, uint16_t port, uint32_t nexthop, rte_mbuf** m,
+                      uint16_t n) noexcept;
 
 // icmp.cpp. Turns `m` (an L3 packet) into an ICMP/ICMPv6 error about itself, addressed to its
 // source; false (m untouched) where RFC 1812 4.3.2.7 / RFC 4443 2.4 forbid an error or the rate

@@ -1,11 +1,14 @@
 #include "dataplane/tables/model.h"
 
 #include <rte_errno.h>
+#include <rte_memory.h>
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <tuple>
+#include <unordered_map>
 
 namespace espgw::dp {
 namespace {
@@ -58,6 +61,16 @@ struct RouteEntry {
 
 }  // namespace
 
+size_t Model::PrefixHash::operator()(const IpPrefix& p) const noexcept {
+  uint64_t a;
+  uint64_t b;
+  std::memcpy(&a, p.address.bytes.data(), 8);
+  std::memcpy(&b, p.address.bytes.data() + 8, 8);
+  const uint64_t family = static_cast<uint8_t>(p.address.family);
+  const uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b + p.length + (family << 8));
+  return static_cast<size_t>((h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ull >> 16);
+}
+
 uint16_t tunnel_inner_mtu(uint16_t egress_mtu, const esp::Algorithm& a, bool nat_t,
                           bool outer_v6) noexcept {
   const uint32_t fixed =
@@ -80,13 +93,13 @@ void Model::add_route(const config::Route& r, bool replace) {
     invalid("route " + r.prefix.to_string() + ": next hop " + r.via->to_string() +
             " is of the other address family");
   }
-  auto it = std::find_if(routes_.begin(), routes_.end(),
-                         [&](const config::Route& x) { return x.prefix == r.prefix; });
-  if (it != routes_.end()) {
+  if (route_prefixes_.count(r.prefix) != 0) {
     if (!replace) invalid("route " + r.prefix.to_string() + " exists");
-    *it = r;
+    *std::find_if(routes_.begin(), routes_.end(),
+                  [&](const config::Route& x) { return x.prefix == r.prefix; }) = r;
   } else {
     routes_.push_back(r);
+    route_prefixes_.insert(r.prefix);
   }
 }
 
@@ -95,6 +108,7 @@ void Model::remove_route(const IpPrefix& prefix) {
                          [&](const config::Route& x) { return x.prefix == prefix; });
   if (it == routes_.end()) invalid("route " + prefix.to_string() + " does not exist");
   routes_.erase(it);
+  route_prefixes_.erase(prefix);
 }
 
 void Model::add_tunnel(const config::Tunnel& t, bool replace) {
@@ -276,6 +290,9 @@ std::unique_ptr<Snapshot> Model::build(uint64_t generation, uint64_t now_ms) con
     }
   }
   s->local4 = FlatMap<uint32_t, uint16_t, U32Hash>(local4);
+  if (s->local4.size() <= Snapshot::kFewLocal) {
+    s->local4.for_each([&](uint32_t a, uint16_t port) { s->local4_few.emplace_back(a, port); });
+  }
 
   for (const auto& r : routes_) {
     NextHop nh;
@@ -323,13 +340,14 @@ std::unique_ptr<Snapshot> Model::build(uint64_t generation, uint64_t now_ms) con
   }
 
   // The same prefix from two places is a configuration mistake, not a tie to break silently.
-  std::map<std::string, const RouteEntry*> seen;
+  std::unordered_map<IpPrefix, const RouteEntry*, PrefixHash> seen;
+  seen.reserve(entries.size());
   size_t n4 = 0;
   size_t n6 = 0;
   size_t deep4 = 0;
   uint32_t max_depth6 = 0;
   for (const auto& e : entries) {
-    auto [it, fresh] = seen.emplace(e.prefix.to_string(), &e);
+    auto [it, fresh] = seen.emplace(e.prefix, &e);
     if (!fresh) {
       invalid("route " + e.prefix.to_string() + " (" + e.origin + ") duplicates the one from " +
               it->second->origin);
@@ -346,37 +364,54 @@ std::unique_ptr<Snapshot> Model::build(uint64_t generation, uint64_t now_ms) con
   // Next hops are shared by the routes that have the same one.
   using NhKey = std::tuple<uint8_t, uint16_t, bool, uint32_t, uint8_t, std::array<uint8_t, 16>>;
   std::map<NhKey, uint32_t> nh_ids;
+  // Routes come in runs with the same next hop (a million to one gateway): the last one is
+  // remembered.
+  std::optional<std::pair<NhKey, uint32_t>> last_nh;
   auto nh_id = [&](const NextHop& nh) {
     NhKey key{static_cast<uint8_t>(nh.kind),           nh.port,         nh.via_gateway, nh.tunnel,
               static_cast<uint8_t>(nh.gateway.family), nh.gateway.bytes};
+    if (last_nh && last_nh->first == key) return last_nh->second;
     auto [it, fresh] = nh_ids.emplace(key, static_cast<uint32_t>(s->nexthops.size()));
     if (fresh) s->nexthops.push_back(nh);
+    last_nh.emplace(key, it->second);
     return it->second;
   };
 
   const std::string suffix = std::to_string(generation);
-  rte_lpm_config c4{};
-  c4.max_rules = static_cast<uint32_t>(std::max<size_t>(1024, n4 + n4 / 4));
-  c4.number_tbl8s = static_cast<uint32_t>(std::max<size_t>(256, deep4 + 64));
-  s->lpm4 = rte_lpm_create(("espgw_lpm4_" + suffix).c_str(), SOCKET_ID_ANY, &c4);
+  // Next hop ids first: their number picks the FIB's next-hop width.
+  std::vector<uint32_t> ids;
+  ids.reserve(entries.size());
+  for (const auto& e : entries)
+    ids.push_back(nh_id(e.nh));
+  rte_fib_conf c4{};
+  c4.type = RTE_FIB_DIR24_8;
+  const bool narrow = s->nexthops.size() < 32767;
+  c4.dir24_8.nh_sz = narrow ? RTE_FIB_DIR24_8_2B : RTE_FIB_DIR24_8_4B;
+  s->fib4_miss = narrow ? 0x7fff : 0x7fffffff;
+  c4.default_nh = s->fib4_miss;
+  c4.max_routes = static_cast<int>(std::max<size_t>(1024, n4 + n4 / 4));
+  c4.dir24_8.num_tbl8 = static_cast<uint32_t>(std::max<size_t>(256, deep4 + 64));
+  s->fib4 = rte_fib_create(("espgw_fib4_" + suffix).c_str(), SOCKET_ID_ANY, &c4);
   rte_lpm6_config c6{};
   c6.max_rules = static_cast<uint32_t>(std::max<size_t>(1024, n6 + n6 / 4));
   c6.number_tbl8s = static_cast<uint32_t>(
       std::max<size_t>(1024, n6 * std::max<uint32_t>(1, (max_depth6 + 7) / 8)));
   s->lpm6 = rte_lpm6_create(("espgw_lpm6_" + suffix).c_str(), SOCKET_ID_ANY, &c6);
-  if (s->lpm4 == nullptr || s->lpm6 == nullptr) {
+  if (s->fib4 == nullptr || s->lpm6 == nullptr) {
     throw std::runtime_error("cannot create routing tables for " + std::to_string(n4) +
                              " IPv4 and " + std::to_string(n6) +
                              " IPv6 routes: " + rte_strerror(rte_errno));
   }
-  for (const auto& e : entries) {
-    const uint32_t id = nh_id(e.nh);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const RouteEntry& e = entries[i];
+    const uint32_t id = ids[i];
+    if (e.prefix.address.is_v4() && e.nh.kind == NextHopKind::kTunnel) s->tunnel_routes4 = true;
     if (e.prefix.length == 0) {
       (e.prefix.address.is_v4() ? s->default4 : s->default6) = id;
       continue;
     }
     const int rc = e.prefix.address.is_v4()
-                       ? rte_lpm_add(s->lpm4, e.prefix.address.v4_host(), e.prefix.length, id)
+                       ? rte_fib_add(s->fib4, e.prefix.address.v4_host(), e.prefix.length, id)
                        : rte_lpm6_add(s->lpm6, e.prefix.address.bytes.data(), e.prefix.length, id);
     if (rc != 0) {
       throw std::runtime_error("cannot add route " + e.prefix.to_string() + " (" + e.origin +

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "config/config.h"
@@ -63,6 +64,10 @@ class Model {
   // Each throws std::invalid_argument naming the object and the problem.
   void add_route(const config::Route& r, bool replace);
   void remove_route(const IpPrefix& prefix);
+  void reserve_routes(size_t more) {
+    routes_.reserve(routes_.size() + more);
+    route_prefixes_.reserve(routes_.size() + more);
+  }
   void add_tunnel(const config::Tunnel& t, bool replace);
   void remove_tunnel(const std::string& name);  // and its SAs
   // An outbound SA becomes its tunnel's SA in use at once (the make-before-break switch of a
@@ -109,6 +114,11 @@ class Model {
   std::vector<PortDesc> ports_;
   uint32_t workers_;
   std::vector<config::Route> routes_;
+  // The prefixes of routes_, so that adding one of a million routes is not a scan of the others.
+  struct PrefixHash {
+    size_t operator()(const IpPrefix& p) const noexcept;
+  };
+  std::unordered_set<IpPrefix, PrefixHash> route_prefixes_;
   std::map<std::string, config::Tunnel> tunnels_;
   std::map<uint32_t, SaRecord> inbound_;
   std::map<uint32_t, SaRecord> outbound_;

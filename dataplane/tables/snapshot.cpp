@@ -1,11 +1,12 @@
 #include "dataplane/tables/snapshot.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace espgw::dp {
 
 Snapshot::~Snapshot() {
-  if (lpm4 != nullptr) rte_lpm_free(lpm4);
+  if (fib4 != nullptr) rte_fib_free(fib4);
   if (lpm6 != nullptr) rte_lpm6_free(lpm6);
 }
 
@@ -28,11 +29,21 @@ uint16_t Snapshot::local_port6(const uint8_t* addr) const noexcept {
 }
 
 const NextHop* Snapshot::lookup4(uint32_t host_order) const noexcept {
-  uint32_t nh;
-  if (rte_lpm_lookup(lpm4, host_order, &nh) != 0) {
-    return default4 == UINT32_MAX ? nullptr : &nexthops[default4];
-  }
+  uint64_t nh;
+  rte_fib_lookup_bulk(fib4, &host_order, &nh, 1);
+  if (nh == fib4_miss) return default4 == UINT32_MAX ? nullptr : &nexthops[default4];
   return &nexthops[nh];
+}
+
+void Snapshot::lookup4_bulk(uint32_t* host_order, const NextHop** out, unsigned n) const noexcept {
+  uint64_t nh[64];
+  const NextHop* fallback = default4 == UINT32_MAX ? nullptr : &nexthops[default4];
+  for (unsigned base = 0; base < n; base += 64) {
+    const unsigned k = std::min(64u, n - base);
+    rte_fib_lookup_bulk(fib4, host_order + base, nh, k);
+    for (unsigned i = 0; i < k; ++i)
+      out[base + i] = nh[i] == fib4_miss ? fallback : &nexthops[nh[i]];
+  }
 }
 
 const NextHop* Snapshot::lookup6(const uint8_t* addr) const noexcept {

@@ -56,10 +56,10 @@ Worker::~Worker() {
 }
 
 void Worker::send(uint16_t port, rte_mbuf* m) noexcept {
-  PortCounters& c = port_counters[port];
-  c.tx_packets.add();
-  c.tx_bytes.add(m->pkt_len);
-  rte_eth_tx_buffer(tx_[port].port_id, queue, tx_[port].buffer, m);
+  TxQueue& q = tx_[port];
+  ++q.packets;
+  q.bytes += m->pkt_len;
+  rte_eth_tx_buffer(q.port_id, queue, q.buffer, m);
 }
 
 void Worker::to_kernel(uint16_t port, rte_mbuf* m) noexcept {
@@ -126,8 +126,15 @@ void Worker::poll_control() noexcept {
 }
 
 void Worker::flush() noexcept {
-  for (auto& q : tx_)
+  for (size_t p = 0; p < tx_.size(); ++p) {
+    TxQueue& q = tx_[p];
+    if (q.packets == 0) continue;
     rte_eth_tx_buffer_flush(q.port_id, queue, q.buffer);
+    port_counters[p].tx_packets.add(q.packets);
+    port_counters[p].tx_bytes.add(q.bytes);
+    q.packets = 0;
+    q.bytes = 0;
+  }
   for (auto& q : tx_kernel_) {
     if (q.buffer != nullptr) rte_eth_tx_buffer_flush(q.port_id, queue, q.buffer);
   }

@@ -57,6 +57,7 @@ struct Batch {
   enum Flag : uint8_t {
     kLocalOrigin = 1,  // from the kernel or made by us: no TTL decrement
     kFromTunnel = 2,   // decrypted
+    kTransit = 4,      // classify found its destination is not ours
   };
   std::array<rte_mbuf*, kBatchMax> m;
   std::array<uint8_t, kBatchMax> flags;
@@ -139,6 +140,17 @@ class Worker {
 
   Batch transit;  // scratch of the stages
   Batch esp_in;
+  // esp_inbound() and esp_outbound(): arrays that were on their stacks, where a PacketView's
+  // default member initialisers cost a 5 KiB memset per call, that is per packet when a burst
+  // spreads over many tunnels.
+  struct EspScratch {
+    std::array<esp::PacketView, kBatchMax> views;
+    std::array<esp::Sa*, kBatchMax> sas;
+    std::array<DropReason, kBatchMax> reasons;
+    std::array<rte_mbuf*, kBatchMax> mbufs;
+    std::array<esp::InboundMeta, kBatchMax> meta;
+    std::array<uint32_t, kBatchMax> tunnels;
+  } esp_scratch;
 
  private:
   void poll_port(const Port& p) noexcept;
@@ -149,6 +161,10 @@ class Worker {
   struct TxQueue {
     rte_eth_dev_tx_buffer* buffer = nullptr;
     uint16_t port_id = kNoPort;
+    // Sent since the last flush(), added to the port's counters there: two counter updates per
+    // packet were a load-store chain through memory.
+    uint64_t packets = 0;
+    uint64_t bytes = 0;
   };
   std::vector<TxQueue> tx_;         // per port
   std::vector<TxQueue> tx_kernel_;  // per port's exception device

@@ -9,6 +9,8 @@ ESPGW_PACKAGES=(
   g++ meson ninja-build pkg-config
   libipsec-mb-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev
   dpdk dpdk-dev libdpdk-dev
+  # bench/run builds DPDK's ipsec-secgw from the examples in dpdk-doc at bench time.
+  dpdk-doc python3-yaml
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-scapy
   python3-cryptography procps iproute2 ethtool iputils-ping iperf3 tcpdump

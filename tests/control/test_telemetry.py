@@ -23,7 +23,7 @@ import ctl_harness as h
 ESPGW, ESPGWCTL = h.main_args()
 DPDK_TELEMETRY = "/usr/bin/dpdk-telemetry.py"
 COMMANDS = ["/espgw/ports", "/espgw/workers", "/espgw/drops", "/espgw/sas", "/espgw/tunnels"]
-MOVING = {"loops", "busy_loops", "busy_percent"}  # an idle worker still loops
+MOVING = {"loops", "busy_loops", "busy_percent", "busy_tsc", "total_tsc"}  # an idle worker still loops
 
 
 class TelemetryClient:
