@@ -286,11 +286,19 @@ class Gateway:
         return path
 
     def wait_packets(self, n):
-        """Waits (bounded) until the workers have handled n packets."""
+        """Waits (bounded) until the workers have handled n packets and their counters have
+        settled: a worker adds its port TX counters once per loop, after the packets."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.request({"cmd": "status"})["packets"] >= n:
-                return
+                before = self.request({"cmd": "counters"})
+                while time.monotonic() < deadline:
+                    after = self.request({"cmd": "counters"})
+                    if after["ports"] == before["ports"] and after["drops"] == before["drops"]:
+                        return
+                    before = after
+                    time.sleep(0.05)
+                return  # endless traffic: the packets are there, the counters never settle
             time.sleep(0.05)
         raise AssertionError(f"espgw did not handle {n} packets in {START_TIMEOUT_S} s")
 
