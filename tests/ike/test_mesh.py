@@ -16,7 +16,7 @@ and the pair's pre-shared key from the generated secrets file. Each espgw-up run
 mount namespace with its own /run (charon's VICI socket is the config's default,
 /run/espgw/charon.vici, under it). Regions are named so that region-one initiates to both
 others, region-three to region-two (the generator's rule: the region first by name starts IKE,
-the other one waits with start_action trap); the gateways start responders first.
+the other one waits, start_action none); the gateways start responders first.
 
 What it proves, on top of e2e_mesh's proofs (every host pings every other one without loss; per
 ordered pair exactly the four SAs of the pair move, by exactly the number of pings; no other SA
