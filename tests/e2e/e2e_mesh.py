@@ -1,14 +1,17 @@
 """A full mesh of three espgw gateways, each a region with its VPC host, built from a regions file
-by `espgwctl mesh --static-sas` (IKE comes later: the generator writes IKE configs too).
+by `espgwctl mesh`. This test runs the generator's lab mode, `--static-sas`; the same network and
+proofs with the generator's default, IKE with a pre-shared key per pair, are the IKE test
+`ike_mesh` (tests/ike/test_mesh.py, which imports this module).
 
     host 1 (172.50.1.10) - gw1 -+                      +- gw2 - host 2 (172.60.1.10)
                                  +- router (internet) -+
                                  +- gw3 - host 3 (172.70.1.10)
 
-Each gateway has a tunnel to each of the other two (ESP in UDP 4500, AES-256-GCM keys drawn by
-the generator per pair). Namespaces are aws-<tag>-*; they, the espgw processes (by the ids this
-test started), their DPDK folders and the work folder are removed however the test ends; a run
-killed outright is swept by the next one (its note in /run/espgw-aws-mesh).
+Each gateway has a tunnel to each of the other two (plain ESP: no NAT between the regions;
+AES-256-GCM keys drawn by the generator per pair). Namespaces are aws-<tag>-*; they, the
+processes (by the ids this test started, then whatever is left in its namespaces), their DPDK
+folders and the work folder are removed however the test ends; a run killed outright is swept
+by the next one (its note in /run/espgw-aws-mesh), whichever of the two tests it was.
 
 What it proves:
   - The generator's three configs start three gateways whose SAs mirror each other pairwise.
@@ -26,7 +29,6 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 
@@ -45,6 +47,16 @@ def say(msg):
     print(f"[mesh] {msg}", flush=True)
 
 
+def kill_namespace(ns):
+    """SIGKILL to every process in the namespace, then the namespace; True when it is gone."""
+    for pid in L.run(["ip", "netns", "pids", ns], check=False).stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return L.run(["ip", "netns", "del", ns], check=False).returncode == 0
+
+
 def sweep_abandoned():
     try:
         notes = os.listdir(STATE_DIR)
@@ -61,12 +73,7 @@ def sweep_abandoned():
             continue
         for ns in [n for n in L.run(["ip", "netns", "list"], check=False).stdout.split()
                    if n.startswith(f"aws-{tag}-")]:
-            for pid in L.run(["ip", "netns", "pids", ns], check=False).stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            L.run(["ip", "netns", "del", ns], check=False)
+            kill_namespace(ns)
         shutil.rmtree(note.get("workdir", "/nonexistent"), ignore_errors=True)
         for i in range(3):
             shutil.rmtree(f"/var/run/dpdk/aws-{tag}-gw{i + 1}", ignore_errors=True)
@@ -89,15 +96,25 @@ class MeshGateway(L.Gateway):
 
 
 class Mesh:
+    """The network, the regions file and the generator's configs; the gateways are espgw alone
+    with static SAs here, the full IKE stack in tests/ike/test_mesh.py (a subclass)."""
+
+    generator_options = ["--static-sas"]
+    origin = "config"  # what espgw's `sas` says each SA came from (a static_sa of the config)
+
     def __init__(self, build, crypto):
         self.build = os.path.abspath(build)
         self.crypto = crypto
         self.tag = secrets.token_hex(2)
         self.workdir = tempfile.mkdtemp(prefix=f"aws-mesh-{self.tag}-")
+        self.configs = os.path.join(self.workdir, "configs")
         t = self.tag
         self.ns = {n: f"aws-{t}-{n}" for n in ("inet", "gw1", "gw2", "gw3", "h1", "h2", "h3")}
         self.created = []
-        self.gateways = [MeshGateway(self, i) for i in range(3)]
+        self.gateways = self.make_gateways()
+
+    def make_gateways(self):
+        return [MeshGateway(self, i) for i in range(3)]
 
     def sh(self, ns, *cmd, check=True, timeout=60):
         return L.run(["ip", "netns", "exec", self.ns[ns], *cmd], check=check, timeout=timeout)
@@ -160,34 +177,45 @@ class Mesh:
         with open(path, "w") as f:
             f.write("\n".join(regions) + "\n")
         espgwctl = os.path.join(self.build, "dataplane", "espgwctl")
-        r = L.run([espgwctl, "mesh", "--regions", path, "-o",
-                   os.path.join(self.workdir, "configs"), "--static-sas"])
-        say(r.stderr.strip().splitlines()[-1])
-        for g in self.gateways:
-            mode = os.stat(g.config).st_mode & 0o777
+        r = L.run([espgwctl, "mesh", "--regions", path, "-o", self.configs,
+                   *self.generator_options])
+        for line in r.stderr.strip().splitlines():
+            say(line)
+        for secret in self.secret_files():
+            mode = os.stat(secret).st_mode & 0o777
             if mode != 0o600:
-                raise L.LabError(f"{g.config}: mode {mode:o}, expected 600 (it holds keys)")
+                raise L.LabError(f"{secret}: mode {mode:o}, expected 600 (it holds keys)")
+        self.start_gateways()
+
+    def secret_files(self):
+        """The generator's files that hold keys: the configs themselves with static SAs."""
+        return [g.config for g in self.gateways]
+
+    def start_gateways(self):
+        for g in self.gateways:
             g.start()
         for g in self.gateways:
             st = g.wait_ready()
             say(f"espgw {g.name} ({g.region}) running: {st['tunnels']} tunnels, "
                 f"{st['inbound_sas']}+{st['outbound_sas']} SAs")
 
+    def stop_gateway(self, g):
+        """Stops one gateway; a problem to report, or None."""
+        g.stop()
+        return None
+
     def down(self):
         errors = []
         for g in self.gateways:
             try:
-                g.stop()
+                problem = self.stop_gateway(g)
+                if problem:
+                    errors.append(f"{g.name}: {problem}")
             except Exception as e:  # noqa: BLE001 - teardown goes on
                 errors.append(f"{g.name}: {e}")
             shutil.rmtree(f"/var/run/dpdk/{g.prefix}", ignore_errors=True)
         for ns in reversed(self.created):
-            for pid in L.run(["ip", "netns", "pids", ns], check=False).stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            if L.run(["ip", "netns", "del", ns], check=False).returncode != 0:
+            if not kill_namespace(ns):
                 errors.append(f"ip netns del {ns}")
         self.created = []
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -198,6 +226,14 @@ class Mesh:
                 pass
         return errors
 
+    def dump_logs(self):
+        for g in self.gateways:
+            print(f"--- {g.name} log:\n{g.log_tail()}")
+
+    def sas(self):
+        """{gateway index: espgw's `sas` list}."""
+        return {i: g.ctl("sas")["sas"] for i, g in enumerate(self.gateways)}
+
     def sa_counts(self):
         """{(gateway index, tunnel, direction): packets}, and the drops of each gateway."""
         out, drops = {}, []
@@ -207,11 +243,93 @@ class Mesh:
             drops.append(sum(g.ctl("counters")["drops"].values()))
         return out, drops
 
+    def check_sas(self, failures):
+        """Each tunnel has one SA each way, of this mesh's origin; what i sends to j, j takes in."""
+        spis, kinds = {}, set()
+        for i, sas in self.sas().items():
+            for sa in sas:
+                kinds.add(f"{sa['algorithm']}{' in UDP' if sa['nat_t'] else ''}")
+                key = (i, sa["tunnel"], sa["direction"])
+                check(key not in spis, f"{NAMES[i]}: one {sa['direction']} SA on {sa['tunnel']}",
+                      failures)
+                check(sa.get("origin") == self.origin,
+                      f"{NAMES[i]}: SA {sa['spi']} from {sa.get('origin')}", failures)
+                spis[key] = sa["spi"]
+        say(f"{len(spis)} SAs: {', '.join(sorted(kinds))}")
+        for i in range(3):
+            for j in range(3):
+                if i != j:
+                    check(spis.get((i, f"to-{NAMES[j]}", "out"))
+                          == spis.get((j, f"to-{NAMES[i]}", "in")),
+                          f"{NAMES[i]} -> {NAMES[j]}: the outbound SPI is the peer's inbound one",
+                          failures)
+
 
 def check(cond, msg, failures):
     print(("  ok    " if cond else "  FAIL  ") + msg, flush=True)
     if not cond:
         failures.append(msg)
+
+
+def prove(mesh, failures):
+    """Every host pings every other one; each ordered pair moves its four SAs and nothing else."""
+    mesh.check_sas(failures)
+    # First pings wait for ARP on both ends: one answered echo per pair proves the path.
+    for i in range(3):
+        for j in range(3):
+            if i != j:
+                L.wait_for(f"a first ping h{i + 1} -> h{j + 1}",
+                           lambda i=i, j=j: mesh.sh(f"h{i + 1}", "ping", "-c", "1", "-W", "1",
+                                                    f"{LAN_NETS[j]}.10", check=False)
+                           .returncode == 0, 30, 0)
+    for i in range(3):
+        for j in range(3):
+            if i == j:
+                continue
+            before, drops_before = mesh.sa_counts()
+            r = mesh.sh(f"h{i + 1}", "ping", "-n", "-q", "-c", str(PINGS), "-i", "0.05",
+                        "-W", "2", f"{LAN_NETS[j]}.10", check=False, timeout=60)
+            check(f"{PINGS} received" in r.stdout,
+                  f"h{i + 1} -> h{j + 1}: {PINGS} pings answered", failures)
+            expected = {(i, f"to-{NAMES[j]}", "out"): PINGS, (j, f"to-{NAMES[i]}", "in"): PINGS,
+                        (j, f"to-{NAMES[i]}", "out"): PINGS, (i, f"to-{NAMES[j]}", "in"): PINGS}
+
+            def moved():
+                after, drops_after = mesh.sa_counts()
+                delta = {k: after[k] - before.get(k, 0) for k in after}
+                return (delta, drops_after) if all(
+                    delta.get(k) == v for k, v in expected.items()) else None
+
+            try:
+                delta, drops_after = L.wait_for("the four SA counters of the pair", moved, 5)
+            except L.LabError:
+                delta, drops_after = mesh.sa_counts()
+                delta = {k: delta[k] - before.get(k, 0) for k in delta}
+            others = {k: v for k, v in delta.items() if k not in expected and v}
+            check(all(delta.get(k) == v for k, v in expected.items()),
+                  f"h{i + 1} -> h{j + 1}: the pair's four SAs carried {PINGS} packets each "
+                  f"({[delta.get(k) for k in expected]})", failures)
+            check(not others, f"h{i + 1} -> h{j + 1}: no other SA moved ({others})", failures)
+            check(drops_after == drops_before,
+                  f"h{i + 1} -> h{j + 1}: no drops ({drops_before} -> {drops_after})", failures)
+
+
+def run_mesh(mesh):
+    """Up, the proofs, down whatever happened; the exit code."""
+    L.on_signals_unwind()
+    failures = []
+    try:
+        mesh.up()
+        prove(mesh, failures)
+    except Exception as e:  # noqa: BLE001 - any failure is reported, and teardown runs
+        failures.append(str(e))
+        print(f"  FAIL  {e}", flush=True)
+        mesh.dump_logs()
+    finally:
+        errors = mesh.down()
+        check(not errors, f"teardown: {errors or 'clean'}", failures)
+    print(f"mesh: {len(failures)} failures")
+    return 1 if failures else 0
 
 
 def main():
@@ -223,70 +341,7 @@ def main():
     if why:
         print(f"SKIP: {why}")
         return 77
-    L.on_signals_unwind()
-    failures = []
-    mesh = Mesh(a.build, a.crypto)
-    try:
-        mesh.up()
-        # SAs mirror pairwise: what i sends to j, j takes in.
-        sas = {}
-        for i, g in enumerate(mesh.gateways):
-            for sa in g.ctl("sas")["sas"]:
-                sas[(i, sa["tunnel"], sa["direction"])] = sa["spi"]
-        for i in range(3):
-            for j in range(3):
-                if i != j:
-                    check(sas[(i, f"to-{NAMES[j]}", "out")] == sas[(j, f"to-{NAMES[i]}", "in")],
-                          f"{NAMES[i]} -> {NAMES[j]}: the outbound SPI is the peer's inbound one",
-                          failures)
-        # First pings wait for ARP on both ends: one answered echo per pair proves the path.
-        for i in range(3):
-            for j in range(3):
-                if i != j:
-                    L.wait_for(f"a first ping h{i + 1} -> h{j + 1}",
-                               lambda i=i, j=j: mesh.sh(f"h{i + 1}", "ping", "-c", "1", "-W", "1",
-                                                        f"{LAN_NETS[j]}.10", check=False)
-                               .returncode == 0, 30, 0)
-        for i in range(3):
-            for j in range(3):
-                if i == j:
-                    continue
-                before, drops_before = mesh.sa_counts()
-                r = mesh.sh(f"h{i + 1}", "ping", "-n", "-q", "-c", str(PINGS), "-i", "0.05",
-                            "-W", "2", f"{LAN_NETS[j]}.10", check=False, timeout=60)
-                check(f"{PINGS} received" in r.stdout,
-                      f"h{i + 1} -> h{j + 1}: {PINGS} pings answered", failures)
-                expected = {(i, f"to-{NAMES[j]}", "out"): PINGS, (j, f"to-{NAMES[i]}", "in"): PINGS,
-                            (j, f"to-{NAMES[i]}", "out"): PINGS, (i, f"to-{NAMES[j]}", "in"): PINGS}
-
-                def moved():
-                    after, drops_after = mesh.sa_counts()
-                    delta = {k: after[k] - before.get(k, 0) for k in after}
-                    return (delta, drops_after) if all(
-                        delta[k] == v for k, v in expected.items()) else None
-
-                try:
-                    delta, drops_after = L.wait_for("the four SA counters of the pair", moved, 5)
-                except L.LabError:
-                    delta, drops_after = mesh.sa_counts()
-                    delta = {k: delta[k] - before.get(k, 0) for k in delta}
-                others = {k: v for k, v in delta.items() if k not in expected and v}
-                check(all(delta[k] == v for k, v in expected.items()),
-                      f"h{i + 1} -> h{j + 1}: the pair's four SAs carried {PINGS} packets each "
-                      f"({[delta[k] for k in expected]})", failures)
-                check(not others, f"h{i + 1} -> h{j + 1}: no other SA moved ({others})", failures)
-                check(drops_after == drops_before,
-                      f"h{i + 1} -> h{j + 1}: no drops ({drops_before} -> {drops_after})", failures)
-    except L.LabError as e:
-        failures.append(str(e))
-        print(f"  FAIL  {e}", flush=True)
-        for g in mesh.gateways:
-            print(f"--- {g.name} log:\n{g.log_tail()}")
-    finally:
-        errors = mesh.down()
-        check(not errors, f"teardown: {errors or 'clean'}", failures)
-    print(f"mesh: {len(failures)} failures")
-    return 1 if failures else 0
+    return run_mesh(Mesh(a.build, a.crypto))
 
 
 if __name__ == "__main__":

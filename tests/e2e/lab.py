@@ -111,11 +111,14 @@ STATE_DIR = "/run/espgw-e2e"
 
 
 def _proc_start(pid):
+    """The process's start time, or None when it is gone. A zombie counts as gone: a lab killed
+    outright stays one until its parent reaps it, and its namespaces are abandoned already."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
         return None
+    return None if len(fields) < 20 or fields[0] == "Z" else fields[19]
 
 
 def sweep_abandoned(say=print):

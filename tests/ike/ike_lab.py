@@ -848,9 +848,10 @@ ike:
         return Control(self.ike_socket)("status")
 
     def ike_sas(self, conn):
-        """charon's IKE_SAs of a connection: [{"version", "state", "uniqueid"}]."""
+        """charon's IKE_SAs of a connection: [{"version", "state", "uniqueid"}, and
+        "initiator": "yes" where this side initiated]."""
         out = self.swanctl("--list-sas", "--raw", "--noblock", "--ike", conn).stdout
-        return [dict(re.findall(r"\b(uniqueid|version|state)=(\S+)", m.group(1)))
+        return [dict(re.findall(r"\b(uniqueid|version|state|initiator)=(\S+)", m.group(1)))
                 for m in re.finditer(r"\b" + re.escape(conn) + r" \{(.*?)child-sas", out)]
 
     # ---- logs ----
