@@ -56,6 +56,29 @@ def up_by_traffic(lab, before):
     return child, n
 
 
+def steps(lab):
+    lab.configure_gw2(start_action="none")
+    lab.configure_gw1(start_action="trap", extra_ike="\n      dpd_action: trap")
+    lab.start()
+    say("gw1 (start_action trap) and gw2 (start_action none): full stacks up")
+    for gw, conn in ((lab.gw1, TUNNEL), (lab.gw2, "to-gw1")):
+        if gw.ike_sas(conn):
+            raise LabError(f"{gw.name} has an IKE_SA before any traffic: {gw.ike_sas(conn)}")
+    if lab.gw1.ctl.sas() or acquires(lab.gw1, TUNNEL) != 0:
+        raise LabError("gw1's espgw has SAs or acquires before any traffic")
+    if acquires(lab.gw2, "to-gw1") != 0:
+        raise LabError("gw2's espgw raised an acquire with no traffic")
+    say("  no IKE_SA on either side, no SA and no acquire in gw1's espgw")
+    child, n = up_by_traffic(lab, 0)
+    say("gw1's IKE_SA terminated: the trap stays, the next ping starts IKE again")
+    lab.gw1.swanctl("--terminate", "--ike", TUNNEL, "--timeout", "10")
+    ike_lab.wait_for("gw1's espgw without the CHILD_SA's SAs", lambda: not lab.gw1.ctl.sas(), 15,
+                     0.2)
+    again, _ = up_by_traffic(lab, n)
+    if again["spi_in"] == child["spi_in"]:
+        raise LabError("the CHILD_SA after the second acquire is the old one")
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -65,44 +88,7 @@ def main():
     if reason:
         print(f"SKIP: {reason}")
         return 77
-    ike_lab.on_signals_unwind()
-    lab = ike_lab.StackLab(build, plugin, peer="espgw", prefix="tr")
-    ok = False
-    started = time.monotonic()
-    try:
-        lab.up()
-        lab.configure_gw2(start_action="none")
-        lab.configure_gw1(start_action="trap", extra_ike="\n      dpd_action: trap")
-        lab.start()
-        say("gw1 (start_action trap) and gw2 (start_action none): full stacks up")
-        for gw, conn in ((lab.gw1, TUNNEL), (lab.gw2, "to-gw1")):
-            if gw.ike_sas(conn):
-                raise LabError(f"{gw.name} has an IKE_SA before any traffic: {gw.ike_sas(conn)}")
-        if lab.gw1.ctl.sas() or acquires(lab.gw1, TUNNEL) != 0:
-            raise LabError("gw1's espgw has SAs or acquires before any traffic")
-        if acquires(lab.gw2, "to-gw1") != 0:
-            raise LabError("gw2's espgw raised an acquire with no traffic")
-        say("  no IKE_SA on either side, no SA and no acquire in gw1's espgw")
-        child, n = up_by_traffic(lab, 0)
-        say("gw1's IKE_SA terminated: the trap stays, the next ping starts IKE again")
-        lab.gw1.swanctl("--terminate", "--ike", TUNNEL, "--timeout", "10")
-        ike_lab.wait_for("gw1's espgw without the CHILD_SA's SAs", lambda: not lab.gw1.ctl.sas(),
-                         15, 0.2)
-        again, _ = up_by_traffic(lab, n)
-        if again["spi_in"] == child["spi_in"]:
-            raise LabError("the CHILD_SA after the second acquire is the old one")
-        for s in lab.stacks:
-            code = s.stop()
-            if code != 0:
-                raise LabError(f"espgw-up on {s.name} exited with {code}")
-        say(f"all checks passed in {time.monotonic() - started:.0f} s")
-        ok = True
-    except (LabError, Exception) as e:  # noqa: BLE001
-        print(f"FAIL: {e}", file=sys.stderr)
-        lab.dump_logs()
-    finally:
-        lab.down()
-    return 0 if ok else 1
+    return ike_lab.run_lab(ike_lab.StackLab(build, plugin, peer="espgw", prefix="tr"), steps)
 
 
 if __name__ == "__main__":
