@@ -218,10 +218,14 @@ void espgw_metrics(Exposition& e, const json& all) {
             "tunnel_down.");
   e.declare("espgw_tunnel_inner_mtu_bytes", Type::kGauge,
             "Largest inner packet the tunnel sends without fragmenting it.");
+  e.declare("espgw_tunnel_acquires_total", Type::kCounter,
+            "acquire events raised for the tunnel: traffic while it had no SA, to start IKE "
+            "(at most one a second).");
   for (const auto& t : all.value("tunnels", json::array())) {
     const Labels l{{"tunnel", text(t.value("name", json()))}};
     e.sample("espgw_tunnel_up", l, text(t.value("outbound_spi", json())).empty() ? 0 : 1);
     e.sample("espgw_tunnel_inner_mtu_bytes", l, num(t.value("inner_mtu", json())));
+    if (t.contains("acquires")) e.sample("espgw_tunnel_acquires_total", l, num(t["acquires"]));
   }
 }
 

@@ -343,12 +343,12 @@ std::vector<MeshConfig> generate_mesh(const std::string& regions_yaml, const std
         y.line(6, "local_id: " + yaml_quote(me.public_address.to_string()));
         y.line(6, "remote_id: " + yaml_quote(peer.public_address.to_string()));
         y.line(6, "psk_ref: " + name);
-        // Not `trap` on the waiting side: espgw raises no acquire, so traffic to a tunnel
-        // without SAs is dropped (tunnel_down) and never starts IKE; `trap` would only promise
-        // that. The starting side's DPD (restart) brings the pair back after either restarts.
-        y.line(6, std::string("start_action: ") + (me.name < peer.name ? "start" : "none"),
+        // One side starts, so that the pair does not race two IKE_SAs at load; the other
+        // traps: its own traffic brings the tunnel up too (espgw raises an acquire), as a
+        // network engineer expects of either end.
+        y.line(6, std::string("start_action: ") + (me.name < peer.name ? "start" : "trap"),
                me.name < peer.name ? "the region first by name starts IKE"
-                                   : "the peer (first by name) starts IKE");
+                                   : "the peer starts IKE; traffic from here starts it too");
       }
     }
     if (!options.static_sas) {

@@ -35,6 +35,19 @@ uint64_t now_ms() {
                                    .count());
 }
 
+// At most one acquire event per tunnel in this time: charon ignores an acquire for a trap while
+// it negotiates that CHILD_SA anyway, and a flood into a tunnel that is down must not become a
+// flood of events. Short enough that an attempt that failed is retried on the next traffic soon
+// (XFRM waits for its larval state to expire, net.core.xfrm_acq_expires, 30 s by default).
+constexpr uint64_t kAcquireIntervalMs = 1000;
+
+IpAddress address_of(uint8_t family, const uint8_t* bytes) {
+  IpAddress a;
+  a.family = family == 4 ? IpFamily::kV4 : IpFamily::kV6;
+  std::memcpy(a.bytes.data(), bytes, family == 4 ? 4 : 16);
+  return a;
+}
+
 std::string spi_hex(uint32_t spi) {
   char b[16];
   std::snprintf(b, sizeof b, "0x%08x", spi);
@@ -434,6 +447,7 @@ int App::run() {
       neighbours_->tick(now_ms());
     }
     check_lifetimes();
+    check_acquires();
     check_peers();
     // --max-packets: stop once the packets are handled and the workers have taken what this
     // thread queued for them in return (gratuitous ARPs, ARP requests, released packets); each
@@ -839,6 +853,43 @@ void App::check_lifetimes() {
   }
 }
 
+void App::check_acquires() {
+  std::vector<AcquireSignal> signals;
+  for (const auto& w : workers_)
+    w->acquire.drain([&](const AcquireSignal& a) { signals.push_back(a); });
+  if (signals.empty()) return;
+  std::vector<json> events;
+  const uint64_t now = now_ms();
+  {
+    std::lock_guard guard(lock_);
+    const Snapshot* s = rt_.tables.get();
+    for (const AcquireSignal& a : signals) {
+      // The tunnel as it stands now: it may have gone, lost its ike: section or come up since
+      // the worker posted.
+      const auto t = std::find_if(s->tunnels.begin(), s->tunnels.end(),
+                                  [&](const auto& te) { return te.acquire_if_id == a.if_id; });
+      if (t == s->tunnels.end() || t->outbound != nullptr) continue;
+      AcquireState& st = acquires_[t->name];
+      if (st.sent != 0 && now < st.last_ms + kAcquireIntervalMs) continue;
+      st.last_ms = now;
+      ++st.sent;
+      events.push_back({{"event", "acquire"},
+                        {"tunnel", t->name},
+                        {"if_id", a.if_id},
+                        {"src", address_of(a.family, a.src).to_string()},
+                        {"dst", address_of(a.family, a.dst).to_string()}});
+    }
+    std::erase_if(acquires_,
+                  [&](const auto& kv) { return model_->tunnels().count(kv.first) == 0; });
+  }
+  for (const auto& e : events) {
+    std::fprintf(stderr, "espgw: tunnel %s: traffic from %s to %s and no SA: acquire\n",
+                 e["tunnel"].get<std::string>().c_str(), e["src"].get<std::string>().c_str(),
+                 e["dst"].get<std::string>().c_str());
+    server_->broadcast(e.dump());
+  }
+}
+
 void App::check_peers() {
   const uint64_t now = now_ms();
   if (now < next_peer_check_ms_) return;
@@ -993,6 +1044,11 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
   return out;
 }
 
+uint64_t App::acquire_count(const std::string& tunnel) const {
+  const auto it = acquires_.find(tunnel);
+  return it == acquires_.end() ? 0 : it->second.sent;
+}
+
 json App::tunnel_list() {
   std::lock_guard guard(lock_);
   json out = json::array();
@@ -1011,6 +1067,7 @@ json App::tunnel_list() {
                    {"inner_mtu", te.inner_mtu},
                    {"mss", te.mss4},
                    {"outbound_spi", te.outbound ? spi_hex(te.outbound->spi()) : ""},
+                   {"acquires", acquire_count(te.name)},
                    {"local_cidrs", lc},
                    {"remote_cidrs", rc}});
   }

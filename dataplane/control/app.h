@@ -66,6 +66,10 @@ class App {
   nlohmann::json if_last_use(const nlohmann::json& req);
   // Byte and packet lifetimes, checked from the control loop; sends expire events.
   void check_lifetimes();
+  // Traffic into IKE tunnels without an SA, from the workers' mailboxes: sends acquire events,
+  // at most one per tunnel per kAcquireIntervalMs.
+  void check_acquires();
+  uint64_t acquire_count(const std::string& tunnel) const;  // lock_ held
   // A peer's choice of tunnel that changes with time alone (a failback hold that ended, the peer
   // sending under a new tunnel's SAs): rebuilds and publishes the tables (Model::peer_choice_due).
   void check_peers();
@@ -94,6 +98,11 @@ class App {
   std::map<uint32_t, uint64_t> spi_reserved_;
   uint64_t next_lifetime_check_ms_ = 0;  // handed out by spi-alloc: SPI -> until (ms)
   uint64_t next_peer_check_ms_ = 0;
+  struct AcquireState {
+    uint64_t last_ms = 0;  // last event sent
+    uint64_t sent = 0;     // events sent (the tunnel's `acquires` counter)
+  };
+  std::map<std::string, AcquireState> acquires_;  // by tunnel name
   uint64_t started_ns_ = 0;
 };
 

@@ -83,6 +83,11 @@ void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexc
   const TunnelEntry& t = w.snap->tunnels[tunnel];
   esp::Sa* sa = t.outbound;
   if (sa == nullptr) {
+    // One packet of the burst is enough for charon to start IKE (its selectors are narrowed to
+    // that packet's addresses); the control thread rate-limits per tunnel.
+    if (t.acquire_if_id != 0 && n != 0) {
+      w.acquire.post(t.acquire_if_id, rte_pktmbuf_mtod(pkts[0], const uint8_t*));
+    }
     for (uint16_t i = 0; i < n; ++i)
       w.drop(pkts[i], DropReason::kTunnelDown);
     return;

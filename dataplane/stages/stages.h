@@ -24,7 +24,8 @@ void from_kernel(Worker& w, const Port& port, rte_mbuf** pkts, uint16_t n) noexc
 void esp_inbound(Worker& w, Batch& in, Batch& out) noexcept;
 // Outbound: inner L3 packets routed into tunnel `tunnel`: selector check, MTU (fragment or ICMP),
 // MSS clamp, encrypt, then to the tunnel's next hop. Drops: tunnel_down, selector_mismatch,
-// fragmentation_needed, and the engine's.
+// fragmentation_needed, and the engine's. A tunnel_down burst into a tunnel that IKE starts also
+// posts an acquire to the control thread (Worker::acquire).
 void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexcept;
 
 // route.cpp. L3 packets: TTL/hop limit, longest-prefix match, tunnel or port, egress MTU; decrypted

@@ -426,6 +426,7 @@ std::unique_ptr<Snapshot> Model::build(uint64_t generation, uint64_t now_ms) con
     te.remote = t.remote;
     te.local_cidrs = t.local_cidrs;
     te.remote_cidrs = t.remote_cidrs;
+    if (t.ike) te.acquire_if_id = config::tunnel_if_id(name);
     auto v4_pairs = [](const std::vector<IpPrefix>& v) {
       std::vector<std::pair<uint32_t, uint32_t>> out;
       for (const auto& p : v) {

@@ -40,6 +40,9 @@ struct NextHop {
 struct TunnelEntry {
   std::string name;
   esp::Sa* outbound = nullptr;  // the SA in use; null until one is installed (drops: tunnel_down)
+  // config::tunnel_if_id() where IKE starts the tunnel (an `ike:` section): its tunnel_down drops
+  // ask the control thread for an acquire. 0 for static-SA tunnels, which never raise one.
+  uint32_t acquire_if_id = 0;
   IpAddress local;
   IpAddress remote;
   // Where the outer packets go: the route to `remote`, resolved when the snapshot was built.

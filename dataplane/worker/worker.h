@@ -137,6 +137,7 @@ class Worker {
   std::vector<PortCounters> port_counters;
   TokenBucket exception_tokens;
   TokenBucket icmp_tokens;
+  AcquireMailbox acquire;  // tunnel_down in tunnels IKE starts on demand, to the control thread
 
   Batch transit;  // scratch of the stages
   Batch esp_in;

@@ -15,8 +15,8 @@
 /*
  * charon's kernel_ipsec_t on espgw's control socket; what each call sends is
  * docs/ike-bridge.md's table. Two connections: one for requests (one at a
- * time, under the mutex) and one subscribed to espgw's events (expire),
- * watched by lib->watcher.
+ * time, under the mutex) and one subscribed to espgw's events (expire,
+ * acquire), watched by lib->watcher.
  *
  * espgw forgets every IKE SA when it restarts. The plugin keeps what it
  * installed (keys included, in charon's memory only); whenever it (re)connects
@@ -147,6 +147,12 @@ struct private_kernel_espgw_ipsec_t {
 	bool events_retry;
 
 	/**
+	 * if_ids of acquires that matched no policy, logged once each, uint32_t
+	 * (events mutex)
+	 */
+	array_t *acquire_unknown;
+
+	/**
 	 * Being destroyed: schedule nothing more
 	 */
 	bool destroying;
@@ -202,6 +208,8 @@ typedef struct {
 	traffic_selector_t *dst_ts;
 	uint32_t if_id;
 	mark_t mark;
+	/** charon's reqid (of the trap or of the CHILD_SA); what an acquire names */
+	uint32_t reqid;
 	/** add_policy() calls not yet matched by del_policy() */
 	u_int refs;
 	/** SPI of the SA each of those calls attached, uint32_t */
@@ -1373,6 +1381,10 @@ METHOD(kernel_ipsec_t, add_policy, status_t,
 			.mark = id->mark,
 			.spis = array_create(sizeof(uint32_t), 0),
 		);
+		if (data->sa)
+		{
+			policy->reqid = data->sa->reqid;
+		}
 		this->policies->insert_last(this->policies, policy);
 		if (data->type != POLICY_IPSEC)
 		{
@@ -1381,6 +1393,10 @@ METHOD(kernel_ipsec_t, add_policy, status_t,
 				 data->type == POLICY_PASS ? "pass" : "drop", id->src_ts,
 				 id->dst_ts, policy_dir_names, id->dir);
 		}
+	}
+	if (!policy->reqid && data->sa)
+	{
+		policy->reqid = data->sa->reqid;
 	}
 	policy->refs++;
 	array_insert(policy->spis, ARRAY_TAIL, &spi);
@@ -1504,6 +1520,116 @@ METHOD(kernel_ipsec_t, enable_udp_decap, bool,
 static void schedule_reconnect(private_kernel_espgw_ipsec_t *this, u_int ms);
 
 /**
+ * The reqid of the outbound policy of tunnel if_id, preferring one whose
+ * selectors cover the packet (src, dst may be NULL); 0 if none (mutex held).
+ */
+static uint32_t acquire_reqid(private_kernel_espgw_ipsec_t *this,
+							  uint32_t if_id, host_t *src, host_t *dst)
+{
+	enumerator_t *enumerator;
+	policy_entry_t *entry;
+	uint32_t reqid = 0;
+
+	enumerator = this->policies->create_enumerator(this->policies);
+	while (enumerator->enumerate(enumerator, &entry))
+	{
+		if (entry->dir != POLICY_OUT || entry->if_id != if_id ||
+			!entry->reqid)
+		{
+			continue;
+		}
+		if (src && dst && entry->src_ts->includes(entry->src_ts, src) &&
+			entry->dst_ts->includes(entry->dst_ts, dst))
+		{
+			reqid = entry->reqid;
+			break;
+		}
+		if (!reqid)
+		{
+			reqid = entry->reqid;
+		}
+	}
+	enumerator->destroy(enumerator);
+	return reqid;
+}
+
+/**
+ * An acquire event: traffic into tunnel if_id, which has no SA. Raised as the
+ * kernel's acquire of the trap policy charon installed for it (events mutex
+ * held).
+ */
+static void handle_acquire(private_kernel_espgw_ipsec_t *this,
+						   espgw_json_t *event)
+{
+	kernel_acquire_data_t data = {};
+	host_t *src = NULL, *dst = NULL;
+	char *text;
+	uint64_t if_id;
+	uint32_t reqid, logged;
+	int i;
+
+	if (!espgw_json_get_uint(event, "if_id", &if_id) || !if_id ||
+		if_id > UINT32_MAX)
+	{
+		DBG1(DBG_KNL, "kernel-espgw: ignoring a malformed acquire event");
+		return;
+	}
+	text = espgw_json_get_string(event, "src");
+	if (text)
+	{
+		src = host_create_from_string(text, 0);
+		free(text);
+	}
+	text = espgw_json_get_string(event, "dst");
+	if (text)
+	{
+		dst = host_create_from_string(text, 0);
+		free(text);
+	}
+	this->mutex->lock(this->mutex);
+	reqid = acquire_reqid(this, (uint32_t)if_id, src, dst);
+	this->mutex->unlock(this->mutex);
+	if (!reqid)
+	{
+		for (i = 0; i < array_count(this->acquire_unknown); i++)
+		{
+			array_get(this->acquire_unknown, i, &logged);
+			if (logged == if_id)
+			{
+				break;
+			}
+		}
+		if (i == array_count(this->acquire_unknown))
+		{
+			logged = (uint32_t)if_id;
+			array_insert(this->acquire_unknown, ARRAY_TAIL, &logged);
+			DBG2(DBG_KNL, "kernel-espgw: acquire for if_id 0x%08x, which has "
+				 "no trap policy: ignored (start_action is not trap)", logged);
+		}
+		goto out;
+	}
+	if (src && dst && src->get_family(src) == dst->get_family(dst))
+	{
+		data.src = traffic_selector_create_from_subnet(src->clone(src),
+								src->get_family(src) == AF_INET ? 32 : 128,
+								0, 0, 65535);
+		data.dst = traffic_selector_create_from_subnet(dst->clone(dst),
+								dst->get_family(dst) == AF_INET ? 32 : 128,
+								0, 0, 65535);
+	}
+	DBG1(DBG_KNL, "kernel-espgw: espgw: traffic %H === %H in tunnel if_id "
+		 "0x%08x without an SA: acquire for reqid %u", src, dst,
+		 (uint32_t)if_id, reqid);
+	charon->kernel->acquire(charon->kernel, reqid, &data);
+	DESTROY_IF(data.src);
+	DESTROY_IF(data.dst);
+
+out:
+	DESTROY_IF(src);
+	DESTROY_IF(dst);
+}
+
+/**
  * One event line from espgw (events mutex held).
  */
 static void handle_event(private_kernel_espgw_ipsec_t *this, char *line,
@@ -1525,6 +1651,11 @@ static void handle_event(private_kernel_espgw_ipsec_t *this, char *line,
 	type = espgw_json_get_string(event, "event");
 	if (!type)
 	{	/* the answer to subscribe */
+		goto out;
+	}
+	if (streq(type, "acquire"))
+	{
+		handle_acquire(this, event);
 		goto out;
 	}
 	if (!streq(type, "expire"))
@@ -1752,6 +1883,7 @@ METHOD(kernel_ipsec_t, destroy, void,
 	this->policies->destroy_function(this->policies,
 									 (void*)policy_entry_destroy);
 	this->expires->destroy(this->expires);
+	array_destroy(this->acquire_unknown);
 	this->events_mutex->destroy(this->events_mutex);
 	this->mutex->destroy(this->mutex);
 	free(this->path);
@@ -1798,6 +1930,7 @@ kernel_espgw_ipsec_t *kernel_espgw_ipsec_create()
 		.sas = linked_list_create(),
 		.policies = linked_list_create(),
 		.expires = linked_list_create(),
+		.acquire_unknown = array_create(sizeof(uint32_t), 0),
 	);
 	if (this->timeout_ms <= 0)
 	{

@@ -243,6 +243,9 @@ class Mesh:
             drops.append(sum(g.ctl("counters")["drops"].values()))
         return out, drops
 
+    def more_proofs(self, failures):
+        """After prove(): what a subclass proves on top (IKE: traffic starts a tunnel)."""
+
     def check_sas(self, failures):
         """Each tunnel has one SA each way, of this mesh's origin; what i sends to j, j takes in."""
         spis, kinds = {}, set()
@@ -315,12 +318,14 @@ def prove(mesh, failures):
 
 
 def run_mesh(mesh):
-    """Up, the proofs, down whatever happened; the exit code."""
+    """Up, the proofs (and the mesh's own, more_proofs), down whatever happened; the exit
+    code."""
     L.on_signals_unwind()
     failures = []
     try:
         mesh.up()
         prove(mesh, failures)
+        mesh.more_proofs(failures)
     except Exception as e:  # noqa: BLE001 - any failure is reported, and teardown runs
         failures.append(str(e))
         print(f"  FAIL  {e}", flush=True)

@@ -72,6 +72,28 @@ def say(msg):
     print(f"[ike] {msg}", flush=True)
 
 
+def run_lab(lab, steps):
+    """lab.up(), steps(lab), then every Stack of the lab stopped (espgw-up must exit 0); on any
+    failure FAIL and the logs' tails; lab.down() however it ends. Returns the exit code."""
+    on_signals_unwind()
+    started = time.monotonic()
+    try:
+        lab.up()
+        steps(lab)
+        for s in lab.stacks:
+            code = s.stop()
+            if code != 0:
+                raise LabError(f"espgw-up on {s.name} exited with {code}")
+        say(f"all checks passed in {time.monotonic() - started:.0f} s")
+        return 0
+    except (LabError, Exception) as e:  # noqa: BLE001
+        print(f"FAIL: {e}", file=sys.stderr)
+        lab.dump_logs()
+        return 1
+    finally:
+        lab.down()
+
+
 def wait_for(what, predicate, timeout, interval=0.1):
     """Polls predicate until it returns something true; LabError after timeout seconds."""
     deadline = time.monotonic() + timeout

@@ -26,7 +26,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ike_lab  # noqa: E402
@@ -125,6 +124,41 @@ add rule ip eip post ip saddr {ike_lab.GW1_PRIVATE} snat to {ike_lab.GW1_EIP}
         "and sequence numbers; ping both ways and 4 MiB B -> A checked")
 
 
+def steps(lab):
+    rows = []
+    lab.configure_gw2(esp=[esp(p) for p in PROPOSALS], replay_window=WINDOW)
+    lab.configure_gw1(esp=[esp(PROPOSALS[0])], replay_window=WINDOW, extra_ike=DPD)
+    lab.start()
+    say("gw1 and gw2: espgw, charon and espgw-ike up under espgw-up")
+    child = None
+    for i, proposal in enumerate(PROPOSALS):
+        old = set()
+        if child:
+            old = {child["spi_in"]}
+            lab.configure_gw1(esp=[esp(proposal)], replay_window=WINDOW, extra_ike=DPD)
+            lab.gw1.hup()
+        child = lab.established(proposal, old_spis=old)
+        lab.only_current_sas(child)
+        check_esn(lab, child, proposal)
+        rows.append((proposal, *traffic(lab, proposal, 10 * i)))
+    say("gw2's espgw (the responder's) killed: espgw-up starts it again, gw2's plugin re-adds "
+        "the SAs and gw2's charon rekeys them")
+    pid = lab.gw2.kill("espgw")
+    lab.gw2.wait_restarted("espgw", pid)
+    new = lab.established(PROPOSALS[-1], old_spis={child["spi_in"]}, timeout=60)
+    lab.only_current_sas(new)
+    lab.wait_ping()
+    check_esn(lab, new, PROPOSALS[-1])
+    lab.tcp_transfer(TRANSFER, src="b", dst="a", dst_ip=A_IP, seed=99)
+    say(f"  rekeyed 0x{child['spi_in']:08x} -> 0x{new['spi_in']:08x}; ping and a checked "
+        "transfer B -> A")
+    nat_rebind(lab, new)
+    print("\n  espgw <-> espgw, ESN, replay window 1024 (iperf3, one TCP stream, "
+          f"{IPERF_S} s)")
+    for proposal, up, down in rows:
+        print(f"  {proposal:14} A->B {up / 1e6:6.0f} Mbit/s   B->A {down / 1e6:6.0f} Mbit/s")
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -135,57 +169,7 @@ def main():
     if reason:
         print(f"SKIP: {reason}")
         return 77
-    ike_lab.on_signals_unwind()
-    lab = ike_lab.StackLab(build, plugin, peer="espgw", nat=True)
-    ok = False
-    started = time.monotonic()
-    rows = []
-    try:
-        lab.up()
-        lab.configure_gw2(esp=[esp(p) for p in PROPOSALS], replay_window=WINDOW)
-        lab.configure_gw1(esp=[esp(PROPOSALS[0])], replay_window=WINDOW, extra_ike=DPD)
-        lab.start()
-        say("gw1 and gw2: espgw, charon and espgw-ike up under espgw-up")
-        child = None
-        for i, proposal in enumerate(PROPOSALS):
-            old = set()
-            if child:
-                old = {child["spi_in"]}
-                lab.configure_gw1(esp=[esp(proposal)], replay_window=WINDOW, extra_ike=DPD)
-                lab.gw1.hup()
-            child = lab.established(proposal, old_spis=old)
-            lab.only_current_sas(child)
-            check_esn(lab, child, proposal)
-            rows.append((proposal, *traffic(lab, proposal, 10 * i)))
-        say("gw2's espgw (the responder's) killed: espgw-up starts it again, gw2's plugin re-adds "
-            "the SAs and gw2's charon rekeys them")
-        pid = lab.gw2.kill("espgw")
-        lab.gw2.wait_restarted("espgw", pid)
-        new = lab.established(PROPOSALS[-1], old_spis={child["spi_in"]}, timeout=60)
-        lab.only_current_sas(new)
-        lab.wait_ping()
-        check_esn(lab, new, PROPOSALS[-1])
-        lab.tcp_transfer(TRANSFER, src="b", dst="a", dst_ip=A_IP, seed=99)
-        say(f"  rekeyed 0x{child['spi_in']:08x} -> 0x{new['spi_in']:08x}; ping and a checked "
-            "transfer B -> A")
-        child = new
-        nat_rebind(lab, child)
-        for s in lab.stacks:
-            code = s.stop()
-            if code != 0:
-                raise LabError(f"espgw-up on {s.name} exited with {code}")
-        print("\n  espgw <-> espgw, ESN, replay window 1024 (iperf3, one TCP stream, "
-              f"{IPERF_S} s)")
-        for proposal, up, down in rows:
-            print(f"  {proposal:14} A->B {up / 1e6:6.0f} Mbit/s   B->A {down / 1e6:6.0f} Mbit/s")
-        say(f"all checks passed in {time.monotonic() - started:.0f} s")
-        ok = True
-    except (LabError, Exception) as e:  # noqa: BLE001
-        print(f"FAIL: {e}", file=sys.stderr)
-        lab.dump_logs()
-    finally:
-        lab.down()
-    return 0 if ok else 1
+    return ike_lab.run_lab(ike_lab.StackLab(build, plugin, peer="espgw", nat=True), steps)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ and the pair's pre-shared key from the generated secrets file. Each espgw-up run
 mount namespace with its own /run (charon's VICI socket is the config's default,
 /run/espgw/charon.vici, under it). Regions are named so that region-one initiates to both
 others, region-three to region-two (the generator's rule: the region first by name starts IKE,
-the other one waits, start_action none); the gateways start responders first.
+the other one traps: start_action trap, its traffic would start IKE too); the gateways start
+responders first.
 
 What it proves, on top of e2e_mesh's proofs (every host pings every other one without loss; per
 ordered pair exactly the four SAs of the pair move, by exactly the number of pings; no other SA
@@ -25,6 +26,9 @@ moves; no gateway drops a packet):
     CHILD_SA per peer (six IKE_SAs in all, three pairs), the initiator of each the region first
     by name, and its espgw holds exactly that CHILD_SA's two SAs (origin ike), mirrored by the
     peer's.
+  - Traffic from the waiting side starts IKE: with region-one's IKE_SA to region-two
+    terminated (no SA left on either side), pings from host 2 to host 1 bring the pair up again,
+    the IKE_SA initiated by region-two (its trap, espgw's acquire), and pass.
   - espgw-up on each gateway stops cleanly (exit 0).
 Namespaces, processes, DPDK folders and the work folder go however the test ends; a run killed
 outright is swept by the next one (e2e_mesh.sweep_abandoned). Exit 77 where it cannot run.
@@ -118,6 +122,28 @@ class IkeMesh(M.Mesh):
                             f"{M.NAMES[i]}: espgw holds exactly that CHILD_SA's SAs on {tunnel}",
                             failures)
         super().check_sas(failures)
+
+    def more_proofs(self, failures):
+        one, two = self.gateways[0], self.gateways[1]
+        one.swanctl("--terminate", "--ike", "to-region-two", "--timeout", "10")
+        ike_lab.wait_for("no SA between region-one and region-two",
+                         lambda: not one.ctl.sas("to-region-two")
+                         and not two.ctl.sas("to-region-one"), 15, 0.2)
+        before = next(t["acquires"] for t in two.ctl("tunnels")["tunnels"]
+                      if t["name"] == "to-region-one")
+        ike_lab.wait_for("a ping h2 -> h1 through the trapped tunnel",
+                         lambda: self.sh("h2", "ping", "-c", "1", "-W", "1",
+                                         f"{M.LAN_NETS[0]}.10", check=False).returncode == 0,
+                         ESTABLISH_S, 0)
+        ike = [s for s in two.ike_sas("to-region-one") if s.get("state") == "ESTABLISHED"]
+        after = next(t["acquires"] for t in two.ctl("tunnels")["tunnels"]
+                     if t["name"] == "to-region-one")
+        M.check(len(ike) == 1 and ike[0].get("initiator") == "yes" and after > before,
+                f"region-two: its traffic started IKE to region-one (acquires {before} -> "
+                f"{after}, {ike})", failures)
+        r = self.sh("h2", "ping", "-n", "-q", "-c", "5", "-i", "0.2", "-W", "2",
+                    f"{M.LAN_NETS[0]}.10", check=False, timeout=60)
+        M.check("5 received" in r.stdout, "h2 -> h1: 5 pings answered after the trap", failures)
 
     def stop_gateway(self, g):
         code = g.stop()

@@ -492,8 +492,8 @@ TEST(Mesh, IkeSharesOneKeyPerPair) {
   EXPECT_EQ(configs[0].result.secrets.at("to-two"), configs[1].result.secrets.at("to-one"));
   EXPECT_NE(configs[0].result.secrets.at("to-two"), configs[0].result.secrets.at("to-three"));
   EXPECT_THAT(configs[0].result.yaml, HasSubstr("secrets_file: /etc/espgw/one.secrets.yaml"));
-  // Per pair the region first by name starts IKE and the other waits: `none`, not `trap`,
-  // which would promise a start on traffic that espgw (no acquires) cannot keep.
+  // Per pair the region first by name starts IKE and the other traps: its traffic starts IKE
+  // too (espgw's acquire events).
   std::map<std::string, config::Config> by;
   for (const auto& mc : configs)
     by[mc.region] = validate(mc.result, dir);
@@ -501,7 +501,7 @@ TEST(Mesh, IkeSharesOneKeyPerPair) {
     for (const auto& t : c.tunnels) {
       const std::string peer = t.name.substr(3);
       EXPECT_EQ(t.ike->start_action,
-                name < peer ? config::StartAction::kStart : config::StartAction::kNone)
+                name < peer ? config::StartAction::kStart : config::StartAction::kTrap)
           << name << " " << t.name;
     }
   }

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""acquire events: traffic into a tunnel that IKE starts and that has no SA (docs/ike-bridge.md).
+
+The lan port reads an endless flood (net_pcap infinite_rx) to 172.70.1.20 and 172.80.1.20, which
+no route covers at first. With a subscriber connected, one transaction adds tunnel "west" (an
+`ike:` section, no SA) for 172.70.0.0/16 and tunnel "south" (static SAs, its outbound one deleted
+in the same transaction) for 172.80.0.0/16: from then on both drop the flood as tunnel_down.
+
+Proves: west raises an acquire event with the flood's addresses and its if_id; under the flood
+it raises exactly one until an outbound SA brings it up, as long as that takes under the rate
+limit's second (at most one more per second otherwise); the tunnel's `acquires` counter matches
+the events; south, a static-SA tunnel down the same way, never raises one; once west's outbound
+SA is deleted again, the flood raises the next acquire, at least a second after the first.
+
+Run by meson: test_acquire.py ESPGW ESPGWCTL.
+"""
+
+import json
+import os
+import select
+import socket
+import time
+import unittest
+
+import ctl_harness as h
+
+ESPGW, ESPGWCTL = h.main_args()
+
+SOUTH_OUT_KEY = h.test_key("south out", 20)
+SOUTH_IN_KEY = h.test_key("south in", 20)
+WEST_OUT_KEY = h.test_key("west out", 20)
+KEYS = [SOUTH_OUT_KEY, SOUTH_IN_KEY, WEST_OUT_KEY]
+EVENT_TIMEOUT_S = 20
+FLOOD_PACKETS = 2000  # tunnel_down drops that show the flood went on
+
+
+def tunnel_if_id(name):
+    """config::tunnel_if_id(): 32-bit FNV-1a of the name (0 and 0xffffffff moved off)."""
+    v = 2166136261
+    for c in name.encode():
+        v = ((v ^ c) * 16777619) & 0xFFFFFFFF
+    return 1 if v == 0 else 0xFFFFFFFE if v == 0xFFFFFFFF else v
+
+
+WEST = {"name": "west", "local": "198.51.100.1", "remote": "203.0.113.3",
+        "local_cidrs": ["172.50.0.0/16"], "remote_cidrs": ["172.70.0.0/16"], "nat_t": True,
+        "ike": {"psk_ref": "west-psk"}}
+SOUTH = {"name": "south", "local": "198.51.100.1", "remote": "203.0.113.4",
+         "local_cidrs": ["172.50.0.0/16"], "remote_cidrs": ["172.80.0.0/16"], "nat_t": True,
+         "static_sa": {"outbound": {"spi": 0x3001, "algorithm": "aes128gcm16",
+                                    "key": "0x" + SOUTH_OUT_KEY},
+                       "inbound": {"spi": 0x4001, "algorithm": "aes128gcm16",
+                                   "key": "0x" + SOUTH_IN_KEY}}}
+
+
+class Events:
+    """A connection subscribed to espgw's events."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.buf = b""
+        self.sock.sendall(b'{"cmd": "subscribe"}\n')
+        resp = self.next(10)
+        assert resp.get("ok"), resp
+
+    def next(self, timeout):
+        """The next line as JSON, or None after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                return None
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError("espgw closed the event connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def next_acquire(self, timeout=EVENT_TIMEOUT_S):
+        deadline = time.monotonic() + timeout
+        while True:
+            e = self.next(max(0.0, deadline - time.monotonic()))
+            if e is None:
+                raise AssertionError(f"no acquire event in {timeout} s")
+            if e.get("event") == "acquire":
+                return e
+
+    def close(self):
+        self.sock.close()
+
+
+class Acquire(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.gw = h.Gateway(ESPGW, ESPGWCTL, "acq", keys=KEYS)
+        cls.addClassCleanup(cls.gw.cleanup)
+        cls.addClassCleanup(cls.gw.close)
+        frames = [h.udp_frame("172.50.1.10", dst, 1000 + i, 5201, bytes(range(64)))
+                  for i in range(32) for dst in ("172.70.1.20", "172.80.1.20")]
+        h.write_pcap(os.path.join(cls.gw.dir, "flood.pcap"), frames)
+        with open(cls.gw.config_path) as f:
+            text = f.read()
+        lan = f"rx_pcap={cls.gw.dir}/lan_in.pcap"
+        assert lan in text
+        with open(cls.gw.config_path, "w") as f:
+            f.write(text.replace(lan, f"rx_pcap={cls.gw.dir}/flood.pcap,infinite_rx=1"))
+        cls.gw.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.close()
+        cls.gw.assert_no_key_material()
+
+    def ok(self, req):
+        resp = self.gw.request(req)
+        self.assertTrue(resp.get("ok"), resp)
+        return resp
+
+    def tunnel(self, name):
+        return next(t for t in self.ok({"cmd": "tunnels"})["tunnels"] if t["name"] == name)
+
+    def tunnel_down(self):
+        return self.ok({"cmd": "counters"})["drops"]["tunnel_down"]
+
+    def wait_tunnel_down(self, more):
+        """Polls (bounded) until `more` further packets were dropped as tunnel_down."""
+        start = self.tunnel_down()
+        deadline = time.monotonic() + EVENT_TIMEOUT_S
+        while self.tunnel_down() < start + more:
+            self.assertLess(time.monotonic(), deadline, "the flood stopped")
+            time.sleep(0.01)
+
+    def test_acquire(self):
+        events = Events(self.gw.socket)
+        self.addCleanup(events.close)
+        # The flood runs (dropped for want of a route) before the tunnels come.
+        deadline = time.monotonic() + EVENT_TIMEOUT_S
+        while self.ok({"cmd": "status"})["packets"] < FLOOD_PACKETS:
+            self.assertLess(time.monotonic(), deadline, "no flood")
+            time.sleep(0.01)
+        self.assertEqual(self.tunnel_down(), 0)
+
+        self.ok({"cmd": "apply", "ops": [{"op": "tunnel-add", "tunnel": WEST},
+                                         {"op": "tunnel-add", "tunnel": SOUTH},
+                                         {"op": "sa-del", "direction": "out", "spi": 0x3001}]})
+        first = events.next_acquire()
+        first_at = time.monotonic()
+        self.assertEqual(first, {"event": "acquire", "tunnel": "west",
+                                 "if_id": tunnel_if_id("west"), "src": "172.50.1.10",
+                                 "dst": "172.70.1.20"})
+        # Both tunnels go on dropping the flood; then west comes up.
+        self.wait_tunnel_down(FLOOD_PACKETS)
+        self.ok({"cmd": "sa-add", "tunnel": "west", "direction": "out",
+                 "sa": {"spi": 0x5001, "algorithm": "aes128gcm16", "key": "0x" + WEST_OUT_KEY}})
+        up_after = time.monotonic() - first_at
+        # With an outbound SA west raises no more: its counter is final, and every event it
+        # counts was sent before the sa-add's answer.
+        sent = self.tunnel("west")["acquires"]
+        extra = [events.next_acquire() for _ in range(sent - 1)]
+        self.assertTrue(all(e["tunnel"] == "west" for e in extra), extra)
+        if up_after < 0.9:
+            self.assertEqual(sent, 1, f"west came up {up_after:.2f} s after its first acquire")
+        else:
+            self.assertLessEqual(sent, 2 + int(up_after), f"{up_after:.2f} s")
+
+        # Only south drops now, on and on, and raises nothing.
+        self.wait_tunnel_down(FLOOD_PACKETS)
+        self.assertEqual(self.tunnel("south")["acquires"], 0)
+        self.assertEqual(self.tunnel("south")["outbound_spi"], "")
+        self.assertEqual(self.tunnel("west")["acquires"], sent)
+        self.assertIsNone(events.next(0), "an event after west came up")
+
+        # Down again: the flood raises the next acquire, a second or more after the last one.
+        self.ok({"cmd": "sa-del", "direction": "out", "spi": 0x5001})
+        again = events.next_acquire()
+        self.assertEqual(again["tunnel"], "west")
+        if up_after < 0.9:
+            self.assertGreaterEqual(time.monotonic() - first_at, 0.9)
+        self.assertEqual(self.tunnel("west")["acquires"], sent + 1)
+
+        # Counted where operators look: the telemetry and espgwctl read the same tunnel list.
+        shown = self.gw.ctl_json("show", "tunnels")["tunnels"]
+        self.assertEqual(next(t for t in shown if t["name"] == "south")["acquires"], 0)
+
+
+if __name__ == "__main__":
+    h.skip_unless_runnable()
+    unittest.main(verbosity=2)
