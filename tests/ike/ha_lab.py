@@ -292,16 +292,7 @@ ike:
         wait_for("espgw-ike to load the tunnels into charon", ready, 30)
 
     def stop_ike(self, sig=signal.SIGTERM, timeout=15):
-        if self.ike_proc is None:
-            return None
-        if self.ike_proc.poll() is None:
-            self.ike_proc.send_signal(sig)
-            try:
-                self.ike_proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.ike_proc.kill()
-                self.ike_proc.wait()
-        code, self.ike_proc = self.ike_proc.returncode, None
+        code, self.ike_proc = ike_lab.stop_process(self.ike_proc, sig, timeout), None
         return code
 
     def kill_espgw(self):

@@ -121,6 +121,29 @@ def run(cmd, check=True, timeout=60, env=None):
     return r
 
 
+def stop_process(proc, sig=signal.SIGTERM, timeout=30, ask=None):
+    """Stops proc (a Popen, or None): ask() if given (a polite request that may raise), else
+    `sig`; SIGKILL after `timeout` s. Returns its exit code, or None when there was no process."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        asked = False
+        if ask is not None:
+            try:
+                ask()
+                asked = True
+            except (OSError, LabError, ValueError):
+                pass
+        if not asked:
+            proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def tunnel_if_id(name):
     """config::tunnel_if_id() (config/config.cpp): 32-bit FNV-1a of the name, 0 and 0xffffffff
     moved off (strongSwan reserves them)."""
@@ -265,16 +288,7 @@ charon {{
         self.swanctl("--load-all", "--file", self.swanctl_conf)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        code, self.proc = self.proc.returncode, None
+        code, self.proc = stop_process(self.proc, sig, timeout), None
         return code
 
     def log_text(self):
@@ -458,19 +472,8 @@ ike:
             "gw1", "ip", "-4", "addr", "show", "dev", "espgw-wan", check=False).stdout, 20)
 
     def stop_espgw(self, timeout=30):
-        if self.espgw_proc is None:
-            return None
-        if self.espgw_proc.poll() is None:
-            try:
-                self.ctl("stop")
-            except (OSError, LabError, ValueError):
-                self.espgw_proc.send_signal(signal.SIGTERM)
-            try:
-                self.espgw_proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.espgw_proc.kill()
-                self.espgw_proc.wait()
-        code, self.espgw_proc = self.espgw_proc.returncode, None
+        code = stop_process(self.espgw_proc, timeout=timeout, ask=lambda: self.ctl("stop"))
+        self.espgw_proc = None
         return code
 
     def espgw_log_tail(self, lines=40):
@@ -800,16 +803,7 @@ ike:
 
     def stop(self, timeout=60):
         """SIGTERM to espgw-up: it stops espgw-ike, charon and espgw in that order."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        code, self.proc = self.proc.returncode, None
+        code, self.proc = stop_process(self.proc, timeout=timeout), None
         return code
 
     def hup(self):
