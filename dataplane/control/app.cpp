@@ -1,5 +1,6 @@
 #include "dataplane/control/app.h"
 
+#include <malloc.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -563,7 +564,11 @@ std::string App::handle(const std::string& request, bool* subscribe) {
   }
   // An error may quote a value cut at a byte limit inside a UTF-8 sequence: replace such bytes
   // rather than throw out of the control loop (which would end espgw).
-  return resp.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string out = resp.dump(-1, ' ', false, json::error_handler_t::replace);
+  // A bulk load (a request of megabytes) leaves its parse tree's memory free but resident in the
+  // heap: handed back, resident memory is what the tables hold.
+  if (request.size() >= (size_t{1} << 20)) malloc_trim(0);
+  return out;
 }
 
 json App::apply(const json& ops) {
