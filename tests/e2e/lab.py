@@ -83,10 +83,10 @@ def wait_for(what, predicate, timeout, interval=0.02):
         time.sleep(interval)
 
 
-def run(cmd, check=True, timeout=60, capture=True):
+def run(cmd, check=True, timeout=60, capture=True, env=None):
     """Runs a command to completion; LabError with its output when it fails."""
     try:
-        r = subprocess.run(cmd, capture_output=capture, text=True, timeout=timeout)
+        r = subprocess.run(cmd, capture_output=capture, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired as e:
         raise LabError(f"{' '.join(cmd)}: no result after {timeout} s") from e
     if check and r.returncode != 0:
@@ -186,7 +186,8 @@ class Control:
             while not buf.endswith(b"\n"):
                 chunk = s.recv(65536)
                 if not chunk:
-                    raise LabError(f"{self.path}: connection closed before the answer to {req}")
+                    raise LabError(f"{self.path}: connection closed before the answer to "
+                                   f"{req.get('cmd')}")  # not the request: it may hold keys
                 buf += chunk
         resp = json.loads(buf)
         if not resp.get("ok"):

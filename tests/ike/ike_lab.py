@@ -30,7 +30,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,14 +45,15 @@ NET_A = "172.50.0.0/16"
 NET_B = "172.60.0.0/16"
 TUNNEL = "to-gw2"  # espgw's tunnel, charon's connection and CHILD_SA on gw1
 
+# One lab library for the e2e and IKE tests: its errors, commands and control-socket client.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
+import lab  # noqa: E402
+from lab import LabError, run  # noqa: E402,F401 (the IKE tests take them from here)
+
 CHARON = "/usr/lib/ipsec/charon"
 SYSTEM_PLUGINS = "/usr/lib/ipsec/plugins"
 PLUGINS_GW1 = "random nonce openssl kdf kernel-espgw kernel-netlink socket-default vici"
 PLUGINS_GW2 = "random nonce openssl kdf kernel-libipsec kernel-netlink socket-default vici"
-
-
-class LabError(Exception):
-    """A step failed; the message says which and why."""
 
 
 class Interrupted(BaseException):
@@ -111,16 +111,6 @@ def wait_for(what, predicate, timeout, interval=0.1):
         time.sleep(interval)
 
 
-def run(cmd, check=True, timeout=60, env=None):
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired as e:
-        raise LabError(f"{' '.join(cmd)}: no result after {timeout} s") from e
-    if check and r.returncode != 0:
-        raise LabError(f"{' '.join(cmd)}: exit {r.returncode}: {(r.stdout + r.stderr).strip()}")
-    return r
-
-
 def stop_process(proc, sig=signal.SIGTERM, timeout=30, ask=None):
     """Stops proc (a Popen, or None): ask() if given (a polite request that may raise), else
     `sig`; SIGKILL after `timeout` s. Returns its exit code, or None when there was no process."""
@@ -169,30 +159,8 @@ def skip_reason():
     return None
 
 
-class Control:
-    """espgw's control socket: one JSON request per line, one JSON answer per line."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def request(self, req, timeout=10):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(self.path)
-            s.sendall(json.dumps(req).encode() + b"\n")
-            buf = b""
-            while not buf.endswith(b"\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    raise LabError(f"{self.path}: closed before answering {req.get('cmd')}")
-                buf += chunk
-        resp = json.loads(buf)
-        if not resp.get("ok"):
-            raise LabError(f"espgw: {req.get('cmd')}: {resp.get('error')}")
-        return resp
-
-    def __call__(self, cmd, **kw):
-        return self.request({"cmd": cmd, **kw})
+class Control(lab.Control):
+    """espgw's control socket (tests/e2e/lab.py's client), with the IKE tests' view of SAs."""
 
     def sas(self, tunnel=TUNNEL):
         """The tunnel's SAs: {("in"|"out", spi as int): sa}."""
