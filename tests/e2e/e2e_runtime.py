@@ -27,11 +27,9 @@ Exit 0: pass; 1: fail; 77: cannot run here.
 """
 
 import argparse
-import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -277,20 +275,8 @@ def main():
                    "b_to_a": {k: rb[k] for k in ("sent", "received", "missing_count",
                                                  "duplicate_count")},
                    "rate_each_way": a.rate, "generations": gens}
-    print("figures: " + json.dumps(figures, sort_keys=True))
-    if failures:
-        print(f"FAILED: {len(failures)} check(s)")
-        return 1
-    print("PASS")
-    return 0
+    return L.verdict(figures, failures)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (KeyboardInterrupt, L.Interrupted) as e:
-        print(f"interrupted: {e}")
-        sys.exit(1)
-    except (L.LabError, subprocess.SubprocessError) as e:
-        print(f"FAIL: {e}")
-        sys.exit(1)
+    L.exit_with(main)

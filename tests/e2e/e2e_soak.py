@@ -27,11 +27,9 @@ Exit 0: pass; 1: fail; 77: cannot run here.
 """
 
 import argparse
-import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 
@@ -228,20 +226,8 @@ def main():
                    "frames_lan": g_lan["frames"], "gateways": results,
                    "valid": {n: r["distinct"] for n, (_, r) in streams.items()},
                    "by_reason": {"gw2": g_wan["expected"], "gw1": g_lan["expected"]}}
-    print("figures: " + json.dumps(figures, sort_keys=True))
-    if failures:
-        print(f"FAILED: {len(failures)} check(s)")
-        return 1
-    print("PASS")
-    return 0
+    return L.verdict(figures, failures)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (KeyboardInterrupt, L.Interrupted) as e:
-        print(f"interrupted: {e}")
-        sys.exit(1)
-    except (L.LabError, subprocess.SubprocessError) as e:
-        print(f"FAIL: {e}")
-        sys.exit(1)
+    L.exit_with(main)

@@ -22,11 +22,9 @@ Exit 0: pass; 1: fail; 77: cannot run here (not root, tools missing).
 """
 
 import argparse
-import json
 import os
 import signal
 import struct
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -215,20 +213,8 @@ def main():
         codes = [gw.stop() for gw in lab.gateways]
         check(codes == [0, 0], f"both gateways stop cleanly (exit codes {codes})", failures)
 
-    print("figures: " + json.dumps(figures, sort_keys=True))
-    if failures:
-        print(f"FAILED: {len(failures)} check(s)")
-        return 1
-    print("PASS")
-    return 0
+    return L.verdict(figures, failures)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (KeyboardInterrupt, L.Interrupted) as e:
-        print(f"interrupted: {e}")
-        sys.exit(1)
-    except (L.LabError, subprocess.SubprocessError) as e:
-        print(f"FAIL: {e}")
-        sys.exit(1)
+    L.exit_with(main)

@@ -71,6 +71,28 @@ def on_signals_unwind():
     signal.signal(signal.SIGHUP, handler)
 
 
+def verdict(figures, failures):
+    """Prints a test's figures and its verdict; the exit code."""
+    print("figures: " + json.dumps(figures, sort_keys=True))
+    if failures:
+        print(f"FAILED: {len(failures)} check(s)")
+        return 1
+    print("PASS")
+    return 0
+
+
+def exit_with(main):
+    """A test script's entry point: main()'s exit code; 1 when a signal or a lab step ends it."""
+    try:
+        sys.exit(main())
+    except (KeyboardInterrupt, Interrupted) as e:
+        print(f"interrupted: {e}")
+        sys.exit(1)
+    except (LabError, subprocess.SubprocessError) as e:
+        print(f"FAIL: {e}")
+        sys.exit(1)
+
+
 def wait_for(what, predicate, timeout, interval=0.02):
     """Polls `predicate` until it returns something true; LabError after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -48,24 +48,13 @@ TUNNEL = "to-gw2"  # espgw's tunnel, charon's connection and CHILD_SA on gw1
 # One lab library for the e2e and IKE tests: its errors, commands and control-socket client.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
 import lab  # noqa: E402
-from lab import LabError, run  # noqa: E402,F401 (the IKE tests take them from here)
+# The IKE tests take these from here.
+from lab import Interrupted, LabError, on_signals_unwind, run  # noqa: E402,F401
 
 CHARON = "/usr/lib/ipsec/charon"
 SYSTEM_PLUGINS = "/usr/lib/ipsec/plugins"
 PLUGINS_GW1 = "random nonce openssl kdf kernel-espgw kernel-netlink socket-default vici"
 PLUGINS_GW2 = "random nonce openssl kdf kernel-libipsec kernel-netlink socket-default vici"
-
-
-class Interrupted(BaseException):
-    """SIGTERM (meson's timeout) or SIGHUP: unwinds like Ctrl-C so that teardown runs."""
-
-
-def on_signals_unwind():
-    def handler(signum, _frame):
-        raise Interrupted(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGHUP, handler)
 
 
 def say(msg):
