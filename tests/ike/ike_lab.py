@@ -5,10 +5,10 @@
 
 Four network namespaces joined by veth pairs; every name the lab makes starts with `plg-` (or the
 `name_prefix` a test gives) and a random tag, so that labs never meet. gw1's veths carry no
-address and answer no ARP: espgw owns them through net_af_packet, and gw1's kernel (charon) sees
-the wire only through espgw's exception path, the `espgw-wan` and `espgw-lan` taps that hold the
-ports' addresses (FACTS.md). So charon's IKE goes through the dataplane, and ESP never reaches
-gw1's kernel.
+address, answer no ARP and fail the reverse-path check (Lab._gateway_port): espgw owns them
+through net_af_packet, and gw1's kernel (charon) sees the wire only through espgw's exception
+path, the `espgw-wan` and `espgw-lan` taps that hold the ports' addresses (FACTS.md). So
+charon's IKE goes through the dataplane, and ESP never reaches gw1's kernel.
 
 gw2 stands for the AWS VPN endpoint: a stock charon with kernel-libipsec (userspace ESP, in UDP),
 listed before kernel-netlink, as FACTS.md describes.
@@ -340,6 +340,56 @@ class Lab:
         self.sh(ns, "ip", "addr", "add", address, "dev", self.dev[end])
         self.sh(ns, "ip", "link", "set", self.dev[end], "up")
 
+    def _gateway_port(self, ns, end):
+        """One of espgw's wires (net_af_packet): no address, no ARP, and no IP for the gateway
+        namespace's kernel, which hears the wire only through espgw's tap.
+
+        The veth stays a kernel interface in the same namespace as the tap, and af_packet takes
+        a copy of each frame without stealing it: the kernel's own IPv4 receive path still gets
+        every frame sent to the port's MAC (which is also the tap's). No address on the veth does
+        not stop it: the route lookup finds the destination local (the address is on the tap, in
+        the same namespace), and with rp_filter 0 (up() sets all and default to 0) the source is
+        not checked. So IKE reached charon twice, from the veth and from the tap ("ignoring
+        request with ID 1, already processing", "received retransmit of request with ID 0,
+        retransmitting response", then duplicate responses at the initiator), and every
+        ESP-in-UDP packet went up the kernel's UDP path as well as through espgw. `arp off`
+        covers ARP only.
+
+        Linux has no switch that turns IPv4 off on one interface; a strict reverse-path check
+        (rp_filter=1) on it does that here: the route back to any source leaves through a tap
+        (or nowhere), never through this veth, which has no address and no route, so the
+        kernel's input route lookup drops whatever arrives on it (unicast, broadcast, multicast)
+        before local delivery or forwarding, counted as TcpExtIPReversePathFilter. The kernel
+        takes the larger of conf.all and conf.<dev>, so all=0 does not undo it, and it needs no
+        firewall (an nft or tc ingress drop on the veth would work too, as af_packet takes its
+        copy before those hooks, but adds a tool and rules to keep). tests/e2e/lab.py does the
+        same. IPv6 goes off on the veth too (the labs' default already; explicit for the wire).
+        watch_wire() and check_wire_unheard() prove it: nothing is taken from the veth."""
+        dev = self.dev[end]
+        self.sh(ns, "sysctl", "-qw", f"net.ipv4.conf.{dev}.rp_filter=1",
+                f"net.ipv6.conf.{dev}.disable_ipv6=1")
+        self.sh(ns, "ip", "link", "set", dev, "arp", "off", "up")
+
+    def watch_wire(self, gw):
+        """nft counters in gateway `gw`'s namespace (gw1, or gw2 where it runs espgw) of what its
+        kernel takes from espgw's veths, to deliver locally or to forward; for
+        check_wire_unheard(). Needs nft (scripts/lib/common.sh ESPGW_PACKAGES)."""
+        ends = ", ".join(f'"{self.dev[e]}"' for e in (f"{gw}_wan", f"{gw}_lan"))
+        self.sh(gw, "nft", "; ".join(
+            ["add table inet espgw_wire"]
+            + [f"add chain inet espgw_wire {h} {{ type filter hook {h} priority 0; }}; "
+               f"add rule inet espgw_wire {h} iifname {{ {ends} }} counter"
+               for h in ("input", "forward")]))
+
+    def check_wire_unheard(self, gw):
+        """LabError unless gw's kernel took nothing from espgw's veths since watch_wire(gw): all
+        it hears (IKE, ICMP to it) came through the taps, once (_gateway_port)."""
+        out = self.sh(gw, "nft", "list", "table", "inet", "espgw_wire").stdout
+        heard = sum(int(n) for n in re.findall(r"counter packets (\d+)", out))
+        if heard:
+            raise LabError(f"{gw}'s kernel took {heard} packet(s) from espgw's veths, not only "
+                           f"from the taps (IKE reaches charon twice):\n{out}")
+
     def up(self):
         say(f"lab {self.tag}: namespaces {', '.join(self.ns.values())}, work folder {self.workdir}")
         for key in ("a", "gw1", "gw2", "b"):
@@ -357,8 +407,8 @@ class Lab:
         self._address("b", "b", f"{B_IP}/24")
         self.sh("b", "ip", "route", "add", "default", "via", GW2_LAN)
         for end in ("gw1_lan", "gw1_wan"):
-            # espgw's wires: no address, no ARP; gw1's kernel hears them only through the taps.
-            self.sh("gw1", "ip", "link", "set", self.dev[end], "arp", "off", "up")
+            # espgw's wires: gw1's kernel hears them only through the taps.
+            self._gateway_port("gw1", end)
         self._address("gw2", "gw2_wan", f"{GW2_WAN}/24")
         self._address("gw2", "gw2_lan", f"{GW2_LAN}/24")
         self.sh("gw2", "sysctl", "-qw", "net.ipv4.ip_forward=1")
@@ -894,6 +944,9 @@ class StackLab:
     sh = Lab.sh
     _veth = Lab._veth
     _address = Lab._address
+    _gateway_port = Lab._gateway_port
+    watch_wire = Lab.watch_wire
+    check_wire_unheard = Lab.check_wire_unheard
 
     def up(self):
         say(f"lab {self.tag}: namespaces {', '.join(self.ns.values())}, work folder "
@@ -930,8 +983,8 @@ class StackLab:
         self.sh("b", "ip", "route", "add", "default", "via", GW2_LAN)
         for gw in ("gw1", "gw2") if self.peer == "espgw" else ("gw1",):
             for end in (f"{gw}_lan", f"{gw}_wan"):
-                # espgw's wires: no address, no ARP; the kernel hears them only through the taps.
-                self.sh(gw, "ip", "link", "set", self.dev[end], "arp", "off", "up")
+                # espgw's wires: the kernel hears them only through the taps.
+                self._gateway_port(gw, end)
         if self.peer != "espgw":
             self._address("gw2", "gw2_wan", f"{GW2_WAN}/24")
             self._address("gw2", "gw2_lan", f"{GW2_LAN}/24")

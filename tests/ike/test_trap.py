@@ -14,10 +14,14 @@ none: neither initiates on its own, so only traffic can bring the tunnel up.
     INSTALLED and its SAs in both espgws; then pings pass both ways.
  3. gw1's IKE_SA terminated (swanctl --terminate): the trap stays, the tunnel is down again; the
     next ping from A starts IKE again (a second acquire on gw1's espgw).
+ 4. Neither gateway's kernel took a packet from espgw's veths (nft counters on its input and
+    forward hooks): IKE, ESP in UDP and pings reached it through the taps only, once each
+    (ike_lab.Lab._gateway_port; needs nft, else not checked).
 Exit 77 (skip) where it cannot run.
 """
 
 import os
+import shutil
 import sys
 import time
 
@@ -57,6 +61,10 @@ def up_by_traffic(lab, before):
 
 
 def steps(lab):
+    # The kernels of both gateways take nothing from espgw's veths (ike_lab._gateway_port).
+    wire = ("gw1", "gw2") if shutil.which("nft") else ()
+    for gw in wire:
+        lab.watch_wire(gw)
     lab.configure_gw2(start_action="none")
     lab.configure_gw1(start_action="trap", extra_ike="\n      dpd_action: trap")
     lab.start()
@@ -77,6 +85,10 @@ def steps(lab):
     again, _ = up_by_traffic(lab, n)
     if again["spi_in"] == child["spi_in"]:
         raise LabError("the CHILD_SA after the second acquire is the old one")
+    for gw in wire:
+        lab.check_wire_unheard(gw)
+    say("  gw1's and gw2's kernels took nothing from espgw's veths: IKE reached each charon once"
+        if wire else "  (no nft here: the veths' reverse-path drop is not checked)")
 
 
 def main():
