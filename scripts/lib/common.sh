@@ -16,10 +16,12 @@ ESPGW_PACKAGES=(
   python3-cryptography procps iproute2 ethtool iputils-ping iperf3 tcpdump
   clang libclang-rt-14-dev
   # strongSwan: charon and swanctl for the IKE tests, kernel-libipsec (extra plugins) for their stock
-  # peer, openssl and friends (standard plugins); dpkg-dev unpacks Debian's strongswan source for
+  # peer, openssl and friends (standard plugins), curve25519 (extra plugins: in espgw-up's charon
+  # load list, left out where missing); dpkg-dev unpacks Debian's strongswan source for
   # the kernel-espgw plugin's headers (scripts/lib/strongswan.sh). Suite ike also runs espgw-ike
   # against two charons in network namespaces.
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libcharon-extra-plugins
+  libstrongswan-extra-plugins
   dpkg-dev bzip2 xz-utils make
   iproute2 ethtool iputils-ping
   # nft and conntrack: the IKE interop lab's 1:1 NAT (an Elastic IP) in front of a gateway, and

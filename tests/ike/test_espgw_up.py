@@ -8,6 +8,9 @@
  2. `espgw-up charon-conf`: kernel-espgw loaded before kernel-netlink, the VICI socket from
     ike.vici_socket, kernel-espgw's socket = dataplane.control_socket, install_routes and
     install_virtual_ip off, includes last; a config that does not load: exit 2 with its error.
+    Optional plugins that are not installed (curve25519 without libstrongswan-extra-plugins) are
+    left out of `load` with one log line; required ones stay (charon_plugins() over made-up
+    plugin folders).
  3. `espgw-up run` over stand-ins of espgw, charon and espgw-ike (this script in another role,
     each serving the socket the real one would): started in order, each after the previous one
     answers; a killed child is started again after the back-off while the others stay; SIGHUP
@@ -20,6 +23,10 @@
     finds nothing but the binaries not being installed yet.
 """
 
+import contextlib
+import importlib.machinery
+import importlib.util
+import io
 import json
 import os
 import re
@@ -146,6 +153,43 @@ def check_summary(check, config, psks, tmp):
     return j
 
 
+def load_espgw_up(up):
+    """scripts/espgw-up as a module (it runs main() only as a script)."""
+    loader = importlib.machinery.SourceFileLoader("espgw_up", up)
+    spec = importlib.util.spec_from_loader("espgw_up", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def check_plugin_choice(m, tmp):
+    """charon_plugins() over plugin folders made up here: an optional plugin that is not
+    installed is left out and logged once; a required one stays listed, installed or not."""
+    full = m.CHARON_PLUGINS.split()
+    folder = os.path.join(tmp, "plugins")
+    os.makedirs(folder)
+    for p in full:
+        if p not in ("curve25519", "gcm", "openssl"):
+            open(os.path.join(folder, f"libstrongswan-{p}.so"), "w").close()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        first = m.charon_plugins(folder).split()
+        again = m.charon_plugins(folder).split()
+    if first != [p for p in full if p not in ("curve25519", "gcm")] or again != first:
+        fail(f"charon_plugins without curve25519, gcm and openssl: {first}, then {again}")
+    said = err.getvalue().splitlines()
+    if len(said) != 1 or not said[0].endswith("left out (optional: openssl has their "
+                                              "algorithms): gcm curve25519"):
+        fail(f"charon_plugins logged {said}, want one line naming gcm curve25519")
+    for p in ("curve25519", "gcm"):
+        open(os.path.join(folder, f"libstrongswan-{p}.so"), "w").close()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        everything = m.charon_plugins(folder).split()
+    if everything != full or err.getvalue():
+        fail(f"charon_plugins with every plugin: {everything}, logged {err.getvalue()!r}")
+
+
 def check_charon_conf(up, check, config, tmp):
     bindir = os.path.dirname(check)
     inc = os.path.join(tmp, "extra.conf")
@@ -159,6 +203,17 @@ def check_charon_conf(up, check, config, tmp):
     if load.index("kernel-espgw") > load.index("kernel-netlink") or "vici" not in load or \
             "kernel-libipsec" in load or "socket-default" not in load:
         fail(f"charon-conf: load = {load}")
+    # The optional plugins that this host has, in CHARON_PLUGINS' order; those it lacks named
+    # once on stderr (curve25519 where libstrongswan-extra-plugins is not installed).
+    m = load_espgw_up(up)
+    missing = [p for p in m.CHARON_PLUGINS.split() if p in m.OPTIONAL_CHARON_PLUGINS
+               and not os.path.exists(f"{m.CHARON_PLUGIN_DIR}/libstrongswan-{p}.so")]
+    if load != [p for p in m.CHARON_PLUGINS.split() if p not in missing]:
+        fail(f"charon-conf: load = {load}, missing here {missing}")
+    said = [line for line in r.stderr.splitlines() if "left out" in line]
+    if (len(said) != 1 or not said[0].endswith(" ".join(missing))) if missing else said:
+        fail(f"charon-conf: plugins left out {missing}, espgw-up said {said}")
+    check_plugin_choice(m, tmp)
     for want in (f"socket = unix://{tmp}/ike/charon.vici", f"socket = {tmp}/espgw.sock",
                  "install_routes = no", "install_virtual_ip = no", "load_modular = no"):
         if want not in conf:
