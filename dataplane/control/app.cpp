@@ -275,6 +275,9 @@ int tel_tunnels(const char*, const char*, rte_tel_data* d) {
     return out;
   });
 }
+int tel_peers(const char*, const char*, rte_tel_data* d) {
+  return with_app(d, [](App& app) { return peers_for_telemetry(app.peer_list()); });
+}
 
 }  // namespace
 
@@ -380,6 +383,7 @@ void App::start() {
   try {
     model_->load(cfg_, seed_from, &random_);
     rt_.tables.publish(model_->build(++generation_, now_ms()), *rt_.rcu);
+    peer_tracker_.update(*model_, PeerClock::now());
   } catch (const std::exception& e) {
     throw std::runtime_error(cfg_.source + ": " + e.what());
   }
@@ -483,7 +487,8 @@ json App::everything() {
           {"sas", sa_list()},
           {"tunnels", tunnel_list()},
           {"routes", route_list()},
-          {"neighbours", neighbour_list()}};
+          {"neighbours", neighbour_list()},
+          {"peers", peer_list()}};
 }
 
 std::string App::handle(const std::string& request, bool* subscribe) {
@@ -514,6 +519,8 @@ std::string App::handle(const std::string& request, bool* subscribe) {
       resp = {{"routes", route_list()}};
     } else if (cmd == "neighbours") {
       resp = {{"neighbours", neighbour_list()}};
+    } else if (cmd == "peers") {
+      resp = {{"peers", peer_list()}};
     } else if (cmd == "apply") {
       if (!req.contains("ops") || !req["ops"].is_array()) {
         throw std::invalid_argument("apply needs an \"ops\" list");
@@ -540,7 +547,7 @@ std::string App::handle(const std::string& request, bool* subscribe) {
         ops += std::string(", ") + t;
       throw std::invalid_argument("unknown cmd " + shown(cmd) +
                                   " (expected one of: status, all, counters, sas, tunnels, routes, "
-                                  "neighbours, apply, stop, spi-alloc, sa-query, sa-update, "
+                                  "neighbours, peers, apply, stop, spi-alloc, sa-query, sa-update, "
                                   "if-last-use, subscribe" +
                                   ops + ")");
     } else {
@@ -597,6 +604,7 @@ json App::apply(const json& ops) {
   *model_ = std::move(next);
   rt_.tables.publish(std::move(snap), *rt_.rcu);
   ++generation_;
+  peer_tracker_.update(*model_, PeerClock::now());
   log_peer_changes(peers_before);
   return {{"generation", generation_}};
 }
@@ -787,6 +795,7 @@ json App::sa_update(const json& req) {
   *model_ = std::move(trial);
   rt_.tables.publish(std::move(snap), *rt_.rcu);
   ++generation_;
+  peer_tracker_.update(*model_, PeerClock::now());
   return {{"generation", generation_}};
 }
 
@@ -911,6 +920,7 @@ void App::check_peers() {
     return;
   }
   ++generation_;
+  peer_tracker_.update(*model_, PeerClock::now());
   log_peer_changes(before);
 }
 
@@ -1039,6 +1049,7 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
       j["stopped"] = sa.stopped();
       auto a = model_->active_outbound().find(rec.tunnel);
       j["in_use"] = a != model_->active_outbound().end() && a->second == sa.spi();
+      j.update(peer_sa_members(*model_, rec.tunnel));
     }
     out.push_back(std::move(j));
   };
@@ -1094,7 +1105,9 @@ json App::route_list() {
   }
   for (const auto& [name, t] : model_->tunnels()) {
     for (const auto& c : t.remote_cidrs) {
-      out.push_back({{"prefix", c.to_string()}, {"tunnel", name}, {"origin", "tunnel"}});
+      json j = {{"prefix", c.to_string()}, {"tunnel", name}, {"origin", "tunnel"}};
+      j.update(peer_route_members(*model_, name));
+      out.push_back(std::move(j));
     }
   }
   return out;
@@ -1112,6 +1125,11 @@ json App::neighbour_list() {
   return out;
 }
 
+json App::peer_list() {
+  std::lock_guard guard(lock_);
+  return peer_tracker_.report(*model_, PeerClock::now());
+}
+
 void App::register_telemetry() {
   rte_telemetry_register_cmd("/espgw/ports", tel_ports, "Per-port packet and byte counters");
   rte_telemetry_register_cmd("/espgw/workers", tel_workers, "Per-worker counters and busy ratio");
@@ -1119,6 +1137,8 @@ void App::register_telemetry() {
   rte_telemetry_register_cmd("/espgw/sas", tel_sas,
                              "Per-SA counters. Parameters: SPI (optional, e.g. 0x1000)");
   rte_telemetry_register_cmd("/espgw/tunnels", tel_tunnels, "Tunnels, their MTU and SA in use");
+  rte_telemetry_register_cmd("/espgw/peers", tel_peers,
+                             "Peers: the tunnel in use, since when, moves, each tunnel up or down");
 }
 
 }  // namespace espgw::dp

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "dataplane/control/control_server.h"
 #include "dataplane/control/neighbour_manager.h"
+#include "dataplane/control/peer_state.h"
 #include "dataplane/crypto/iv_generator.h"
 #include "dataplane/tables/model.h"
 #include "dataplane/worker/runtime.h"
@@ -56,6 +57,7 @@ class App {
   nlohmann::json tunnel_list();
   nlohmann::json route_list();
   nlohmann::json neighbour_list();
+  nlohmann::json peer_list();  // the tunnel in use of each peer (PeerTracker)
   nlohmann::json everything();  // all of the above
 
  private:
@@ -98,6 +100,7 @@ class App {
   std::map<uint32_t, uint64_t> spi_reserved_;
   uint64_t next_lifetime_check_ms_ = 0;  // handed out by spi-alloc: SPI -> until (ms)
   uint64_t next_peer_check_ms_ = 0;
+  PeerTracker peer_tracker_;  // updated after every published build, under lock_
   struct AcquireState {
     uint64_t last_ms = 0;  // last event sent
     uint64_t sent = 0;     // events sent (the tunnel's `acquires` counter)

@@ -54,7 +54,7 @@ const char* const kUsage =
 
 commands:
   status
-  show counters|ports|workers|drops|tunnels|routes|neighbours
+  show counters|ports|workers|drops|tunnels|routes|neighbours|peers
   show sas [SPI]
   sa add|replace TUNNEL in|out SPI ALGORITHM KEY [SALT] [AUTHKEY]
   sa add|replace TUNNEL in|out --sa-json FILE|-
@@ -495,8 +495,11 @@ std::string sas_table(const json& sas) {
     const bool in = sa.value("direction", "") == "in";
     std::string state = "-";
     if (!in) {
+      // The tunnel's SA in use, in a tunnel of a peer whose traffic goes into another tunnel:
+      // it sends nothing until the peer moves to its tunnel (peer_state.h).
+      const bool backup = !sa.value("peer_in_use", true);
       state = sa.value("stopped", false)  ? "stopped"
-              : sa.value("in_use", false) ? "in use"
+              : sa.value("in_use", false) ? (backup ? "backup" : "in use")
                                           : "standby";
     }
     t.add({text_of(sa.value("spi", json())), text_of(sa.value("direction", json())),
@@ -550,8 +553,49 @@ std::string routes_table(const json& routes) {
   for (const auto& r : routes) {
     const std::string dev = r.contains("tunnel") ? "tunnel " + text_of(r["tunnel"])
                                                  : text_of(r.value("interface", json()));
-    t.add({text_of(r.value("prefix", json())), text_of(r.value("via", json())), dev,
-           text_of(r.value("origin", json()))});
+    std::string origin = text_of(r.value("origin", json()));
+    if (r.contains("peer")) {  // a tunnel of a peer: only the peer's tunnel in use is routed into
+      origin = r.value("state", "") == "backup"
+                   ? "backup (peer " + text_of(r["peer"]) + ", not routed)"
+                   : origin + " (peer " + text_of(r["peer"]) + ")";
+    }
+    t.add({text_of(r.value("prefix", json())), text_of(r.value("via", json())), dev, origin});
+  }
+  return t.render();
+}
+
+// 75 -> "1m15s": how long a peer's tunnel has been in use, at a glance.
+std::string human_duration(uint64_t s) {
+  char b[32];
+  if (s < 60) {
+    std::snprintf(b, sizeof b, "%llus", static_cast<unsigned long long>(s));
+  } else if (s < 3600) {
+    std::snprintf(b, sizeof b, "%llum%02llus", static_cast<unsigned long long>(s / 60),
+                  static_cast<unsigned long long>(s % 60));
+  } else if (s < 86400) {
+    std::snprintf(b, sizeof b, "%lluh%02llum", static_cast<unsigned long long>(s / 3600),
+                  static_cast<unsigned long long>(s / 60 % 60));
+  } else {
+    std::snprintf(b, sizeof b, "%llud%02lluh", static_cast<unsigned long long>(s / 86400),
+                  static_cast<unsigned long long>(s / 3600 % 24));
+  }
+  return b;
+}
+
+std::string peers_table(const json& peers) {
+  if (peers.empty()) return "no peers\n";
+  Table t({"PEER", "IN USE", "SINCE", ">FOR", ">MOVES", "FAILBACK", "TUNNELS"});
+  for (const auto& p : peers) {
+    std::string tunnels;
+    for (const auto& x : p.value("tunnels", json::array())) {
+      tunnels += (tunnels.empty() ? "" : ", ") + text_of(x.value("name", json())) +
+                 (x.value("up", false) ? " up" : " down");
+    }
+    const json in_use = p.value("tunnel_in_use", json());
+    t.add({text_of(p.value("name", json())), in_use.is_null() ? "none" : text_of(in_use),
+           text_of(p.value("since", json())),
+           human_duration(number_of(p.value("seconds_since", json()))),
+           text_of(p.value("moves", json())), text_of(p.value("failback", json())), tunnels});
   }
   return t.render();
 }
@@ -828,6 +872,7 @@ struct Request {
     kTunnels,
     kRoutes,
     kNeighbours,
+    kPeers,
     kChange,
     kApply,
     kStop
@@ -867,6 +912,7 @@ Request build_request(const Invocation& inv) {
         {"routes", {"routes", View::kRoutes}},
         {"neighbours", {"neighbours", View::kNeighbours}},
         {"neighbors", {"neighbours", View::kNeighbours}},
+        {"peers", {"peers", View::kPeers}},
     };
     for (const auto& [name, target] : kShows) {
       if (what == name) {
@@ -875,7 +921,8 @@ Request build_request(const Invocation& inv) {
       }
     }
     throw UsageError("show: unknown \"" + what +
-                     "\" (counters, ports, workers, drops, sas, tunnels, routes, neighbours)");
+                     "\" (counters, ports, workers, drops, sas, tunnels, routes, neighbours, "
+                     "peers)");
   }
   if (cmd == "sa") {
     if (w.size() < 2) throw UsageError("usage: espgwctl sa add|replace|del ...");
@@ -992,6 +1039,7 @@ std::string render(const Request& req, const json& resp, bool all) {
     case View::kTunnels: return tunnels_table(resp.value("tunnels", json::array()));
     case View::kRoutes: return routes_table(resp.value("routes", json::array()));
     case View::kNeighbours: return neighbours_table(resp.value("neighbours", json::array()));
+    case View::kPeers: return peers_table(resp.value("peers", json::array()));
     case View::kChange: return "ok, generation " + text_of(resp.value("generation", json())) + "\n";
     case View::kApply:
       return "ok, " + std::to_string(req.ops) + (req.ops == 1 ? " op" : " ops") +

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""DPDK telemetry: espgw registers /espgw/ports, /espgw/workers, /espgw/drops, /espgw/sas[,SPI]
-and /espgw/tunnels, and they report what the control socket reports.
+"""DPDK telemetry: espgw registers /espgw/ports, /espgw/workers, /espgw/drops, /espgw/sas[,SPI],
+/espgw/tunnels and /espgw/peers, and they report what the control socket reports (the peers of
+a config with two tunnels to one peer: test_peers.py).
 
 Queried with DPDK's own client, /usr/bin/dpdk-telemetry.py, where installed, and always with a
 small client of the telemetry socket (/var/run/dpdk/PREFIX/dpdk_telemetry.v2, SOCK_SEQPACKET).
@@ -19,31 +20,13 @@ import time
 import unittest
 
 import ctl_harness as h
+from telemetry_client import GatewayCase
 
 ESPGW, ESPGWCTL = h.main_args()
 DPDK_TELEMETRY = "/usr/bin/dpdk-telemetry.py"
-COMMANDS = ["/espgw/ports", "/espgw/workers", "/espgw/drops", "/espgw/sas", "/espgw/tunnels"]
+COMMANDS = ["/espgw/ports", "/espgw/workers", "/espgw/drops", "/espgw/sas", "/espgw/tunnels",
+            "/espgw/peers"]
 MOVING = {"loops", "busy_loops", "busy_percent", "busy_tsc", "total_tsc"}  # an idle worker still loops
-
-
-class TelemetryClient:
-    def __init__(self, prefix):
-        self.path = os.path.join("/var/run/dpdk", prefix, "dpdk_telemetry.v2")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.sock.settimeout(30)
-        self.sock.connect(self.path)
-        hello = json.loads(self.sock.recv(4096))
-        self.max_len = hello["max_output_len"]
-        self.texts = []
-
-    def query(self, cmd):
-        self.sock.send(cmd.encode())
-        text = self.sock.recv(self.max_len).decode()
-        self.texts.append(text)
-        return json.loads(text)[cmd.split(",")[0]]
-
-    def close(self):
-        self.sock.close()
 
 
 def as_telemetry_sa(sa):
@@ -54,21 +37,12 @@ def as_telemetry_sa(sa):
     return flat
 
 
-class Telemetry(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.gw = h.Gateway(ESPGW, ESPGWCTL, "tel", traffic=True)
-        cls.addClassCleanup(cls.gw.cleanup)
-        cls.addClassCleanup(cls.gw.close)
-        cls.gw.start()
-        cls.gw.wait_packets(h.LAN_PACKETS)
-        cls.tel = TelemetryClient(cls.gw.prefix)
-        cls.addClassCleanup(cls.tel.close)
+class Telemetry(GatewayCase):
+    packets = h.LAN_PACKETS
 
     @classmethod
-    def tearDownClass(cls):
-        cls.gw.close()
-        cls.gw.assert_no_key_material(cls.tel.texts)
+    def gateway(cls):
+        return h.Gateway(ESPGW, ESPGWCTL, "tel", traffic=True)
 
     def test_lists_espgw_commands(self):
         listed = self.tel.query("/")
