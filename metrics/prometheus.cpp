@@ -154,6 +154,33 @@ constexpr Field kWorkerFields[] = {
      "ESN re-synchronisations (RFC 4303 Appendix A3)."},
 };
 
+// `peers` of the control socket (dataplane/control/peer_state.h): which tunnel of each peer
+// carries its traffic. An espgw without the `peers` member (older) gives no series.
+void peer_metrics(Exposition& e, const json& peers) {
+  if (!peers.is_array()) return;
+  e.declare("espgw_peer_tunnel_active", Type::kGauge,
+            "1 for the tunnel of the peer that carries its traffic, 0 for its other tunnels "
+            "(all 0: no tunnel of the peer is up).");
+  e.declare("espgw_peer_tunnel_moves_total", Type::kCounter,
+            "Changes of the peer's tunnel in use, to and from none included (not the first "
+            "tunnel after start-up).");
+  e.declare("espgw_peer_active_since_seconds", Type::kGauge,
+            "Unix time of the last change of the peer's tunnel in use (start-up if none yet).");
+  for (const auto& p : peers) {
+    if (!p.is_object()) continue;
+    const std::string peer = text(p.value("name", json()));
+    const json in_use = p.value("tunnel_in_use", json());
+    for (const auto& t : p.value("tunnels", json::array())) {
+      const std::string tunnel = text(t.value("name", json()));
+      e.sample("espgw_peer_tunnel_active", {{"peer", peer}, {"tunnel", tunnel}},
+               in_use.is_string() && in_use.get<std::string>() == tunnel ? 1 : 0);
+    }
+    e.sample("espgw_peer_tunnel_moves_total", {{"peer", peer}}, num(p.value("moves", json())));
+    e.sample("espgw_peer_active_since_seconds", {{"peer", peer}},
+             num(p.value("since_unix", json())));
+  }
+}
+
 void espgw_metrics(Exposition& e, const json& all) {
   const json status = all.value("status", json::object());
   e.declare("espgw_info", Type::kGauge, "espgw's version and crypto backend (always 1).");
@@ -227,6 +254,7 @@ void espgw_metrics(Exposition& e, const json& all) {
     e.sample("espgw_tunnel_inner_mtu_bytes", l, num(t.value("inner_mtu", json())));
     if (t.contains("acquires")) e.sample("espgw_tunnel_acquires_total", l, num(t["acquires"]));
   }
+  peer_metrics(e, all.value("peers", json::array()));
 }
 
 // espgw-ike's status: {"charon": {"connected": bool}, "tunnels": [{"name", "state", "ike_sas":

@@ -7,6 +7,9 @@ What it proves:
   - While it runs, every per-SA (spi, direction, tunnel, algorithm), per-port, per-worker and
     drop counter equals what the control socket's `all` reports; tunnel "east" is up, and down
     once its outbound SA is deleted.
+  - Peer "vpn" of tunnels vpn1 and vpn2 (tests/control/peer_config.py): vpn1 active, vpn2 not,
+    no moves, since as `all` says; once vpn1's outbound SA is deleted, vpn2 active, one move,
+    since no earlier than the deletion.
   - espgw-ike's status becomes espgw_ike_* metrics (state per tunnel, established, CHILD_SAs),
     label values with quotes, backslashes and newlines escaped; without the socket espgw_ike_up 0.
   - Every answer is valid exposition format (prom_parse.py: HELP/TYPE per family, *_total
@@ -30,6 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "control"))
 sys.path.insert(0, HERE)
 import ctl_harness as h  # noqa: E402
+import peer_config as pc  # noqa: E402
 import prom_parse as pp  # noqa: E402
 
 if len(sys.argv) < 4:
@@ -145,6 +149,7 @@ class Exporter(unittest.TestCase):
 
     def test_2_espgw_running(self):
         gw = h.Gateway(ESPGW, ESPGWCTL, "exporter", traffic=True, socket_path=self.control)
+        pc.add_peer(gw)
         try:
             gw.start()
             gw.wait_packets(h.LAN_PACKETS)
@@ -184,6 +189,7 @@ class Exporter(unittest.TestCase):
                 ratio = pp.value(s, "espgw_worker_busy_ratio", **l)
                 self.assertTrue(0 <= ratio <= 1, ratio)
             self.assertEqual(pp.value(s, "espgw_tunnel_up", tunnel="east"), 1)
+            self.assert_peer(s, all_, active="vpn1", moves=0)
             # The IKE side, from the stand-in.
             fake = FakeIke(self.ike)
             fake.start()
@@ -200,10 +206,15 @@ class Exporter(unittest.TestCase):
             self.assertEqual(pp.value(s, "espgw_ike_tunnel_state", tunnel="west",
                                       state='odd "state"\\with\nnewline'), 1)
             self.assertEqual(pp.value(s, "espgw_ike_tunnel_established", tunnel="west"), 0)
-            # No outbound SA: the tunnel is down.
+            # No outbound SA: the tunnel is down; the peer's traffic moves to vpn2.
             gw.ctl("sa", "del", "out", "0x1001")
+            before = int(time.time())
+            gw.ctl("sa", "del", "out", hex(pc.SPIS["vpn1"][0]))
             s = self.scrape()
             self.assertEqual(pp.value(s, "espgw_tunnel_up", tunnel="east"), 0)
+            self.assert_peer(s, gw.request({"cmd": "all"}), active="vpn2", moves=1)
+            self.assertGreaterEqual(pp.value(s, "espgw_peer_active_since_seconds", peer="vpn"),
+                                    before)
             self.assertEqual(pp.value(s, "espgw_ike_up"), 0)
         finally:
             gw.close()
@@ -211,6 +222,16 @@ class Exporter(unittest.TestCase):
             gw.cleanup()
         s = self.scrape()
         self.assertEqual(pp.value(s, "espgw_up"), 0)
+
+    def assert_peer(self, s, all_, active, moves):
+        for t in pc.TUNNELS:
+            self.assertEqual(pp.value(s, "espgw_peer_tunnel_active", peer=pc.PEER, tunnel=t),
+                             1 if t == active else 0, t)
+        self.assertEqual(pp.value(s, "espgw_peer_tunnel_moves_total", peer=pc.PEER), moves)
+        peer = next(p for p in all_["peers"] if p["name"] == pc.PEER)
+        self.assertEqual(peer["tunnel_in_use"], active)
+        self.assertEqual(pp.value(s, "espgw_peer_active_since_seconds", peer=pc.PEER),
+                         peer["since_unix"])
 
     def test_3_http(self):
         status, headers, body = self.http(b"HEAD /metrics HTTP/1.1\r\n\r\n")
