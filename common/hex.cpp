@@ -1,5 +1,7 @@
 #include "common/hex.h"
 
+#include <cstdio>
+
 namespace espgw {
 namespace {
 int nibble(char c) {
@@ -28,6 +30,12 @@ std::optional<std::vector<uint8_t>> parse_hex(std::string_view text) {
   }
   if (high >= 0 || out.empty()) return std::nullopt;
   return out;
+}
+
+std::string spi_hex(uint32_t spi) {
+  char b[16];
+  std::snprintf(b, sizeof b, "0x%08x", spi);
+  return b;
 }
 
 std::string to_hex(std::span<const uint8_t> bytes) {

@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "config/charon_retransmit.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -130,12 +131,6 @@ std::string describe(const YAML::Node& n) {
     case YAML::NodeType::Scalar: return quote(n.Scalar());
     default: return "nothing";
   }
-}
-
-std::string spi_text(uint32_t spi) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%08x", spi);
-  return buf;
 }
 
 std::string family_name(const IpAddress& a) {
@@ -456,6 +451,16 @@ class Parser {
     errors_.push_back({1, line, std::move(text)});
   }
   [[noreturn]] void raise();
+  // What loads but will not behave as written; the config carries it (Config::warnings).
+  void warning(const Value& v, std::string_view what) {
+    std::string text = source_ + ":" + std::to_string(v.line) + ": ";
+    if (!v.path.empty()) {
+      text += v.path;
+      text += ": ";
+    }
+    text += what;
+    config_.warnings.push_back(std::move(text));
+  }
 
   // ---- shapes ----
   std::optional<Fields> map(const Value& v, std::initializer_list<std::string_view> known);
@@ -504,7 +509,7 @@ class Parser {
   void cidrs(const Fields& f, std::string_view key, std::vector<IpPrefix>& out, bool remote,
              const std::string& tunnel_name);
   void static_sa(const Value& v, StaticSa& out, esp::Direction dir);
-  void ike(const Value& v, IkeConfig& out, bool nat_t);
+  void ike(const Value& v, IkeConfig& out, bool nat_t, const std::string& tunnel_name);
   void proposals(const Value& v, ProposalKind kind, std::vector<std::string>& out);
   bool proposal(const Value& v, const std::string& text, ProposalKind kind);
   void ike_global(const Value& v, IkeGlobal& out);
@@ -512,6 +517,8 @@ class Parser {
   // Checks that need every tunnel, the peers and the secrets.
   void check_remote_cidrs();
   void check_if_ids();
+  // charon's retransmissions are global: IKEv2 tunnels whose dpd_timeout_s it cannot honour.
+  void check_dpd_timeouts();
   void load_secrets();
   bool read_secrets(const Value& at, const std::string& path);
   void secrets_content(std::string& text);
@@ -553,6 +560,14 @@ class Parser {
     Value at;
   };
   std::vector<Named> tunnel_name_values_;  // valid, unique names with their nodes
+  struct DpdSeen {
+    std::string tunnel;
+    Value at;  // dpd_timeout_s, or the ike section where it is the default
+    uint32_t timeout_s;
+    uint32_t delay_s;
+    bool given;
+  };
+  std::vector<DpdSeen> dpd_seen_;  // IKEv2 tunnels
   // Remote CIDRs of all tunnels: two tunnels may share one only when a peer groups them, and the
   // peers come later.
   struct RemoteCidr {
@@ -867,6 +882,7 @@ Config Parser::run(const YAML::Node& root) {
   load_secrets();
 
   if (!errors_.empty()) raise();
+  check_dpd_timeouts();
   return std::move(config_);
 }
 
@@ -1354,7 +1370,7 @@ void Parser::tunnel(const Value& v, Tunnel& out) {
     }
     IkeConfig ike_config;
     const size_t before = errors_.size();
-    ike(*x, ike_config, nat_t_ok && out.nat_t);
+    ike(*x, ike_config, nat_t_ok && out.nat_t, out.name);
     if (errors_.size() == before) out.ike = std::move(ike_config);
   }
 }
@@ -1404,7 +1420,7 @@ void Parser::static_sa(const Value& v, StaticSa& out, esp::Direction dir) {
       if (auto [first, inserted] = seen.emplace(out.spi, x->line); !inserted) {
         error(*x, std::string("duplicate ") +
                       (dir == esp::Direction::kInbound ? "inbound" : "outbound") + " SPI \"" +
-                      spi_text(out.spi) + "\" (first at line " + std::to_string(first->second) +
+                      spi_hex(out.spi) + "\" (first at line " + std::to_string(first->second) +
                       ")");
       }
     }
@@ -1485,7 +1501,7 @@ void Parser::static_sa(const Value& v, StaticSa& out, esp::Direction dir) {
 // ---------------------------------------------------------------------------------------------
 // IKE
 
-void Parser::ike(const Value& v, IkeConfig& out, bool nat_t) {
+void Parser::ike(const Value& v, IkeConfig& out, bool nat_t, const std::string& tunnel_name) {
   auto f = map(v, {"version", "local_id", "remote_id", "psk_ref", "ike_proposals", "esp_proposals",
                    "ike_lifetime_s", "child_lifetime_s", "rekey_margin_s", "rekey_fuzz_percent",
                    "life_bytes", "life_packets", "dpd_delay_s", "dpd_timeout_s", "dpd_action",
@@ -1570,11 +1586,25 @@ void Parser::ike(const Value& v, IkeConfig& out, bool nat_t) {
   read_uint(*f, "life_bytes", out.life_bytes, 0, UINT64_MAX);
   read_uint(*f, "life_packets", out.life_packets, 0, UINT64_MAX);
 
+  // DPD. IKEv1: charon's dpd_timeout, the time without an answer after which the peer is dead,
+  // so more than the delay. IKEv2: charon ignores dpd_timeout and gives up when a DPD request's
+  // retransmissions run out; espgw-up sets those from dpd_timeout_s (config/charon_retransmit.h),
+  // so it is the length of an unanswered liveness check, and has no relation to the delay.
   Timer delay{"dpd_delay_s", &out.dpd_delay_s, f->get("dpd_delay_s")};
   Timer timeout{"dpd_timeout_s", &out.dpd_timeout_s, f->get("dpd_timeout_s")};
   read_timer(delay, 0, kMaxDpdDelay);
-  read_timer(timeout, 1, kMaxDpdTimeout);
-  if (delay.ok && timeout.ok && *timeout.value <= *delay.value) {
+  const bool ikev2 = !version_ok || out.version == 2;
+  if (ikev2) {
+    out.dpd_timeout_s = kDefaultIkev2DpdTimeout;
+    read_timer(timeout, kMinIkev2DpdTimeout, kMaxIkev2DpdTimeout);
+    if (timeout.ok && version_ok) {
+      dpd_seen_.push_back({tunnel_name, timeout.at ? *timeout.at : v, out.dpd_timeout_s,
+                           out.dpd_delay_s, timeout.at.has_value()});
+    }
+  } else {
+    read_timer(timeout, 1, kMaxDpdTimeout);
+  }
+  if (!ikev2 && delay.ok && timeout.ok && *timeout.value <= *delay.value) {
     if (timeout.at) {
       error(*timeout.at, "must be greater than dpd_delay_s (" + shown(delay) + "), got " +
                              quote(timeout.at->node.Scalar()));
@@ -1915,6 +1945,29 @@ void Parser::check_remote_cidrs() {
   }
 }
 
+void Parser::check_dpd_timeouts() {
+  const DpdSeen* shortest = nullptr;
+  for (const DpdSeen& d : dpd_seen_) {
+    if (!shortest || d.timeout_s < shortest->timeout_s) shortest = &d;
+  }
+  for (const DpdSeen& d : dpd_seen_) {
+    if (d.given && d.delay_s == 0) {
+      warning(d.at, "dpd_delay_s is 0 (no DPD): this tunnel's dead peer is never detected, and " +
+                        std::to_string(d.timeout_s) +
+                        " s only bounds charon's retransmissions (every IKEv2 exchange gives up "
+                        "after them)");
+    }
+    if (d.timeout_s == shortest->timeout_s) continue;
+    warning(d.at, "charon's retransmissions are global: every IKEv2 exchange gives up after " +
+                      std::to_string(shortest->timeout_s) + " s, tunnel " +
+                      quote(shortest->tunnel) + "'s dpd_timeout_s (" +
+                      (shortest->given ? "" : "the default, ike section at ") + "line " +
+                      std::to_string(shortest->at.line) + "), so this tunnel's peer is declared "
+                      "dead after " + std::to_string(shortest->timeout_s) + " s, not " +
+                      std::to_string(d.timeout_s) + " s");
+  }
+}
+
 void Parser::check_if_ids() {
   struct Owner {
     std::string name;
@@ -1929,7 +1982,7 @@ void Parser::check_if_ids() {
     const uint32_t id = tunnel_if_id(n.name);
     auto [it, inserted] = ids.emplace(id, Owner{n.name, n.at.line});
     if (inserted || it->second.name == n.name) continue;
-    error(n.at, "interface ID " + spi_text(id) + " is that of tunnel \"" + it->second.name + "\"" +
+    error(n.at, "interface ID " + spi_hex(id) + " is that of tunnel \"" + it->second.name + "\"" +
                     (it->second.line ? " (line " + std::to_string(it->second.line) + ")" : "") +
                     "; rename one of the two: " + quote(n.name));
   }

@@ -110,7 +110,10 @@ struct IkeConfig {
   uint64_t life_bytes = 0;  // CHILD_SA hard byte lifetime, 0 = none (soft: 90% of it)
   uint64_t life_packets = 0;
   uint32_t dpd_delay_s = 10;    // AWS: 10 s
-  uint32_t dpd_timeout_s = 30;  // AWS: 3 tries of 10 s
+  // IKEv1: charon's dpd_timeout (AWS: 30). IKEv2: how long an unanswered liveness check lasts
+  // before the peer is dead; espgw-up turns it into charon's retransmissions (default 10:
+  // config/charon_retransmit.h).
+  uint32_t dpd_timeout_s = 30;
   DpdAction dpd_action = DpdAction::kRestart;
   StartAction start_action = StartAction::kStart;
   bool mobike = false;
@@ -164,6 +167,9 @@ struct Config {
   std::vector<Tunnel> tunnels;
   std::vector<Peer> peers;
   IkeGlobal ike;
+  // What loads but will not behave as written ("file:line: key: why"): espgw-config-check and
+  // the importers print them.
+  std::vector<std::string> warnings;
   // Pre-shared keys by name, from ike.secrets_file (filled by load_file; never printed).
   std::map<std::string, std::string> secrets;
 

@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "config/charon_retransmit.h"
 #include "config/import/import.h"
 #include "config/import/site.h"
 #include "config/import/xml.h"
@@ -771,8 +772,19 @@ Result import_aws(const std::string& text, const std::string& source, const Site
     y.line(6, "rekey_fuzz_percent: 100");
     y.line(6, "dpd_delay_s: " + std::to_string(t.dpd_delay), "AWS: DPD interval",
            at("dpd.interval"));
-    y.line(6, "dpd_timeout_s: " + std::to_string(t.dpd_delay * t.dpd_retries),
-           "interval x retries (" + std::to_string(t.dpd_retries) + ")", at("dpd.retries"));
+    if (t.version == 2) {
+      // charon ignores dpd_timeout for IKEv2; espgw-up sets its retransmissions from this, and
+      // espgw starts a DPD as soon as a tunnel's inbound traffic stops while it sends: failover
+      // in about 2 + 10 s (docs/deploy-aws.md "Failover"). AWS's own side gives up after
+      // interval x retries.
+      y.line(6, "dpd_timeout_s: " + std::to_string(config::kDefaultIkev2DpdTimeout),
+             "an unanswered DPD: tunnel dead (AWS's side: " +
+                 std::to_string(t.dpd_delay * t.dpd_retries) + " s, interval x retries)",
+             at("dpd.retries"));
+    } else {
+      y.line(6, "dpd_timeout_s: " + std::to_string(t.dpd_delay * t.dpd_retries),
+             "interval x retries (" + std::to_string(t.dpd_retries) + ")", at("dpd.retries"));
+    }
     y.line(6, "dpd_action: restart");
     y.line(6, "start_action: start", "we start IKE: AWS waits for the customer gateway");
     r.secrets[t.name] = t.psk;

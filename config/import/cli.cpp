@@ -142,6 +142,8 @@ void emit(const Result& r, const std::string& out, const std::string& secrets,
     const std::string check =
         tmp_secrets.empty() ? r.yaml : with_secrets_path(r.yaml, absolute(tmp_secrets));
     const config::Config c = config::parse(check, name);
+    for (const auto& w : c.warnings)
+      say("warning: " + w);
     if (out.empty()) {
       std::cout << r.yaml << std::flush;
     } else {

@@ -21,6 +21,7 @@
 #include <set>
 #include <sstream>
 
+#include "config/charon_retransmit.h"
 #include "config/import/import.h"
 #include "config/import/site.h"
 #include "config/import/yaml_writer.h"
@@ -896,7 +897,21 @@ Result import_ipsec_conf(const std::string& path, const Site& site,
              "conn " + conn + ": dpdaction=" + act + ": expected none, clear, hold or restart");
       }
       time_line({"dpddelay"}, "dpd_delay_s", 30, "30s");
-      time_line({"dpdtimeout"}, "dpd_timeout_s", 150, "150s");
+      if (version == 2) {
+        // strongSwan reads dpdtimeout= for IKEv1 only; an IKEv2 peer was dead when charon's
+        // retransmissions ran out (about 165 s by default). espgw-up sets those from
+        // dpd_timeout_s (config/charon_retransmit.h).
+        if (const Param* p = get("dpdtimeout")) {
+          r.notes.push_back(p->at() + ": conn " + conn + ": dpdtimeout=" + p->value +
+                            ": strongSwan ignores it for IKEv2; dpd_timeout_s: " +
+                            std::to_string(config::kDefaultIkev2DpdTimeout) +
+                            " (an unanswered DPD declares the peer dead after that long)");
+        }
+        y.line(6, "dpd_timeout_s: " + std::to_string(config::kDefaultIkev2DpdTimeout),
+               "IKEv2: an unanswered DPD declares the peer dead after this long");
+      } else {
+        time_line({"dpdtimeout"}, "dpd_timeout_s", 150, "150s");
+      }
       y.line(6, "dpd_action: " + it->second, "", origin("dpdaction"));
     }
     const std::string& autov = m.s.at("auto").value;

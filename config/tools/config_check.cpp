@@ -1,6 +1,8 @@
 // espgw-config-check [--json] FILE: loads and validates an espgw config, as every espgw binary
 // would. Prints "FILE: ok (N interfaces, M tunnels, K routes)" and exits 0, or prints the errors to
-// stderr and exits 1. Exits 2 on a usage error.
+// stderr and exits 1. Exits 2 on a usage error. Warnings (what loads but will not behave as
+// written, e.g. DPD timeouts that charon's global retransmissions cannot honour) go to stderr as
+// "warning: FILE:LINE: KEY: why" either way.
 //
 // --json prints instead, on success, one JSON object with what a tool that starts espgw, charon
 // and espgw-ike needs from the config (scripts/espgw-up): the sockets with defaults applied, the
@@ -15,6 +17,7 @@
 #include <filesystem>
 #include <string>
 
+#include "config/charon_retransmit.h"
 #include "config/config.h"
 
 namespace {
@@ -80,9 +83,21 @@ nlohmann::json summary(const std::string& path, const espgw::config::Config& c) 
                                      : "none"}};
     if (t.ike) {
       j["ike_version"] = t.ike->version;
+      j["dpd_delay_s"] = t.ike->dpd_delay_s;
+      j["dpd_timeout_s"] = t.ike->dpd_timeout_s;
       ++ike_tunnels;
     }
     tunnels.push_back(std::move(j));
+  }
+  // charon's retransmissions, from the IKEv2 tunnels' dpd_timeout_s: espgw-up writes them into
+  // charon's strongswan.conf (config/charon_retransmit.h). null: charon's defaults.
+  json retransmit = nullptr;
+  if (const auto r = espgw::config::charon_retransmit(c)) {
+    retransmit = {{"timeout_s", r->timeout_s},
+                  {"base", r->base},
+                  {"tries", r->tries},
+                  {"gives_up_after_s", r->gives_up_after_s},
+                  {"tunnel", r->tunnel}};
   }
   // espgw-ike's default status socket: espgw-ike.sock beside the VICI socket (docs/espgw-ike.md).
   const std::string status =
@@ -95,6 +110,8 @@ nlohmann::json summary(const std::string& path, const espgw::config::Config& c) 
           {"ike_tunnels", ike_tunnels},
           {"interfaces", interfaces},
           {"tunnels", tunnels},
+          {"charon_retransmit", retransmit},
+          {"warnings", c.warnings},
           {"dataplane_digest", dataplane_digest(path)}};
 }
 
@@ -114,6 +131,8 @@ int main(int argc, char** argv) {
   const std::string path = argv[file_arg];
   try {
     const auto config = espgw::config::load_file(path);
+    for (const auto& w : config.warnings)
+      std::fprintf(stderr, "warning: %s\n", w.c_str());
     if (as_json) {
       std::printf("%s\n", summary(path, config).dump().c_str());
     } else {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "config/charon_retransmit.h"
 #include "config/config.h"
 #include "tests/unit/config_test_files.h"
 
@@ -221,7 +222,7 @@ TEST(IkeParse, DefaultsOfTheHeader) {
   EXPECT_EQ(b.life_bytes, 0u);
   EXPECT_EQ(b.life_packets, 0u);
   EXPECT_EQ(b.dpd_delay_s, 10u);
-  EXPECT_EQ(b.dpd_timeout_s, 30u);
+  EXPECT_EQ(b.dpd_timeout_s, 10u);  // IKEv2's default (config/charon_retransmit.h)
   EXPECT_EQ(b.dpd_action, DpdAction::kRestart);
   EXPECT_EQ(b.start_action, StartAction::kStart);
   EXPECT_FALSE(b.mobike);
@@ -381,18 +382,91 @@ TEST(IkeRules, LifetimesAndMargin) {
   EXPECT_EQ(c.tunnels[0].ike->rekey_fuzz_percent, 1000u);  // 1100 s before the end of 1800 s
 }
 
-TEST(IkeRules, Dpd) {
-  expect_error(with("dpd_timeout_s: 45", "dpd_timeout_s: 15"), "dpd_timeout_s",
+// kIke with aws-1 on IKEv1 (mobike off: IKEv2 only).
+std::string ikev1(std::string_view from = "", std::string_view to = "") {
+  std::string s = with(with("mobike: true", "mobike: false"), "      version: 2\n",
+                       "      version: 1\n");
+  return from.empty() ? s : with(s, from, to);
+}
+
+TEST(IkeRules, DpdIkev1) {
+  // charon's dpd_timeout: the time without an answer, so more than the delay.
+  expect_error(ikev1("dpd_timeout_s: 45", "dpd_timeout_s: 15"), "dpd_timeout_s",
                "tunnels[0].ike.dpd_timeout_s", "must be greater than dpd_delay_s (15), got \"15\"");
-  expect_error(with("      psk_ref: psk-2\n", "      psk_ref: psk-2\n      dpd_delay_s: 30\n"),
-               "dpd_delay_s: 30", "tunnels[1].ike.dpd_delay_s",
+  expect_error(ikev1("      dpd_delay_s: 15\n      dpd_timeout_s: 45\n", "      dpd_delay_s: 30\n"),
+               "dpd_delay_s: 30", "tunnels[0].ike.dpd_delay_s",
                "must be less than dpd_timeout_s (30, the default), got \"30\"");
+  expect_error(ikev1("dpd_timeout_s: 45", "dpd_timeout_s: 0"), "dpd_timeout_s",
+               "tunnels[0].ike.dpd_timeout_s", "must be 1 to 86400, got \"0\"");
+  const Config c = parse(ikev1("dpd_timeout_s: 45", "dpd_timeout_s: 86400"), "t.yaml");
+  EXPECT_EQ(c.tunnels[0].ike->dpd_timeout_s, 86400u);
+  // Not an IKEv2 tunnel: charon's retransmissions come from the IKEv2 one alone.
+  ASSERT_TRUE(charon_retransmit(c).has_value());
+  EXPECT_EQ(charon_retransmit(c)->tunnel, "aws-2");
+}
+
+TEST(IkeRules, DpdIkev2) {
+  // The length of an unanswered check: no relation to the delay, 5 to 300 s, default 10.
+  const Config c = parse(with("dpd_timeout_s: 45", "dpd_timeout_s: 15"), "t.yaml");
+  EXPECT_EQ(c.tunnels[0].ike->dpd_timeout_s, 15u);
+  EXPECT_EQ(c.tunnels[1].ike->dpd_timeout_s, 10u);
+  EXPECT_EQ(parse(with("      psk_ref: psk-2\n", "      psk_ref: psk-2\n      dpd_delay_s: 30\n"),
+                  "t.yaml")
+                .tunnels[1]
+                .ike->dpd_delay_s,
+            30u);
   expect_error(with("dpd_delay_s: 15", "dpd_delay_s: 3601"), "dpd_delay_s",
                "tunnels[0].ike.dpd_delay_s", "must be 0 to 3600, got \"3601\"");
-  expect_error(with("dpd_timeout_s: 45", "dpd_timeout_s: 0"), "dpd_timeout_s",
-               "tunnels[0].ike.dpd_timeout_s", "must be 1 to 86400, got \"0\"");
+  expect_error(with("dpd_timeout_s: 45", "dpd_timeout_s: 4"), "dpd_timeout_s",
+               "tunnels[0].ike.dpd_timeout_s", "must be 5 to 300, got \"4\"");
+  expect_error(with("dpd_timeout_s: 45", "dpd_timeout_s: 301"), "dpd_timeout_s",
+               "tunnels[0].ike.dpd_timeout_s", "must be 5 to 300, got \"301\"");
   EXPECT_EQ(parse(with("dpd_delay_s: 15", "dpd_delay_s: 0"), "t.yaml").tunnels[0].ike->dpd_delay_s,
             0u);  // no DPD
+}
+
+TEST(IkeRules, DpdCharonRetransmit) {
+  // The shortest IKEv2 dpd_timeout_s decides; the waits 1, 1.4, ... 1.4^4 times the first sum
+  // to it.
+  const Config c = parse(with("dpd_timeout_s: 45", "dpd_timeout_s: 20"), "t.yaml");
+  const auto r = charon_retransmit(c);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->tunnel, "aws-2");
+  EXPECT_EQ(r->gives_up_after_s, 10u);
+  EXPECT_EQ(r->tries, 4u);
+  EXPECT_DOUBLE_EQ(r->base, 1.4);
+  EXPECT_NEAR(r->timeout_s * (1 + 1.4 + 1.96 + 2.744 + 3.8416), 10.0, 1e-9);
+  EXPECT_NEAR(r->timeout_s, 0.9136, 1e-4);
+  // No IKEv2 tunnel: charon's defaults.
+  Config none = c;
+  none.tunnels.clear();
+  EXPECT_FALSE(charon_retransmit(none).has_value());
+}
+
+TEST(IkeRules, DpdWarnings) {
+  // aws-1 asks for 45 s, aws-2 has the default 10: charon can honour only one of them.
+  const std::string yaml(kIke);
+  const Config c = parse(yaml, "t.yaml");
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_EQ(c.warnings[0],
+            "t.yaml:" + std::to_string(line_of(yaml, "dpd_timeout_s: 45")) +
+                ": tunnels[0].ike.dpd_timeout_s: charon's retransmissions are global: every IKEv2 "
+                "exchange gives up after 10 s, tunnel \"aws-2\"'s dpd_timeout_s (the default, ike "
+                "section at line " +
+                std::to_string(line_of(yaml, "    ike:\n      psk_ref: psk-2")) +
+                "), so this tunnel's peer is declared dead after 10 s, not 45 s");
+  // The same value everywhere: nothing to say.
+  EXPECT_TRUE(parse(with("dpd_timeout_s: 45", "dpd_timeout_s: 10"), "t.yaml").warnings.empty());
+  // A timeout given where there is no DPD.
+  const std::string off = with(with("dpd_timeout_s: 45", "dpd_timeout_s: 10"), "dpd_delay_s: 15",
+                               "dpd_delay_s: 0");
+  const Config o = parse(off, "t.yaml");
+  ASSERT_EQ(o.warnings.size(), 1u);
+  EXPECT_THAT(o.warnings[0], HasSubstr(":" + std::to_string(line_of(off, "dpd_timeout_s: 10")) +
+                                       ": tunnels[0].ike.dpd_timeout_s: dpd_delay_s is 0 (no "
+                                       "DPD)"));
+  // IKEv1 tunnels are charon's dpd_timeout, not the retransmissions.
+  EXPECT_TRUE(parse(ikev1(), "t.yaml").warnings.empty());
 }
 
 TEST(IkeRules, Actions) {
@@ -1037,7 +1111,7 @@ TEST(IkeExamples, AwsVpn) {
     EXPECT_EQ(k.rekey_margin_s, 540u);
     EXPECT_EQ(k.rekey_fuzz_percent, 100u);
     EXPECT_EQ(k.dpd_delay_s, 10u);
-    EXPECT_EQ(k.dpd_timeout_s, 30u);
+    EXPECT_EQ(k.dpd_timeout_s, 10u);  // IKEv2: an unanswered check, charon's retransmissions
     EXPECT_EQ(k.dpd_action, DpdAction::kRestart);
     EXPECT_EQ(k.start_action, StartAction::kStart);
     EXPECT_TRUE(k.force_encap);

@@ -154,7 +154,12 @@ TEST(ImportAws, GenericTextBecomesTwoTunnelsInOnePeer) {
   EXPECT_EQ(t1.ike->ike_lifetime_s, 28800u);
   EXPECT_EQ(t1.ike->child_lifetime_s, 3600u);
   EXPECT_EQ(t1.ike->dpd_delay_s, 10u);
-  EXPECT_EQ(t1.ike->dpd_timeout_s, 30u);
+  // IKEv2: an unanswered DPD ends the tunnel after 10 s (espgw-up's retransmissions), not AWS's
+  // interval x retries, which is its own side's; the comment says so.
+  EXPECT_EQ(t1.ike->dpd_timeout_s, 10u);
+  EXPECT_THAT(r.yaml, ::testing::HasSubstr("dpd_timeout_s: 10  # an unanswered DPD: tunnel dead "
+                                           "(AWS's side: 30 s, interval x retries)"));
+  EXPECT_EQ(r.yaml.find("interval x retries (3)"), std::string::npos);
   EXPECT_EQ(t1.ike->dpd_action, config::DpdAction::kRestart);
   EXPECT_EQ(t1.ike->start_action, config::StartAction::kStart);
   EXPECT_EQ(r.secrets.at("aws-tunnel1"), "FAKE_psk_tunnel1.not.a.real.key");
@@ -326,7 +331,8 @@ TEST(ImportIpsecConf, TheClassicSetUp) {
   EXPECT_EQ(b.ike->child_lifetime_s, 1200u);  // keylife=20m
   EXPECT_EQ(b.ike->rekey_margin_s, 180u);
   EXPECT_EQ(b.ike->dpd_delay_s, 30u);     // its own dpddelay
-  EXPECT_EQ(b.ike->dpd_timeout_s, 150u);  // strongSwan's default
+  // IKEv2: strongSwan ignored dpdtimeout; espgw's default check length instead.
+  EXPECT_EQ(b.ike->dpd_timeout_s, 10u);
   EXPECT_FALSE(b.ike->mobike);
   // "aes128-aes256-sha256-modp2048" is two proposals for the dataplane.
   EXPECT_EQ(b.ike->esp_proposals,
