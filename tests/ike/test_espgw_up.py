@@ -7,7 +7,8 @@
     names, the tunnels, and never a pre-shared key.
  2. `espgw-up charon-conf`: kernel-espgw loaded before kernel-netlink, the VICI socket from
     ike.vici_socket, kernel-espgw's socket = dataplane.control_socket, install_routes and
-    install_virtual_ip off, includes last; a config that does not load: exit 2 with its error.
+    install_virtual_ip off, charon's retransmissions giving up after the IKEv2 dpd_timeout_s
+    (and the warning when two tunnels ask for different ones), includes last; a config that does not load: exit 2 with its error.
     Optional plugins that are not installed (curve25519 without libstrongswan-extra-plugins) are
     left out of `load` with one log line; required ones stay (charon_plugins() over made-up
     plugin folders).
@@ -146,6 +147,13 @@ def check_summary(check, config, psks, tmp):
     if [(t["name"], t["keys"], t.get("ike_version")) for t in j["tunnels"]] != [
             ("aws-tunnel1", "ike", 2), ("aws-tunnel2", "ike", 2)]:
         fail(f"--json tunnels: {j['tunnels']}")
+    # charon's retransmissions from the tunnels' dpd_timeout_s (10 s: five waits from 0.914 s).
+    rt = j.get("charon_retransmit") or {}
+    if (rt.get("gives_up_after_s"), rt.get("tunnel"), rt.get("tries"), rt.get("base")) != (
+            10, "aws-tunnel1", 4, 1.4) or abs(rt.get("timeout_s", 0) * 10.9456 - 10) > 1e-3:
+        fail(f"--json charon_retransmit: {rt}")
+    if j.get("warnings") != [] or r.stderr:
+        fail(f"--json warnings: {j.get('warnings')}, stderr {r.stderr!r}")
     for psk in psks:
         if psk in r.stdout:
             fail("--json prints a pre-shared key")
@@ -190,6 +198,25 @@ def check_plugin_choice(m, tmp):
         fail(f"charon_plugins with every plugin: {everything}, logged {err.getvalue()!r}")
 
 
+def check_retransmit_warning(up, bindir, config, tmp):
+    """Tunnel 2 asks for 30 s: charon's retransmissions are global, so 10 s stays for both and
+    espgw-up passes espgw-config-check's warning on, naming the file, line and key."""
+    with open(config) as f:
+        text = f.read()
+    head, tail = text.rsplit("dpd_timeout_s: 10", 1)
+    slow = os.path.join(tmp, "slow.yaml")
+    with open(slow, "w") as f:
+        f.write(head + "dpd_timeout_s: 30" + tail)
+    line = (head + "dpd_timeout_s").count("\n") + 1
+    r = subprocess.run([sys.executable, up, "charon-conf", "-c", slow, "--bindir", bindir],
+                       capture_output=True, text=True)
+    want = (f"espgw-up: warning: {slow}:{line}: tunnels[1].ike.dpd_timeout_s: charon's "
+            "retransmissions are global: every IKEv2 exchange gives up after 10 s")
+    if r.returncode != 0 or "retransmit_timeout = 0.914" not in r.stdout or \
+            not any(ln.startswith(want) for ln in r.stderr.splitlines()):
+        fail(f"charon-conf with tunnel 2 at 30 s: exit {r.returncode}, stderr {r.stderr!r}")
+
+
 def check_charon_conf(up, check, config, tmp):
     bindir = os.path.dirname(check)
     inc = os.path.join(tmp, "extra.conf")
@@ -218,6 +245,14 @@ def check_charon_conf(up, check, config, tmp):
                  "install_routes = no", "install_virtual_ip = no", "load_modular = no"):
         if want not in conf:
             fail(f"charon-conf lacks {want!r}:\n{conf}")
+    # IKEv2 gives up after dpd_timeout_s (10 s), not charon's 165 s: in the charon section,
+    # before the plugins and the include (which may override them).
+    retransmit = re.findall(r"^  (retransmit_\w+) = (\S+)$", conf[:conf.index("  plugins {")],
+                            re.M)
+    if retransmit != [("retransmit_timeout", "0.914"), ("retransmit_base", "1.4"),
+                      ("retransmit_tries", "4")]:
+        fail(f"charon-conf: retransmissions {retransmit}:\n{conf}")
+    check_retransmit_warning(up, bindir, config, tmp)
     if not conf.rstrip().endswith(f"include {inc}"):
         fail(f"charon-conf: the include is not last:\n{conf}")
     if conf.count("{") != conf.count("}"):
@@ -283,6 +318,10 @@ def check_run(up, check, config, summary, tmp):
         wait_for("charon started again", lambda: json.load(open(state))["children"]["charon"][
             "restarts"] == 1 and json.load(open(state))["children"]["charon"]["pid"])
         st = json.load(open(state))["children"]
+        # espgw-up records the pid when it forks; the stand-in is up once it says so (a loaded
+        # machine takes a while to start Python).
+        wait_for("the new charon to serve", lambda: ["charon", "start", str(st["charon"]["pid"])]
+                 in events(ev))
         if st["espgw"]["pid"] != pids["espgw"] or st["espgw-ike"]["pid"] != pids["espgw-ike"]:
             fail(f"killing charon touched the others: {pids} -> {st}")
         # Killed again at once: the back-off doubles (0.3 s, then 0.6 s).
@@ -290,6 +329,8 @@ def check_run(up, check, config, summary, tmp):
         os.kill(st["charon"]["pid"], signal.SIGKILL)
         wait_for("charon started a second time", lambda: json.load(open(state))["children"][
             "charon"]["restarts"] == 2 and json.load(open(state))["children"]["charon"]["pid"])
+        again = json.load(open(state))["children"]["charon"]["pid"]
+        wait_for("the third charon to serve", lambda: ["charon", "start", str(again)] in events(ev))
         if time.monotonic() - t0 < 0.5:
             fail("the second restart came before the doubled back-off")
         if "starting it again in 0.6 s" not in open(log.name).read():
