@@ -49,12 +49,6 @@ IpAddress address_of(uint8_t family, const uint8_t* bytes) {
   return a;
 }
 
-std::string spi_hex(uint32_t spi) {
-  char b[16];
-  std::snprintf(b, sizeof b, "0x%08x", spi);
-  return b;
-}
-
 int worker_main(void* arg) {
   return static_cast<Worker*>(arg)->run();
 }
@@ -454,6 +448,7 @@ int App::run() {
     check_lifetimes();
     check_acquires();
     check_peers();
+    check_liveness();
     // --max-packets: stop once the packets are handled and the workers have taken what this
     // thread queued for them in return (gratuitous ARPs, ARP requests, released packets); each
     // worker flushes its TX queues on its way out.
@@ -904,6 +899,19 @@ void App::check_acquires() {
   }
 }
 
+void App::check_liveness() {
+  const uint64_t now = now_ms();
+  if (now < next_liveness_check_ms_) return;
+  next_liveness_check_ms_ = now + 100;
+  std::vector<json> events;
+  {
+    std::lock_guard guard(lock_);
+    events = liveness_.check(*model_, dataplane_now_ns(), now);
+  }
+  for (const auto& e : events)
+    server_->broadcast(e.dump());
+}
+
 void App::check_peers() {
   const uint64_t now = now_ms();
   if (now < next_peer_check_ms_) return;
@@ -1084,6 +1092,7 @@ json App::tunnel_list() {
                    {"mss", te.mss4},
                    {"outbound_spi", te.outbound ? spi_hex(te.outbound->spi()) : ""},
                    {"acquires", acquire_count(te.name)},
+                   {"liveness_checks", liveness_.sent(te.name)},
                    {"local_cidrs", lc},
                    {"remote_cidrs", rc}});
   }

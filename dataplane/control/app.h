@@ -17,6 +17,7 @@
 
 #include "config/config.h"
 #include "dataplane/control/control_server.h"
+#include "dataplane/control/liveness.h"
 #include "dataplane/control/neighbour_manager.h"
 #include "dataplane/control/peer_state.h"
 #include "dataplane/crypto/iv_generator.h"
@@ -76,6 +77,9 @@ class App {
   // sending under a new tunnel's SAs): rebuilds and publishes the tables (Model::peer_choice_due).
   void check_peers();
   void log_peer_changes(const std::map<std::string, std::string>& before) const;
+  // Tunnels that send but hear nothing: "liveness" events, so charon checks the peer at once
+  // (dataplane/control/liveness.h).
+  void check_liveness();
   // Now on the clock the workers stamp SAs with (TSC based), in ns.
   uint64_t dataplane_now_ns() const;
   void apply_op(Model& next, const nlohmann::json& op);
@@ -106,6 +110,8 @@ class App {
     uint64_t sent = 0;     // events sent (the tunnel's `acquires` counter)
   };
   std::map<std::string, AcquireState> acquires_;  // by tunnel name
+  LivenessWatch liveness_;  // lock_ held
+  uint64_t next_liveness_check_ms_ = 0;
   uint64_t started_ns_ = 0;
 };
 

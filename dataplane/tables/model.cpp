@@ -10,17 +10,13 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "common/hex.h"
+
 namespace espgw::dp {
 namespace {
 
 [[noreturn]] void invalid(const std::string& what) {
   throw std::invalid_argument(what);
-}
-
-std::string spi_hex(uint32_t spi) {
-  char b[16];
-  std::snprintf(b, sizeof b, "0x%08x", spi);
-  return b;
 }
 
 IpPrefix network_of(const IpPrefix& p) {

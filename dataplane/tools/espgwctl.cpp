@@ -31,10 +31,12 @@
 #include <utility>
 #include <vector>
 
+#include "common/hex.h"
 #include "config/import/import.h"
 
 namespace {
 
+using espgw::spi_hex;
 using nlohmann::json;
 
 constexpr const char* kDefaultConfig = "/etc/espgw/espgw.yaml";
@@ -245,12 +247,6 @@ std::optional<uint32_t> parse_spi(std::string_view s) {
   }
   if (v > UINT32_MAX) return std::nullopt;
   return static_cast<uint32_t>(v);
-}
-
-std::string spi_hex(uint32_t spi) {
-  char b[16];
-  std::snprintf(b, sizeof b, "0x%08x", spi);
-  return b;
 }
 
 // ---- the socket ----------------------------------------------------------------------------

@@ -43,6 +43,7 @@
 #include <collections/array.h>
 #include <collections/linked_list.h>
 #include <processing/jobs/callback_job.h>
+#include <sa/ikev2/tasks/ike_dpd.h>
 #include <threading/mutex.h>
 
 /** espgw's default control socket (docs/control-protocol.md) */
@@ -1630,6 +1631,156 @@ out:
 }
 
 /**
+ * A liveness check to start: the outbound SA (SPI in network order) whose
+ * tunnel espgw hears nothing from.
+ */
+typedef struct {
+	uint32_t spi;
+	host_t *dst;
+	uint64_t quiet_ms;
+} liveness_t;
+
+static void liveness_destroy(liveness_t *l)
+{
+	l->dst->destroy(l->dst);
+	free(l);
+}
+
+/**
+ * Whether the IKE_SA has an exchange in the air or a DPD waiting: its
+ * retransmissions are a liveness check already.
+ */
+static bool exchange_pending(ike_sa_t *ike_sa)
+{
+	enumerator_t *enumerator;
+	task_t *task;
+	bool pending = FALSE;
+
+	enumerator = ike_sa->create_task_enumerator(ike_sa, TASK_QUEUE_ACTIVE);
+	pending = enumerator->enumerate(enumerator, &task);
+	enumerator->destroy(enumerator);
+	if (pending)
+	{
+		return TRUE;
+	}
+	enumerator = ike_sa->create_task_enumerator(ike_sa, TASK_QUEUE_QUEUED);
+	while (enumerator->enumerate(enumerator, &task))
+	{
+		if (task->get_type(task) == TASK_IKE_DPD ||
+			task->get_type(task) == TASK_IKE_MOBIKE)
+		{
+			pending = TRUE;
+			break;
+		}
+	}
+	enumerator->destroy(enumerator);
+	return pending;
+}
+
+/**
+ * Starts a DPD on the IKE_SA of the CHILD_SA with that outbound SA, as
+ * charon's own DPD would after dpd_delay: the peer is dead when it goes
+ * unanswered through the retransmissions (charon.retransmit_*, which espgw-up
+ * sets from dpd_timeout_s). IKEv2 only: for IKEv1 charon's dpd_timeout
+ * decides, and its DPD carries a sequence number of the IKE_SA's own.
+ */
+static job_requeue_t check_liveness(liveness_t *l)
+{
+	child_sa_t *child_sa;
+	ike_sa_t *ike_sa;
+	status_t status = SUCCESS;
+
+	ike_sa = charon->child_sa_manager->checkout(charon->child_sa_manager,
+										PROTO_ESP, l->spi, l->dst, &child_sa);
+	if (!ike_sa)
+	{
+		DBG1(DBG_KNL, "kernel-espgw: espgw hears nothing in the tunnel of SA "
+			 "0x%08x, which no CHILD_SA has: ignored", ntohl(l->spi));
+		return JOB_REQUEUE_NONE;
+	}
+	if (ike_sa->get_version(ike_sa) != IKEV2 ||
+		ike_sa->get_state(ike_sa) != IKE_ESTABLISHED)
+	{
+		DBG2(DBG_KNL, "kernel-espgw: no liveness check for %s{%u}: not an "
+			 "established IKEv2 SA", child_sa->get_name(child_sa),
+			 child_sa->get_unique_id(child_sa));
+	}
+	else if (exchange_pending(ike_sa))
+	{
+		DBG1(DBG_KNL, "kernel-espgw: espgw has heard nothing in CHILD_SA "
+			 "%s{%u} for %llu ms; an exchange with the peer is under way",
+			 child_sa->get_name(child_sa), child_sa->get_unique_id(child_sa),
+			 (unsigned long long)l->quiet_ms);
+	}
+	else
+	{
+		DBG1(DBG_KNL, "kernel-espgw: espgw has heard nothing in CHILD_SA "
+			 "%s{%u} for %llu ms while sending: checking the peer (DPD)",
+			 child_sa->get_name(child_sa), child_sa->get_unique_id(child_sa),
+			 (unsigned long long)l->quiet_ms);
+		ike_sa->queue_task(ike_sa, (task_t*)ike_dpd_create(TRUE));
+		status = ike_sa->initiate(ike_sa, NULL, NULL);
+	}
+	if (status == DESTROY_ME)
+	{
+		charon->ike_sa_manager->checkin_and_destroy(charon->ike_sa_manager,
+													ike_sa);
+	}
+	else
+	{
+		charon->ike_sa_manager->checkin(charon->ike_sa_manager, ike_sa);
+	}
+	return JOB_REQUEUE_NONE;
+}
+
+/**
+ * A liveness event: espgw sends into a tunnel but has received nothing under
+ * its inbound SAs for a while (dataplane/control/liveness.h). Checked in a
+ * job of its own: checking out the IKE_SA may wait (events mutex held).
+ */
+static void handle_liveness(private_kernel_espgw_ipsec_t *this,
+							espgw_json_t *event)
+{
+	liveness_t *l;
+	sa_entry_t *sa;
+	char *text, *end;
+	unsigned long spi;
+	uint64_t quiet_ms = 0;
+
+	text = espgw_json_get_string(event, "spi");
+	errno = 0;
+	spi = text ? strtoul(text, &end, 16) : 0;
+	if (!text || errno || end == text || *end || !spi || spi > UINT32_MAX)
+	{
+		DBG1(DBG_KNL, "kernel-espgw: ignoring a liveness event without a "
+			 "valid SPI");
+		free(text);
+		return;
+	}
+	free(text);
+	espgw_json_get_uint(event, "quiet_ms", &quiet_ms);
+	this->mutex->lock(this->mutex);
+	sa = find_sa_dir(this, FALSE, htonl((uint32_t)spi));
+	if (!sa)
+	{
+		this->mutex->unlock(this->mutex);
+		DBG2(DBG_KNL, "kernel-espgw: liveness event for SA 0x%08lx, which is "
+			 "not charon's: ignored", spi);
+		return;
+	}
+	INIT(l,
+		.spi = sa->spi,
+		.dst = sa->dst->clone(sa->dst),
+		.quiet_ms = quiet_ms,
+	);
+	this->mutex->unlock(this->mutex);
+	lib->processor->queue_job(lib->processor,
+		(job_t*)callback_job_create((callback_job_cb_t)check_liveness, l,
+									(callback_job_cleanup_t)liveness_destroy,
+									NULL));
+}
+
+/**
  * One event line from espgw (events mutex held).
  */
 static void handle_event(private_kernel_espgw_ipsec_t *this, char *line,
@@ -1656,6 +1807,11 @@ static void handle_event(private_kernel_espgw_ipsec_t *this, char *line,
 	if (streq(type, "acquire"))
 	{
 		handle_acquire(this, event);
+		goto out;
+	}
+	if (streq(type, "liveness"))
+	{
+		handle_liveness(this, event);
 		goto out;
 	}
 	if (!streq(type, "expire"))

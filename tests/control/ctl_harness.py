@@ -11,6 +11,7 @@ depends on ARP timing.
 """
 
 import hashlib
+import select
 import json
 import os
 import shutil
@@ -329,6 +330,53 @@ class Gateway:
         if leaks:
             raise AssertionError("key material in the output: " + ", ".join(leaks))
         return len(texts)
+
+
+def tunnel_if_id(name):
+    """config::tunnel_if_id(): 32-bit FNV-1a of the name (0 and 0xffffffff moved off)."""
+    v = 2166136261
+    for c in name.encode():
+        v = ((v ^ c) * 16777619) & 0xFFFFFFFF
+    return 1 if v == 0 else 0xFFFFFFFE if v == 0xFFFFFFFF else v
+
+
+class Events:
+    """A connection subscribed to espgw's events."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.buf = b""
+        self.sock.sendall(b'{"cmd": "subscribe"}\n')
+        resp = self.next(10)
+        assert resp.get("ok"), resp
+
+    def next(self, timeout):
+        """The next line as JSON, or None after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                return None
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError("espgw closed the event connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def next_event(self, kind, timeout):
+        """The next event of that kind (others are skipped); AssertionError after timeout s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            e = self.next(max(0.0, deadline - time.monotonic()))
+            if e is None:
+                raise AssertionError(f"no {kind} event in {timeout} s")
+            if e.get("event") == kind:
+                return e
+
+    def close(self):
+        self.sock.close()
 
 
 def main_args():

@@ -15,10 +15,7 @@ SA is deleted again, the flood raises the next acquire, at least a second after 
 Run by meson: test_acquire.py ESPGW ESPGWCTL.
 """
 
-import json
 import os
-import select
-import socket
 import time
 import unittest
 
@@ -34,14 +31,6 @@ EVENT_TIMEOUT_S = 20
 FLOOD_PACKETS = 2000  # tunnel_down drops that show the flood went on
 
 
-def tunnel_if_id(name):
-    """config::tunnel_if_id(): 32-bit FNV-1a of the name (0 and 0xffffffff moved off)."""
-    v = 2166136261
-    for c in name.encode():
-        v = ((v ^ c) * 16777619) & 0xFFFFFFFF
-    return 1 if v == 0 else 0xFFFFFFFE if v == 0xFFFFFFFF else v
-
-
 WEST = {"name": "west", "local": "198.51.100.1", "remote": "203.0.113.3",
         "local_cidrs": ["172.50.0.0/16"], "remote_cidrs": ["172.70.0.0/16"], "nat_t": True,
         "ike": {"psk_ref": "west-psk"}}
@@ -51,44 +40,6 @@ SOUTH = {"name": "south", "local": "198.51.100.1", "remote": "203.0.113.4",
                                     "key": "0x" + SOUTH_OUT_KEY},
                        "inbound": {"spi": 0x4001, "algorithm": "aes128gcm16",
                                    "key": "0x" + SOUTH_IN_KEY}}}
-
-
-class Events:
-    """A connection subscribed to espgw's events."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.buf = b""
-        self.sock.sendall(b'{"cmd": "subscribe"}\n')
-        resp = self.next(10)
-        assert resp.get("ok"), resp
-
-    def next(self, timeout):
-        """The next line as JSON, or None after timeout seconds."""
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
-                return None
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise AssertionError("espgw closed the event connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def next_acquire(self, timeout=EVENT_TIMEOUT_S):
-        deadline = time.monotonic() + timeout
-        while True:
-            e = self.next(max(0.0, deadline - time.monotonic()))
-            if e is None:
-                raise AssertionError(f"no acquire event in {timeout} s")
-            if e.get("event") == "acquire":
-                return e
-
-    def close(self):
-        self.sock.close()
 
 
 class Acquire(unittest.TestCase):
@@ -133,7 +84,7 @@ class Acquire(unittest.TestCase):
             time.sleep(0.01)
 
     def test_acquire(self):
-        events = Events(self.gw.socket)
+        events = h.Events(self.gw.socket)
         self.addCleanup(events.close)
         # The flood runs (dropped for want of a route) before the tunnels come.
         deadline = time.monotonic() + EVENT_TIMEOUT_S
@@ -145,10 +96,10 @@ class Acquire(unittest.TestCase):
         self.ok({"cmd": "apply", "ops": [{"op": "tunnel-add", "tunnel": WEST},
                                          {"op": "tunnel-add", "tunnel": SOUTH},
                                          {"op": "sa-del", "direction": "out", "spi": 0x3001}]})
-        first = events.next_acquire()
+        first = events.next_event("acquire", EVENT_TIMEOUT_S)
         first_at = time.monotonic()
         self.assertEqual(first, {"event": "acquire", "tunnel": "west",
-                                 "if_id": tunnel_if_id("west"), "src": "172.50.1.10",
+                                 "if_id": h.tunnel_if_id("west"), "src": "172.50.1.10",
                                  "dst": "172.70.1.20"})
         # Both tunnels go on dropping the flood; then west comes up.
         self.wait_tunnel_down(FLOOD_PACKETS)
@@ -158,7 +109,7 @@ class Acquire(unittest.TestCase):
         # With an outbound SA west raises no more: its counter is final, and every event it
         # counts was sent before the sa-add's answer.
         sent = self.tunnel("west")["acquires"]
-        extra = [events.next_acquire() for _ in range(sent - 1)]
+        extra = [events.next_event("acquire", EVENT_TIMEOUT_S) for _ in range(sent - 1)]
         self.assertTrue(all(e["tunnel"] == "west" for e in extra), extra)
         if up_after < 0.9:
             self.assertEqual(sent, 1, f"west came up {up_after:.2f} s after its first acquire")
@@ -174,7 +125,7 @@ class Acquire(unittest.TestCase):
 
         # Down again: the flood raises the next acquire, a second or more after the last one.
         self.ok({"cmd": "sa-del", "direction": "out", "spi": 0x5001})
-        again = events.next_acquire()
+        again = events.next_event("acquire", EVENT_TIMEOUT_S)
         self.assertEqual(again["tunnel"], "west")
         if up_after < 0.9:
             self.assertGreaterEqual(time.monotonic() - first_at, 0.9)
