@@ -47,6 +47,7 @@ Steps:
  1. Both tunnels established (gw1's charon and the endpoint hold the same CHILD_SA, espgw both
     SAs); sequence-numbered UDP streams A -> B and B -> A (tests/e2e/tools.py udp-seq-send,
     ha_traffic.py) at --rate each way; both cross tunnel 1.
+    With both ways flowing espgw asks for no liveness check of tunnel 1 (QUIET_WINDOW_S).
  2. Endpoint 1 goes silent: the inet router drops everything from and to 198.51.100.10 (nft), as
     a dead endpoint would. Measured: when espgw moved A -> B to tunnel 2 (its log line "peer ...:
     traffic goes into tunnel ..."), and for each direction the outage (arrival of the last
@@ -87,6 +88,7 @@ BA_WITHIN_S = 90       # how long to wait for AWS's DPD to move B -> A
 BACK_WITHIN_S = 150    # tunnel 1 re-established after the endpoint returned (as shipped, charon's
                        # IKE_SA_INIT retransmissions are up to 76 s apart)
 HOLD_S = 5             # no further move of the traffic for this long after the failback
+QUIET_WINDOW_S = 3     # both ways flowing for this long: no liveness check (it needs 2 s quiet)
 VPC_LINK = ("172.60.2.1", "172.60.2.2")  # endpoint 1 and endpoint 2 inside AWS's VPC
 
 # What an AWS VPN tunnel accepts by default (its tunnel options): AES-128/256 in CBC with SHA-1 or
@@ -300,6 +302,14 @@ secrets {{
                 return c
         return None
 
+    def liveness_checks(self, tunnel):
+        """The tunnel's liveness_checks in espgw (0 once it has none: counted while it exists)."""
+        return next((t["liveness_checks"] for t in self.ctl("tunnels")["tunnels"]
+                     if t["name"] == tunnel), 0)
+
+    def tunnel_names(self):
+        return {t["name"] for t in self.ctl("tunnels")["tunnels"]}
+
     def moves(self, mark=0):
         """espgw's moves of the peer's traffic logged after offset `mark`: [(to, was or None)]."""
         text = self.gw1.log_text("espgw")[mark:]
@@ -371,6 +381,15 @@ def main():
         for counter, what in ((test_failover.out_packets, "A -> B"),
                               (test_failover.in_packets, "B -> A")):
             wait_for(f"{what} on {t1}", lambda: test_failover.carrier(lab, counter) == t1, 30, 0)
+        # Two-way traffic is no reason for a liveness check (dataplane/control/liveness.h): none
+        # in a window longer than its 2 s of quiet.
+        checks0 = lab.liveness_checks(t1)
+        quiet_end = time.monotonic() + QUIET_WINDOW_S
+        while time.monotonic() < quiet_end:
+            time.sleep(0.2)
+        check(lab.liveness_checks(t1) == checks0,
+              f"no liveness check of {t1} while both ways flow ({checks0} -> "
+              f"{lab.liveness_checks(t1)})")
         drops0 = lab.drops()
         mark = len(lab.gw1.log_text("espgw"))
         old_t1 = lab.tunnel_up(t1)
@@ -382,6 +401,8 @@ def main():
                  a.max_failover, 0.1)
         t_moved = ha_lab.now()
         say(f"  espgw moved A -> B to {t2} {t_moved - t_cut:.1f} s after the cut")
+        check(lab.liveness_checks(t1) > checks0 or t1 not in lab.tunnel_names(),
+              f"espgw asked for a liveness check of {t1} after the cut")
         wait_for(f"AWS's DPD to move B -> A to {t2}",
                  lambda: test_failover.carrier(lab, test_failover.in_packets) == t2, BA_WITHIN_S,
                  0.2)
