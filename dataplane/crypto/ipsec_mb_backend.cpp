@@ -1,8 +1,8 @@
 // intel-ipsec-mb backend. GCM goes through the direct API (IMB_AES*_GCM_ENC/DEC) one packet at a
-// time: measured here it is cheaper than the job API for every size (FACTS.md: 59 vs 103 cycles at
-// 64 B), and a GCM packet needs no multi-buffer lanes. CBC+HMAC goes through the job API, the whole
-// burst submitted (longest packet first) before one flush, so that the multi-buffer AES-CBC and
-// SHA code fills its lanes.
+// time: measured here it is cheaper than the job API for every size (59 vs 103 cycles at 64 B:
+// docs/platform-notes.md), and a GCM packet needs no multi-buffer lanes. CBC+HMAC goes through the
+// job API, the whole burst submitted (longest packet first) before one flush, so that the
+// multi-buffer AES-CBC and SHA code fills its lanes.
 
 #include <openssl/crypto.h>
 

@@ -1,4 +1,4 @@
-// Classification of what arrives on a port (DESIGN.md "Dataplane"):
+// Classification of what arrives on a port (docs/architecture.md, "The data path"):
 //   ESP (protocol 50) or ESP-in-UDP to one of our addresses  -> ESP inbound
 //   UDP 4500 with the non-ESP marker (IKE), NAT-T keepalives, UDP 500, ICMP, ARP replies and
 //   anything else for one of our addresses, multicast, other ethertypes -> the kernel

@@ -1,6 +1,6 @@
 #pragma once
 // One worker lcore: polls RX queue `index` of every port and of every exception device, and
-// carries each burst through the stages to completion (STYLE.md):
+// carries each burst through the stages to completion (docs/architecture.md):
 //   classify -> [ESP inbound -> selector check] -> route (TTL, LPM, MTU, ICMP errors)
 //     -> [MSS clamp, fragment, ESP outbound] -> neighbour -> TX
 // Control traffic goes to the kernel through the exception path, rate limited.

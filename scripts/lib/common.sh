@@ -69,7 +69,7 @@ build_project() {
   ninja -C "$ESPGW_BUILD"
 }
 
-# Debian's python3 has scapy; a pyenv shim on PATH may not (FACTS.md).
+# Debian's python3 has scapy; a pyenv shim on PATH may not (docs/platform-notes.md).
 espgw_python() {
   if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3; fi
 }

@@ -2,7 +2,7 @@
 # scripts/test before the build is configured.
 #
 # The plugin is built against the source of Debian's `strongswan` package at the upstream version
-# of the installed charon (DESIGN.md "Key export: decided"): fetched with apt's source support
+# of the installed charon (docs/architecture.md "Key export"): fetched with apt's source support
 # through a private apt configuration (deb-src entries for the URIs and suites the system uses;
 # the system's apt configuration is not touched), unpacked, and configured once with the options
 # that decide the layout of charon's structures (--enable-mediation, as Debian builds it). The tree
@@ -73,7 +73,8 @@ _strongswan_fetch() {
     die "strongSwan headers: apt-get update failed (see $state/update.log)"
 
   # The installed revision first, then every other revision of the same upstream version, newest
-  # first: the newest security revision's .dsc may be missing from the archive (FACTS.md).
+  # first: the newest security revision's .dsc may be missing from the archive, while the
+  # previous one is there (docs/platform-notes.md).
   candidates=("$full")
   while read -r v; do
     [ "$v" = "$full" ] && continue

@@ -1,4 +1,4 @@
-"""The two-gateway lab in network namespaces (DESIGN.md "Test bed on one machine").
+"""The two-gateway lab in network namespaces, on one machine.
 
     host A ---- gw1 (espgw) ---- internet ---- gw2 (espgw) ---- host B
     172.50.1.10  lan 172.50.1.1   router        wan 203.0.113.2   172.60.1.20
@@ -7,7 +7,7 @@
 Five namespaces joined by veth pairs. Each gateway runs espgw with two net_af_packet ports on its
 veths; those veths carry no IP address, answer no ARP (`arp off`) and fail the reverse-path check,
 so the gateway namespace's kernel sees the wire only through espgw's exception path (the
-`espgw-wan` and `espgw-lan` taps, which hold the ports' MACs and addresses, FACTS.md). The tunnel
+`espgw-wan` and `espgw-lan` taps, which hold the ports' MACs and addresses). The tunnel
 has static SAs that mirror each other, ESP in UDP 4500 (NAT-T), AES-128-GCM; keys are drawn
 afresh for every run.
 
@@ -302,7 +302,7 @@ tunnels:
         cpus = sorted(os.sched_getaffinity(0))
         cpuset = ",".join(str(c) for c in cpus)
         # Both lcores may run on any CPU: two gateways and their hosts share the machine's cores
-        # (FACTS.md: a pinned busy-polling lcore takes a whole CPU).
+        # (a pinned busy-polling lcore takes a whole CPU: docs/platform-notes.md).
         cmd = [
             "ip", "netns", "exec", self.ns, espgw_binary(self.lab.build),
             "--no-pci", "--no-huge", "-m", "512", "--file-prefix", self.prefix,
@@ -459,7 +459,8 @@ class Lab:
              self.mac[end1], "type", "veth", "peer", "name", self.dev[end2], "netns",
              self.ns[ns2], "address", self.mac[end2]])  # fmt: skip
         for end, ns in ((end1, ns1), (end2, ns2)):
-            # FACTS.md: without this TCP and UDP arrive with bad checksums after af_packet.
+            # Without this TCP and UDP arrive with bad checksums after af_packet
+            # (docs/platform-notes.md).
             self.sh(ns, "ethtool", "-K", self.dev[end], "tx", "off", "rx", "off")
 
     def _host(self, ns, end, address, gateway):

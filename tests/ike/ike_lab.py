@@ -7,11 +7,11 @@ Four network namespaces joined by veth pairs; every name the lab makes starts wi
 `name_prefix` a test gives) and a random tag, so that labs never meet. gw1's veths carry no
 address, answer no ARP and fail the reverse-path check (Lab._gateway_port): espgw owns them
 through net_af_packet, and gw1's kernel (charon) sees the wire only through espgw's exception
-path, the `espgw-wan` and `espgw-lan` taps that hold the ports' addresses (FACTS.md). So
+path, the `espgw-wan` and `espgw-lan` taps that hold the ports' addresses. So
 charon's IKE goes through the dataplane, and ESP never reaches gw1's kernel.
 
 gw2 stands for the AWS VPN endpoint: a stock charon with kernel-libipsec (userspace ESP, in UDP),
-listed before kernel-netlink, as FACTS.md describes.
+listed before kernel-netlink (docs/platform-notes.md).
 
 Each charon runs in its own mount namespace (`ip netns exec` makes one; `unshare -m` makes sure)
 with a private /run bound over the real one (charon's pid file path is fixed) and its own
@@ -333,7 +333,8 @@ class Lab:
              self.mac[end1], "type", "veth", "peer", "name", self.dev[end2], "netns",
              self.ns[ns2], "address", self.mac[end2]])
         for end, ns in ((end1, ns1), (end2, ns2)):
-            # FACTS.md: without this TCP and UDP arrive with bad checksums after af_packet.
+            # Without this TCP and UDP arrive with bad checksums after af_packet
+            # (docs/platform-notes.md).
             self.sh(ns, "ethtool", "-K", self.dev[end], "tx", "off", "rx", "off")
 
     def _address(self, ns, end, address):
@@ -1023,7 +1024,8 @@ class StackLab:
 
     def write_peer_swanctl(self, ike=("aes128-sha256-modp2048",), esp=None):
         """The stock peer's swanctl.conf: a connection for IKEv2 and one for IKEv1, each child
-        with every ESP proposal of ESP_CASES (FACTS.md: one child, all proposals)."""
+        with every ESP proposal of ESP_CASES (one child, all proposals: a responder picks the child
+        by traffic selectors, docs/platform-notes.md)."""
         esp = esp or [f"{p}-modp2048" for p in ESP_CASES]
         conns = ""
         for version in (2, 1):

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Runs espgw's scenario tests (yanet autotest style, STYLE.md "Tests" 4).
+"""Runs espgw's scenario tests (in the style of yanet's autotest units).
 
 A case is a folder tests/scenarios/NNN_name/ with
   config.yaml     espgw's config; its ports are net_pcap devices. Placeholders: @CASE@ (the case's

@@ -1,6 +1,6 @@
 // Key preparation (crypto::prepare_keys, and esp::Sa::make on top of it): wrong key or salt
 // lengths are refused with std::invalid_argument, the message names the algorithm and what is
-// wrong, and it never carries key material (STYLE.md: keys are never printed).
+// wrong, and it never carries key material (keys are never printed: common/redact.h).
 
 #include <gtest/gtest.h>
 
