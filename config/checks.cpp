@@ -1,0 +1,81 @@
+#include "common/hex.h"
+#include "config/parser.h"
+
+namespace espgw::config {
+
+// Two tunnels may route the same remote prefix only as one peer's failover pair.
+void Parser::check_remote_cidrs() {
+  const auto grouped = [&](const std::string& a, const std::string& b) {
+    auto ia = peer_of_tunnel_.find(a);
+    auto ib = peer_of_tunnel_.find(b);
+    return ia != peer_of_tunnel_.end() && ib != peer_of_tunnel_.end() && ia->second == ib->second;
+  };
+  std::vector<bool> reported(remote_cidrs_.size());
+  for (size_t i = 0; i < remote_cidrs_.size(); ++i) {
+    const RemoteCidr& c = remote_cidrs_[i];
+    for (size_t j = 0; j < i; ++j) {
+      const RemoteCidr& seen = remote_cidrs_[j];
+      if (reported[j] || seen.prefix != c.prefix || seen.tunnel == c.tunnel ||
+          grouped(seen.tunnel, c.tunnel)) {
+        continue;
+      }
+      error(c.at, "already routed into tunnel \"" + seen.tunnel + "\" (line " +
+                      std::to_string(seen.at.line) + "): " + quote(c.at.node.Scalar()));
+      reported[i] = true;
+      break;
+    }
+  }
+}
+
+void Parser::check_dpd_timeouts() {
+  const DpdSeen* shortest = nullptr;
+  for (const DpdSeen& d : dpd_seen_) {
+    if (!shortest || d.timeout_s < shortest->timeout_s) shortest = &d;
+  }
+  for (const DpdSeen& d : dpd_seen_) {
+    if (d.given && d.delay_s == 0) {
+      warning(d.at, "dpd_delay_s is 0 (no DPD): this tunnel's dead peer is never detected, and " +
+                        std::to_string(d.timeout_s) +
+                        " s only bounds charon's retransmissions (every IKEv2 exchange gives up "
+                        "after them)");
+    }
+    if (d.timeout_s == shortest->timeout_s) continue;
+    warning(d.at, "charon's retransmissions are global: every IKEv2 exchange gives up after " +
+                      std::to_string(shortest->timeout_s) + " s, tunnel " +
+                      quote(shortest->tunnel) + "'s dpd_timeout_s (" +
+                      (shortest->given ? "" : "the default, ike section at ") + "line " +
+                      std::to_string(shortest->at.line) + "), so this tunnel's peer is declared "
+                      "dead after " + std::to_string(shortest->timeout_s) + " s, not " +
+                      std::to_string(d.timeout_s) + " s");
+  }
+}
+
+void Parser::check_if_ids() {
+  struct Owner {
+    std::string name;
+    int line;  // 0: a tunnel of the running config
+  };
+  std::map<uint32_t, Owner> ids;
+  if (seeded_) {
+    for (const auto& t : config_.tunnels)
+      ids.emplace(tunnel_if_id(t.name), Owner{t.name, 0});
+  }
+  for (const auto& n : tunnel_name_values_) {
+    const uint32_t id = tunnel_if_id(n.name);
+    auto [it, inserted] = ids.emplace(id, Owner{n.name, n.at.line});
+    if (inserted || it->second.name == n.name) continue;
+    error(n.at, "interface ID " + spi_hex(id) + " is that of tunnel \"" + it->second.name + "\"" +
+                    (it->second.line ? " (line " + std::to_string(it->second.line) + ")" : "") +
+                    "; rename one of the two: " + quote(n.name));
+  }
+}
+
+void Parser::check_psk_refs(const std::string& secrets_file) {
+  for (const auto& ref : psk_refs_) {
+    if (!config_.secrets.contains(ref.name)) {
+      error(ref.at, "no such pre-shared key in " + secrets_file + ": " + quote(ref.name));
+    }
+  }
+}
+
+}  // namespace espgw::config
