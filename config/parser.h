@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/ip_address.h"
+#include "common/redact.h"
 #include "config/config.h"
 
 namespace espgw::config {
@@ -60,12 +61,10 @@ struct Value {
 int line_of(const YAML::Node& n);
 std::string join(std::string_view path, std::string_view key);
 std::string index(std::string_view path, size_t i);
-// Hex of 16 digits or more, with a 0x, a letter a-f or strongSwan's aa:bb:... form: what a key
-// looks like (a plain decimal number does not). Error messages never repeat such a value, wherever
-// it was written by mistake.
-bool looks_like_key(std::string_view s);
-// A value as an error message shows it: quoted, escaped, cut at 80 characters; key material never.
-std::string quote(std::string_view s);
+// Values in messages: espgw::quote() and espgw::looks_like_key() (common/redact.h), the one rule
+// for key material in every binary's messages.
+using espgw::looks_like_key;
+using espgw::quote;
 // What a node is, for "expected X, got Y". A scalar is quoted; see quote() about key material.
 std::string describe(const YAML::Node& n);
 std::string family_name(const IpAddress& a);

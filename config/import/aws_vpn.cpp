@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/redact.h"
 #include "config/charon_retransmit.h"
 #include "config/import/import.h"
 #include "config/import/site.h"
@@ -137,19 +138,6 @@ std::string label_of(std::string_view s) {
   fail(source, f.line, f.where + ": " + what);
 }
 
-// A value in a message: only the plain words AWS writes; anything else (a pasted key) is not
-// shown.
-std::string shown(std::string_view v) {
-  if (v.size() > 40) return "(value not shown)";
-  for (char c : v) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) &&
-        std::string_view(" .-_:/").find(c) == std::string_view::npos) {
-      return "(value not shown)";
-    }
-  }
-  return "\"" + std::string(v) + "\"";
-}
-
 // ---- the text format ----------------------------------------------------------------------
 
 void set_field(AwsConnection& c, AwsTunnel& t, const std::string& key, const std::string& value,
@@ -184,7 +172,7 @@ AwsConnection parse_text(const std::string& text, const std::string& source) {
       int n = 0;
       const auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
       if (ec != std::errc() || end != num.data() + num.size()) {
-        fail(source, line, "a tunnel heading without its number: " + shown(s));
+        fail(source, line, "a tunnel heading without its number: " + quote(s));
       }
       if (n != static_cast<int>(c.tunnels.size()) + 1 || n > 2) {
         fail(source, line,
@@ -268,7 +256,7 @@ AwsConnection parse_text(const std::string& text, const std::string& source) {
       if (key == "fragmentation") {
         if (label_of(value) != "before encryption") {
           c.notes.push_back(source + ":" + std::to_string(line) + ": " + t->where +
-                            ": Fragmentation " + shown(value) +
+                            ": Fragmentation " + quote(value) +
                             ": espgw always fragments before encryption");
         }
         continue;
@@ -475,7 +463,7 @@ std::string encryption(const Field& f, const std::string& source, bool* aead) {
     }
   }
   fail(source, f,
-       "unknown encryption algorithm " + shown(f.value) +
+       "unknown encryption algorithm " + quote(f.value) +
            " (AWS offers aes-128-cbc, aes-256-cbc, aes-128-gcm-16, aes-256-gcm-16)");
 }
 
@@ -493,7 +481,7 @@ std::string hash(const Field& f, const std::string& source) {
     if (v == from) return to;
   }
   fail(source, f,
-       "unknown authentication algorithm " + shown(f.value) +
+       "unknown authentication algorithm " + quote(f.value) +
            " (AWS offers sha1, sha2-256, sha2-384, sha2-512)");
 }
 
@@ -514,7 +502,7 @@ std::string dh_group(const Field& f, const std::string& source) {
   const auto it = kGroups.find(g);
   if (digits.empty() || it == kGroups.end()) {
     fail(source, f,
-         "Diffie-Hellman group " + shown(f.value) +
+         "Diffie-Hellman group " + quote(f.value) +
              " is not one espgw accepts (2, 14 to 21; RFC 5114's 22 to 24 are "
              "refused): change the tunnel's options in AWS and download again");
   }
@@ -532,12 +520,12 @@ uint64_t number(const Field& f, const std::string& source, uint64_t min, uint64_
   if (ec != std::errc() || end == v.data() || (!rest.empty() && rest != unit)) {
     fail(source, f,
          "expected a number" + (unit.empty() ? "" : " of " + std::string(unit)) + ", got " +
-             shown(f.value));
+             quote(f.value));
   }
   if (n < min || n > max) {
     fail(source, f,
          "must be " + std::to_string(min) + " to " + std::to_string(max) + ", got " +
-             shown(f.value));
+             quote(f.value));
   }
   return n;
 }
@@ -546,12 +534,12 @@ bool flag(const Field& f, const std::string& source) {
   const std::string l = label_of(f.value);
   if (l == "enabled" || l == "true" || l == "yes") return true;
   if (l == "disabled" || l == "false" || l == "no") return false;
-  fail(source, f, "expected enabled/disabled or true/false, got " + shown(f.value));
+  fail(source, f, "expected enabled/disabled or true/false, got " + quote(f.value));
 }
 
 IpAddress address(const Field& f, const std::string& source) {
   const auto a = IpAddress::parse(f.value);
-  if (!a) fail(source, f, "not an IP address: " + shown(f.value));
+  if (!a) fail(source, f, "not an IP address: " + quote(f.value));
   return *a;
 }
 
@@ -576,7 +564,7 @@ Tunnel convert(const AwsConnection& c, const AwsTunnel& t, const AwsOptions& o,
   if (const Field* m = t.get("ike.auth_method")) {
     if (label_of(m->value) != "pre-shared key") {
       fail(src, *m,
-           "authentication " + shown(m->value) +
+           "authentication " + quote(m->value) +
                " cannot be mapped: espgw configures pre-shared keys only");
     }
   }
@@ -604,14 +592,14 @@ Tunnel convert(const AwsConnection& c, const AwsTunnel& t, const AwsOptions& o,
     }
   }
   if (const Field* p = t.get("esp.protocol"); p && label_of(p->value) != "esp") {
-    fail(src, *p, "protocol " + shown(p->value) + " cannot be mapped: espgw carries ESP only");
+    fail(src, *p, "protocol " + quote(p->value) + " cannot be mapped: espgw carries ESP only");
   }
   if (const Field* m = t.get("esp.mode"); m && label_of(m->value) != "tunnel") {
-    fail(src, *m, "mode " + shown(m->value) + " cannot be mapped: espgw does tunnel mode only");
+    fail(src, *m, "mode " + quote(m->value) + " cannot be mapped: espgw does tunnel mode only");
   }
   if (const Field* m = t.get("ike.mode"); m && label_of(m->value) != "main") {
     fail(src, *m,
-         "phase 1 mode " + shown(m->value) + " cannot be mapped: espgw's IKEv1 is main mode only");
+         "phase 1 mode " + quote(m->value) + " cannot be mapped: espgw's IKEv1 is main mode only");
   }
   if (o.ike_version) {
     out.version = *o.ike_version;
@@ -622,7 +610,7 @@ Tunnel convert(const AwsConnection& c, const AwsTunnel& t, const AwsOptions& o,
     } else if (l == "ikev2" || l == "2") {
       out.version = 2;
     } else {
-      fail(src, *v, "expected IKEv1 or IKEv2, got " + shown(v->value));
+      fail(src, *v, "expected IKEv1 or IKEv2, got " + quote(v->value));
     }
   } else {
     out.version = 1;
