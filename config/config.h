@@ -1,6 +1,7 @@
 #pragma once
 // espgw's configuration: one YAML file describes interfaces, routes and tunnels (and, later, IKE
-// peers). This header is the contract between the parser (config.cpp) and every binary.
+// peers). This header is the contract between the parser (config/parser.h and the files it lists)
+// and every binary.
 //
 // Validation is strict: unknown keys, wrong types and bad values are errors that name the file,
 // the line, the key path and the value, e.g.
@@ -16,10 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/crypto_backend_kind.h"
+#include "common/esp_algorithm.h"
+#include "common/esp_sa_options.h"
 #include "common/ip_address.h"
-#include "dataplane/crypto/crypto_backend.h"
-#include "dataplane/esp/algorithm.h"
-#include "dataplane/esp/sa.h"
 
 namespace espgw::config {
 
@@ -192,7 +193,7 @@ StaticSa parse_static_sa(std::string_view yaml, const std::string& source, esp::
 // never 0 or 0xffffffff (reserved by strongSwan). load_file() refuses configs where two collide.
 uint32_t tunnel_if_id(std::string_view tunnel_name) noexcept;
 
-// The SA parameters a static SA of a tunnel stands for (direction, addresses, options).
-esp::SaParams sa_params(const Tunnel& t, const StaticSa& sa, esp::Direction dir);
+// The dataplane turns a static SA into its SA parameters: esp::static_sa_params()
+// (dataplane/esp/static_sa_params.h).
 
 }  // namespace espgw::config

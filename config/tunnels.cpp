@@ -118,7 +118,7 @@ bool Parser::tunnel_nat_t(const Fields& f, Tunnel& out) {
 void Parser::tunnel_outer_header(const Fields& f, Tunnel& out, bool local_ok) {
   read_bool(f, "esn", out.esn);
   if (auto x = f.get("replay_window")) {
-    if (auto n = integer(*x, 0, esp::ReplayWindow::kMaxSize)) {
+    if (auto n = integer(*x, 0, esp::kMaxReplayWindow)) {
       if (*n == 0 && out.esn) {
         error(*x, "cannot be 0 (no replay check) with esn: true, got " + quote(x->node.Scalar()));
       } else {

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/crypto_backend_kind.h"
 #include "dataplane/crypto/sa_keys.h"
 
 namespace espgw::crypto {
@@ -32,8 +33,6 @@ struct CryptoOp {
   bool ok;  // out: the operation succeeded (decrypt: the ICV verified)
 };
 
-enum class BackendKind : uint8_t { kIpsecMb, kOpenSsl };
-
 class CryptoBackend {
  public:
   virtual ~CryptoBackend() = default;
@@ -46,8 +45,5 @@ class CryptoBackend {
 
 // Throws std::runtime_error when the library cannot be initialised.
 std::unique_ptr<CryptoBackend> make_backend(BackendKind kind);
-
-std::optional<BackendKind> parse_backend(std::string_view name);  // "ipsec-mb" | "openssl"
-std::string_view backend_name(BackendKind kind) noexcept;
 
 }  // namespace espgw::crypto

@@ -9,7 +9,7 @@
 #include <memory>
 #include <span>
 
-#include "dataplane/esp/algorithm.h"
+#include "common/esp_algorithm.h"
 
 namespace espgw::crypto {
 

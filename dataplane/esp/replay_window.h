@@ -13,13 +13,14 @@
 #include <cstdint>
 #include <memory>
 
+#include "common/esp_sa_options.h"
 #include "dataplane/common/drop_reason.h"
 
 namespace espgw::esp {
 
 class ReplayWindow {
  public:
-  static constexpr uint32_t kMaxSize = 65536;
+  static constexpr uint32_t kMaxSize = kMaxReplayWindow;
 
   ReplayWindow() = default;
   // size: 0 disables the check (non-ESN only), else 64..65536, rounded up to a multiple of 64.

@@ -17,21 +17,17 @@
 #include <memory>
 #include <vector>
 
+#include "common/esp_algorithm.h"
+#include "common/esp_sa_options.h"
 #include "common/ip_address.h"
 #include "dataplane/common/counter.h"
 #include "dataplane/common/drop_reason.h"
 #include "dataplane/crypto/sa_keys.h"
-#include "dataplane/esp/algorithm.h"
 #include "dataplane/esp/replay_window.h"
 
 namespace espgw::esp {
 
-enum class Direction : uint8_t { kInbound, kOutbound };
-// Outer DF bit (IPv4 outer): copy the inner packet's (IPv6 inner counts as DF), set, or clear.
-enum class DfMode : uint8_t { kCopy, kSet, kClear };
-// RFC 6040 4.1: normal mode copies inner ECN to the outer header; compatibility mode sends
-// not-ECT. Decapsulation always follows RFC 6040 4.2.
-enum class EcnMode : uint8_t { kNormal, kCompatibility };
+// Direction, DfMode and EcnMode: common/esp_sa_options.h.
 
 struct SaParams {
   uint32_t spi = 0;  // host order; 256 and above (RFC 4303 2.1)

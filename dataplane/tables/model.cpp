@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "common/hex.h"
+#include "dataplane/esp/static_sa_params.h"
 
 namespace espgw::dp {
 namespace {
@@ -257,9 +258,9 @@ void Model::load(const config::Config& cfg, uint64_t (*iv_seed)(void*), void* se
   for (const auto& t : cfg.tunnels) {
     add_tunnel(t, false);
     if (t.static_sa) {
-      add_sa(t.name, config::sa_params(t, t.static_sa->inbound, esp::Direction::kInbound),
+      add_sa(t.name, esp::static_sa_params(t, t.static_sa->inbound, esp::Direction::kInbound),
              iv_seed(seed_ctx), false, SaOrigin::kConfig);
-      add_sa(t.name, config::sa_params(t, t.static_sa->outbound, esp::Direction::kOutbound),
+      add_sa(t.name, esp::static_sa_params(t, t.static_sa->outbound, esp::Direction::kOutbound),
              iv_seed(seed_ctx), false, SaOrigin::kConfig);
     }
   }

@@ -8,8 +8,8 @@
 #include <span>
 #include <vector>
 
+#include "common/esp_algorithm.h"
 #include "dataplane/crypto/crypto_backend.h"
-#include "dataplane/esp/algorithm.h"
 
 namespace espgw::test {
 

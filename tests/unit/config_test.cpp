@@ -16,6 +16,7 @@
 
 #include "common/hex.h"
 #include "config/config.h"
+#include "dataplane/esp/static_sa_params.h"
 #include "tests/unit/config_test_files.h"
 
 namespace espgw::config {
@@ -394,7 +395,8 @@ TEST(ConfigParse, MacForms) {
 TEST(ConfigSaParams, OutboundAndInbound) {
   const Config c = parse(kBase, "t.yaml");
   const Tunnel& t = c.tunnels[0];
-  const esp::SaParams out = sa_params(t, t.static_sa->outbound, esp::Direction::kOutbound);
+  const esp::SaParams out =
+      esp::static_sa_params(t, t.static_sa->outbound, esp::Direction::kOutbound);
   EXPECT_EQ(out.spi, 0x1001u);
   EXPECT_EQ(out.direction, esp::Direction::kOutbound);
   EXPECT_EQ(out.algorithm, esp::parse_algorithm("aes256gcm16"));
@@ -415,7 +417,7 @@ TEST(ConfigSaParams, OutboundAndInbound) {
   EXPECT_EQ(out.ttl, 32);
   EXPECT_EQ(out.first_seq, 1u);
 
-  const esp::SaParams in = sa_params(t, t.static_sa->inbound, esp::Direction::kInbound);
+  const esp::SaParams in = esp::static_sa_params(t, t.static_sa->inbound, esp::Direction::kInbound);
   EXPECT_EQ(in.spi, 4098u);
   EXPECT_EQ(in.direction, esp::Direction::kInbound);
   EXPECT_EQ(in.enc_key, hex(kGcmInKey));
@@ -427,7 +429,8 @@ TEST(ConfigSaParams, OutboundAndInbound) {
   EXPECT_EQ(in.replay_window, 4096u);
 
   const Tunnel& cbc = c.tunnels[1];
-  const esp::SaParams co = sa_params(cbc, cbc.static_sa->outbound, esp::Direction::kOutbound);
+  const esp::SaParams co =
+      esp::static_sa_params(cbc, cbc.static_sa->outbound, esp::Direction::kOutbound);
   EXPECT_FALSE(co.udp_encap);
   EXPECT_TRUE(co.copy_dscp);
   EXPECT_EQ(co.df, esp::DfMode::kCopy);
@@ -440,10 +443,12 @@ TEST(ConfigSaParams, EverySaOfTheBaseIsInstallable) {
   const Config c = parse(kBase, "t.yaml");
   for (const Tunnel& t : c.tunnels) {
     if (!t.static_sa) continue;
-    EXPECT_NO_THROW(esp::Sa::make(sa_params(t, t.static_sa->outbound, esp::Direction::kOutbound),
-                                  c.dataplane.workers, 1));
-    EXPECT_NO_THROW(esp::Sa::make(sa_params(t, t.static_sa->inbound, esp::Direction::kInbound),
-                                  c.dataplane.workers, 1));
+    EXPECT_NO_THROW(
+        esp::Sa::make(esp::static_sa_params(t, t.static_sa->outbound, esp::Direction::kOutbound),
+                      c.dataplane.workers, 1));
+    EXPECT_NO_THROW(
+        esp::Sa::make(esp::static_sa_params(t, t.static_sa->inbound, esp::Direction::kInbound),
+                      c.dataplane.workers, 1));
   }
 }
 
@@ -470,10 +475,12 @@ TEST(ConfigExamples, EveryExampleLoads) {
     EXPECT_FALSE(c.interfaces.empty());
     for (const Tunnel& t : c.tunnels) {
       if (!t.static_sa) continue;
-      EXPECT_NO_THROW(esp::Sa::make(sa_params(t, t.static_sa->outbound, esp::Direction::kOutbound),
-                                    c.dataplane.workers, 1));
-      EXPECT_NO_THROW(esp::Sa::make(sa_params(t, t.static_sa->inbound, esp::Direction::kInbound),
-                                    c.dataplane.workers, 1));
+      EXPECT_NO_THROW(
+          esp::Sa::make(esp::static_sa_params(t, t.static_sa->outbound, esp::Direction::kOutbound),
+                        c.dataplane.workers, 1));
+      EXPECT_NO_THROW(
+          esp::Sa::make(esp::static_sa_params(t, t.static_sa->inbound, esp::Direction::kInbound),
+                        c.dataplane.workers, 1));
     }
   }
   EXPECT_GE(n, 4u) << "examples in " << examples_dir();

@@ -1,6 +1,7 @@
 #pragma once
 // The ESP transforms espgw carries: what AWS VPN and strongSwan propose. Names follow strongSwan's
-// proposal keywords (aes128gcm16, aes256-sha256, ...).
+// proposal keywords (aes128gcm16, aes256-sha256, ...). Vocabulary shared by the config (which
+// names and checks them) and the dataplane (which carries them); it needs no crypto library.
 
 #include <cstdint>
 #include <optional>

@@ -1,10 +1,6 @@
 #pragma once
-// The server side of a JSON-lines socket: a Unix stream socket, mode 0600 (root only: espgw's SA
-// requests carry keys), one request per line, one response per line, in order, and event lines to
-// the connections that subscribed. Single-threaded and without DPDK: espgw serves its control
-// socket with it from the control thread's loop (dataplane/control/control_loop.cpp), espgw-ike its
-// status socket from its poll() loop (ike-bridge/espgw_ike/main.cpp). docs/control-protocol.md
-// describes the framing.
+// The control socket: a Unix stream socket, mode 0600 (root only: SA requests carry keys), one
+// JSON request per line, one JSON response per line. Served from the control thread's loop.
 
 #include <poll.h>
 
@@ -13,9 +9,9 @@
 #include <string>
 #include <vector>
 
-namespace espgw::protocol {
+namespace espgw::dp {
 
-class LineServer {
+class ControlServer {
  public:
   // Returns the response line. Setting *subscribe makes the connection an event stream: it then
   // receives every broadcast() line.
@@ -24,11 +20,11 @@ class LineServer {
   // Throws std::runtime_error naming the path when the socket cannot be created. `what` and
   // `daemon` name the socket and its server in those messages (espgw-ike: "status socket",
   // "espgw-ike").
-  LineServer(std::string path, Handler handler, std::string what = "control socket",
+  ControlServer(std::string path, Handler handler, std::string what = "control socket",
                 std::string daemon = "espgw");
-  ~LineServer();
-  LineServer(const LineServer&) = delete;
-  LineServer& operator=(const LineServer&) = delete;
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
 
   // Waits up to timeout_ms for activity and serves what arrived. `also`: the caller's own
   // descriptors to wait on in the same poll() (espgw-ike's signals and VICI events); their
@@ -57,4 +53,4 @@ class LineServer {
   std::vector<Client> clients_;
 };
 
-}  // namespace espgw::protocol
+}  // namespace espgw::dp

@@ -1,4 +1,4 @@
-#include "dataplane/esp/algorithm.h"
+#include "common/esp_algorithm.h"
 
 #include <array>
 
