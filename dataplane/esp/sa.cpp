@@ -5,17 +5,14 @@
 #include <string>
 
 #include "common/bytes.h"
+#include "common/hex.h"
 #include "dataplane/common/checksum.h"
 
 namespace espgw::esp {
 namespace {
 
 [[noreturn]] void bad(const SaParams& p, const std::string& what) {
-  throw std::invalid_argument("SA spi 0x" + [&] {
-    char buf[9];
-    std::snprintf(buf, sizeof buf, "%08x", p.spi);
-    return std::string(buf);
-  }() + ": " + what);
+  throw std::invalid_argument("SA spi " + spi_hex(p.spi) + ": " + what);
 }
 
 }  // namespace

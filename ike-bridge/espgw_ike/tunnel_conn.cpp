@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "common/hex.h"
+
 namespace espgw::ike {
 
 namespace {
@@ -65,9 +67,7 @@ std::string tunnel_of_shared_key_id(std::string_view id) {
 }
 
 std::string if_id_text(uint32_t if_id) {
-  char b[16];
-  std::snprintf(b, sizeof b, "0x%08x", if_id);
-  return b;
+  return spi_hex(if_id);
 }
 
 VNumber vici_count(uint64_t n) {
