@@ -5,28 +5,29 @@
 //   espgw-exporter [--listen ADDR:PORT] [--control-socket PATH | -c CONFIG] [--ike-socket PATH]
 
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <chrono>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "metrics/http_server.h"
 #include "metrics/prometheus.h"
+#include "protocol/client.h"
+#include "protocol/socket_paths.h"
 
 namespace {
 
-using nlohmann::json;
+using espgw::protocol::kDefaultConfig;
+using espgw::protocol::kDefaultControlSocket;
+using espgw::protocol::kDefaultIkeSocket;
 
-constexpr const char* kDefaultConfig = "/etc/espgw/espgw.yaml";
-constexpr const char* kDefaultSocket = "/run/espgw/espgw.sock";
-constexpr const char* kDefaultIkeSocket = "/run/espgw/espgw-ike.sock";
+// One request, its answer; throws on any failure (an answer over 64 MiB is one: a scrape must
+// not hold an unbounded amount of memory).
+nlohmann::json ask(const std::string& path, const nlohmann::json& request, int timeout_s,
+                   const char* daemon) {
+  return espgw::protocol::ask(path, request, {timeout_s, daemon, size_t{64} << 20});
+}
 
 const char* const kUsage =
     R"(usage: espgw-exporter [--listen ADDR:PORT] [--control-socket PATH | -c CONFIG]
@@ -47,55 +48,6 @@ volatile bool g_stop = false;
 
 void on_signal(int) {
   g_stop = true;
-}
-
-// One JSON request line, one JSON answer line; throws on any failure.
-json ask(const std::string& path, const json& request, int timeout_s) {
-  sockaddr_un addr{};
-  if (path.size() >= sizeof addr.sun_path) throw std::runtime_error("socket path too long");
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error(std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { close(fd); }
-  } closer{fd};
-  timeval tv{};
-  tv.tv_sec = timeout_s;
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    throw std::runtime_error("cannot connect to " + path + ": " + std::strerror(errno));
-  }
-  const std::string line = request.dump() + "\n";
-  if (send(fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
-    throw std::runtime_error("cannot send to " + path);
-  }
-  std::string resp;
-  char buf[65536];
-  while (resp.find('\n') == std::string::npos) {
-    const ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw std::runtime_error("no complete answer from " + path);
-    resp.append(buf, static_cast<size_t>(n));
-    if (resp.size() > (64u << 20)) throw std::runtime_error("answer too large from " + path);
-  }
-  json j = json::parse(resp.substr(0, resp.find('\n')));
-  if (!j.is_object() || !j.value("ok", false))
-    throw std::runtime_error(path + " answered with an error");
-  return j;
-}
-
-std::string socket_from_config(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw std::runtime_error(std::strerror(errno));
-  const YAML::Node root = YAML::Load(f);
-  const YAML::Node dp = root.IsMap() ? root["dataplane"] : YAML::Node();
-  if (dp && dp.IsMap() && dp["control_socket"] && dp["control_socket"].IsScalar()) {
-    return dp["control_socket"].Scalar();
-  }
-  return kDefaultSocket;
 }
 
 }  // namespace
@@ -143,9 +95,9 @@ int main(int argc, char** argv) {
     if (control.empty()) {
       const std::string from = config.empty() ? kDefaultConfig : config;
       if (!config.empty() || access(kDefaultConfig, R_OK) == 0) {
-        control = socket_from_config(from);
+        control = espgw::protocol::control_socket_from_config(from);
       } else {
-        control = kDefaultSocket;
+        control = kDefaultControlSocket;
       }
     }
     struct sigaction sa {};
@@ -159,12 +111,12 @@ int main(int argc, char** argv) {
         espgw::metrics::Scrape s;
         const auto t0 = std::chrono::steady_clock::now();
         try {
-          s.all = ask(control, {{"cmd", "all"}}, timeout_s);
+          s.all = ask(control, {{"cmd", "all"}}, timeout_s, "espgw");
         } catch (const std::exception& e) {
           s.espgw_error = e.what();
         }
         try {
-          s.ike_status = ask(ike, {{"cmd", "status"}}, timeout_s);
+          s.ike_status = ask(ike, {{"cmd", "status"}}, timeout_s, "espgw-ike");
         } catch (const std::exception&) {
           // espgw-ike not running (static SAs, or not installed): its metrics say so
         }

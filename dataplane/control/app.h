@@ -1,7 +1,11 @@
 #pragma once
-// espgw's process: start-up (mbuf pools, ports, tables, workers), the control thread's loop
-// (control socket, neighbour resolution, stop conditions) and the counters that the control
-// socket and DPDK telemetry report.
+// espgw's process, one class over several files, each named for what it holds:
+//   startup.cpp       start-up and teardown: mbuf pools, rings, ports, tables, workers
+//   control_loop.cpp  the control thread's loop: control socket, neighbour resolution, stop
+//   ops.cpp           the control socket's commands and the ops of a transaction, as tables
+//   sa_lifecycle.cpp  SA lifetimes, acquires, peers' failback checks, liveness checks
+//   reports.cpp       the reports (status, counters, SAs, tunnels, routes, ...) for the control
+//                     socket and DPDK telemetry (telemetry.cpp)
 
 #include <rte_mempool.h>
 #include <nlohmann/json.hpp>
@@ -16,7 +20,6 @@
 #include <vector>
 
 #include "config/config.h"
-#include "dataplane/control/control_server.h"
 #include "dataplane/control/liveness.h"
 #include "dataplane/control/neighbour_manager.h"
 #include "dataplane/control/peer_state.h"
@@ -24,6 +27,8 @@
 #include "dataplane/tables/model.h"
 #include "dataplane/worker/runtime.h"
 #include "dataplane/worker/worker.h"
+#include "protocol/commands.h"
+#include "protocol/line_server.h"
 
 namespace espgw::dp {
 
@@ -41,15 +46,16 @@ class App {
   ~App();
 
   // Everything that can fail at start fails here, with the reason (std::exception).
-  void start();
+  void start();  // startup.cpp
   // The control loop; returns the exit code.
-  int run();
+  int run();  // control_loop.cpp
   static void request_stop() noexcept;
 
-  // One control-socket request (a JSON line) to one response (a JSON line).
+  // One control-socket request (a JSON line) to one response (a JSON line): control_loop.cpp,
+  // through the table of commands (ops.cpp).
   std::string handle(const std::string& request, bool* subscribe = nullptr);
 
-  // Reports, shared by the control socket and telemetry.
+  // Reports, shared by the control socket and telemetry (reports.cpp).
   nlohmann::json status();
   nlohmann::json port_counters();
   nlohmann::json worker_counters();
@@ -62,11 +68,28 @@ class App {
   nlohmann::json everything();  // all of the above
 
  private:
+  // ops.cpp: the commands, from name to handler, and the ops of a transaction (`apply`, or
+  // one op as a command of its own), from type to handler.
+  struct Request {
+    const nlohmann::json& body;  // the request, an object with a "cmd" string
+    bool* subscribe;             // set: the connection becomes an event stream
+  };
+  using Commands = protocol::Table<nlohmann::json (*)(App&, const Request&)>;
+  using ChangeOps = protocol::Table<void (*)(App&, Model& next, const nlohmann::json& op,
+                                             const std::string& type)>;
+  static const Commands& commands();
+  static const ChangeOps& change_ops();
   nlohmann::json apply(const nlohmann::json& ops);
+  void apply_op(Model& next, const nlohmann::json& op);
+  // The config that an op's object is checked against: the interfaces and dataplane settings
+  // espgw runs with (a tunnel op adds the routes as they are then).
+  config::Config op_context() const;
   uint32_t alloc_spi();
   nlohmann::json sa_query(const nlohmann::json& req);
   nlohmann::json sa_update(const nlohmann::json& req);
   nlohmann::json if_last_use(const nlohmann::json& req);
+
+  // sa_lifecycle.cpp
   // Byte and packet lifetimes, checked from the control loop; sends expire events.
   void check_lifetimes();
   // Traffic into IKE tunnels without an SA, from the workers' mailboxes: sends acquire events,
@@ -82,9 +105,9 @@ class App {
   void check_liveness();
   // Now on the clock the workers stamp SAs with (TSC based), in ns.
   uint64_t dataplane_now_ns() const;
-  void apply_op(Model& next, const nlohmann::json& op);
-  void publish(Model next);
-  void register_telemetry();
+
+  // control_loop.cpp
+  static uint64_t now_ms();  // the control thread's clock (steady)
   uint64_t handled_packets() const;
 
   config::Config cfg_;
@@ -97,7 +120,7 @@ class App {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<unsigned> lcores_;
   std::unique_ptr<NeighbourManager> neighbours_;
-  std::unique_ptr<ControlServer> server_;
+  std::unique_ptr<protocol::LineServer> server_;
   crypto::IvGenerator random_;
   std::mutex lock_;  // the model and publishing, against telemetry's thread
   bool ports_started_ = false;

@@ -23,13 +23,16 @@
 #include <vector>
 
 #include "config/config.h"
-#include "dataplane/control/control_server.h"
 #include "ike-bridge/espgw_ike/connection_sync.h"
 #include "ike-bridge/espgw_ike/event_log.h"
 #include "ike-bridge/espgw_ike/ike_status.h"
 #include "ike-bridge/espgw_ike/log.h"
 #include "ike-bridge/espgw_ike/tunnel_conn.h"
 #include "ike-bridge/vici/client.h"
+#include "protocol/commands.h"
+#include "protocol/line_server.h"
+#include "protocol/messages.h"
+#include "protocol/socket_paths.h"
 
 namespace {
 
@@ -38,8 +41,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kDefaultConfig = "/etc/espgw/espgw.yaml";
-constexpr const char* kStatusSocketName = "espgw-ike.sock";
 constexpr auto kRetry = 1s;  // between attempts to reach charon
 
 const char* const kUsage =
@@ -67,7 +68,7 @@ charon's connections and SAs as they are.
 )";
 
 struct Options {
-  std::string config = kDefaultConfig;
+  std::string config = protocol::kDefaultConfig;
   std::optional<std::string> vici;
   std::optional<std::string> status_socket;
   bool foreground = false;
@@ -120,10 +121,6 @@ Options parse_options(int argc, char** argv) {
   return o;
 }
 
-std::string status_socket_for(const std::string& vici_socket) {
-  return (std::filesystem::path(vici_socket).parent_path() / kStatusSocketName).string();
-}
-
 std::string names(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& n : v)
@@ -147,12 +144,17 @@ class EspgwIke {
 
   std::string vici_path() const { return options_.vici.value_or(config_.ike.vici_socket); }
   std::string status_path() const {
-    return options_.status_socket.value_or(status_socket_for(config_.ike.vici_socket));
+    return options_.status_socket.value_or(protocol::ike_socket_for(config_.ike.vici_socket));
   }
 
   int run(int signal_fd) {
-    dp::ControlServer server(
-        status_path(), [this](const std::string& line, bool*) { return handle_request(line); },
+    protocol::LineServer server(
+        status_path(),
+        [this](const std::string& line, bool*) {
+          return protocol::respond(line, [this](const json& req) {
+            return commands().at(req["cmd"].get<std::string>(), "cmd")(*this, req);
+          });
+        },
         "status socket", "espgw-ike");
     log_.info("status on " + server.path() + "; charon's VICI socket " + vici_path() + "; " +
               std::to_string(ike::tunnel_conns(config_).size()) + " IKE tunnel(s) in " +
@@ -288,21 +290,17 @@ class EspgwIke {
     }
   }
 
-  std::string handle_request(const std::string& line) {
-    json req;
-    try {
-      req = json::parse(line);
-    } catch (const json::exception&) {
-      return json{{"ok", false}, {"error", "bad request: not valid JSON"}}.dump();
-    }
-    if (!req.is_object() || !req.contains("cmd") || !req["cmd"].is_string()) {
-      return json{{"ok", false}, {"error", "request needs a \"cmd\" string"}}.dump();
-    }
-    const std::string cmd = req["cmd"].get<std::string>();
-    if (cmd != "status") {
-      return json{{"ok", false}, {"error", "unknown cmd \"" + cmd + "\" (expected: status)"}}
-          .dump();
-    }
+  // The status socket's commands (docs/espgw-ike.md).
+  using Commands = protocol::Table<json (*)(EspgwIke&, const json& request)>;
+  static const Commands& commands() {
+    static const Commands table{
+        {"status", [](EspgwIke& app, const json&) { return app.status(); }},
+    };
+    return table;
+  }
+
+  // Throws for charon's error; the server answers it as {"ok": false, "error": "charon: ..."}.
+  json status() {
     ike::CharonView view;
     view.socket = vici_path();
     if (connected_) {
@@ -314,10 +312,10 @@ class EspgwIke {
         view = {};
         view.socket = vici_path();
       } catch (const vici::Error& e) {
-        return json{{"ok", false}, {"error", std::string("charon: ") + e.what()}}.dump();
+        throw std::runtime_error(std::string("charon: ") + e.what());
       }
     }
-    return ike::status_json(config_, view).dump();
+    return ike::status_json(config_, view);
   }
 
   Options options_;

@@ -1,6 +1,10 @@
 #pragma once
-// The control socket: a Unix stream socket, mode 0600 (root only: SA requests carry keys), one
-// JSON request per line, one JSON response per line. Served from the control thread's loop.
+// The server side of a JSON-lines socket: a Unix stream socket, mode 0600 (root only: espgw's SA
+// requests carry keys), one request per line, one response per line, in order, and event lines to
+// the connections that subscribed. Single-threaded and without DPDK: espgw serves its control
+// socket with it from the control thread's loop (dataplane/control/control_loop.cpp), espgw-ike its
+// status socket from its poll() loop (ike-bridge/espgw_ike/main.cpp). docs/control-protocol.md
+// describes the framing.
 
 #include <poll.h>
 
@@ -9,9 +13,9 @@
 #include <string>
 #include <vector>
 
-namespace espgw::dp {
+namespace espgw::protocol {
 
-class ControlServer {
+class LineServer {
  public:
   // Returns the response line. Setting *subscribe makes the connection an event stream: it then
   // receives every broadcast() line.
@@ -20,11 +24,11 @@ class ControlServer {
   // Throws std::runtime_error naming the path when the socket cannot be created. `what` and
   // `daemon` name the socket and its server in those messages (espgw-ike: "status socket",
   // "espgw-ike").
-  ControlServer(std::string path, Handler handler, std::string what = "control socket",
+  LineServer(std::string path, Handler handler, std::string what = "control socket",
                 std::string daemon = "espgw");
-  ~ControlServer();
-  ControlServer(const ControlServer&) = delete;
-  ControlServer& operator=(const ControlServer&) = delete;
+  ~LineServer();
+  LineServer(const LineServer&) = delete;
+  LineServer& operator=(const LineServer&) = delete;
 
   // Waits up to timeout_ms for activity and serves what arrived. `also`: the caller's own
   // descriptors to wait on in the same poll() (espgw-ike's signals and VICI events); their
@@ -53,4 +57,4 @@ class ControlServer {
   std::vector<Client> clients_;
 };
 
-}  // namespace espgw::dp
+}  // namespace espgw::protocol

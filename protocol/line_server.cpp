@@ -1,4 +1,4 @@
-#include "dataplane/control/control_server.h"
+#include "protocol/line_server.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -12,12 +12,12 @@
 #include <filesystem>
 #include <stdexcept>
 
-namespace espgw::dp {
+namespace espgw::protocol {
 namespace {
-constexpr size_t kMaxRequest = 16 << 20;
+constexpr size_t kMaxRequest = 16 << 20;  // docs/control-protocol.md#framing
 }
 
-ControlServer::ControlServer(std::string path, Handler handler, std::string what,
+LineServer::LineServer(std::string path, Handler handler, std::string what,
                              std::string daemon)
     : path_(std::move(path)), handler_(std::move(handler)) {
   sockaddr_un addr{};
@@ -54,7 +54,7 @@ ControlServer::ControlServer(std::string path, Handler handler, std::string what
   }
 }
 
-ControlServer::~ControlServer() {
+LineServer::~LineServer() {
   for (auto& c : clients_)
     close(c.fd);
   if (listen_fd_ >= 0) {
@@ -63,7 +63,7 @@ ControlServer::~ControlServer() {
   }
 }
 
-void ControlServer::accept_client() {
+void LineServer::accept_client() {
   for (;;) {
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) return;
@@ -71,7 +71,7 @@ void ControlServer::accept_client() {
   }
 }
 
-bool ControlServer::read_client(Client& c) {
+bool LineServer::read_client(Client& c) {
   char buf[65536];
   for (;;) {
     const ssize_t n = read(c.fd, buf, sizeof buf);
@@ -92,7 +92,7 @@ bool ControlServer::read_client(Client& c) {
   }
 }
 
-bool ControlServer::write_client(Client& c) {
+bool LineServer::write_client(Client& c) {
   while (!c.out.empty()) {
     // MSG_NOSIGNAL: a client that closed before reading its answer must not SIGPIPE espgw.
     const ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
@@ -102,7 +102,7 @@ bool ControlServer::write_client(Client& c) {
   return true;
 }
 
-void ControlServer::broadcast(const std::string& line) {
+void LineServer::broadcast(const std::string& line) {
   for (auto& c : clients_) {
     if (!c.subscribed) continue;
     c.out += line;
@@ -111,14 +111,14 @@ void ControlServer::broadcast(const std::string& line) {
   }
 }
 
-size_t ControlServer::subscribers() const noexcept {
+size_t LineServer::subscribers() const noexcept {
   size_t n = 0;
   for (const auto& c : clients_)
     n += c.subscribed ? 1 : 0;
   return n;
 }
 
-void ControlServer::poll(int timeout_ms, std::span<pollfd> also) {
+void LineServer::poll(int timeout_ms, std::span<pollfd> also) {
   std::vector<pollfd> fds;
   fds.push_back({listen_fd_, POLLIN, 0});
   for (auto& c : clients_) {
@@ -150,4 +150,4 @@ void ControlServer::poll(int timeout_ms, std::span<pollfd> also) {
   clients_ = std::move(keep);
 }
 
-}  // namespace espgw::dp
+}  // namespace espgw::protocol

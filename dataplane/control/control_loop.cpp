@@ -1,0 +1,98 @@
+// The control thread's loop: the control socket's requests, the workers' messages (neighbour
+// resolution), the SA lifecycle's checks (sa_lifecycle.cpp), and the stop conditions.
+
+#include <malloc.h>
+#include <rte_ring.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+
+#include "dataplane/control/app.h"
+#include "protocol/messages.h"
+
+namespace espgw::dp {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+}  // namespace
+
+uint64_t App::now_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+void App::request_stop() noexcept {
+  g_stop.store(true);
+}
+
+uint64_t App::handled_packets() const {
+  uint64_t n = 0;
+  for (const auto& w : workers_)
+    n += w->counters.packets.get();
+  return n;
+}
+
+int App::run() {
+  std::array<ControlMsg, 64> msgs;
+  while (!g_stop.load()) {
+    server_->poll(opts_.max_packets ? 1 : 5);
+    // Counted before the ring is drained: a worker queues what it asks of this thread (packets to
+    // hold, neighbours learned) before it counts the packet, and x86 keeps stores in order, so
+    // the drain below sees every message about the packets counted here.
+    const bool all_handled = opts_.max_packets != 0 && handled_packets() >= opts_.max_packets;
+    {
+      std::lock_guard guard(lock_);
+      unsigned n;
+      while ((n = rte_ring_sc_dequeue_burst_elem(rt_.to_control, msgs.data(), sizeof(ControlMsg),
+                                                 msgs.size(), nullptr)) > 0) {
+        const uint64_t t = now_ms();
+        for (unsigned i = 0; i < n; ++i)
+          neighbours_->handle(msgs[i], t);
+      }
+      neighbours_->tick(now_ms());
+    }
+    check_lifetimes();
+    check_acquires();
+    check_peers();
+    check_liveness();
+    // --max-packets: stop once the packets are handled and the workers have taken what this
+    // thread queued for them in return (gratuitous ARPs, ARP requests, released packets); each
+    // worker flushes its TX queues on its way out.
+    if (all_handled && std::all_of(rt_.to_worker.begin(), rt_.to_worker.end(),
+                                   [](rte_ring* r) { return rte_ring_empty(r) != 0; })) {
+      break;
+    }
+  }
+  rt_.stop.store(true);
+  rte_eal_mp_wait_lcore();
+  std::fprintf(stderr, "espgw: stopped after %llu packets\n",
+               static_cast<unsigned long long>(handled_packets()));
+  if (!opts_.stats_file.empty()) {
+    FILE* f = std::fopen(opts_.stats_file.c_str(), "w");
+    if (f == nullptr) {
+      std::fprintf(stderr, "espgw: cannot write %s\n", opts_.stats_file.c_str());
+      return 1;
+    }
+    const std::string text = everything().dump(2);
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  }
+  return 0;
+}
+
+std::string App::handle(const std::string& request, bool* subscribe) {
+  std::string out = protocol::respond(request, [&](const nlohmann::json& req) {
+    return commands().at(req["cmd"].get<std::string>(), "cmd")(*this, {req, subscribe});
+  });
+  // A bulk load (a request of megabytes) leaves its parse tree's memory free but resident in the
+  // heap: handed back, resident memory is what the tables hold.
+  if (request.size() >= (size_t{1} << 20)) malloc_trim(0);
+  return out;
+}
+
+}  // namespace espgw::dp

@@ -1,0 +1,219 @@
+// The reports: what the control socket's reading commands answer (docs/control-protocol.md#reading)
+// and DPDK telemetry flattens (telemetry.cpp). Each takes lock_ for the model; the workers' counters
+// are read without it.
+
+#include <rte_ethdev.h>
+
+#include "common/hex.h"
+#include "dataplane/control/app.h"
+
+namespace espgw::dp {
+
+using nlohmann::json;
+
+json App::everything() {
+  return {{"status", status()},
+          {"ports", port_counters()},
+          {"workers", worker_counters()},
+          {"drops", drop_counters()},
+          {"sas", sa_list()},
+          {"tunnels", tunnel_list()},
+          {"routes", route_list()},
+          {"neighbours", neighbour_list()},
+          {"peers", peer_list()}};
+}
+
+json App::status() {
+  std::lock_guard guard(lock_);
+  json ports = json::array();
+  for (const auto& p : rt_.ports)
+    ports.push_back(p.name);
+  return {{"version", "0.1.0"},
+          {"workers", rt_.workers},
+          {"crypto", workers_.empty() ? "" : workers_[0]->crypto->describe()},
+          {"interfaces", ports},
+          {"generation", generation_},
+          {"tunnels", model_->tunnels().size()},
+          {"inbound_sas", model_->inbound().size()},
+          {"outbound_sas", model_->outbound().size()},
+          {"packets", handled_packets()}};
+}
+
+json App::port_counters() {
+  json out = json::object();
+  for (const auto& p : rt_.ports) {
+    uint64_t v[6] = {};
+    for (const auto& w : workers_) {
+      const PortCounters& c = w->port_counters[p.index];
+      v[0] += c.rx_packets.get();
+      v[1] += c.rx_bytes.get();
+      v[2] += c.tx_packets.get();
+      v[3] += c.tx_bytes.get();
+      v[4] += c.to_kernel.get();
+      v[5] += c.from_kernel.get();
+    }
+    rte_eth_stats st{};
+    rte_eth_stats_get(p.port_id, &st);
+    out[p.name] = {{"rx_packets", v[0]},          {"rx_bytes", v[1]},
+                   {"tx_packets", v[2]},          {"tx_bytes", v[3]},
+                   {"to_kernel", v[4]},           {"from_kernel", v[5]},
+                   {"nic_rx_missed", st.imissed}, {"nic_rx_errors", st.ierrors},
+                   {"nic_tx_errors", st.oerrors}};
+  }
+  return out;
+}
+
+json App::worker_counters() {
+  json out = json::object();
+  for (const auto& w : workers_) {
+    const WorkerCounters& c = w->counters;
+    const uint64_t total = c.total_tsc.get();
+    out[std::to_string(w->index)] = {{"lcore", lcores_[w->index]},
+                                     {"loops", c.loops.get()},
+                                     {"busy_loops", c.busy_loops.get()},
+                                     {"busy_percent", total ? c.busy_tsc.get() * 100 / total : 0},
+                                     {"busy_tsc", c.busy_tsc.get()},
+                                     {"total_tsc", total},
+                                     {"tsc_hz", rt_.tsc_hz},
+                                     {"packets", c.packets.get()},
+                                     {"icmp_sent", c.icmp_sent.get()},
+                                     {"icmp_suppressed", c.icmp_suppressed.get()},
+                                     {"fragments", c.fragments.get()},
+                                     {"mss_clamped", c.mss_clamped.get()},
+                                     {"arp_nd_replies", c.arp_replies.get()},
+                                     {"held_for_neighbour", c.held.get()},
+                                     {"esn_resyncs", w->engine.esn_resyncs()}};
+  }
+  return out;
+}
+
+json App::drop_counters() {
+  std::lock_guard guard(lock_);
+  json out = json::object();
+  for (size_t r = 1; r < kDropReasonCount; ++r) {
+    const auto reason = static_cast<DropReason>(r);
+    uint64_t n = neighbours_ ? neighbours_->drops()[reason] : 0;
+    for (const auto& w : workers_)
+      n += w->drops[reason] + w->engine.drops()[reason];
+    out[std::string(drop_reason_name(reason))] = n;
+  }
+  return out;
+}
+
+json App::sa_list(std::optional<uint32_t> only_spi) {
+  std::lock_guard guard(lock_);
+  json out = json::array();
+  auto add = [&](const SaRecord& rec, bool inbound) {
+    const esp::Sa& sa = *rec.sa;
+    if (only_spi && *only_spi != sa.spi()) return;
+    json drops = json::object();
+    for (size_t r = 1; r < kDropReasonCount; ++r) {
+      const uint64_t n = sa.drops(static_cast<DropReason>(r));
+      if (n) drops[std::string(drop_reason_name(static_cast<DropReason>(r)))] = n;
+    }
+    const auto& p = sa.params();
+    json j = {{"spi", spi_hex(sa.spi())},
+              {"direction", inbound ? "in" : "out"},
+              {"tunnel", rec.tunnel},
+              {"origin", rec.origin == SaOrigin::kIke      ? "ike"
+                         : rec.origin == SaOrigin::kConfig ? "config"
+                                                           : "control"},
+              {"algorithm", sa.algorithm().name()},
+              {"esn", p.esn},
+              {"nat_t", p.udp_encap},
+              {"local", p.local.to_string()},
+              {"remote", p.remote.to_string()},
+              {"packets", sa.packets()},
+              {"bytes", sa.bytes()},
+              {"last_use_ns", sa.last_use_ns()},
+              {"drops", drops}};
+    if (p.udp_encap) {  // NAT-T ports: a NAT mapping change moves them (sa-update)
+      j["local_port"] = p.local_port;
+      j["remote_port"] = p.remote_port;
+    }
+    if (inbound) {
+      j["replay_window"] = sa.replay().size();
+      j["highest_seq"] = sa.replay().top();
+    } else {
+      j["next_seq"] = sa.next_seq();
+      j["stopped"] = sa.stopped();
+      auto a = model_->active_outbound().find(rec.tunnel);
+      j["in_use"] = a != model_->active_outbound().end() && a->second == sa.spi();
+      j.update(peer_sa_members(*model_, rec.tunnel));
+    }
+    out.push_back(std::move(j));
+  };
+  for (const auto& [spi, rec] : model_->inbound())
+    add(rec, true);
+  for (const auto& [spi, rec] : model_->outbound())
+    add(rec, false);
+  return out;
+}
+
+json App::tunnel_list() {
+  std::lock_guard guard(lock_);
+  json out = json::array();
+  const Snapshot* s = rt_.tables.get();
+  for (const auto& te : s->tunnels) {
+    json lc = json::array();
+    json rc = json::array();
+    for (const auto& c : te.local_cidrs)
+      lc.push_back(c.to_string());
+    for (const auto& c : te.remote_cidrs)
+      rc.push_back(c.to_string());
+    out.push_back({{"name", te.name},
+                   {"local", te.local.to_string()},
+                   {"remote", te.remote.to_string()},
+                   {"egress", rt_.ports[te.egress_port].name},
+                   {"inner_mtu", te.inner_mtu},
+                   {"mss", te.mss4},
+                   {"outbound_spi", te.outbound ? spi_hex(te.outbound->spi()) : ""},
+                   {"acquires", acquire_count(te.name)},
+                   {"liveness_checks", liveness_.sent(te.name)},
+                   {"local_cidrs", lc},
+                   {"remote_cidrs", rc}});
+  }
+  return out;
+}
+
+json App::route_list() {
+  std::lock_guard guard(lock_);
+  json out = json::array();
+  for (const auto& p : model_->ports()) {
+    for (const auto& a : p.addresses) {
+      out.push_back({{"prefix", a.to_string()}, {"interface", p.name}, {"origin", "connected"}});
+    }
+  }
+  for (const auto& r : model_->routes()) {
+    json j = {{"prefix", r.prefix.to_string()}, {"interface", r.interface}, {"origin", "static"}};
+    if (r.via) j["via"] = r.via->to_string();
+    out.push_back(j);
+  }
+  for (const auto& [name, t] : model_->tunnels()) {
+    for (const auto& c : t.remote_cidrs) {
+      json j = {{"prefix", c.to_string()}, {"tunnel", name}, {"origin", "tunnel"}};
+      j.update(peer_route_members(*model_, name));
+      out.push_back(std::move(j));
+    }
+  }
+  return out;
+}
+
+json App::neighbour_list() {
+  std::lock_guard guard(lock_);
+  json out = json::array();
+  for (const auto& n : neighbours_->list()) {
+    out.push_back({{"address", n.ip.to_string()},
+                   {"interface", n.port < rt_.ports.size() ? rt_.ports[n.port].name : ""},
+                   {"mac", config::mac_to_string(n.mac)},
+                   {"state", n.state}});
+  }
+  return out;
+}
+
+json App::peer_list() {
+  std::lock_guard guard(lock_);
+  return peer_tracker_.report(*model_, PeerClock::now());
+}
+
+}  // namespace espgw::dp
