@@ -1,7 +1,7 @@
 #pragma once
 // A tunnel-mode ESP security association (RFC 4303), as the dataplane holds it.
 //
-// Three parts, as STYLE.md asks:
+// Three parts (docs/architecture.md, "Threads of espgw"):
 //  - SaParams: the control-side description (from the config, the control socket or the IKE
 //    plugin). Plain values; validated by make_sa().
 //  - Sa's read-only part: everything a worker needs per packet, prepared once at install: keys in
