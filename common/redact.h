@@ -10,7 +10,7 @@
 // The charon plugin (C) repeats no input at all: it logs only SPIs and algorithm names
 // (ike-bridge/plugin/kernel_espgw_ipsec.c). Two other guards sit beside this rule: VICI messages
 // hide their secret fields by name (ike-bridge/vici/message.h), and espgwctl scrubs the keys and
-// pre-shared keys it read from everything it prints (dataplane/tools/espgwctl.cpp).
+// pre-shared keys it read from everything it prints (dataplane/tools/espgwctl/secrets.h).
 
 #include <string>
 #include <string_view>

@@ -1,0 +1,275 @@
+#include "dataplane/tools/espgwctl/show.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "common/hex.h"
+#include "dataplane/tools/espgwctl/table.h"
+
+namespace espgw::ctl {
+namespace {
+
+using nlohmann::json;
+
+struct Column {
+  const char* key;
+  const char* header;
+  bool bytes = false;
+};
+
+// One row per member of `obj` (a map of name to counters); the columns named, then any that
+// espgw reports and this table does not know yet.
+std::string counter_table(const json& obj, const char* first, std::vector<Column> cols) {
+  std::vector<std::string> extra;
+  for (const auto& [name, c] : obj.items()) {
+    for (const auto& item : c.items()) {
+      // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+      const std::string& k = item.key();
+      const bool known =
+          std::any_of(cols.begin(), cols.end(), [&](const Column& col) { return k == col.key; });
+      if (!known && std::find(extra.begin(), extra.end(), k) == extra.end()) extra.push_back(k);
+    }
+  }
+  std::vector<std::string> headers{first};
+  for (const auto& c : cols)
+    headers.push_back(std::string(">") + c.header);
+  for (const auto& k : extra)
+    headers.push_back(">" + k);
+  Table t(headers);
+  for (const auto& [name, c] : obj.items()) {
+    std::vector<std::string> row{name};
+    for (const auto& col : cols) {
+      const json v = c.value(col.key, json());
+      row.push_back(col.bytes && v.is_number_unsigned() ? human_bytes(v.get<uint64_t>())
+                                                        : text_of(v));
+    }
+    for (const auto& k : extra)
+      row.push_back(text_of(c.value(k, json())));
+    t.add(row);
+  }
+  return t.render();
+}
+
+std::string ports_table(const json& ports) {
+  return counter_table(ports, "INTERFACE",
+                       {{"rx_packets", "RX PACKETS"},
+                        {"rx_bytes", "RX BYTES", true},
+                        {"tx_packets", "TX PACKETS"},
+                        {"tx_bytes", "TX BYTES", true},
+                        {"to_kernel", "TO KERNEL"},
+                        {"from_kernel", "FROM KERNEL"},
+                        {"nic_rx_missed", "RX MISSED"},
+                        {"nic_rx_errors", "RX ERRORS"},
+                        {"nic_tx_errors", "TX ERRORS"}});
+}
+
+std::string workers_table(json workers) {
+  for (auto& [name, w] : workers.items()) {
+    if (w.contains("busy_percent")) w["busy_percent"] = text_of(w["busy_percent"]) + "%";
+  }
+  return counter_table(workers, "WORKER",
+                       {{"lcore", "LCORE"},
+                        {"busy_percent", "BUSY"},
+                        {"packets", "PACKETS"},
+                        {"loops", "LOOPS"},
+                        {"busy_loops", "BUSY LOOPS"},
+                        {"fragments", "FRAGMENTS"},
+                        {"mss_clamped", "MSS CLAMPED"},
+                        {"icmp_sent", "ICMP SENT"},
+                        {"icmp_suppressed", "ICMP SUPPRESSED"},
+                        {"arp_nd_replies", "ARP/ND REPLIES"},
+                        {"held_for_neighbour", "HELD"},
+                        {"esn_resyncs", "ESN RESYNCS"}});
+}
+
+std::string drops_table(const json& drops, bool all) {
+  Table t({"REASON", ">PACKETS"});
+  for (const auto& [reason, n] : drops.items()) {
+    if (all || number_of(n) != 0) t.add({reason, text_of(n)});
+  }
+  if (t.empty()) return "no drops\n";
+  return t.render();
+}
+
+uint64_t drop_total(const json& drops) {
+  uint64_t n = 0;
+  for (const auto& [reason, v] : drops.items())
+    n += number_of(v);
+  return n;
+}
+
+std::string sas_table(const json& sas) {
+  if (sas.empty()) return "no SAs\n";
+  Table t({"SPI", "DIR", "TUNNEL", "ALGORITHM", "REMOTE", "NAT-T", "ESN", ">PACKETS", ">BYTES",
+           ">SEQ", ">WINDOW", "STATE", ">DROPS"});
+  for (const auto& sa : sas) {
+    const bool in = sa.value("direction", "") == "in";
+    std::string state = "-";
+    if (!in) {
+      // The tunnel's SA in use, in a tunnel of a peer whose traffic goes into another tunnel:
+      // it sends nothing until the peer moves to its tunnel (peer_state.h).
+      const bool backup = !sa.value("peer_in_use", true);
+      state = sa.value("stopped", false)  ? "stopped"
+              : sa.value("in_use", false) ? (backup ? "backup" : "in use")
+                                          : "standby";
+    }
+    t.add({text_of(sa.value("spi", json())), text_of(sa.value("direction", json())),
+           text_of(sa.value("tunnel", json())), text_of(sa.value("algorithm", json())),
+           text_of(sa.value("remote", json())), text_of(sa.value("nat_t", json())),
+           text_of(sa.value("esn", json())), text_of(sa.value("packets", json())),
+           human_bytes(number_of(sa.value("bytes", json()))),
+           text_of(sa.value(in ? "highest_seq" : "next_seq", json())),
+           in ? text_of(sa.value("replay_window", json())) : "-", state,
+           std::to_string(drop_total(sa.value("drops", json::object())))});
+  }
+  return t.render();
+}
+
+// One SA in full: every field, then its drops by reason.
+std::string sa_detail(const json& sa) {
+  Table t({"", ""});
+  for (const auto& [k, v] : sa.items()) {
+    if (k == "drops") continue;
+    t.add({k, k == "bytes" && v.is_number_unsigned()
+                  ? human_bytes(v.get<uint64_t>()) + " (" + text_of(v) + ")"
+                  : text_of(v)});
+  }
+  std::string s = t.render().substr(t.render().find('\n') + 1);  // no header line
+  const json drops = sa.value("drops", json::object());
+  s += "drops:";
+  s += drops.empty() ? " none\n" : "\n";
+  for (const auto& [reason, n] : drops.items())
+    s += "  " + reason + "  " + text_of(n) + "\n";
+  return s;
+}
+
+std::string tunnels_table(const json& tunnels) {
+  if (tunnels.empty()) return "no tunnels\n";
+  Table t({"NAME", "LOCAL", "REMOTE", "EGRESS", ">MTU", ">MSS", "OUT SPI", "LOCAL CIDRS",
+           "REMOTE CIDRS"});
+  for (const auto& x : tunnels) {
+    const std::string spi = x.value("outbound_spi", "");
+    t.add({text_of(x.value("name", json())), text_of(x.value("local", json())),
+           text_of(x.value("remote", json())), text_of(x.value("egress", json())),
+           text_of(x.value("inner_mtu", json())), text_of(x.value("mss", json())),
+           spi.empty() ? "none" : spi, text_of(x.value("local_cidrs", json())),
+           text_of(x.value("remote_cidrs", json()))});
+  }
+  return t.render();
+}
+
+std::string routes_table(const json& routes) {
+  if (routes.empty()) return "no routes\n";
+  Table t({"PREFIX", "VIA", "DEV", "ORIGIN"});
+  for (const auto& r : routes) {
+    const std::string dev = r.contains("tunnel") ? "tunnel " + text_of(r["tunnel"])
+                                                 : text_of(r.value("interface", json()));
+    std::string origin = text_of(r.value("origin", json()));
+    if (r.contains("peer")) {  // a tunnel of a peer: only the peer's tunnel in use is routed into
+      origin = r.value("state", "") == "backup"
+                   ? "backup (peer " + text_of(r["peer"]) + ", not routed)"
+                   : origin + " (peer " + text_of(r["peer"]) + ")";
+    }
+    t.add({text_of(r.value("prefix", json())), text_of(r.value("via", json())), dev, origin});
+  }
+  return t.render();
+}
+
+// 75 -> "1m15s": how long a peer's tunnel has been in use, at a glance.
+std::string human_duration(uint64_t s) {
+  char b[32];
+  if (s < 60) {
+    std::snprintf(b, sizeof b, "%llus", static_cast<unsigned long long>(s));
+  } else if (s < 3600) {
+    std::snprintf(b, sizeof b, "%llum%02llus", static_cast<unsigned long long>(s / 60),
+                  static_cast<unsigned long long>(s % 60));
+  } else if (s < 86400) {
+    std::snprintf(b, sizeof b, "%lluh%02llum", static_cast<unsigned long long>(s / 3600),
+                  static_cast<unsigned long long>(s / 60 % 60));
+  } else {
+    std::snprintf(b, sizeof b, "%llud%02lluh", static_cast<unsigned long long>(s / 86400),
+                  static_cast<unsigned long long>(s / 3600 % 24));
+  }
+  return b;
+}
+
+std::string peers_table(const json& peers) {
+  if (peers.empty()) return "no peers\n";
+  Table t({"PEER", "IN USE", "SINCE", ">FOR", ">MOVES", "FAILBACK", "TUNNELS"});
+  for (const auto& p : peers) {
+    std::string tunnels;
+    for (const auto& x : p.value("tunnels", json::array())) {
+      tunnels += (tunnels.empty() ? "" : ", ") + text_of(x.value("name", json())) +
+                 (x.value("up", false) ? " up" : " down");
+    }
+    const json in_use = p.value("tunnel_in_use", json());
+    t.add({text_of(p.value("name", json())), in_use.is_null() ? "none" : text_of(in_use),
+           text_of(p.value("since", json())),
+           human_duration(number_of(p.value("seconds_since", json()))),
+           text_of(p.value("moves", json())), text_of(p.value("failback", json())), tunnels});
+  }
+  return t.render();
+}
+
+std::string neighbours_table(const json& ns) {
+  if (ns.empty()) return "no neighbours\n";
+  Table t({"ADDRESS", "INTERFACE", "MAC", "STATE"});
+  for (const auto& n : ns) {
+    t.add({text_of(n.value("address", json())), text_of(n.value("interface", json())),
+           text_of(n.value("mac", json())), text_of(n.value("state", json()))});
+  }
+  return t.render();
+}
+
+std::string status_text(const json& s) {
+  Table t({"", ""});
+  t.add({"version", text_of(s.value("version", json()))});
+  t.add({"generation", text_of(s.value("generation", json()))});
+  t.add({"workers", text_of(s.value("workers", json()))});
+  t.add({"crypto", text_of(s.value("crypto", json()))});
+  t.add({"interfaces", text_of(s.value("interfaces", json()))});
+  t.add({"tunnels", text_of(s.value("tunnels", json()))});
+  t.add({"inbound SAs", text_of(s.value("inbound_sas", json()))});
+  t.add({"outbound SAs", text_of(s.value("outbound_sas", json()))});
+  t.add({"packets", text_of(s.value("packets", json()))});
+  const std::string r = t.render();
+  return r.substr(r.find('\n') + 1);
+}
+
+}  // namespace
+
+std::string render(const Request& req, const json& resp, bool all) {
+  using View = Request::View;
+  switch (req.view) {
+    case View::kStatus: return status_text(resp);
+    case View::kCounters:
+      return "ports:\n" + ports_table(resp.value("ports", json::object())) + "\nworkers:\n" +
+             workers_table(resp.value("workers", json::object())) + "\ndrops:\n" +
+             drops_table(resp.value("drops", json::object()), all);
+    case View::kPorts: return ports_table(resp.value("ports", json::object()));
+    case View::kWorkers: return workers_table(resp.value("workers", json::object()));
+    case View::kDrops: return drops_table(resp.value("drops", json::object()), all);
+    case View::kSas: {
+      const json sas = resp.value("sas", json::array());
+      if (!req.spi) return sas_table(sas);
+      if (sas.empty()) throw ErrorResponse("no SA with SPI " + spi_hex(*req.spi));
+      std::string s;
+      for (const auto& sa : sas)
+        s += (s.empty() ? "" : "\n") + sa_detail(sa);
+      return s;
+    }
+    case View::kTunnels: return tunnels_table(resp.value("tunnels", json::array()));
+    case View::kRoutes: return routes_table(resp.value("routes", json::array()));
+    case View::kNeighbours: return neighbours_table(resp.value("neighbours", json::array()));
+    case View::kPeers: return peers_table(resp.value("peers", json::array()));
+    case View::kChange: return "ok, generation " + text_of(resp.value("generation", json())) + "\n";
+    case View::kApply:
+      return "ok, " + std::to_string(req.ops) + (req.ops == 1 ? " op" : " ops") +
+             " applied, generation " + text_of(resp.value("generation", json())) + "\n";
+    case View::kStop: return "espgw is stopping\n";
+  }
+  return {};
+}
+
+}  // namespace espgw::ctl
