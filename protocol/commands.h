@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "protocol/messages.h"
+#include "common/redact.h"
 
 namespace espgw::protocol {
 
@@ -38,7 +38,7 @@ class Table {
   // "frobnicate" (expected one of: status, all, ...)` (`what`: "cmd").
   const Handler& at(const std::string& name, std::string_view what) const {
     if (const Handler* h = find(name)) return *h;
-    throw std::invalid_argument("unknown " + std::string(what) + " " + shown(name) +
+    throw std::invalid_argument("unknown " + std::string(what) + " " + quote(name) +
                                 " (expected one of: " + names() + ")");
   }
   // "status, all, counters, ...", in table order.

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstring>
 #include <stdexcept>
 
 namespace espgw::protocol {
@@ -46,17 +45,6 @@ std::optional<std::string> direction_word(std::string_view d) {
   if (d == "in" || d == "inbound") return "in";
   if (d == "out" || d == "outbound") return "out";
   return std::nullopt;
-}
-
-// config's quote() keeps to the same rule for the values of a config file.
-std::string shown(const std::string& v) {
-  size_t hex = 0;
-  bool plain = !v.empty() && v.size() <= 40;
-  for (char c : v) {
-    hex += std::isxdigit(static_cast<unsigned char>(c)) ? 1 : 0;
-    plain &= std::isalnum(static_cast<unsigned char>(c)) || (c != 0 && std::strchr("._:/-", c));
-  }
-  return plain && hex < 16 ? "\"" + v + "\"" : "(value not shown)";
 }
 
 std::string respond(const std::string& line, const std::function<json(const json&)>& run) {

@@ -2,7 +2,8 @@
 // The control protocol's vocabulary, shared by the servers (espgw's control socket, espgw-ike's
 // status socket) and the clients (espgwctl, espgw-exporter): numbers and SPIs as requests write
 // them, directions, how a request line becomes a response line and how a value from a request may
-// be quoted in an error. docs/control-protocol.md is the protocol's description.
+// be quoted in an error (common/redact.h's rule, as everywhere). docs/control-protocol.md is the
+// protocol's description.
 
 #include <nlohmann/json.hpp>
 
@@ -23,10 +24,6 @@ std::optional<uint32_t> spi_from_json(const nlohmann::json& value);
 // "in" or "out" for the words a request or espgwctl accepts ("in", "inbound", "out",
 // "outbound"); nullopt for any other.
 std::optional<std::string> direction_word(std::string_view word);
-
-// A value from a request, for an error message: quoted when it cannot be key material pasted into
-// the wrong field, else "(value not shown)" (docs/control-protocol.md#responses-and-errors).
-std::string shown(const std::string& value);
 
 // One request line to one response line. The line must be a JSON object with a "cmd" string;
 // `run` answers it with the command's members, to which "ok": true is added. Any failure becomes

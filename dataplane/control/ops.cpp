@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "common/hex.h"
+#include "common/redact.h"
 #include "dataplane/control/app.h"
 #include "dataplane/esp/static_sa_params.h"
 #include "protocol/messages.h"
@@ -19,7 +20,6 @@ namespace espgw::dp {
 namespace {
 
 using nlohmann::json;
-using protocol::shown;
 
 // An op's string member; absent is "", another type is an error that names the member.
 std::string string_field(const json& op, const char* key) {
@@ -44,7 +44,7 @@ uint32_t if_id_field(const json& op) {
 esp::Direction parse_direction(const json& op) {
   const std::string d = string_field(op, "direction");
   const auto word = protocol::direction_word(d);
-  if (!word) throw std::invalid_argument("direction must be \"in\" or \"out\", got " + shown(d));
+  if (!word) throw std::invalid_argument("direction must be \"in\" or \"out\", got " + quote(d));
   return *word == "in" ? esp::Direction::kInbound : esp::Direction::kOutbound;
 }
 
@@ -229,7 +229,7 @@ const App::ChangeOps& App::change_ops() {
       tunnel = string_field(op, "tunnel");
     }
     auto t = next.tunnels().find(tunnel);
-    if (t == next.tunnels().end()) throw std::invalid_argument("no tunnel " + shown(tunnel));
+    if (t == next.tunnels().end()) throw std::invalid_argument("no tunnel " + quote(tunnel));
     if (!op.contains("sa")) throw std::invalid_argument(type + " needs \"sa\"");
     const esp::Direction dir = parse_direction(op);
     const config::StaticSa sa = config::parse_static_sa(op["sa"].dump(), type + ".sa", dir);
@@ -278,7 +278,7 @@ const App::ChangeOps& App::change_ops() {
        [](App&, Model& next, const json& op, const std::string&) {
          const std::string prefix = string_field(op, "prefix");
          auto p = IpPrefix::parse(prefix);
-         if (!p) throw std::invalid_argument("route-del: bad prefix " + shown(prefix));
+         if (!p) throw std::invalid_argument("route-del: bad prefix " + quote(prefix));
          next.remove_route(*p);
        }},
       {"tunnel-add", tunnel_set},
@@ -287,7 +287,7 @@ const App::ChangeOps& App::change_ops() {
        [](App&, Model& next, const json& op, const std::string&) {
          const std::string name = string_field(op, "name");
          if (next.tunnels().count(name) == 0) {
-           throw std::invalid_argument("no tunnel " + shown(name));
+           throw std::invalid_argument("no tunnel " + quote(name));
          }
          next.remove_tunnel(name);
        }},

@@ -2,11 +2,12 @@
 
 #include <unistd.h>
 
-#include <cctype>
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <string_view>
 
+#include "common/redact.h"
 #include "dataplane/tools/espgwctl/secrets.h"
 #include "protocol/messages.h"
 #include "protocol/socket_paths.h"
@@ -57,12 +58,12 @@ AES-CBC. A key on the command line is visible to other users through ps: prefer
 
 namespace {
 
-// Hex of 16 digits or more: echoed by no message (an unknown option that is a pasted key).
-bool looks_like_key(std::string_view s) {
-  size_t hex = 0;
-  for (char c : s)
-    hex += std::isxdigit(static_cast<unsigned char>(c)) ? 1 : 0;
-  return hex >= 16;
+// An unknown option that is a pasted key is echoed by no message: common/redact.h's rule, on the
+// option without its dashes and on a value after '=' ("--key=0x...").
+bool option_looks_like_key(std::string_view a) {
+  a.remove_prefix(std::min(a.find_first_not_of('-'), a.size()));
+  const size_t eq = a.find('=');
+  return looks_like_key(a) || (eq != std::string_view::npos && looks_like_key(a.substr(eq + 1)));
 }
 
 // Positions of KEY, SALT and AUTHKEY in `sa add|replace TUNNEL DIR SPI ALG KEY [SALT] [AUTHKEY]`.
@@ -132,8 +133,9 @@ Invocation parse_command_line(int argc, char** argv) {
     } else if (a == "--sa-json") {
       inv.sa_file = value();
     } else {
-      throw UsageError(looks_like_key(a) ? "unknown option (not shown: it looks like a key)"
-                                         : "unknown option \"" + a + "\"");
+      throw UsageError(option_looks_like_key(a)
+                           ? "unknown option (not shown: it looks like a key)"
+                           : "unknown option \"" + a + "\"");
     }
   }
   if (inv.socket && inv.config) throw UsageError("give -s SOCKET or -c CONFIG, not both");
