@@ -12,6 +12,15 @@
  * for more details.
  */
 
+/*
+ * The plugin's JSON: the writer for requests and the reader for answers and
+ * events, the subset of JSON that espgw's control protocol uses. One file of
+ * about 800 lines on purpose: one small codec, the writer and the reader of
+ * the same subset, behind one header (espgw_json.h) and tested as one
+ * (espgw_json_test.c). The plugin is C under the GPL and cannot use the
+ * project's C++ JSON library.
+ */
+
 #include "espgw_json.h"
 
 #include <stdio.h>
