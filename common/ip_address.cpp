@@ -42,7 +42,7 @@ std::string IpAddress::to_string() const {
   return buf;
 }
 
-std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
+std::optional<IpPrefix> IpPrefix::parse_with_host_bits(std::string_view text) {
   const auto slash = text.find('/');
   auto addr = IpAddress::parse(text.substr(0, slash));
   if (!addr) return std::nullopt;
@@ -56,10 +56,16 @@ std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
       return std::nullopt;
     }
   }
-  IpPrefix p{*addr, static_cast<uint8_t>(len)};
+  return IpPrefix{*addr, static_cast<uint8_t>(len)};
+}
+
+std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
+  auto p = parse_with_host_bits(text);
+  if (!p) return std::nullopt;
   // Host bits set ("10.0.0.1/16") is almost always a typo for the network; refuse it.
-  for (unsigned bit = len; bit < max_len; ++bit) {
-    if (p.address.bytes[bit / 8] & (0x80u >> (bit % 8))) return std::nullopt;
+  const unsigned max_len = p->address.is_v4() ? 32 : 128;
+  for (unsigned bit = p->length; bit < max_len; ++bit) {
+    if (p->address.bytes[bit / 8] & (0x80u >> (bit % 8))) return std::nullopt;
   }
   return p;
 }

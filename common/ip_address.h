@@ -36,6 +36,9 @@ struct IpPrefix {
 
   // "10.0.0.0/16", "fd00::/64"; a bare address is a host prefix. Host bits must be zero.
   static std::optional<IpPrefix> parse(std::string_view text);
+  // As parse(), but host bits may be set ("198.51.100.1/24": an interface's address and its
+  // connected prefix length).
+  static std::optional<IpPrefix> parse_with_host_bits(std::string_view text);
   bool contains(const IpAddress& a) const noexcept;
   std::string to_string() const;
 

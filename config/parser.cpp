@@ -90,20 +90,9 @@ IpPrefix network_of(IpPrefix p) {
 }
 
 std::optional<IpPrefix> parse_address_and_length(std::string_view t) {
-  const auto slash = t.find('/');
-  auto a = IpAddress::parse(t.substr(0, slash));
-  if (!a) return std::nullopt;
-  const unsigned max_len = a->is_v4() ? 32 : 128;
-  unsigned len = max_len;
-  if (slash != std::string_view::npos) {
-    const auto digits = t.substr(slash + 1);
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), len);
-    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || len < 1 ||
-        len > max_len) {
-      return std::nullopt;
-    }
-  }
-  return IpPrefix{*a, static_cast<uint8_t>(len)};
+  auto p = IpPrefix::parse_with_host_bits(t);
+  if (!p || p->length < 1) return std::nullopt;
+  return p;
 }
 
 bool is_network_or_broadcast(const IpPrefix& p) {
@@ -150,15 +139,20 @@ void Parser::raise() {
   throw ConfigError(msg);
 }
 
-std::optional<Fields> Parser::map(const Value& v, std::initializer_list<std::string_view> known) {
+bool Parser::shape(const Value& v, bool expected_shape, std::string_view expected) {
   if (v.node.IsNull()) {
     error(v, "missing value");
-    return std::nullopt;
+    return false;
   }
-  if (!v.node.IsMap()) {
-    error(v, "expected a map, got " + describe(v.node));
-    return std::nullopt;
+  if (!expected_shape) {
+    error(v, "expected " + std::string(expected) + ", got " + describe(v.node));
+    return false;
   }
+  return true;
+}
+
+std::optional<Fields> Parser::map(const Value& v, std::initializer_list<std::string_view> known) {
+  if (!shape(v, v.node.IsMap(), "a map")) return std::nullopt;
   std::vector<std::pair<std::string, Value>> items;
   std::map<std::string, int, std::less<>> seen;
   for (auto it = v.node.begin(); it != v.node.end(); ++it) {
@@ -214,14 +208,7 @@ std::optional<Value> Parser::require(const Fields& f, std::string_view key) {
 }
 
 std::optional<std::vector<Value>> Parser::list(const Value& v, bool non_empty) {
-  if (v.node.IsNull()) {
-    error(v, "missing value");
-    return std::nullopt;
-  }
-  if (!v.node.IsSequence()) {
-    error(v, "expected a list, got " + describe(v.node));
-    return std::nullopt;
-  }
+  if (!shape(v, v.node.IsSequence(), "a list")) return std::nullopt;
   if (non_empty && v.node.size() == 0) {
     error(v, "must not be empty");
     return std::nullopt;
@@ -235,14 +222,7 @@ std::optional<std::vector<Value>> Parser::list(const Value& v, bool non_empty) {
 }
 
 std::optional<std::string> Parser::scalar(const Value& v, std::string_view expected) {
-  if (v.node.IsNull()) {
-    error(v, "missing value");
-    return std::nullopt;
-  }
-  if (!v.node.IsScalar()) {
-    error(v, "expected " + std::string(expected) + ", got " + describe(v.node));
-    return std::nullopt;
-  }
+  if (!shape(v, v.node.IsScalar(), expected)) return std::nullopt;
   return v.node.Scalar();
 }
 

@@ -187,6 +187,9 @@ class Parser {
   }
 
   // ---- shapes ----
+  // The value is there (else "missing value") and has the expected shape (else "expected ...,
+  // got ..."): a map, a list or a scalar.
+  bool shape(const Value& v, bool expected_shape, std::string_view expected);
   std::optional<Fields> map(const Value& v, std::initializer_list<std::string_view> known);
   std::optional<Value> require(const Fields& f, std::string_view key);
   std::optional<std::vector<Value>> list(const Value& v, bool non_empty);
