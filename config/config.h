@@ -193,7 +193,7 @@ StaticSa parse_static_sa(std::string_view yaml, const std::string& source, esp::
 // never 0 or 0xffffffff (reserved by strongSwan). load_file() refuses configs where two collide.
 uint32_t tunnel_if_id(std::string_view tunnel_name) noexcept;
 
-// The dataplane turns a static SA into its SA parameters: esp::static_sa_params()
-// (dataplane/esp/static_sa_params.h).
+// The dataplane turns a static SA into its SA parameters (esp::static_sa_params, in the ESP
+// library): this library includes and links nothing of the dataplane.
 
 }  // namespace espgw::config

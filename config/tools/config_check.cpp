@@ -66,7 +66,7 @@ nlohmann::json summary(const std::string& path, const espgw::config::Config& c) 
                 {"addresses", addresses},
                 {"exception", exception_kind(i.exception.kind)}};
     if (i.exception.kind == espgw::config::ExceptionKind::kTap) {
-      // dataplane/port/ports.cpp names the tap so.
+      // The name config/interfaces.cpp gives a tap by default, and the one espgw's ports use.
       ifc["kernel_name"] =
           i.exception.kernel_name.empty() ? "espgw-" + i.name : i.exception.kernel_name;
     }
