@@ -11,9 +11,9 @@ depends on ARP timing.
 """
 
 import hashlib
-import select
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 START_TIMEOUT_S = 60  # the socket appears within this, or the test fails
 STOP_TIMEOUT_S = 30
@@ -377,6 +378,43 @@ class Events:
 
     def close(self):
         self.sock.close()
+
+
+class FloodTest(unittest.TestCase):
+    """A test class over one espgw whose lan port reads an endless flood (net_pcap infinite_rx)
+    from 172.50.1.10 to each of DESTINATIONS, COPIES datagrams each: set ESPGW, ESPGWCTL, NAME,
+    KEYS (the keys the test puts in, never to be printed), DESTINATIONS and COPIES."""
+
+    COPIES = 32
+
+    @classmethod
+    def setUpClass(cls):
+        cls.gw = Gateway(cls.ESPGW, cls.ESPGWCTL, cls.NAME, keys=cls.KEYS)
+        cls.addClassCleanup(cls.gw.cleanup)
+        cls.addClassCleanup(cls.gw.close)
+        frames = [udp_frame("172.50.1.10", dst, 1000 + i, 5201, bytes(range(64)))
+                  for i in range(cls.COPIES) for dst in cls.DESTINATIONS]
+        write_pcap(os.path.join(cls.gw.dir, "flood.pcap"), frames)
+        with open(cls.gw.config_path) as f:
+            text = f.read()
+        lan = f"rx_pcap={cls.gw.dir}/lan_in.pcap"
+        assert lan in text
+        with open(cls.gw.config_path, "w") as f:
+            f.write(text.replace(lan, f"rx_pcap={cls.gw.dir}/flood.pcap,infinite_rx=1"))
+        cls.gw.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.close()
+        cls.gw.assert_no_key_material()
+
+    def ok(self, req):
+        resp = self.gw.request(req)
+        self.assertTrue(resp.get("ok"), resp)
+        return resp
+
+    def tunnels(self):
+        return {t["name"]: t for t in self.ok({"cmd": "tunnels"})["tunnels"]}
 
 
 def main_args():

@@ -15,7 +15,6 @@ SA is deleted again, the flood raises the next acquire, at least a second after 
 Run by meson: test_acquire.py ESPGW ESPGWCTL.
 """
 
-import os
 import time
 import unittest
 
@@ -42,35 +41,12 @@ SOUTH = {"name": "south", "local": "198.51.100.1", "remote": "203.0.113.4",
                                    "key": "0x" + SOUTH_IN_KEY}}}
 
 
-class Acquire(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.gw = h.Gateway(ESPGW, ESPGWCTL, "acq", keys=KEYS)
-        cls.addClassCleanup(cls.gw.cleanup)
-        cls.addClassCleanup(cls.gw.close)
-        frames = [h.udp_frame("172.50.1.10", dst, 1000 + i, 5201, bytes(range(64)))
-                  for i in range(32) for dst in ("172.70.1.20", "172.80.1.20")]
-        h.write_pcap(os.path.join(cls.gw.dir, "flood.pcap"), frames)
-        with open(cls.gw.config_path) as f:
-            text = f.read()
-        lan = f"rx_pcap={cls.gw.dir}/lan_in.pcap"
-        assert lan in text
-        with open(cls.gw.config_path, "w") as f:
-            f.write(text.replace(lan, f"rx_pcap={cls.gw.dir}/flood.pcap,infinite_rx=1"))
-        cls.gw.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gw.close()
-        cls.gw.assert_no_key_material()
-
-    def ok(self, req):
-        resp = self.gw.request(req)
-        self.assertTrue(resp.get("ok"), resp)
-        return resp
+class Acquire(h.FloodTest):
+    ESPGW, ESPGWCTL, NAME, KEYS = ESPGW, ESPGWCTL, "acq", KEYS
+    DESTINATIONS = ("172.70.1.20", "172.80.1.20")
 
     def tunnel(self, name):
-        return next(t for t in self.ok({"cmd": "tunnels"})["tunnels"] if t["name"] == name)
+        return self.tunnels()[name]
 
     def tunnel_down(self):
         return self.ok({"cmd": "counters"})["drops"]["tunnel_down"]

@@ -17,7 +17,6 @@ nothing and raises no liveness event more.
 Run by meson: test_liveness.py ESPGW ESPGWCTL.
 """
 
-import os
 import time
 import unittest
 
@@ -47,35 +46,10 @@ SOUTH = {"name": "south", "local": "198.51.100.1", "remote": "203.0.113.4",
          "static_sa": {"outbound": sa(0x3001, "south out"), "inbound": sa(0x4001, "south in")}}
 
 
-class Liveness(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.gw = h.Gateway(ESPGW, ESPGWCTL, "live", keys=list(KEYS.values()))
-        cls.addClassCleanup(cls.gw.cleanup)
-        cls.addClassCleanup(cls.gw.close)
-        frames = [h.udp_frame("172.50.1.10", dst, 1000 + i, 5201, bytes(range(64)))
-                  for i in range(16) for dst in ("172.70.1.20", "172.80.1.20", "172.90.1.20")]
-        h.write_pcap(os.path.join(cls.gw.dir, "flood.pcap"), frames)
-        with open(cls.gw.config_path) as f:
-            text = f.read()
-        lan = f"rx_pcap={cls.gw.dir}/lan_in.pcap"
-        assert lan in text
-        with open(cls.gw.config_path, "w") as f:
-            f.write(text.replace(lan, f"rx_pcap={cls.gw.dir}/flood.pcap,infinite_rx=1"))
-        cls.gw.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gw.close()
-        cls.gw.assert_no_key_material()
-
-    def ok(self, req):
-        resp = self.gw.request(req)
-        self.assertTrue(resp.get("ok"), resp)
-        return resp
-
-    def tunnels(self):
-        return {t["name"]: t for t in self.ok({"cmd": "tunnels"})["tunnels"]}
+class Liveness(h.FloodTest):
+    ESPGW, ESPGWCTL, NAME, KEYS = ESPGW, ESPGWCTL, "live", list(KEYS.values())
+    DESTINATIONS = ("172.70.1.20", "172.80.1.20", "172.90.1.20")
+    COPIES = 16
 
     def sa_packets(self, spi):
         return self.ok({"cmd": "sa-query", "direction": "out", "spi": spi})["packets"]
