@@ -44,8 +44,10 @@ void Parser::check_dpd_timeouts() {
                       std::to_string(shortest->timeout_s) + " s, tunnel " +
                       quote(shortest->tunnel) + "'s dpd_timeout_s (" +
                       (shortest->given ? "" : "the default, ike section at ") + "line " +
-                      std::to_string(shortest->at.line) + "), so this tunnel's peer is declared "
-                      "dead after " + std::to_string(shortest->timeout_s) + " s, not " +
+                      std::to_string(shortest->at.line) +
+                      "), so this tunnel's peer is declared "
+                      "dead after " +
+                      std::to_string(shortest->timeout_s) + " s, not " +
                       std::to_string(d.timeout_s) + " s");
   }
 }

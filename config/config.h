@@ -110,7 +110,7 @@ struct IkeConfig {
   uint32_t rekey_fuzz_percent = 100;
   uint64_t life_bytes = 0;  // CHILD_SA hard byte lifetime, 0 = none (soft: 90% of it)
   uint64_t life_packets = 0;
-  uint32_t dpd_delay_s = 10;    // AWS: 10 s
+  uint32_t dpd_delay_s = 10;  // AWS: 10 s
   // IKEv1: charon's dpd_timeout (AWS: 30). IKEv2: how long an unanswered liveness check lasts
   // before the peer is dead; espgw-up turns it into charon's retransmissions (default 10:
   // config/charon_retransmit.h).

@@ -21,8 +21,7 @@ struct Closer {
 
 }  // namespace
 
-std::string exchange(const std::string& path, const std::string& request,
-                     const ClientOptions& o) {
+std::string exchange(const std::string& path, const std::string& request, const ClientOptions& o) {
   const std::string& daemon = o.daemon;
   sockaddr_un addr{};
   if (path.size() >= sizeof addr.sun_path) {

@@ -17,8 +17,7 @@ namespace {
 constexpr size_t kMaxRequest = 16 << 20;  // docs/control-protocol.md#framing
 }
 
-LineServer::LineServer(std::string path, Handler handler, std::string what,
-                             std::string daemon)
+LineServer::LineServer(std::string path, Handler handler, std::string what, std::string daemon)
     : path_(std::move(path)), handler_(std::move(handler)) {
   sockaddr_un addr{};
   if (path_.size() >= sizeof addr.sun_path) {

@@ -25,7 +25,7 @@ class LineServer {
   // `daemon` name the socket and its server in those messages (espgw-ike: "status socket",
   // "espgw-ike").
   LineServer(std::string path, Handler handler, std::string what = "control socket",
-                std::string daemon = "espgw");
+             std::string daemon = "espgw");
   ~LineServer();
   LineServer(const LineServer&) = delete;
   LineServer& operator=(const LineServer&) = delete;

@@ -64,7 +64,7 @@ class App {
   nlohmann::json tunnel_list();
   nlohmann::json route_list();
   nlohmann::json neighbour_list();
-  nlohmann::json peer_list();  // the tunnel in use of each peer (PeerTracker)
+  nlohmann::json peer_list();   // the tunnel in use of each peer (PeerTracker)
   nlohmann::json everything();  // all of the above
 
  private:
@@ -133,7 +133,7 @@ class App {
     uint64_t sent = 0;     // events sent (the tunnel's `acquires` counter)
   };
   std::map<std::string, AcquireState> acquires_;  // by tunnel name
-  LivenessWatch liveness_;  // lock_ held
+  LivenessWatch liveness_;                        // lock_ held
   uint64_t next_liveness_check_ms_ = 0;
   uint64_t started_ns_ = 0;
 };

@@ -7,19 +7,20 @@
 
 namespace espgw::dp {
 
-std::vector<nlohmann::json> LivenessWatch::check(const Model& m, uint64_t now_ns,
-                                                 uint64_t now_ms) {
+std::vector<nlohmann::json> LivenessWatch::check(const Model& m, uint64_t now_ns, uint64_t now_ms) {
   std::vector<nlohmann::json> events;
   // The tunnels to watch, with their outbound SA's last use; the inbound SAs only when any.
-  std::map<std::string, uint64_t> sending;  // tunnel -> last outbound packet (ns)
-  std::map<std::string, uint32_t> out_spi;
+  struct Sending {
+    uint64_t last_ns;  // the outbound SA's last packet
+    uint32_t spi;
+  };
+  std::map<std::string, Sending> sending;
   for (const auto& [name, spi] : m.active_outbound()) {
     const auto t = m.tunnels().find(name);
     if (t == m.tunnels().end() || !t->second.ike || t->second.ike->dpd_delay_s == 0) continue;
     const auto o = m.outbound().find(spi);
     if (o == m.outbound().end()) continue;
-    sending[name] = o->second.sa->last_use_ns();
-    out_spi[name] = spi;
+    sending[name] = {o->second.sa->last_use_ns(), spi};
   }
   std::erase_if(state_, [&](const auto& kv) { return sending.count(kv.first) == 0; });
   std::erase_if(totals_, [&](const auto& kv) { return m.tunnels().count(kv.first) == 0; });
@@ -31,12 +32,13 @@ std::vector<nlohmann::json> LivenessWatch::check(const Model& m, uint64_t now_ns
     h = std::max(h, rec.sa->last_use_ns());
   }
   const uint64_t quiet_ns = kLivenessQuietMs * 1000000ull;
-  for (const auto& [name, sent_ns] : sending) {
+  for (const auto& [name, out] : sending) {
     auto [it, fresh] = state_.try_emplace(name);
     State& st = it->second;
     if (fresh) st.up_since_ns = now_ns;
     const uint64_t heard_ns = std::max(heard[name], st.up_since_ns);
-    if (sent_ns < heard_ns + quiet_ns || now_ns > sent_ns + kLivenessSendingMs * 1000000ull) {
+    if (out.last_ns < heard_ns + quiet_ns ||
+        now_ns > out.last_ns + kLivenessSendingMs * 1000000ull) {
       continue;
     }
     // Once per quiet spell, and again after dpd_delay_s if it lasts (each check the peer answers
@@ -56,7 +58,7 @@ std::vector<nlohmann::json> LivenessWatch::check(const Model& m, uint64_t now_ns
     events.push_back({{"event", "liveness"},
                       {"tunnel", name},
                       {"if_id", config::tunnel_if_id(name)},
-                      {"spi", spi_hex(out_spi[name])},
+                      {"spi", spi_hex(out.spi)},
                       {"quiet_ms", quiet_ms}});
   }
   return events;

@@ -143,11 +143,22 @@ const App::Commands& App::commands() {
            }
            return json{{"sas", a.sa_list(spi)}};
          }},
-        {"tunnels", [](App& a, const Request&) { return json{{"tunnels", a.tunnel_list()}}; }},
-        {"routes", [](App& a, const Request&) { return json{{"routes", a.route_list()}}; }},
+        {"tunnels",
+         [](App& a, const Request&) {
+           return json{{"tunnels", a.tunnel_list()}};
+         }},
+        {"routes",
+         [](App& a, const Request&) {
+           return json{{"routes", a.route_list()}};
+         }},
         {"neighbours",
-         [](App& a, const Request&) { return json{{"neighbours", a.neighbour_list()}}; }},
-        {"peers", [](App& a, const Request&) { return json{{"peers", a.peer_list()}}; }},
+         [](App& a, const Request&) {
+           return json{{"neighbours", a.neighbour_list()}};
+         }},
+        {"peers",
+         [](App& a, const Request&) {
+           return json{{"peers", a.peer_list()}};
+         }},
         // A transaction: the ops of change_ops(), applied whole or not at all.
         {"apply",
          [](App& a, const Request& r) {
@@ -162,7 +173,10 @@ const App::Commands& App::commands() {
            return json::object();
          }},
         // charon's kernel-espgw plugin: an inbound SPI that no SA has, reserved for 5 minutes.
-        {"spi-alloc", [](App& a, const Request&) { return json{{"spi", spi_hex(a.alloc_spi())}}; }},
+        {"spi-alloc",
+         [](App& a, const Request&) {
+           return json{{"spi", spi_hex(a.alloc_spi())}};
+         }},
         {"sa-query", [](App& a, const Request& r) { return a.sa_query(r.body); }},
         {"sa-update", [](App& a, const Request& r) { return a.sa_update(r.body); }},
         {"if-last-use", [](App& a, const Request& r) { return a.if_last_use(r.body); }},
@@ -212,12 +226,12 @@ const App::ChangeOps& App::change_ops() {
     if (t.static_sa) {
       next.add_sa(t.name, esp::static_sa_params(t, t.static_sa->inbound, esp::Direction::kInbound),
                   a.random_.next64(), replace);
-      next.add_sa(t.name, esp::static_sa_params(t, t.static_sa->outbound, esp::Direction::kOutbound),
+      next.add_sa(t.name,
+                  esp::static_sa_params(t, t.static_sa->outbound, esp::Direction::kOutbound),
                   a.random_.next64(), replace);
     }
   };
-  static constexpr auto sa_set = [](App& a, Model& next, const json& op,
-                                    const std::string& type) {
+  static constexpr auto sa_set = [](App& a, Model& next, const json& op, const std::string& type) {
     std::string tunnel;
     if (op.contains("if_id")) {
       const uint32_t if_id = if_id_field(op);
@@ -332,8 +346,8 @@ json App::apply(const json& ops) {
                                    ? op["op"].get<std::string>()
                                    : "";
       throw std::invalid_argument("ops[" + std::to_string(i) + "]" +
-                                  (change_ops().contains(type) ? " " + type : "") + ": " + e.what() +
-                                  " (nothing was changed)");
+                                  (change_ops().contains(type) ? " " + type : "") + ": " +
+                                  e.what() + " (nothing was changed)");
     }
   }
   std::unique_ptr<Snapshot> snap;

@@ -1,6 +1,6 @@
 // The reports: what the control socket's reading commands answer (docs/control-protocol.md#reading)
-// and DPDK telemetry flattens (telemetry.cpp). Each takes lock_ for the model; the workers' counters
-// are read without it.
+// and DPDK telemetry flattens (telemetry.cpp). Each takes lock_ for the model; the workers'
+// counters are read without it.
 
 #include <rte_ethdev.h>
 

@@ -384,8 +384,8 @@ TEST(IkeRules, LifetimesAndMargin) {
 
 // kIke with aws-1 on IKEv1 (mobike off: IKEv2 only).
 std::string ikev1(std::string_view from = "", std::string_view to = "") {
-  std::string s = with(with("mobike: true", "mobike: false"), "      version: 2\n",
-                       "      version: 1\n");
+  std::string s =
+      with(with("mobike: true", "mobike: false"), "      version: 2\n", "      version: 1\n");
   return from.empty() ? s : with(s, from, to);
 }
 
@@ -458,8 +458,8 @@ TEST(IkeRules, DpdWarnings) {
   // The same value everywhere: nothing to say.
   EXPECT_TRUE(parse(with("dpd_timeout_s: 45", "dpd_timeout_s: 10"), "t.yaml").warnings.empty());
   // A timeout given where there is no DPD.
-  const std::string off = with(with("dpd_timeout_s: 45", "dpd_timeout_s: 10"), "dpd_delay_s: 15",
-                               "dpd_delay_s: 0");
+  const std::string off =
+      with(with("dpd_timeout_s: 45", "dpd_timeout_s: 10"), "dpd_delay_s: 15", "dpd_delay_s: 0");
   const Config o = parse(off, "t.yaml");
   ASSERT_EQ(o.warnings.size(), 1u);
   EXPECT_THAT(o.warnings[0], HasSubstr(":" + std::to_string(line_of(off, "dpd_timeout_s: 10")) +

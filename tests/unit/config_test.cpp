@@ -438,18 +438,20 @@ TEST(ConfigSaParams, OutboundAndInbound) {
   EXPECT_TRUE(co.salt.empty());
 }
 
-TEST(ConfigSaParams, EverySaOfTheBaseIsInstallable) {
-  // What the parser accepts, Sa::make must accept too: the two validators agree.
-  const Config c = parse(kBase, "t.yaml");
+// What the parser accepts, Sa::make must accept too: every static SA of `c` is installable.
+void expect_static_sas_installable(const Config& c) {
   for (const Tunnel& t : c.tunnels) {
     if (!t.static_sa) continue;
-    EXPECT_NO_THROW(
-        esp::Sa::make(esp::static_sa_params(t, t.static_sa->outbound, esp::Direction::kOutbound),
-                      c.dataplane.workers, 1));
-    EXPECT_NO_THROW(
-        esp::Sa::make(esp::static_sa_params(t, t.static_sa->inbound, esp::Direction::kInbound),
-                      c.dataplane.workers, 1));
+    for (const auto& [sa, dir] : {std::pair{&t.static_sa->outbound, esp::Direction::kOutbound},
+                                  std::pair{&t.static_sa->inbound, esp::Direction::kInbound}}) {
+      EXPECT_NO_THROW(esp::Sa::make(esp::static_sa_params(t, *sa, dir), c.dataplane.workers, 1));
+    }
   }
+}
+
+TEST(ConfigSaParams, EverySaOfTheBaseIsInstallable) {
+  // The two validators agree.
+  expect_static_sas_installable(parse(kBase, "t.yaml"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -473,15 +475,7 @@ TEST(ConfigExamples, EveryExampleLoads) {
     ASSERT_NO_THROW(c = test_files::load_example(entry.path(), dir));
     EXPECT_EQ(std::filesystem::path(c.source).filename(), entry.path().filename());
     EXPECT_FALSE(c.interfaces.empty());
-    for (const Tunnel& t : c.tunnels) {
-      if (!t.static_sa) continue;
-      EXPECT_NO_THROW(
-          esp::Sa::make(esp::static_sa_params(t, t.static_sa->outbound, esp::Direction::kOutbound),
-                        c.dataplane.workers, 1));
-      EXPECT_NO_THROW(
-          esp::Sa::make(esp::static_sa_params(t, t.static_sa->inbound, esp::Direction::kInbound),
-                        c.dataplane.workers, 1));
-    }
+    expect_static_sas_installable(c);
   }
   EXPECT_GE(n, 4u) << "examples in " << examples_dir();
 }

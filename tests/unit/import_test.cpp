@@ -330,7 +330,7 @@ TEST(ImportIpsecConf, TheClassicSetUp) {
   EXPECT_EQ(b.ike->ike_lifetime_s, 3600u);    // %default ikelifetime=60m
   EXPECT_EQ(b.ike->child_lifetime_s, 1200u);  // keylife=20m
   EXPECT_EQ(b.ike->rekey_margin_s, 180u);
-  EXPECT_EQ(b.ike->dpd_delay_s, 30u);     // its own dpddelay
+  EXPECT_EQ(b.ike->dpd_delay_s, 30u);  // its own dpddelay
   // IKEv2: strongSwan ignored dpdtimeout; espgw's default check length instead.
   EXPECT_EQ(b.ike->dpd_timeout_s, 10u);
   EXPECT_FALSE(b.ike->mobike);

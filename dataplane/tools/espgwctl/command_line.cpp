@@ -133,9 +133,8 @@ Invocation parse_command_line(int argc, char** argv) {
     } else if (a == "--sa-json") {
       inv.sa_file = value();
     } else {
-      throw UsageError(option_looks_like_key(a)
-                           ? "unknown option (not shown: it looks like a key)"
-                           : "unknown option \"" + a + "\"");
+      throw UsageError(option_looks_like_key(a) ? "unknown option (not shown: it looks like a key)"
+                                                : "unknown option \"" + a + "\"");
     }
   }
   if (inv.socket && inv.config) throw UsageError("give -s SOCKET or -c CONFIG, not both");
@@ -147,7 +146,6 @@ void expect_args(const std::vector<std::string>& w, size_t min, size_t max,
                  const std::string& form) {
   if (w.size() < min || w.size() > max) throw UsageError("usage: espgwctl " + form);
 }
-
 
 std::string socket_path(const Invocation& inv) {
   if (inv.socket) return *inv.socket;

@@ -1,6 +1,7 @@
 #pragma once
-// Key material that espgwctl was given (on its command line, in a FILE): everything espgwctl prints,
-// its own messages and espgw's answers, goes through out() or err(), which replace those keys.
+// Key material that espgwctl was given (on its command line, in a FILE): everything espgwctl
+// prints, its own messages and espgw's answers, goes through out() or err(), which replace those
+// keys.
 
 #include <nlohmann/json.hpp>
 
