@@ -37,7 +37,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-TOOLS = os.path.join(HERE, "tools.py")
+TOOLS = os.path.join(ROOT, "tests", "labkit", "tools.py")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 # The addressing plan; tests refer to these names.

@@ -47,8 +47,8 @@ from ike_lab import (A_IP, B_IP, GW1_WAN, GW2_WAN, NET_A, NET_B, LabError,  # no
 from vici_py import Vici  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
-TOOLS = os.path.join(ROOT, "tests", "e2e", "tools.py")
-RECV = os.path.join(HERE, "ha_traffic.py")
+TOOLS = os.path.join(ROOT, "tests", "labkit", "tools.py")
+RECV = os.path.join(ROOT, "tests", "labkit", "seq_recv.py")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 GW2_WAN2 = "198.51.100.3"

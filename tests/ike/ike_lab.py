@@ -629,7 +629,7 @@ secrets {{
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ESPGW_UP = os.path.join(ROOT, "scripts", "espgw-up")
-E2E_TOOLS = os.path.join(ROOT, "tests", "e2e", "tools.py")
+E2E_TOOLS = os.path.join(ROOT, "tests", "labkit", "tools.py")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 # StackLab(nat=True): gw1 behind a 1:1 NAT, as an EC2 instance behind its Elastic IP. gw1's WAN

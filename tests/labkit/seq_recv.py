@@ -1,6 +1,6 @@
-"""The receiving end of tests/e2e/tools.py's sequence-numbered UDP stream, with arrival times.
+"""The receiving end of tools.py's sequence-numbered UDP stream, with arrival times.
 
-    ha_traffic.py udp-seq-recv --bind IP --port P [--timeout T]
+    seq_recv.py udp-seq-recv --bind IP --port P [--timeout T]
 
 Reads what `tools.py udp-seq-send` sends (the same datagrams and end markers) and prints, like
 `tools.py udp-seq-recv`, one JSON line: which of 0..N-1 arrived, which twice, which not at all.
@@ -22,15 +22,12 @@ Prints "ready" once bound, as tools.py's helpers do.
 import argparse
 import array
 import json
-import os
 import socket
 import struct
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "e2e"))
-import tools  # noqa: E402
+import tools  # labkit/tools.py: this script's folder is first on sys.path
 
 
 def udp_seq_recv(a):

@@ -1,4 +1,4 @@
-"""Traffic helpers that the lab runs inside its namespaces (tests/e2e/lab.py).
+"""Traffic helpers that the labs run inside their namespaces (labkit.lab.Lab.tool).
 
 Each prints "ready" once its socket is bound (the lab waits for that line instead of sleeping) and,
 at the end, one JSON line with its result.

@@ -1,0 +1,164 @@
+"""Traffic between a lab's namespaces: ping, iperf3, checked TCP, sequence-numbered UDP streams.
+
+Each function takes the lab (labkit.lab.Lab) and namespace names. The helpers inside the
+namespaces are labkit/tools.py and labkit/seq_recv.py; each says "ready" once bound, so nothing
+here sleeps.
+"""
+
+import json
+import re
+import signal
+import subprocess
+
+from labkit.lab import SEQ_RECV
+from labkit.proc import LabError, check, result, wait_for
+
+
+def ping(lab, src, dst, count=20, interval=0.05, size=56, pattern=None):
+    """Pings from namespace `src`; {"sent", "received", "rtt_min/avg/max_ms"}."""
+    cmd = ["ping", "-n", "-q", "-c", str(count), "-i", str(interval), "-s", str(size), "-W", "2"]
+    if pattern:
+        cmd += ["-p", pattern]
+    r = lab.sh(src, *cmd, dst, check=False, timeout=count * interval + 30)
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
+    if not m:
+        raise LabError(f"ping {dst} from {src}: no summary: {r.stdout}{r.stderr}")
+    out = {"sent": int(m.group(1)), "received": int(m.group(2))}
+    m = re.search(r"= ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms", r.stdout)
+    if m:
+        out.update(rtt_min_ms=float(m.group(1)), rtt_avg_ms=float(m.group(2)),
+                   rtt_max_ms=float(m.group(3)))
+    return out
+
+
+def ping_ok(lab, src, dst, count=3, interval=0.2, check=True):
+    """The path answers: at least one of `count` echoes answered (as ping's exit status says);
+    LabError (with check) or False otherwise."""
+    r = ping(lab, src, dst, count=count, interval=interval)
+    ok = r["received"] > 0
+    if check and not ok:
+        raise LabError(f"ping {src} -> {dst}: none of {r['sent']} echoes answered")
+    return ok
+
+
+def wait_ping(lab, src, dst, timeout=30):
+    """The path carries a ping (ARP on every hop first): one echo answered."""
+    wait_for(f"a ping {src} -> {dst}", lambda: lab.sh(
+        src, "ping", "-n", "-c", "1", "-W", "1", dst, check=False).returncode == 0, timeout, 0)
+
+
+def wait_listening(lab, ns, port, proto="t", timeout=10):
+    wait_for(f"a listener on {proto}cp port {port} in {lab.ns[ns]}",
+             lambda: lab.sh(ns, "ss", f"-Hln{proto}", f"sport = :{port}").stdout.strip(), timeout)
+
+
+def iperf3(lab, client, server, server_ip, seconds=5, reverse=False, port=5201, udp=None):
+    """One iperf3 run. TCP: {"sent_bps", "received_bps", "bps" (received), "retransmits",
+    "bytes"}; UDP at rate `udp`: {"bits_per_second", "lost", "packets"}."""
+    srv = lab.spawn(server, "iperf3", "-s", "-1", "-B", server_ip, "-p", str(port))
+    wait_listening(lab, server, port)
+    cmd = ["iperf3", "-c", server_ip, "-p", str(port), "-t", str(seconds), "-J"]
+    if reverse:
+        cmd.append("-R")
+    if udp:
+        cmd += ["-u", "-b", udp]
+    r = lab.sh(client, *cmd, check=False, timeout=seconds + 60)
+    try:
+        srv.wait(30)
+    except subprocess.TimeoutExpired:
+        srv.kill()
+    try:
+        j = json.loads(r.stdout)
+    except json.JSONDecodeError as e:
+        raise LabError(f"iperf3 {client} -> {server}: {r.stdout}{r.stderr}") from e
+    if "error" in j:
+        raise LabError(f"iperf3 {client} -> {server}: {j['error']}")
+    end = j["end"]
+    if udp:
+        s = end["sum"]
+        return {"bits_per_second": s["bits_per_second"], "lost": s["lost_packets"],
+                "packets": s["packets"]}
+    received = end["sum_received"]["bits_per_second"]
+    return {"sent_bps": end["sum_sent"]["bits_per_second"], "received_bps": received,
+            "bps": received, "retransmits": end["sum_sent"].get("retransmits", 0),
+            "bytes": end["sum_received"]["bytes"]}
+
+
+def tcp_transfer(lab, src, dst, dst_ip, nbytes, port=5300, seed=1):
+    """nbytes of pseudo-random data over TCP; the SHA-256 of what was sent and of what arrived
+    must agree."""
+    recv = lab.tool(dst, "tcp-recv", "--bind", dst_ip, "--port", str(port))
+    send = lab.tool(src, "tcp-send", "--to", dst_ip, "--port", str(port), "--bytes",
+                    str(nbytes), "--seed", str(seed))
+    s = result(send, f"tcp-send {src} -> {dst}", 120)
+    r = result(recv, f"tcp-recv in {dst}", 60)
+    if r["bytes"] != nbytes or r["sha256"] != s["sha256"]:
+        raise LabError(f"TCP {src} -> {dst}: sent {nbytes} bytes sha256 {s['sha256']}, "
+                       f"received {r['bytes']} bytes sha256 {r['sha256']}")
+    return {"bytes": nbytes, "sha256": s["sha256"], "seconds": s["seconds"],
+            "bps": nbytes * 8 / s["seconds"]}
+
+
+class Stream:
+    """One sequence-numbered UDP stream from namespace `src` to `dst` while it runs (tools.py
+    udp-seq-send; received by seq_recv.py, which times each arrival, or tools.py udp-seq-recv).
+    Start it with start(); stop() ends the sender (it sends its end markers), collect() gives the
+    receiver's result with the sender's under "sender"."""
+
+    def __init__(self, lab, src, dst, dst_ip, port, rate, bind_ip=None, timed=True,
+                 send_args=()):
+        self.lab = lab
+        self.name = f"{src.upper()} -> {dst.upper()}"
+        self.src, self.dst, self.dst_ip, self.port, self.rate = src, dst, dst_ip, port, rate
+        self.bind_ip = bind_ip or dst_ip
+        self.timed = timed
+        self.send_args = list(send_args)
+        self.recv = self.send = None
+
+    def start(self, timeout=300):
+        """The receiver first, then the sender."""
+        args = ("udp-seq-recv", "--bind", self.bind_ip, "--port", str(self.port), "--timeout",
+                str(timeout))
+        self.recv = (self.lab.tool(self.dst, *args, script=SEQ_RECV) if self.timed
+                     else self.lab.tool(self.dst, *args))
+        self.send = self.lab.tool(self.src, "udp-seq-send", "--to", self.dst_ip, "--port",
+                                  str(self.port), "--rate", str(self.rate), *self.send_args)
+        return self
+
+    def stop(self):
+        self.send.send_signal(signal.SIGTERM)
+
+    def collect(self, timeout=60):
+        sent = result(self.send, f"udp-seq-send {self.name}", 30)
+        got = result(self.recv, f"udp-seq-recv {self.name}", timeout)
+        got["sender"] = sent
+        return got
+
+
+def stop_streams(streams):
+    for s in streams:
+        s.stop()
+    return [s.collect() for s in streams]
+
+
+def fmt_gap(g):
+    s = f"{g['missing']} datagrams (#{g['first_missing']}..#{g['last_missing']})"
+    if "seconds" in g:
+        s += f", {g['seconds'] * 1000:.0f} ms between the last before and the first after"
+    return s
+
+
+def check_stream(r, name, failures, allow_missing=False):
+    """Every datagram exactly once (or, with allow_missing, none twice); one report line each."""
+    check(r["ended"] and r["sent"] == r["sender"]["sent"],
+          f"{name}: {r['sent']} datagrams in {r['sender']['seconds']:.1f} s, end marker received",
+          failures)
+    if not allow_missing:
+        check(r["missing_count"] == 0,
+              f"{name}: none missing ({r['missing_count']}"
+              + (": " + "; ".join(fmt_gap(g) for g in r["gaps"][:5]) if r["gaps"] else "") + ")",
+              failures)
+    check(r["duplicate_count"] == 0,
+          f"{name}: none twice ({r['duplicate_count']}: {r['duplicates'][:10]})", failures)
+    check(r["foreign"] == 0 and r["beyond_end"] == 0,
+          f"{name}: nothing else arrived ({r['foreign']}, {r['beyond_end']})", failures)
