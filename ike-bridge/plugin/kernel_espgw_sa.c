@@ -133,6 +133,25 @@ static uint16_t natt_port(host_t *host)
 }
 
 /**
+ * Prefixes (ts_prefixes()) as a JSON array of strings.
+ */
+static void write_prefixes(espgw_json_writer_t *w, const char *name,
+						   array_t *prefixes)
+{
+	enumerator_t *enumerator;
+	char *prefix;
+
+	espgw_json_array_begin(w, name);
+	enumerator = array_create_enumerator(prefixes);
+	while (enumerator->enumerate(enumerator, &prefix))
+	{
+		espgw_json_string(w, NULL, prefix);
+	}
+	enumerator->destroy(enumerator);
+	espgw_json_array_end(w);
+}
+
+/**
  * The sa-add request for an SA (verb "cmd"), or the same as an op of an apply
  * transaction (verb "op"). It holds keys: wipe the writer after use.
  */
@@ -142,8 +161,6 @@ void write_sa_add(espgw_json_writer_t *w, sa_entry_t *sa,
 	char local[INET6_ADDRSTRLEN], remote[INET6_ADDRSTRLEN];
 	host_t *me = sa->inbound ? sa->dst : sa->src;
 	host_t *other = sa->inbound ? sa->src : sa->dst;
-	enumerator_t *enumerator;
-	char *prefix;
 
 	address_string(me, local, sizeof(local));
 	address_string(other, remote, sizeof(remote));
@@ -180,22 +197,8 @@ void write_sa_add(espgw_json_writer_t *w, sa_entry_t *sa,
 	espgw_json_bool(w, "copy_ecn", sa->copy_ecn);
 	espgw_json_bool(w, "copy_dscp", sa->copy_dscp);
 	espgw_json_uint(w, "reqid", sa->reqid);
-	espgw_json_array_begin(w, "src_ts");
-	enumerator = array_create_enumerator(sa->src_ts);
-	while (enumerator->enumerate(enumerator, &prefix))
-	{
-		espgw_json_string(w, NULL, prefix);
-	}
-	enumerator->destroy(enumerator);
-	espgw_json_array_end(w);
-	espgw_json_array_begin(w, "dst_ts");
-	enumerator = array_create_enumerator(sa->dst_ts);
-	while (enumerator->enumerate(enumerator, &prefix))
-	{
-		espgw_json_string(w, NULL, prefix);
-	}
-	enumerator->destroy(enumerator);
-	espgw_json_array_end(w);
+	write_prefixes(w, "src_ts", sa->src_ts);
+	write_prefixes(w, "dst_ts", sa->dst_ts);
 	espgw_json_object_end(w);
 	espgw_json_object_end(w);
 }
@@ -220,6 +223,25 @@ static sa_entry_t *find_sa(private_kernel_espgw_ipsec_t *this, uint32_t spi,
 	}
 	enumerator->destroy(enumerator);
 	return found;
+}
+
+/**
+ * Locks the mutex and finds the SA charon names. Where there is none (or,
+ * unless refused_too, espgw refused it) unlocks again and returns NULL.
+ */
+static sa_entry_t *lock_sa(private_kernel_espgw_ipsec_t *this,
+						   kernel_ipsec_sa_id_t *id, bool refused_too)
+{
+	sa_entry_t *sa;
+
+	this->mutex->lock(this->mutex);
+	sa = find_sa(this, id->spi, id->dst);
+	if (!sa || (sa->refused && !refused_too))
+	{
+		this->mutex->unlock(this->mutex);
+		return NULL;
+	}
+	return sa;
 }
 
 /**
@@ -257,6 +279,24 @@ static void write_sa_request(espgw_json_writer_t *w, const char *cmd,
 	espgw_json_string(w, "cmd", cmd);
 	espgw_json_string(w, "direction", sa->inbound ? "in" : "out");
 	espgw_json_string(w, "spi", spi);
+}
+
+/**
+ * Sends the request about one installed SA that has nothing more in it than
+ * write_sa_request() writes (mutex held); spi as there.
+ */
+static status_t sa_request(private_kernel_espgw_ipsec_t *this, const char *cmd,
+						   sa_entry_t *sa, char spi[16], espgw_json_t **resp,
+						   bool *resynced)
+{
+	espgw_json_writer_t w;
+	status_t status;
+
+	write_sa_request(&w, cmd, sa, spi);
+	espgw_json_object_end(&w);
+	status = request(this, &w, resp, resynced);
+	espgw_json_writer_wipe(&w);
+	return status;
 }
 
 METHOD(kernel_ipsec_t, get_spi, status_t,
@@ -462,11 +502,9 @@ METHOD(kernel_ipsec_t, update_sa, status_t,
 	status_t status;
 	char *error;
 
-	this->mutex->lock(this->mutex);
-	sa = find_sa(this, id->spi, id->dst);
-	if (!sa || sa->refused)
+	sa = lock_sa(this, id, FALSE);
+	if (!sa)
 	{
-		this->mutex->unlock(this->mutex);
 		DBG1(DBG_KNL, "kernel-espgw: no SA 0x%08x/%H to update",
 			 ntohl(id->spi), id->dst);
 		return NOT_FOUND;
@@ -547,7 +585,6 @@ METHOD(kernel_ipsec_t, query_sa, status_t,
 	kernel_ipsec_query_sa_t *data, uint64_t *bytes, uint64_t *packets,
 	time_t *time)
 {
-	espgw_json_writer_t w;
 	espgw_json_t *resp = NULL;
 	char spi[16], what[64];
 	uint64_t value;
@@ -555,19 +592,13 @@ METHOD(kernel_ipsec_t, query_sa, status_t,
 	status_t status;
 	bool resynced = FALSE, gone;
 
-	this->mutex->lock(this->mutex);
-	sa = find_sa(this, id->spi, id->dst);
-	if (!sa || sa->refused)
+	sa = lock_sa(this, id, FALSE);
+	if (!sa)
 	{	/* a refused SA is not in espgw; charon is deleting it */
-		this->mutex->unlock(this->mutex);
 		return NOT_FOUND;
 	}
-	write_sa_request(&w, "sa-query", sa, spi);
-	espgw_json_object_end(&w);
+	status = sa_request(this, "sa-query", sa, spi, &resp, &resynced);
 	snprintf(what, sizeof(what), "sa-query of %s", spi);
-
-	status = request(this, &w, &resp, &resynced);
-	espgw_json_writer_wipe(&w);
 	/* an SA espgw refused when this request resynced it is not there */
 	gone = resynced && sa->refused;
 	unlock(this);
@@ -604,18 +635,15 @@ METHOD(kernel_ipsec_t, del_sa, status_t,
 	private_kernel_espgw_ipsec_t *this, kernel_ipsec_sa_id_t *id,
 	kernel_ipsec_del_sa_t *data)
 {
-	espgw_json_writer_t w;
 	espgw_json_t *resp = NULL;
 	char spi[16], what[64];
 	sa_entry_t *sa;
 	status_t status;
 	bool resynced = FALSE;
 
-	this->mutex->lock(this->mutex);
-	sa = find_sa(this, id->spi, id->dst);
+	sa = lock_sa(this, id, TRUE);
 	if (!sa)
 	{
-		this->mutex->unlock(this->mutex);
 		DBG2(DBG_KNL, "kernel-espgw: no SA 0x%08x/%H to delete",
 			 ntohl(id->spi), id->dst);
 		return NOT_FOUND;
@@ -630,13 +658,9 @@ METHOD(kernel_ipsec_t, del_sa, status_t,
 		sa_entry_destroy(sa);
 		return SUCCESS;
 	}
-	write_sa_request(&w, "sa-del", sa, spi);
-	espgw_json_object_end(&w);
+	status = sa_request(this, "sa-del", sa, spi, &resp, &resynced);
 	snprintf(what, sizeof(what), "sa-del of %s SA %s",
 			 sa->inbound ? "inbound" : "outbound", spi);
-
-	status = request(this, &w, &resp, &resynced);
-	espgw_json_writer_wipe(&w);
 	if (status == SUCCESS)
 	{
 		bool ok = FALSE;
