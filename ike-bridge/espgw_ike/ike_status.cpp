@@ -52,6 +52,22 @@ void copy_algorithm(const vici::Section& s, json& j, const char* alg, const char
   j[as] = *a + (k ? "-" + *k : "");
 }
 
+// The algorithms an IKE_SA and a CHILD_SA have alike (an IKE_SA has a PRF too).
+void copy_algorithms(const vici::Section& s, json& j) {
+  copy_algorithm(s, j, "encr-alg", "encr-keysize", "encryption");
+  copy_algorithm(s, j, "integ-alg", "integ-keysize", "integrity");
+  copy_algorithm(s, j, "dh-group", nullptr, "dh_group");
+}
+
+// One end of an IKE_SA ("local" or "remote"): {host, port, id} from <end>-host, -port, -id.
+json endpoint(const vici::Section& s, const std::string& end) {
+  json j = json::object();
+  copy(s, j, (end + "-host").c_str(), "host", Kind::kText);
+  copy(s, j, (end + "-port").c_str(), "port", Kind::kNumber);
+  copy(s, j, (end + "-id").c_str(), "id", Kind::kText);
+  return j;
+}
+
 template <typename F>
 void each_section(const vici::Section& s, F f) {
   for (const auto& e : s.entries()) {
@@ -83,9 +99,7 @@ json child_sa_json(const vici::Section& c) {
   copy(c, j, "spi-out", "spi_out", Kind::kHex);
   copy(c, j, "if-id-in", "if_id_in", Kind::kHex);
   copy(c, j, "if-id-out", "if_id_out", Kind::kHex);
-  copy_algorithm(c, j, "encr-alg", "encr-keysize", "encryption");
-  copy_algorithm(c, j, "integ-alg", "integ-keysize", "integrity");
-  copy_algorithm(c, j, "dh-group", nullptr, "dh_group");
+  copy_algorithms(c, j);
   copy(c, j, "esn", "esn", Kind::kFlag);
   copy(c, j, "bytes-in", "bytes_in", Kind::kNumber);
   copy(c, j, "packets-in", "packets_in", Kind::kNumber);
@@ -107,24 +121,14 @@ json ike_sa_json(const vici::Section& s) {
   copy(s, j, "version", "version", Kind::kNumber);
   copy(s, j, "state", "state", Kind::kText);
   copy(s, j, "initiator", "initiator", Kind::kFlag);
-  json local = json::object();
-  copy(s, local, "local-host", "host", Kind::kText);
-  copy(s, local, "local-port", "port", Kind::kNumber);
-  copy(s, local, "local-id", "id", Kind::kText);
-  j["local"] = local;
-  json remote = json::object();
-  copy(s, remote, "remote-host", "host", Kind::kText);
-  copy(s, remote, "remote-port", "port", Kind::kNumber);
-  copy(s, remote, "remote-id", "id", Kind::kText);
-  j["remote"] = remote;
+  j["local"] = endpoint(s, "local");
+  j["remote"] = endpoint(s, "remote");
   copy(s, j, "initiator-spi", "spi_i", Kind::kHex);
   copy(s, j, "responder-spi", "spi_r", Kind::kHex);
   copy(s, j, "nat-local", "nat_local", Kind::kFlag);
   copy(s, j, "nat-remote", "nat_remote", Kind::kFlag);
-  copy_algorithm(s, j, "encr-alg", "encr-keysize", "encryption");
-  copy_algorithm(s, j, "integ-alg", "integ-keysize", "integrity");
+  copy_algorithms(s, j);
   copy_algorithm(s, j, "prf-alg", nullptr, "prf");
-  copy_algorithm(s, j, "dh-group", nullptr, "dh_group");
   copy(s, j, "established", "established_s", Kind::kNumber);
   copy(s, j, "rekey-time", "rekey_in_s", Kind::kNumber);
   copy(s, j, "reauth-time", "reauth_in_s", Kind::kNumber);
