@@ -8,10 +8,9 @@ proofs with the generator's default, IKE with a pre-shared key per pair, are the
                                  +- gw3 - host 3 (172.70.1.10)
 
 Each gateway has a tunnel to each of the other two (plain ESP: no NAT between the regions;
-AES-256-GCM keys drawn by the generator per pair). Namespaces are aws-<tag>-*; they, the
-processes (by the ids this test started, then whatever is left in its namespaces), their DPDK
-folders and the work folder are removed however the test ends; a run killed outright is swept
-by the next one (its note in /run/espgw-aws-mesh), whichever of the two tests it was.
+AES-256-GCM keys drawn by the generator per pair). Namespaces are mesh-<tag>-*; they, the
+processes, their DPDK folders and the work folder go however the test ends, and a run killed
+outright is swept by the next lab (labkit.lab.Lab).
 
 What it proves:
   - The generator's three configs start three gateways whose SAs mirror each other pairwise.
@@ -24,19 +23,16 @@ Exit 0: pass; 1: fail; 77: cannot run here (not root, tools missing).
 """
 
 import argparse
-import json
 import os
-import secrets
-import shutil
-import signal
 import sys
-import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lab as L  # noqa: E402
+import lab as L
+from labkit import lab as labkit_lab
+from labkit import traffic
+from labkit.espgw import Espgw, binary as espgw_binary
+from labkit.proc import check
 
 PINGS = 10
-STATE_DIR = "/run/espgw-aws-mesh"
 ROUTER_IPS = ["198.51.100.254", "203.0.113.254", "192.0.2.254"]
 WAN_IPS = ["198.51.100.1", "203.0.113.2", "192.0.2.3"]
 LAN_NETS = ["172.50.1", "172.60.1", "172.70.1"]
@@ -47,131 +43,65 @@ def say(msg):
     print(f"[mesh] {msg}", flush=True)
 
 
-def kill_namespace(ns):
-    """SIGKILL to every process in the namespace, then the namespace; True when it is gone."""
-    for pid in L.run(["ip", "netns", "pids", ns], check=False).stdout.split():
-        try:
-            os.kill(int(pid), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return L.run(["ip", "netns", "del", ns], check=False).returncode == 0
-
-
-def sweep_abandoned():
-    try:
-        notes = os.listdir(STATE_DIR)
-    except OSError:
-        return
-    for tag in notes:
-        path = os.path.join(STATE_DIR, tag)
-        try:
-            with open(path) as f:
-                note = json.load(f)
-        except (OSError, ValueError):
-            continue
-        if L._proc_start(note["pid"]) == note["start"]:
-            continue
-        for ns in [n for n in L.run(["ip", "netns", "list"], check=False).stdout.split()
-                   if n.startswith(f"aws-{tag}-")]:
-            kill_namespace(ns)
-        shutil.rmtree(note.get("workdir", "/nonexistent"), ignore_errors=True)
-        for i in range(3):
-            shutil.rmtree(f"/var/run/dpdk/aws-{tag}-gw{i + 1}", ignore_errors=True)
-        os.unlink(path)
-        say(f"removed what mesh {tag} (process {note['pid']}, gone) left behind")
-
-
-class MeshGateway(L.Gateway):
-    """lab.Gateway with the config `espgwctl mesh` wrote instead of its own."""
+class MeshGateway(Espgw):
+    """An espgw with the config `espgwctl mesh` wrote for its region."""
 
     def __init__(self, mesh, index):
         name = f"gw{index + 1}"
-        super().__init__(mesh, name, mesh.ns[name], {}, {}, None, None)
-        self.prefix = f"aws-{mesh.tag}-{name}"
-        self.config = os.path.join(mesh.workdir, "configs", NAMES[index] + ".yaml")
+        super().__init__(mesh, name, name, espgw_binary(mesh.build),
+                         os.path.join(mesh.configs, NAMES[index] + ".yaml"),
+                         os.path.join(mesh.workdir, f"{name}.sock"),
+                         os.path.join(mesh.workdir, f"{name}.log"))
         self.region = NAMES[index]
 
-    def write_config(self):
-        pass
 
-
-class Mesh:
+class Mesh(labkit_lab.Lab):
     """The network, the regions file and the generator's configs; the gateways are espgw alone
     with static SAs here, the full IKE stack in tests/ike/test_mesh.py (a subclass)."""
 
+    prefix = "mesh"
+    mac_prefix = "02:a5:00:00:00"
     generator_options = ["--static-sas"]
     origin = "config"  # what espgw's `sas` says each SA came from (a static_sa of the config)
 
     def __init__(self, build, crypto):
+        super().__init__(say=say)
         self.build = os.path.abspath(build)
         self.crypto = crypto
-        self.tag = secrets.token_hex(2)
-        self.workdir = tempfile.mkdtemp(prefix=f"aws-mesh-{self.tag}-")
         self.configs = os.path.join(self.workdir, "configs")
-        t = self.tag
-        self.ns = {n: f"aws-{t}-{n}" for n in ("inet", "gw1", "gw2", "gw3", "h1", "h2", "h3")}
-        self.created = []
+        self.net.declare("inet", "gw1", "gw2", "gw3", "h1", "h2", "h3")
         self.gateways = self.make_gateways()
 
     def make_gateways(self):
         return [MeshGateway(self, i) for i in range(3)]
 
-    def sh(self, ns, *cmd, check=True, timeout=60):
-        return L.run(["ip", "netns", "exec", self.ns[ns], *cmd], check=check, timeout=timeout)
-
-    def veth(self, a, ns_a, b, ns_b, mac_a=None):
-        cmd = ["ip", "link", "add", a, "netns", self.ns[ns_a]]
-        if mac_a:
-            cmd += ["address", mac_a]
-        L.run(cmd + ["type", "veth", "peer", "name", b, "netns", self.ns[ns_b]])
-        for dev, ns in ((a, ns_a), (b, ns_b)):
-            self.sh(ns, "ethtool", "-K", dev, "tx", "off", "rx", "off")
-
     def up(self):
-        sweep_abandoned()
-        os.makedirs(STATE_DIR, exist_ok=True)
-        with open(os.path.join(STATE_DIR, self.tag), "w") as f:
-            json.dump({"pid": os.getpid(), "start": L._proc_start(os.getpid()),
-                       "workdir": self.workdir}, f)
-        for key, ns in self.ns.items():
-            L.run(["ip", "netns", "add", ns])
-            self.created.append(ns)
-            self.sh(key, "ip", "link", "set", "lo", "up")
-            self.sh(key, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
-                    "net.ipv6.conf.default.disable_ipv6=1", "net.ipv4.conf.all.rp_filter=0",
-                    "net.ipv4.conf.default.rp_filter=0")
-        self.sh("inet", "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        t = self.tag
+        net = self.net
+        self.up_namespaces("inet", "gw1", "gw2", "gw3", "h1", "h2", "h3")
+        net.router("inet")
         regions = ["defaults:", f"  dataplane: {{crypto: {self.crypto}, idle_sleep_us: 20}}",
                    "regions:"]
         for i in range(3):
-            gw, host = f"gw{i + 1}", f"h{i + 1}"
-            wan, inet, lan, hdev = f"aws{t}{i}w", f"aws{t}{i}i", f"aws{t}{i}l", f"aws{t}{i}h"
-            wan_mac = f"02:a5:00:00:0{i + 1}:01"
-            self.veth(wan, gw, inet, "inet", wan_mac)
-            self.veth(lan, gw, hdev, host)
-            self.sh("inet", "ip", "addr", "add", f"{ROUTER_IPS[i]}/24", "dev", inet)
-            self.sh("inet", "ip", "link", "set", inet, "up")
-            self.sh("inet", "ip", "neigh", "replace", WAN_IPS[i], "lladdr", wan_mac, "nud",
-                    "permanent", "dev", inet)
-            self.sh(host, "ip", "addr", "add", f"{LAN_NETS[i]}.10/24", "dev", hdev)
-            self.sh(host, "ip", "link", "set", hdev, "up")
-            self.sh(host, "ip", "route", "add", "default", "via", f"{LAN_NETS[i]}.1")
-            for dev in (wan, lan):
+            gw, host, inet = f"gw{i + 1}", f"h{i + 1}", f"inet{i + 1}"
+            wan, lan = f"{gw}_wan", f"{gw}_lan"
+            net.veth(wan, gw, inet, "inet")
+            net.veth(lan, gw, host, host)
+            net.address("inet", inet, f"{ROUTER_IPS[i]}/24")
+            net.neighbour("inet", WAN_IPS[i], wan, inet)
+            net.host(host, host, f"{LAN_NETS[i]}.10/24", f"{LAN_NETS[i]}.1")
+            for end in (wan, lan):
                 # As in lab.py: the gateway's kernel hears these wires only through espgw's taps.
-                self.sh(gw, "sysctl", "-qw", f"net.ipv4.conf.{dev}.rp_filter=1")
-                self.sh(gw, "ip", "link", "set", dev, "arp", "off", "up")
-            g = self.gateways[i]
+                net.gateway_port(gw, end)
             regions += [
                 f"  - name: {NAMES[i]}",
                 f"    wan_address: {WAN_IPS[i]}/24",
                 f"    wan_gateway: {ROUTER_IPS[i]}",
-                f"    wan_device: net_af_packet0,iface={wan},framecnt=4096",
-                f"    lan_device: net_af_packet1,iface={lan},framecnt=4096",
+                f"    wan_device: net_af_packet0,iface={self.dev[wan]},framecnt=4096",
+                f"    lan_device: net_af_packet1,iface={self.dev[lan]},framecnt=4096",
                 f"    lan_address: {LAN_NETS[i]}.1/24",
                 "    lan_mtu: 1500",
                 f"    vpc_cidr: {LAN_NETS[i]}.0/24",
-                f"    control_socket: {g.socket}",
+                f"    control_socket: {self.gateways[i].socket}",
             ]
         path = os.path.join(self.workdir, "regions.yaml")
         with open(path, "w") as f:
@@ -204,7 +134,7 @@ class Mesh:
         g.stop()
         return None
 
-    def down(self):
+    def stop_daemons(self):
         errors = []
         for g in self.gateways:
             try:
@@ -213,17 +143,6 @@ class Mesh:
                     errors.append(f"{g.name}: {problem}")
             except Exception as e:  # noqa: BLE001 - teardown goes on
                 errors.append(f"{g.name}: {e}")
-            shutil.rmtree(f"/var/run/dpdk/{g.prefix}", ignore_errors=True)
-        for ns in reversed(self.created):
-            if not kill_namespace(ns):
-                errors.append(f"ip netns del {ns}")
-        self.created = []
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        if not errors:
-            try:
-                os.unlink(os.path.join(STATE_DIR, self.tag))
-            except FileNotFoundError:
-                pass
         return errors
 
     def dump_logs(self):
@@ -268,12 +187,6 @@ class Mesh:
                           failures)
 
 
-def check(cond, msg, failures):
-    print(("  ok    " if cond else "  FAIL  ") + msg, flush=True)
-    if not cond:
-        failures.append(msg)
-
-
 def prove(mesh, failures):
     """Every host pings every other one; each ordered pair moves its four SAs and nothing else."""
     mesh.check_sas(failures)
@@ -281,10 +194,7 @@ def prove(mesh, failures):
     for i in range(3):
         for j in range(3):
             if i != j:
-                L.wait_for(f"a first ping h{i + 1} -> h{j + 1}",
-                           lambda i=i, j=j: mesh.sh(f"h{i + 1}", "ping", "-c", "1", "-W", "1",
-                                                    f"{LAN_NETS[j]}.10", check=False)
-                           .returncode == 0, 30, 0)
+                traffic.wait_ping(mesh, f"h{i + 1}", f"{LAN_NETS[j]}.10")
     for i in range(3):
         for j in range(3):
             if i == j:

@@ -27,23 +27,17 @@ Exit 0: pass; 1: fail; 77: cannot run here.
 """
 
 import argparse
-import os
 import secrets
 import signal
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lab as L  # noqa: E402
+import lab as L
 
 PORT_AB = 6000
 PORT_BA = 6001
 END_MARKERS = 3  # tools.py udp-seq-send sends three
 
 
-def check(cond, msg, failures):
-    print(("  ok    " if cond else "  FAIL  ") + msg, flush=True)
-    if not cond:
-        failures.append(msg)
+from labkit.proc import check  # noqa: E402
 
 
 class Ledger:
@@ -239,10 +233,10 @@ def main():
         print("== stop the streams and count", flush=True)
         for p in (send_a, send_b):
             p.send_signal(signal.SIGTERM)
-        sa_ = lab.result(send_a, "udp-seq-send A -> B", 30)
-        sb_ = lab.result(send_b, "udp-seq-send B -> A", 30)
-        ra = lab.result(recv_b, "udp-seq-recv in B", 60)
-        rb = lab.result(recv_a, "udp-seq-recv in A", 60)
+        sa_ = L.result(send_a, "udp-seq-send A -> B", 30)
+        sb_ = L.result(send_b, "udp-seq-send B -> A", 30)
+        ra = L.result(recv_b, "udp-seq-recv in B", 60)
+        rb = L.result(recv_a, "udp-seq-recv in A", 60)
         s1 = lab.settle("the streams to drain")
         for name, snd, rcv in (("A -> B", sa_, ra), ("B -> A", sb_, rb)):
             check(rcv["ended"] and rcv["sent"] == snd["sent"],

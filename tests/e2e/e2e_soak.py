@@ -30,21 +30,16 @@ import argparse
 import os
 import secrets
 import signal
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lab as L  # noqa: E402
+import lab as L
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXCEPTION_PPS = 200
 END_MARKERS = 3
 
 
-def check(cond, msg, failures):
-    print(("  ok    " if cond else "  FAIL  ") + msg, flush=True)
-    if not cond:
-        failures.append(msg)
+from labkit.proc import check  # noqa: E402
 
 
 def generator(lab, ns, args):
@@ -128,16 +123,16 @@ def main():
             if time.monotonic() - t0 > a.seconds + 120:
                 raise L.LabError("the generators did not finish")
             time.sleep(0.5)
-        g_wan = lab.result(wan, "soak_traffic.py --side wan", 10)
-        g_lan = lab.result(lan, "soak_traffic.py --side lan", 10)
+        g_wan = L.result(wan, "soak_traffic.py --side wan", 10)
+        g_lan = L.result(lan, "soak_traffic.py --side lan", 10)
         for p in (send_ab, send_ba):
             p.send_signal(signal.SIGTERM)
-        streams = {"A -> B": (lab.result(send_ab, "udp-seq-send A -> B", 30),
-                              lab.result(recv_ab, "udp-seq-recv in B", 60)),
-                   "B -> A": (lab.result(send_ba, "udp-seq-send B -> A", 30),
-                              lab.result(recv_ba, "udp-seq-recv in A", 60)),
+        streams = {"A -> B": (L.result(send_ab, "udp-seq-send A -> B", 30),
+                              L.result(recv_ab, "udp-seq-recv in B", 60)),
+                   "B -> A": (L.result(send_ba, "udp-seq-send B -> A", 30),
+                              L.result(recv_ba, "udp-seq-recv in A", 60)),
                    "soak SA -> B": ({"sent": g_wan["valid"], "seconds": a.seconds},
-                                    lab.result(recv_soak, "udp-seq-recv (soak) in B", 60))}
+                                    L.result(recv_soak, "udp-seq-recv (soak) in B", 60))}
         s1 = lab.settle("the soak traffic to drain")
         tap1 = kernel_rx(lab, "gw2", "espgw-wan")
         reasm1 = reasm_reqds(lab, "gw2")

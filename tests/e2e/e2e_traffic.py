@@ -23,56 +23,12 @@ Exit 0: pass; 1: fail; 77: cannot run here (not root, tools missing).
 
 import argparse
 import os
-import signal
-import struct
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lab as L  # noqa: E402
+import lab as L
+from labkit.capture import Capture
+from labkit.proc import check
 
 PATTERN = "e2e2c0dec0de"  # ping payload pattern, looked for in the capture
-
-
-def check(cond, msg, failures):
-    print(("  ok    " if cond else "  FAIL  ") + msg, flush=True)
-    if not cond:
-        failures.append(msg)
-
-
-def capture_start(lab, end, path):
-    """tcpdump on the router's side of a WAN wire; returns once it is capturing."""
-    p = lab.spawn("inet", "tcpdump", "-n", "-U", "-s", "256", "-i", lab.dev[end], "-w", path,
-                  "not arp")
-    line = p.stderr.readline()
-    if "listening on" not in line:
-        raise L.LabError(f"tcpdump did not start: {line}")
-    return p
-
-
-def pcap_count(path):
-    """Packets in a pcap file written so far (tcpdump -U writes whole records)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return 0
-    n, off = 0, 24
-    while off + 16 <= len(data):
-        (caplen,) = struct.unpack_from("<I", data, off + 8)
-        if off + 16 + caplen > len(data):
-            break
-        n, off = n + 1, off + 16 + caplen
-    return n
-
-
-def capture_stop(p, path, expected):
-    # tcpdump drops what it has not read yet when interrupted: wait until it has written what
-    # went over the wire, then stop it.
-    L.wait_for(f"tcpdump to write {expected} packets to {path}",
-               lambda: pcap_count(path) >= expected, 10)
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=20)
-    return err
 
 
 def check_capture(path, expected_esp, failures):
@@ -125,11 +81,11 @@ def main():
 
         print("== ping A -> B and B -> A, captured on the internet", flush=True)
         pcap = os.path.join(lab.workdir, "wan.pcap")
-        cap = capture_start(lab, "inet1", pcap)
+        cap = Capture(lab, "inet", "inet1", pcap).start()
         p_ab = lab.ping("a", L.B_IP, a.pings, 0.02, pattern=PATTERN)
         p_ba = lab.ping("b", L.A_IP, a.pings, 0.02, pattern=PATTERN)
         s2 = lab.settle("the pings to drain")
-        err = capture_stop(cap, pcap, 4 * n)
+        err = cap.stop(4 * n)
         figures["ping_a_b"], figures["ping_b_a"] = p_ab, p_ba
         check(p_ab["received"] == n, f"ping A -> B: {p_ab['received']}/{n} answered", failures)
         check(p_ba["received"] == n, f"ping B -> A: {p_ba['received']}/{n} answered", failures)
