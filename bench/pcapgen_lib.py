@@ -26,9 +26,9 @@ import struct
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests", "scenarios"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))  # the tests' lab kit: bench scripts run by hand
 
-import scenlib  # noqa: E402  (the scenario tests' config-to-scapy SA mapping)
+from labkit import packets  # noqa: E402  (an espgw config's SAs in scapy, as the tests use)
 from scapy.compat import raw  # noqa: E402
 from scapy.layers.inet import IP, UDP  # noqa: E402
 from scapy.layers.l2 import Ether  # noqa: E402
@@ -93,7 +93,7 @@ def generate(cfg, tunnel_name, side, size, flows, count, src_mac=None, dst_mac=N
         srcs, dsts = hosts(remote_cidrs, flows), hosts(local_cidrs, 16)
         local = ipaddress.ip_address(tunnel["local"])
         dst_mac = dst_mac or interface_mac(cfg, lambda a: a.ip == local)
-        sa = scenlib.Sa(tunnel, "in")
+        sa = packets.Sa(tunnel, "in")
     if dst_mac is None:
         sys.exit("pcapgen: the config gives no MAC for the receiving interface: use --dst-mac")
     frames = []
@@ -101,8 +101,8 @@ def generate(cfg, tunnel_name, side, size, flows, count, src_mac=None, dst_mac=N
         f = i % flows
         pkt = inner(srcs[f], dsts[f % len(dsts)], 1024 + f, 5001 + f % 16, n)
         if side == "esp":
-            # Tunnel mode, NAT-T as the SA says (scenlib.encap: the scenario tests' ESP builder).
-            pkt = IP(scenlib.encap(sa, pkt, i + 1))
+            # Tunnel mode, NAT-T as the SA says (packets.encap: the scenario tests' ESP builder).
+            pkt = IP(packets.encap(sa, pkt, i + 1))
         frames.append(raw(Ether(dst=dst_mac, src=src_mac) / pkt))
     return frames
 
@@ -124,7 +124,7 @@ def main():
     count = args.count or args.flows
     if args.size == "imix" and not args.count:
         count = -(-count // len(IMIX)) * len(IMIX)
-    frames = generate(scenlib.load_config(args.config), args.tunnel, args.side, args.size,
+    frames = generate(packets.load_config(args.config), args.tunnel, args.side, args.size,
                       args.flows, count, args.src_mac, args.dst_mac)
     write_pcap(args.out, frames)
     print("%s: %d frames, %d to %d bytes" % (args.out, len(frames), min(map(len, frames)),

@@ -13,8 +13,10 @@ directions:
 
 Deterministic: keys, IVs and payloads come from random.Random seeded with the case's name.
 
-Run with Debian's /usr/bin/python3 (python3-scapy 2.5 and python3-cryptography):
-  esp_scapy_interop.py --tool build/tests/interop/espgw-esp-tool [--alg aes128gcm16 ...]
+Run with Debian's /usr/bin/python3 (python3-scapy 2.5 and python3-cryptography), with tests/ on
+PYTHONPATH (tests/labkit/packets.py: the algorithm table and the workarounds for scapy 2.5's bugs):
+  PYTHONPATH=tests tests/interop/esp_scapy_interop.py
+      --tool build/tests/interop/espgw-esp-tool [--alg aes128gcm16 ...]
 Exit status: 0 all passed, 1 a failure, 77 (meson's "skipped") when scapy or cryptography is
 missing.
 """
@@ -26,35 +28,15 @@ import subprocess
 import sys
 import unittest
 
-try:
-    from scapy.compat import raw
-    from scapy.config import conf
-    from scapy.layers.inet import IP, UDP
-    from scapy.layers.inet6 import IPv6
-    from scapy.layers.ipsec import ESP, IPSecIntegrityError, SecurityAssociation
-except ImportError as e:  # pragma: no cover - depends on the machine
-    print(f"SKIP: scapy is not importable with {sys.executable}: {e}")
-    sys.exit(77)
-if not conf.crypto_valid:
-    print(f"SKIP: scapy finds no usable python3-cryptography under {sys.executable}")
-    sys.exit(77)
+from labkit import packets
+from labkit.packets import ALGORITHMS, EsnHmac, repair_natt_udp_len, set_seq
 
-# espgw name -> (scapy crypt_algo, key bytes, scapy auth_algo, HMAC key bytes, ICV bytes).
-# ICV sizes: RFC 4106 6 (GCM, the 16-octet ICV), RFC 2404 (SHA1-96), RFC 4868 (SHA2 truncated to
-# half the output); HMAC key sizes: RFC 2404 3, RFC 4868 2.1.1 (key = output length). GCM keying
-# material is the key followed by a 4-byte salt (RFC 4106 8.1).
-ALGORITHMS = {
-    "aes128gcm16": ("AES-GCM", 16, None, 0, 16),
-    "aes256gcm16": ("AES-GCM", 32, None, 0, 16),
-    "aes128-sha1": ("AES-CBC", 16, "HMAC-SHA1-96", 20, 12),
-    "aes256-sha1": ("AES-CBC", 32, "HMAC-SHA1-96", 20, 12),
-    "aes128-sha256": ("AES-CBC", 16, "SHA2-256-128", 32, 16),
-    "aes256-sha256": ("AES-CBC", 32, "SHA2-256-128", 32, 16),
-    "aes128-sha384": ("AES-CBC", 16, "SHA2-384-192", 48, 24),
-    "aes256-sha384": ("AES-CBC", 32, "SHA2-384-192", 48, 24),
-    "aes128-sha512": ("AES-CBC", 16, "SHA2-512-256", 64, 32),
-    "aes256-sha512": ("AES-CBC", 32, "SHA2-512-256", 64, 32),
-}
+packets.skip_without_scapy()
+from scapy.compat import raw  # noqa: E402
+from scapy.layers.inet import IP, UDP  # noqa: E402
+from scapy.layers.inet6 import IPv6  # noqa: E402
+from scapy.layers.ipsec import ESP, IPSecIntegrityError, SecurityAssociation  # noqa: E402
+
 BACKENDS = ("ipsec-mb", "openssl")
 
 SPI = 0xC0DE1234
@@ -74,59 +56,6 @@ PAYLOAD_SIZES = (0, 1, 13, 14, 15, 16, 100, 1452)
 FIRST_SEQ_ESN = (1 << 32) - 3
 FIRST_SEQ = 1
 REPLAY_WINDOW = 64
-
-
-def repair_scapy_natt_udp_len(wire, ip_len):
-    """Works around a scapy 2.5 bug: with nat_t_header and an IPv4 tunnel_header,
-    SecurityAssociation._encrypt_esp re-parses the outer header before the ESP layer is attached
-    (/usr/lib/python3/dist-packages/scapy/layers/ipsec.py:990,
-    `ip_header = ip_header.__class__(raw(ip_header))`), which freezes the UDP length at 8: the
-    packet it returns says UDP length 8 while the ESP payload follows (RFC 768: the length covers
-    header and data). Fixed upstream in secdev/scapy#4125 (after 2.5.0). The UDP checksum is 0
-    (RFC 3948 2.1) and the IPv4 header checksum does not cover UDP, so the length is the only field
-    to set. Only a length of exactly 8 is repaired; any other wrong length is left for espgw to
-    catch, and a scapy that writes the right length is left alone."""
-    wire = bytearray(wire)
-    if struct.unpack_from("!H", wire, ip_len + 4)[0] == 8:
-        struct.pack_into("!H", wire, ip_len + 4, len(wire) - ip_len)
-    return bytes(wire)
-
-
-class EsnHmac:
-    """Works around a scapy 2.5 bug: with ESN and a separate integrity algorithm, scapy leaves the
-    high 32 bits of the sequence number out of the ESP ICV. RFC 4303 2.2.1 and 3.3.2.1 (and 3.4.4.1
-    on receipt) put them, unsent, after the Next Header field for the ICV computation. In scapy,
-    SecurityAssociation._encrypt_esp calls `self.auth_algo.sign(esp, self.auth_key)` without the
-    ESN (ipsec.py:975), _decrypt_esp calls `self.auth_algo.verify(encrypted, self.auth_key)`
-    (ipsec.py:1087), and AuthAlgo.sign/verify hash `raw(pkt[ESP])` alone for ESP (ipsec.py:616 and
-    654); only AH and the AEAD AAD honour esn. Fixed upstream in secdev/scapy#3908 (after 2.5.0).
-
-    This stands in for the SA's AuthAlgo: the same HMAC object from scapy (AuthAlgo.new_mac, i.e.
-    python3-cryptography), the same truncation, plus the four seq_hi bytes the RFC asks for, taken
-    from the SA's `esn` at the time of the call."""
-
-    def __init__(self, algo, sa):
-        self.algo = algo
-        self.sa = sa
-        self.name = algo.name
-        self.icv_size = algo.icv_size
-
-    def _icv(self, esp_bytes, key):
-        mac = self.algo.new_mac(key)
-        mac.update(esp_bytes + struct.pack("!L", self.sa.esn))
-        return mac.finalize()[: self.icv_size]
-
-    def sign(self, pkt, key, esn_en=False, esn=0):
-        pkt[ESP].data += self._icv(raw(pkt[ESP]), key)
-        return pkt
-
-    def verify(self, pkt, key, esn_en=False, esn=0):
-        icv = pkt.data[len(pkt.data) - self.icv_size :]
-        clone = pkt.copy()
-        clone.data = clone.data[: len(clone.data) - self.icv_size]
-        computed = self._icv(raw(clone), key)
-        if icv != computed:
-            raise IPSecIntegrityError(f"pkt_icv={icv.hex()}, computed_icv={computed.hex()}")
 
 
 class Case:
@@ -205,14 +134,6 @@ def scapy_sa(case, keys, as_is):
     if case.esn and not case.aead and not as_is:
         sa.auth_algo = EsnHmac(sa.auth_algo, sa)
     return sa
-
-
-def set_seq(sa, seq):
-    """Points scapy's SA at a 64-bit sequence number. scapy reads `seq_num or self.seq_num` and
-    `esn or self.esn` (ipsec.py:950, 973, 1094), so a low half or a seq_hi of 0 passed as an
-    argument would be ignored; setting the attributes works for every value, 0 included."""
-    sa.seq_num = seq & 0xFFFFFFFF
-    sa.esn = seq >> 32
 
 
 class Tool:
@@ -308,7 +229,7 @@ class Interop(unittest.TestCase):
             pkt = sa.encrypt(parse_inner(case, inner), iv=rng.randbytes(case.iv_len))
             wire = raw(pkt)
             if case.natt and not self.scapy_as_is:
-                wire = repair_scapy_natt_udp_len(wire, ip_len)
+                wire = repair_natt_udp_len(wire, ip_len)
             return wire
 
         wires = [scapy_encrypt(case.first_seq + k, inner) for k, inner in enumerate(inners)]

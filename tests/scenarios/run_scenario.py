@@ -32,6 +32,7 @@ each tunnel's packets (one burst per tunnel), then ICMP errors; what the control
 (ARP requests, released packets) comes after the bursts. espgw's gratuitous ARPs at start are
 matched wherever they are.
 
+With tests/ on PYTHONPATH (meson's test setup sets it; by hand, PYTHONPATH=tests):
   run_scenario.py --espgw build/dataplane/espgw tests/scenarios/001_encrypt_gcm [...]
   run_scenario.py --regen tests/scenarios/*_*/            # rerun the gen.py scripts
   run_scenario.py --check-gen tests/scenarios/*_*/        # committed pcaps == what gen.py writes
@@ -52,20 +53,14 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+from labkit import packets
+from scenarios import scenlib
 
-try:
-    import scenlib
-    from scapy.config import conf
-    from scapy.layers.l2 import Ether
-    from scapy.packet import NoPayload
-except ImportError as e:  # pragma: no cover - depends on the machine
-    print(f"SKIP: scapy (or PyYAML) is not importable with {sys.executable}: {e}")
-    sys.exit(77)
-if not conf.crypto_valid:
-    print(f"SKIP: scapy finds no usable python3-cryptography under {sys.executable}")
-    sys.exit(77)
+packets.skip_without_scapy()
+from scapy.layers.l2 import Ether  # noqa: E402
+from scapy.packet import NoPayload  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Drop reasons (dataplane/common/drop_reason.h) that no pcap can produce, and why. --coverage
 # checks that every other reason is expected, non-zero, by some case's expect.json.
@@ -134,7 +129,7 @@ class Context:
     """What the comparison needs to know about the case: its SAs and our addresses."""
 
     def __init__(self, config):
-        self.sas = scenlib.sas(config)
+        self.sas = packets.sas(config)
         self.ours = set()
         for ifc in config["interfaces"]:
             for a in ifc.get("addresses", []):
@@ -208,7 +203,7 @@ def mask_random(ctx, b, off, what):
     problems = []
     if icmp_error_from_us(ctx, b, off):
         ihl = (b[off] & 0x0F) * 4
-        if scenlib.inet_checksum(bytes(b[off : off + ihl])) != 0:
+        if packets.inet_checksum(bytes(b[off : off + ihl])) != 0:
             problems.append(f"{what}: ICMP error's IPv4 header checksum is wrong")
         b = bytearray(b)
         b[off + 4 : off + 6] = b"\0\0"
@@ -283,7 +278,7 @@ def outer_fields(b, esp_off):
             "ip.frag": flags & 0x1FFF, "ip.ttl": b[22], "ip.proto": b[23],
             "ip.src": ".".join(map(str, b[26:30])), "ip.dst": ".".join(map(str, b[30:34])),
         })
-        if scenlib.inet_checksum(bytes(b[14 : 14 + ihl])) != 0:
+        if packets.inet_checksum(bytes(b[14 : 14 + ihl])) != 0:
             checks.append("ip.chksum: wrong")
         l4 = 14 + ihl
     else:
@@ -300,7 +295,7 @@ def outer_fields(b, esp_off):
         f.update({"udp.sport": sport, "udp.dport": dport, "udp.len": ulen})
         if v == 4:
             f["udp.chksum"] = csum  # RFC 3948 2.1: zero
-        elif scenlib.udp6_checksum(bytes(b[14:])) != csum:
+        elif packets.udp6_checksum(bytes(b[14:])) != csum:
             checks.append(f"udp.chksum: {csum:#06x} is wrong")
     spi, seq = struct.unpack_from("!II", b, esp_off)
     f.update({"esp.spi": f"{spi:#010x}", "esp.seq": seq, "frame length": len(b)})
@@ -320,12 +315,12 @@ def compare_esp(ctx, sa, off, exp, act, what):
             out.append(f"{what}: outer {k}: expected {ef[k]}, actual {af.get(k)}")
     out += [f"{what}: outer {c}" for c in checks]
     try:
-        _, einner, _, _, enh = scenlib.open_esp(sa, exp[off:])
-    except scenlib.EspError as e:
+        _, einner, _, _, enh = packets.open_esp(sa, exp[off:])
+    except packets.EspError as e:
         return out + [f"{what}: the EXPECTED packet does not decrypt (regenerate?): {e}"]
     try:
-        _, ainner, apad, _, anh = scenlib.open_esp(sa, act[aoff:])
-    except scenlib.EspError as e:
+        _, ainner, apad, _, anh = packets.open_esp(sa, act[aoff:])
+    except packets.EspError as e:
         return out + [f"{what}: {e}"]
     if apad != bytes(range(1, len(apad) + 1)):
         out.append(f"{what}: pad bytes {apad.hex()} are not 1, 2, 3, ... (RFC 4303 2.4)")
@@ -440,7 +435,7 @@ def check_stats(stats, expect):
 
 
 def count_frames(path):
-    return len(scenlib.read_pcap(path))
+    return len(packets.read_pcap(path))
 
 
 def run_case(case_dir, args):
@@ -454,15 +449,15 @@ def run_case(case_dir, args):
     stderr = ""
     try:
         empty = os.path.join(work, "empty.pcap")
-        scenlib.write_pcap(empty, [])
+        packets.write_pcap(empty, [])
         with open(os.path.join(case_dir, "config.yaml")) as f:
             text = f.read()
-        text = text.replace("@CASE@", case_dir).replace("@OUT@", work).replace("@EMPTY@", empty)
+        text = text.replace(scenlib.CASE_DIR, case_dir).replace(scenlib.OUT_DIR, work)
+        text = text.replace(scenlib.EMPTY, empty)
         cfg_path = os.path.join(work, "config.yaml")
         with open(cfg_path, "w") as f:
             f.write(text)
-        import yaml
-        config = yaml.load(text, Loader=yaml.BaseLoader)
+        config = packets.load_config(cfg_path)
         expect = {}
         expect_path = os.path.join(case_dir, "expect.json")
         if os.path.exists(expect_path):
@@ -520,9 +515,9 @@ def run_case(case_dir, args):
             if not os.path.exists(actual_path):
                 failures.append(f"{o}.pcap: espgw did not write it")
                 continue
-            failures += compare_pcap(ctx, scenlib.read_pcap(os.path.join(case_dir,
+            failures += compare_pcap(ctx, packets.read_pcap(os.path.join(case_dir,
                                                                          f"expected_{o}.pcap")),
-                                     scenlib.read_pcap(actual_path), f"{o}.pcap", mac)
+                                     packets.read_pcap(actual_path), f"{o}.pcap", mac)
         with open(stats_path) as f:
             stats = json.load(f)
         failures += check_stats(stats, expect)
@@ -674,7 +669,6 @@ def mutants(case_dir, args):
         espgw and the runner both use the broken key, the pcaps were made with the right one;
       - one drop counter in expect.json raised by one.
     Returns the list of mutants that passed (should be empty)."""
-    import yaml
     case_dir = os.path.abspath(case_dir.rstrip("/"))
     name = os.path.basename(case_dir)
     survivors, tried = [], 0
@@ -704,13 +698,12 @@ def mutants(case_dir, args):
                 if d.startswith(f"espgw-scen-{name[:3]}-"):
                     shutil.rmtree(os.path.join(tempfile.gettempdir(), d), ignore_errors=True)
 
-    with open(os.path.join(case_dir, "config.yaml")) as f:
-        config = yaml.load(f, Loader=yaml.BaseLoader)
+    config = packets.load_config(os.path.join(case_dir, "config.yaml"))
     macs = [bytes.fromhex(i["mac"].replace(":", "")) for i in config["interfaces"] if "mac" in i]
     for f in sorted(os.listdir(case_dir)):
         if not (f.startswith("expected_") and f.endswith(".pcap")):
             continue
-        frames = scenlib.read_pcap(os.path.join(case_dir, f))
+        frames = packets.read_pcap(os.path.join(case_dir, f))
         real = [i for i, fr in enumerate(frames) if not any(gratuitous_arp(fr, m) for m in macs)]
         if not real:
             continue
@@ -718,7 +711,7 @@ def mutants(case_dir, args):
         def flip_last(copy, f=f, frames=frames, i=real[-1]):
             b = bytearray(frames[i])
             b[-1] ^= 0x01
-            scenlib.write_pcap(os.path.join(copy, f), frames[:i] + [bytes(b)] + frames[i + 1:])
+            packets.write_pcap(os.path.join(copy, f), frames[:i] + [bytes(b)] + frames[i + 1:])
             return True
         attempt(f"{f} packet {real[-1] + 1}: last byte flipped", flip_last)
         ctx = Context(config)
@@ -726,13 +719,13 @@ def mutants(case_dir, args):
         if esp:
             def flip_inner(copy, f=f, frames=frames, i=esp[-1]):
                 sa, off = esp_frame(ctx, frames[i])
-                pt, inner, _, _, _ = scenlib.open_esp(sa, frames[i][off:])
+                pt, inner, _, _, _ = packets.open_esp(sa, frames[i][off:])
                 pt = bytearray(pt)
                 pt[len(inner) - 1] ^= 0x01
                 seq = struct.unpack_from("!I", frames[i], off + 4)[0]
                 iv = frames[i][off + 8 : off + 8 + sa.iv_len]
-                b = frames[i][:off] + scenlib.seal_esp(sa, seq, bytes(pt), iv)
-                scenlib.write_pcap(os.path.join(copy, f), frames[:i] + [b] + frames[i + 1:])
+                b = frames[i][:off] + packets.seal_esp(sa, seq, bytes(pt), iv)
+                packets.write_pcap(os.path.join(copy, f), frames[:i] + [b] + frames[i + 1:])
                 return True
             attempt(f"{f} packet {esp[-1] + 1}: last inner byte flipped, re-encrypted",
                     flip_inner)
@@ -741,7 +734,7 @@ def mutants(case_dir, args):
     if tunnels:
         sends_esp = any(
             esp_frame(Context(config), fr) for p in os.listdir(case_dir)
-            if p.startswith("input_") for fr in scenlib.read_pcap(os.path.join(case_dir, p)))
+            if p.startswith("input_") for fr in packets.read_pcap(os.path.join(case_dir, p)))
         direction = "inbound" if sends_esp else "outbound"
         key = tunnels[0]["static_sa"][direction]["key"]
 

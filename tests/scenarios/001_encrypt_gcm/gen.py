@@ -2,11 +2,9 @@
 """001_encrypt_gcm: writes input_lan.pcap (LAN host -> hosts behind the peer) and the ESP that
 espgw must send to the WAN router (expected_wan.pcap); nothing comes back on the LAN."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import ICMP, IP, TCP, UDP, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import ICMP, IP, TCP, UDP, Raw
 
 out = out_dir(__file__)
 sa = find_sa(case_config(__file__), "east", "out")

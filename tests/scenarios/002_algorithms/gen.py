@@ -3,11 +3,9 @@
 (expected: ESP on the WAN) and an ESP packet from the tunnel's peer (expected: the inner packet
 on the LAN). Inner packets of different lengths, so each algorithm pads differently."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import IP, UDP, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import IP, UDP, Raw
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

@@ -3,11 +3,9 @@
 the LAN host must receive them."""
 import os
 import struct
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import ICMP, IP, TCP, UDP, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import ICMP, IP, TCP, UDP, Raw
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

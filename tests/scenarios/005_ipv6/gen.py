@@ -2,11 +2,9 @@
 """005_ipv6: LAN packets (IPv6 into the IPv4 tunnel; IPv4 and IPv6 into the IPv6 tunnel) and ESP
 from both peers; expected: ESP on the WAN, inner packets on the LAN."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import IP, UDP, IPv6, ICMPv6EchoRequest, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import IP, UDP, IPv6, ICMPv6EchoRequest, Raw
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

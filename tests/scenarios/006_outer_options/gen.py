@@ -3,11 +3,9 @@
 with the tunnel's outer options) and ESN ESP from both peers (expected: inner packets on the
 LAN)."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import IP, UDP, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import IP, UDP, Raw
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

@@ -2,11 +2,9 @@
 """007_forward: transit packets between the LAN, the WAN and the DMZ; expected: the same packets
 one hop later on the egress port."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import ICMP, IP, TCP, UDP, IPOption_RR, IPv6, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import ICMP, IP, TCP, UDP, IPOption_RR, IPv6, Raw
 
 out = out_dir(__file__)
 DMZ_MAC, DMZ_HOST_MAC = "02:00:00:00:03:01", "02:00:00:00:03:05"

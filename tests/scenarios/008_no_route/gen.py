@@ -2,11 +2,9 @@
 """008_no_route: packets to unrouted destinations (dropped, nothing sent), and one to a routed
 destination (forwarded) so that the drops are not just a broken port."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import IP, UDP, IPv6, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import IP, UDP, IPv6, Raw
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

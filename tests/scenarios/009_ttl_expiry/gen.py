@@ -3,11 +3,9 @@
 ICMP time exceeded back to each sender (into the tunnel for the tunnel's packet), none where RFC
 1812 forbids one."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import ICMP, IP, TCP, UDP, IPv6, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import ICMP, IP, TCP, UDP, IPv6, Raw
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

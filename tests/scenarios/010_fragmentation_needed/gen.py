@@ -3,11 +3,9 @@
 port, and out of the tunnel towards the DMZ; expected: the ICMP errors, and the packets that
 just fit, forwarded."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import IP, TCP, UDP, IPv6, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import IP, TCP, UDP, IPv6, Raw
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

@@ -3,11 +3,9 @@
 fragments (encrypted one by one into the tunnel). The expected fragments are checked here to
 reassemble to the forwarded packet."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import IP, UDP, IPOption_RR, IPOption_Security, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import IP, UDP, IPOption_RR, IPOption_Security, Raw
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

@@ -2,11 +2,9 @@
 """012_mss_clamp: SYNs and other segments into and out of both tunnels, and a forwarded SYN;
 expected: the same segments with the MSS clamped where it should be."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import IP, TCP, IPv6  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import IP, TCP, IPv6
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

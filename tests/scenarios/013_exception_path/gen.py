@@ -7,11 +7,9 @@ Order on a port: the worker polls lan, lan's kernel device, wan, wan's kernel de
 burst each, and what a burst sends leaves in that order. Within a burst, transit packets are
 routed before the decrypted ones, and the kernel's non-IP frames leave before its routed ones."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import (ARP, ICMP, IP, TCP, UDP, Ether, ICMPv6EchoRequest,  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import (ARP, ICMP, IP, TCP, UDP, Ether, ICMPv6EchoRequest,
                        ICMPv6MLReport2, IPv6, Raw)
 
 out = out_dir(__file__)

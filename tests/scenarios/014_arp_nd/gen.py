@@ -2,11 +2,9 @@
 """014_arp_nd: ARP and ND frames on the LAN; expected: espgw's replies on the LAN (after its
 gratuitous ARPs), and what the kernel must see."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import (ARP, Ether, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import (ARP, Ether, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,
                        ICMPv6NDOptSrcLLAddr, IPv6, raw)
 
 out = out_dir(__file__)

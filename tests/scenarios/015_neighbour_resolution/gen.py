@@ -3,11 +3,9 @@
 the WAN; expected on the WAN: espgw's ARP request and neighbour solicitation, then the released
 packets."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import (ARP, Ether, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import (ARP, Ether, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,
                        ICMPv6NDOptSrcLLAddr, IP, IPv6, UDP, Raw, raw)
 
 out = out_dir(__file__)

@@ -3,11 +3,9 @@
 and LAN packets into the tunnels from inside and outside the local selectors; expected: only the
 packets inside get through."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import IP, UDP, IPv6, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import IP, UDP, IPv6, Raw
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

@@ -2,11 +2,9 @@
 """017_unprotected: cleartext from the tunnel's remote CIDRs (dropped), the same through the
 tunnel (delivered), cleartext from elsewhere (forwarded)."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import IP, TCP, UDP, IPv6  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import IP, TCP, UDP, IPv6
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

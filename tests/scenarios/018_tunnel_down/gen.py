@@ -2,11 +2,9 @@
 """018_tunnel_down: LAN packets into a tunnel without SAs (dropped) and into a working one
 (encrypted); ESP from the down tunnel's peer (no SA)."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import IP, UDP, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import IP, UDP, Raw
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

@@ -3,11 +3,9 @@
 packets beside them; expected: only the good ones forwarded, every drop counted (expect.json)."""
 import os
 import struct
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import IP, UDP, IPv6, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import IP, UDP, IPv6, Raw
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

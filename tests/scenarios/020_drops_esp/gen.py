@@ -4,11 +4,9 @@ config.yaml), between genuine ones; expected: only the genuine ones on the LAN."
 import copy
 import os
 import struct
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import IP, UDP, IPv6, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import IP, UDP, IPv6, Raw
 
 out = out_dir(__file__)
 cfg = case_config(__file__)

@@ -3,11 +3,9 @@
 and an ARP reply to a WAN port without exception path (dropped), an ARP request there (answered).
 """
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import ARP, ICMP, IP, UDP, Ether, Raw, raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import ARP, ICMP, IP, UDP, Ether, Raw, raw
 
 out = out_dir(__file__)
 pings = [frame(HOST_MAC, LAN_MAC, IP(src=HOST_IP, dst=LAN_IP, id=n) / ICMP(id=1, seq=n) /

@@ -2,11 +2,9 @@
 """022_neighbour_unresolved: two LAN packets via a next hop that never answers; expected on the
 WAN: one ARP request for it, and nothing else."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import ARP, IP, UDP, Ether, Raw, raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import ARP, IP, UDP, Ether, Raw, raw
 
 out = out_dir(__file__)
 lan_in = [frame(HOST_MAC, LAN_MAC, IP(src=HOST_IP, dst="192.0.2.1", id=n) / UDP(sport=n, dport=9)

@@ -2,11 +2,9 @@
 """023_no_mbuf: 382 LAN packets held for an unresolved next hop, then one packet that needs
 fragments; expected: one ARP request on the WAN, nothing on the DMZ."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import ARP, IP, UDP, Ether, Raw, raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import ARP, IP, UDP, Ether, Raw, raw
 
 out = out_dir(__file__)
 held = [frame(HOST_MAC, LAN_MAC, IP(src=HOST_IP, dst="192.0.2.1", id=n) / UDP(sport=n, dport=9),

@@ -2,11 +2,9 @@
 """024_fragment_burst: 26 LAN packets of 2900 bytes (DF clear) into the tunnel; expected: their
 156 fragments, each encrypted, in order."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import IP, UDP, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import IP, UDP, Raw
 
 out = out_dir(__file__)
 sa = find_sa(case_config(__file__), "east", "out")

@@ -1,11 +1,9 @@
 #!/usr/bin/python3
 """025_peers: LAN packets to two peers' CIDRs; each goes into the tunnel its peer uses."""
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenlib import *  # noqa: E402,F403
-from scapy.all import IP, UDP, Raw  # noqa: E402
+from scenarios.scenlib import *  # noqa: F403
+from scapy.all import IP, UDP, Raw
 
 out = out_dir(__file__)
 cfg = case_config(__file__)
