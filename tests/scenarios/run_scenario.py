@@ -54,6 +54,8 @@ import tempfile
 import time
 
 from labkit import packets
+from labkit.control import Control
+from labkit.proc import LabError
 from scenarios import scenlib
 
 packets.skip_without_scapy()
@@ -375,6 +377,13 @@ def summary(frame):
 # ---- counters -----------------------------------------------------------------------------------
 
 
+def field_mismatches(what, have, want):
+    """"what.field: expected ..., actual ..." for every field of `want` that `have` lacks or
+    holds another value of."""
+    return [f"{what}.{k}: expected {v}, actual {have.get(k)}" for k, v in want.items()
+            if have.get(k) != v]
+
+
 def check_stats(stats, expect):
     """expect.json:
       "drops":      {reason: n}; every reason not named must be 0
@@ -398,9 +407,7 @@ def check_stats(stats, expect):
         if have is None:
             out.append(f"ports.{port}: no such port")
             continue
-        for k, v in want.items():
-            if have.get(k) != v:
-                out.append(f"ports.{port}.{k}: expected {v}, actual {have.get(k)}")
+        out += field_mismatches(f"ports.{port}", have, want)
     for k, v in expect.get("workers", {}).items():
         total = sum(w.get(k, 0) for w in stats["workers"].values())
         if total != v:
@@ -413,18 +420,14 @@ def check_stats(stats, expect):
         if have is None:
             out.append(f"sas[{key}]: no such SA")
             continue
-        for k, v in want.items():
-            if have.get(k) != v:
-                out.append(f"sas[{key}].{k}: expected {v}, actual {have.get(k)}")
+        out += field_mismatches(f"sas[{key}]", have, want)
     tunnels = {t["name"]: t for t in stats["tunnels"]}
     for name, want in expect.get("tunnels", {}).items():
         have = tunnels.get(name)
         if have is None:
             out.append(f"tunnels.{name}: no such tunnel")
             continue
-        for k, v in want.items():
-            if have.get(k) != v:
-                out.append(f"tunnels.{name}.{k}: expected {v}, actual {have.get(k)}")
+        out += field_mismatches(f"tunnels.{name}", have, want)
     for want in expect.get("neighbours", []):
         if not any(all(n.get(k) == v for k, v in want.items()) for n in stats["neighbours"]):
             out.append(f"neighbours: none like {want}; have {stats['neighbours']}")
@@ -538,16 +541,17 @@ def run_espgw(cmd, stop_when, socket_path, timeout):
     up after `timeout` seconds). A frame counted in tx_packets is in its TX queue, which the
     worker flushes on its way out."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ctl = Control(socket_path)
     try:
         if stop_when is not None:
             deadline = time.monotonic() + timeout
-            while not stop_condition(socket_path, stop_when):
+            while not stop_condition(ctl, stop_when):
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    control(socket_path, {"cmd": "stop"})
+                    ask(ctl, "stop")
                     out, _ = proc.communicate(timeout=timeout)
                     return f"never reached stop_when {stop_when} in {timeout} s", out
                 time.sleep(0.01)  # poll interval of the condition, not a synchronisation
-            control(socket_path, {"cmd": "stop"})
+            ask(ctl, "stop")
         out, _ = proc.communicate(timeout=timeout)
         return proc.returncode, out
     except subprocess.TimeoutExpired:
@@ -561,28 +565,17 @@ def run_espgw(cmd, stop_when, socket_path, timeout):
         return f"stopped after {timeout} s (not finished: a packet not counted as handled?)", out
 
 
-def control(socket_path, request):
-    import socket
+def ask(ctl, cmd):
+    """espgw's answer to `cmd` on its control socket, or None (not listening yet, or gone)."""
     try:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(5)
-        s.connect(socket_path)
-        s.sendall((json.dumps(request) + "\n").encode())
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
-        return json.loads(data)
-    except (OSError, ValueError):
+        return ctl.request({"cmd": cmd}, timeout=5)
+    except (OSError, ValueError, LabError):
         return None
 
 
-def stop_condition(socket_path, stop_when):
-    resp = control(socket_path, {"cmd": "counters"})
-    if not resp or not resp.get("ok"):
+def stop_condition(ctl, stop_when):
+    resp = ask(ctl, "counters")
+    if not resp:
         return False
     for key, want in stop_when.items():
         value = resp
