@@ -33,6 +33,20 @@ struct Request {
   char attrs[256];
 };
 
+// A request that creates something (RTM_NEWADDR, RTM_NEWROUTE) with a `body_len`-byte message
+// after the header; the caller fills the message and adds the attributes.
+Request new_request(uint16_t type, size_t body_len) {
+  Request r{};
+  r.hdr.nlmsg_len = NLMSG_LENGTH(body_len);
+  r.hdr.nlmsg_type = type;
+  r.hdr.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  return r;
+}
+
+uint8_t family(const IpAddress& a) {
+  return a.is_v4() ? AF_INET : AF_INET6;
+}
+
 void add_attr(Request& r, uint16_t type, const void* data, size_t len) {
   auto* rta = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&r) + NLMSG_ALIGN(r.hdr.nlmsg_len));
   rta->rta_type = type;
@@ -96,11 +110,8 @@ void set_up(const std::string& ifname) {
 }
 
 void add_address(const std::string& ifname, const IpPrefix& address) {
-  Request r{};
-  r.hdr.nlmsg_len = NLMSG_LENGTH(sizeof(ifaddrmsg));
-  r.hdr.nlmsg_type = RTM_NEWADDR;
-  r.hdr.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  r.addr.ifa_family = address.address.is_v4() ? AF_INET : AF_INET6;
+  Request r = new_request(RTM_NEWADDR, sizeof(ifaddrmsg));
+  r.addr.ifa_family = family(address.address);
   r.addr.ifa_prefixlen = address.length;
   r.addr.ifa_index = index_of(ifname);
   // IPv6: no duplicate address detection, the address is the dataplane's and already unique.
@@ -112,11 +123,8 @@ void add_address(const std::string& ifname, const IpPrefix& address) {
 
 void add_route(const std::string& ifname, const IpPrefix& dst,
                const std::optional<IpAddress>& via) {
-  Request r{};
-  r.hdr.nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
-  r.hdr.nlmsg_type = RTM_NEWROUTE;
-  r.hdr.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  r.route.rtm_family = dst.address.is_v4() ? AF_INET : AF_INET6;
+  Request r = new_request(RTM_NEWROUTE, sizeof(rtmsg));
+  r.route.rtm_family = family(dst.address);
   r.route.rtm_dst_len = dst.length;
   r.route.rtm_table = RT_TABLE_MAIN;
   r.route.rtm_protocol = RTPROT_STATIC;
