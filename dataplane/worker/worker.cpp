@@ -18,6 +18,19 @@ void tx_error(rte_mbuf** unsent, uint16_t count, void* userdata) {
   rte_pktmbuf_free_bulk(unsent, count);
 }
 
+// A message to the control thread about the neighbour `ip` (family 4 or 6) on `port`; the caller
+// adds what its type carries. Built on the stack, no allocation.
+inline ControlMsg neighbour_msg(ControlMsg::Type type, uint16_t port, const uint8_t* ip,
+                                uint8_t family, uint32_t worker) noexcept {
+  ControlMsg msg{};
+  msg.type = type;
+  msg.family = family;
+  msg.port = port;
+  msg.worker = static_cast<uint16_t>(worker);
+  std::memcpy(msg.ip, ip, family == 4 ? 4 : 16);
+  return msg;
+}
+
 }  // namespace
 
 Worker::Worker(Runtime& runtime, uint32_t idx, rte_mempool* mp, crypto::BackendKind kind)
@@ -70,12 +83,7 @@ void Worker::to_kernel(uint16_t port, rte_mbuf* m) noexcept {
 }
 
 void Worker::hold(uint16_t port, const uint8_t* ip, uint8_t family, rte_mbuf* m) noexcept {
-  ControlMsg msg{};
-  msg.type = ControlMsg::Type::kHold;
-  msg.family = family;
-  msg.port = port;
-  msg.worker = static_cast<uint16_t>(index);
-  std::memcpy(msg.ip, ip, family == 4 ? 4 : 16);
+  ControlMsg msg = neighbour_msg(ControlMsg::Type::kHold, port, ip, family, index);
   msg.mbuf = m;
   if (rte_ring_mp_enqueue_elem(rt.to_control, &msg, sizeof msg) != 0) {
     return drop(m, DropReason::kControlRingFull);
@@ -84,12 +92,7 @@ void Worker::hold(uint16_t port, const uint8_t* ip, uint8_t family, rte_mbuf* m)
 }
 
 void Worker::learn(uint16_t port, const uint8_t* ip, uint8_t family, const uint8_t* mac) noexcept {
-  ControlMsg msg{};
-  msg.type = ControlMsg::Type::kLearn;
-  msg.family = family;
-  msg.port = port;
-  msg.worker = static_cast<uint16_t>(index);
-  std::memcpy(msg.ip, ip, family == 4 ? 4 : 16);
+  ControlMsg msg = neighbour_msg(ControlMsg::Type::kLearn, port, ip, family, index);
   std::memcpy(msg.mac, mac, 6);
   // A full ring loses one learning event; the next ARP/ND packet brings it again.
   rte_ring_mp_enqueue_elem(rt.to_control, &msg, sizeof msg);
