@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "dataplane/crypto/crypto_backend.h"
+#include "dataplane/crypto/ipsec_mb_job.h"
 #include "dataplane/esp/esp_engine.h"
 #include "tests/support/esp_test_util.h"
 
@@ -337,13 +338,6 @@ class RawCipher {
     mgr_ = alloc_mb_mgr(0);
     if (mgr_ == nullptr) throw std::runtime_error("intel-ipsec-mb: cannot allocate a manager");
     init_mb_mgr_auto(mgr_, nullptr);
-    switch (alg.integrity) {
-      case esp::Integrity::kHmacSha1_96: hash_ = IMB_AUTH_HMAC_SHA_1; break;
-      case esp::Integrity::kHmacSha256_128: hash_ = IMB_AUTH_HMAC_SHA_256; break;
-      case esp::Integrity::kHmacSha384_192: hash_ = IMB_AUTH_HMAC_SHA_384; break;
-      case esp::Integrity::kHmacSha512_256: hash_ = IMB_AUTH_HMAC_SHA_512; break;
-      case esp::Integrity::kNone: hash_ = IMB_AUTH_NULL; break;
-    }
   }
   ~RawCipher() { free_mb_mgr(mgr_); }
   RawCipher(const RawCipher&) = delete;
@@ -416,23 +410,7 @@ class RawCipher {
     for (uint32_t k = 0; k < kBurst; ++k) {
       RawOp& op = ops_[b * kBurst + k];
       IMB_JOB* job = IMB_GET_NEXT_JOB(mgr_);
-      job->cipher_direction = enc ? IMB_DIR_ENCRYPT : IMB_DIR_DECRYPT;
-      job->chain_order = enc ? IMB_ORDER_CIPHER_HASH : IMB_ORDER_HASH_CIPHER;
-      job->cipher_mode = IMB_CIPHER_CBC;
-      job->enc_keys = keys_.imb.cbc.enc_round_keys;
-      job->dec_keys = keys_.imb.cbc.dec_round_keys;
-      job->key_len_in_bytes = alg_.key_bytes;
-      job->src = op.esp;
-      job->dst = op.payload;
-      job->cipher_start_src_offset_in_bytes = static_cast<uint64_t>(op.payload - op.esp);
-      job->msg_len_to_cipher_in_bytes = op.len;
-      job->iv = op.iv;
-      job->iv_len_in_bytes = 16;
-      job->hash_alg = hash_;
-      job->u.HMAC._hashed_auth_key_xor_ipad = keys_.imb.cbc.ipad_state;
-      job->u.HMAC._hashed_auth_key_xor_opad = keys_.imb.cbc.opad_state;
-      job->hash_start_src_offset_in_bytes = 0;
-      job->msg_len_to_hash_in_bytes = static_cast<uint64_t>(op.icv - op.esp);
+      crypto::set_cbc_hmac_job(job, keys_, enc, op.esp, op.iv, op.payload, op.payload, op.len);
       job->auth_tag_output = enc ? op.icv : op.tag;
       job->auth_tag_output_len_in_bytes = alg_.icv_bytes();
       if (IMB_JOB* done = IMB_SUBMIT_JOB(mgr_)) failed_ += done->status != IMB_STATUS_COMPLETED;
@@ -444,7 +422,6 @@ class RawCipher {
   Algorithm alg_;
   const crypto::SaKeys& keys_;
   IMB_MGR* mgr_ = nullptr;
-  IMB_HASH_ALG hash_ = IMB_AUTH_NULL;
   uint32_t failed_ = 0;
   std::array<RawOp, kRingPackets> ops_{};
 };

@@ -13,22 +13,12 @@
 
 #include "common/bytes.h"
 #include "dataplane/crypto/crypto_backend.h"
+#include "dataplane/crypto/ipsec_mb_job.h"
 
 namespace espgw::crypto {
 namespace {
 
 constexpr size_t kChunk = 64;  // ops handled per job-API round; bounds the scratch below
-
-IMB_HASH_ALG hash_alg(esp::Integrity i) {
-  switch (i) {
-    case esp::Integrity::kHmacSha1_96: return IMB_AUTH_HMAC_SHA_1;
-    case esp::Integrity::kHmacSha256_128: return IMB_AUTH_HMAC_SHA_256;
-    case esp::Integrity::kHmacSha384_192: return IMB_AUTH_HMAC_SHA_384;
-    case esp::Integrity::kHmacSha512_256: return IMB_AUTH_HMAC_SHA_512;
-    case esp::Integrity::kNone: break;
-  }
-  return IMB_AUTH_NULL;
-}
 
 const char* arch_name(uint32_t arch) {
   switch (arch) {
@@ -193,27 +183,10 @@ class IpsecMbBackend final : public CryptoBackend {
   }
 
   void submit_cbc(CryptoOp& op, uint32_t slot, bool enc) noexcept {
-    const esp::Algorithm& alg = op.keys->alg;
-    const uint32_t icv_len = alg.icv_bytes();
+    const uint32_t icv_len = op.keys->alg.icv_bytes();
     Scratch& s = scratch_[slot];
     IMB_JOB* job = IMB_GET_NEXT_JOB(mgr_);
-    job->cipher_direction = enc ? IMB_DIR_ENCRYPT : IMB_DIR_DECRYPT;
-    job->chain_order = enc ? IMB_ORDER_CIPHER_HASH : IMB_ORDER_HASH_CIPHER;
-    job->cipher_mode = op.len != 0 ? IMB_CIPHER_CBC : IMB_CIPHER_NULL;
-    job->enc_keys = op.keys->imb.cbc.enc_round_keys;
-    job->dec_keys = op.keys->imb.cbc.dec_round_keys;
-    job->key_len_in_bytes = alg.key_bytes;
-    job->src = op.esp;
-    job->dst = op.dst;
-    job->cipher_start_src_offset_in_bytes = static_cast<uint64_t>(op.src - op.esp);
-    job->msg_len_to_cipher_in_bytes = op.len;
-    job->iv = op.iv;
-    job->iv_len_in_bytes = 16;
-    job->hash_alg = hash_alg(alg.integrity);
-    job->u.HMAC._hashed_auth_key_xor_ipad = op.keys->imb.cbc.ipad_state;
-    job->u.HMAC._hashed_auth_key_xor_opad = op.keys->imb.cbc.opad_state;
-    job->hash_start_src_offset_in_bytes = 0;
-    job->msg_len_to_hash_in_bytes = static_cast<uint64_t>(op.src + op.len - op.esp);
+    set_cbc_hmac_job(job, *op.keys, enc, op.esp, op.iv, op.src, op.dst, op.len);
     job->auth_tag_output_len_in_bytes = icv_len;
     job->user_data = &op;
     job->user_data2 = &s;
