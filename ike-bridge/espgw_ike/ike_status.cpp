@@ -52,8 +52,12 @@ void copy_algorithm(const vici::Section& s, json& j, const char* alg, const char
   j[as] = *a + (k ? "-" + *k : "");
 }
 
-// The algorithms an IKE_SA and a CHILD_SA have alike (an IKE_SA has a PRF too).
-void copy_algorithms(const vici::Section& s, json& j) {
+// What an IKE_SA and a CHILD_SA of list-sa have alike: id, state, time to rekey and algorithms (an
+// IKE_SA has a PRF too).
+void copy_sa_common(const vici::Section& s, json& j) {
+  copy(s, j, "uniqueid", "uniqueid", Kind::kNumber);
+  copy(s, j, "state", "state", Kind::kText);
+  copy(s, j, "rekey-time", "rekey_in_s", Kind::kNumber);
   copy_algorithm(s, j, "encr-alg", "encr-keysize", "encryption");
   copy_algorithm(s, j, "integ-alg", "integ-keysize", "integrity");
   copy_algorithm(s, j, "dh-group", nullptr, "dh_group");
@@ -88,10 +92,9 @@ const char* start_action_name(config::StartAction a) {
 
 json child_sa_json(const vici::Section& c) {
   json j = json::object();
+  copy_sa_common(c, j);
   copy(c, j, "name", "name", Kind::kText);
-  copy(c, j, "uniqueid", "uniqueid", Kind::kNumber);
   copy(c, j, "reqid", "reqid", Kind::kNumber);
-  copy(c, j, "state", "state", Kind::kText);
   copy(c, j, "mode", "mode", Kind::kText);
   copy(c, j, "protocol", "protocol", Kind::kText);
   copy(c, j, "encap", "encap", Kind::kFlag);
@@ -99,7 +102,6 @@ json child_sa_json(const vici::Section& c) {
   copy(c, j, "spi-out", "spi_out", Kind::kHex);
   copy(c, j, "if-id-in", "if_id_in", Kind::kHex);
   copy(c, j, "if-id-out", "if_id_out", Kind::kHex);
-  copy_algorithms(c, j);
   copy(c, j, "esn", "esn", Kind::kFlag);
   copy(c, j, "bytes-in", "bytes_in", Kind::kNumber);
   copy(c, j, "packets-in", "packets_in", Kind::kNumber);
@@ -107,7 +109,6 @@ json child_sa_json(const vici::Section& c) {
   copy(c, j, "bytes-out", "bytes_out", Kind::kNumber);
   copy(c, j, "packets-out", "packets_out", Kind::kNumber);
   copy(c, j, "use-out", "last_out_s", Kind::kNumber);
-  copy(c, j, "rekey-time", "rekey_in_s", Kind::kNumber);
   copy(c, j, "life-time", "expires_in_s", Kind::kNumber);
   copy(c, j, "install-time", "installed_s", Kind::kNumber);
   copy_list(c, j, "local-ts", "local_ts");
@@ -117,9 +118,8 @@ json child_sa_json(const vici::Section& c) {
 
 json ike_sa_json(const vici::Section& s) {
   json j = json::object();
-  copy(s, j, "uniqueid", "uniqueid", Kind::kNumber);
+  copy_sa_common(s, j);
   copy(s, j, "version", "version", Kind::kNumber);
-  copy(s, j, "state", "state", Kind::kText);
   copy(s, j, "initiator", "initiator", Kind::kFlag);
   j["local"] = endpoint(s, "local");
   j["remote"] = endpoint(s, "remote");
@@ -127,10 +127,8 @@ json ike_sa_json(const vici::Section& s) {
   copy(s, j, "responder-spi", "spi_r", Kind::kHex);
   copy(s, j, "nat-local", "nat_local", Kind::kFlag);
   copy(s, j, "nat-remote", "nat_remote", Kind::kFlag);
-  copy_algorithms(s, j);
   copy_algorithm(s, j, "prf-alg", nullptr, "prf");
   copy(s, j, "established", "established_s", Kind::kNumber);
-  copy(s, j, "rekey-time", "rekey_in_s", Kind::kNumber);
   copy(s, j, "reauth-time", "reauth_in_s", Kind::kNumber);
   json children = json::array();
   if (const vici::Section* cs = s.find_section("child-sas")) {
