@@ -133,6 +133,29 @@ static uint16_t natt_port(host_t *host)
 }
 
 /**
+ * The outer addresses of an SA going from src to dst as espgw takes them: its
+ * local and remote end, and their UDP ports where encapsulated.
+ */
+static void write_ends(espgw_json_writer_t *w, bool inbound, host_t *src,
+					   host_t *dst, bool encap)
+{
+	char local[INET6_ADDRSTRLEN], remote[INET6_ADDRSTRLEN];
+	host_t *me = inbound ? dst : src;
+	host_t *other = inbound ? src : dst;
+
+	address_string(me, local, sizeof(local));
+	address_string(other, remote, sizeof(remote));
+	espgw_json_string(w, "local", local);
+	espgw_json_string(w, "remote", remote);
+	espgw_json_bool(w, "nat_t", encap);
+	if (encap)
+	{
+		espgw_json_uint(w, "local_port", natt_port(me));
+		espgw_json_uint(w, "remote_port", natt_port(other));
+	}
+}
+
+/**
  * Prefixes (ts_prefixes()) as a JSON array of strings.
  */
 static void write_prefixes(espgw_json_writer_t *w, const char *name,
@@ -158,13 +181,6 @@ static void write_prefixes(espgw_json_writer_t *w, const char *name,
 void write_sa_add(espgw_json_writer_t *w, sa_entry_t *sa,
 				  const char *verb)
 {
-	char local[INET6_ADDRSTRLEN], remote[INET6_ADDRSTRLEN];
-	host_t *me = sa->inbound ? sa->dst : sa->src;
-	host_t *other = sa->inbound ? sa->src : sa->dst;
-
-	address_string(me, local, sizeof(local));
-	address_string(other, remote, sizeof(remote));
-
 	espgw_json_object_begin(w, NULL);
 	espgw_json_string(w, verb, "sa-add");
 	espgw_json_uint(w, "if_id", sa->if_id);
@@ -179,14 +195,7 @@ void write_sa_add(espgw_json_writer_t *w, sa_entry_t *sa,
 	}
 	espgw_json_object_end(w);
 	espgw_json_object_begin(w, "ike");
-	espgw_json_string(w, "local", local);
-	espgw_json_string(w, "remote", remote);
-	espgw_json_bool(w, "nat_t", sa->encap);
-	if (sa->encap)
-	{
-		espgw_json_uint(w, "local_port", natt_port(me));
-		espgw_json_uint(w, "remote_port", natt_port(other));
-	}
+	write_ends(w, sa->inbound, sa->src, sa->dst, sa->encap);
 	espgw_json_bool(w, "esn", sa->esn);
 	espgw_json_uint(w, "replay_window", sa->replay_window);
 	espgw_json_uint(w, "soft_bytes", sa->soft_bytes);
@@ -496,8 +505,7 @@ METHOD(kernel_ipsec_t, update_sa, status_t,
 {
 	espgw_json_writer_t w;
 	espgw_json_t *resp = NULL;
-	char local[INET6_ADDRSTRLEN], remote[INET6_ADDRSTRLEN], spi[16], what[64];
-	host_t *me, *other;
+	char spi[16], what[64];
 	sa_entry_t *sa;
 	status_t status;
 	char *error;
@@ -520,21 +528,11 @@ METHOD(kernel_ipsec_t, update_sa, status_t,
 		this->mutex->unlock(this->mutex);
 		return SUCCESS;
 	}
-	me = sa->inbound ? data->new_dst : data->new_src;
-	other = sa->inbound ? data->new_src : data->new_dst;
-	address_string(me, local, sizeof(local));
-	address_string(other, remote, sizeof(remote));
 	write_sa_request(&w, "sa-update", sa, spi);
 	snprintf(what, sizeof(what), "the update of %s SA %s",
 			 sa->inbound ? "inbound" : "outbound", spi);
-	espgw_json_string(&w, "local", local);
-	espgw_json_string(&w, "remote", remote);
-	espgw_json_bool(&w, "nat_t", data->new_encap);
-	if (data->new_encap)
-	{
-		espgw_json_uint(&w, "local_port", natt_port(me));
-		espgw_json_uint(&w, "remote_port", natt_port(other));
-	}
+	write_ends(&w, sa->inbound, data->new_src, data->new_dst,
+			   data->new_encap);
 	espgw_json_object_end(&w);
 
 	status = request(this, &w, &resp, NULL);
