@@ -24,9 +24,11 @@ import tempfile
 import time
 import unittest
 
+from labkit.control import Control
+from labkit.espgw import EAL_MEMORY_MB, lcores_arg
+
 START_TIMEOUT_S = 60  # the socket appears within this, or the test fails
 STOP_TIMEOUT_S = 30
-EAL_MEMORY_MB = "512"  # two routing snapshots (old and new) live at once during a change
 
 
 def skip_unless_runnable():
@@ -128,13 +130,6 @@ LAN_PACKET_BYTES = [len(udp_frame("172.50.1.10", "172.60.1.20", 1000 + i, 5201, 
                     for i in range(LAN_PACKETS)]
 
 
-def lcores_arg():
-    """One main lcore and one worker, both free to run on any CPU we may use (the machine is
-    shared: pinning both to fixed CPUs would compete with other jobs for no gain in a test)."""
-    cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
-    return f"0@({cpus}),1@({cpus})"
-
-
 class Result:
     def __init__(self, args, rc, stdout, stderr):
         self.args, self.rc, self.stdout, self.stderr = args, rc, stdout, stderr
@@ -159,6 +154,7 @@ class Gateway:
         self.prefix = f"ctl-{name}-{os.getpid()}-{Gateway._count}"
         self.dir = tempfile.mkdtemp(prefix=f"espgw-{self.prefix}-")
         self.socket = socket_path or os.path.join(self.dir, "run", "espgw.sock")
+        self.client = Control(self.socket)
         self.proc = None
         self.log_path = os.path.join(self.dir, "espgw.log")
         self.transcript = []  # every text seen, for the key check
@@ -178,7 +174,7 @@ class Gateway:
 
     def command(self):
         return [self.espgw, "--no-huge", "-m", EAL_MEMORY_MB, "--no-pci", "--file-prefix",
-                self.prefix, "--lcores", lcores_arg(), "--log-level", "*:warning", "--",
+                self.prefix, lcores_arg(), "--log-level", "*:warning", "--",
                 "--config", self.config_path]
 
     def launch(self):
@@ -263,22 +259,14 @@ class Gateway:
         return self.ctl("--json", *args).json()
 
     def raw(self, line):
-        """One request line as it is, the answer line back (as text)."""
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(60)
-            s.connect(self.socket)
-            s.sendall(line.encode() + b"\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        text = data.decode(errors="replace")
+        """One request line as it is (the newline added), the answer line back as text; kept
+        for the key check."""
+        text = self.client.raw(line + "\n", timeout=60)
         self.transcript.append(text)
         return text
 
     def request(self, obj):
+        """The answer to one request, parsed, whether it says ok or not."""
         return json.loads(self.raw(json.dumps(obj)))
 
     def write(self, name, text):
@@ -331,14 +319,6 @@ class Gateway:
         if leaks:
             raise AssertionError("key material in the output: " + ", ".join(leaks))
         return len(texts)
-
-
-def tunnel_if_id(name):
-    """config::tunnel_if_id(): 32-bit FNV-1a of the name (0 and 0xffffffff moved off)."""
-    v = 2166136261
-    for c in name.encode():
-        v = ((v ^ c) * 16777619) & 0xFFFFFFFF
-    return 1 if v == 0 else 0xFFFFFFFE if v == 0xFFFFFFFF else v
 
 
 class Events:

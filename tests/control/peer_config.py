@@ -8,7 +8,7 @@ Peers are read from the config at start only, so this edits the file before Gate
 
 import os
 
-import ctl_harness as h
+from control import ctl_harness as h
 
 PEER = "vpn"
 TUNNELS = ["vpn1", "vpn2"]

@@ -18,7 +18,8 @@ Run by meson: test_acquire.py ESPGW ESPGWCTL.
 import time
 import unittest
 
-import ctl_harness as h
+from control import ctl_harness as h
+from labkit.control import tunnel_if_id
 
 ESPGW, ESPGWCTL = h.main_args()
 
@@ -75,7 +76,7 @@ class Acquire(h.FloodTest):
         first = events.next_event("acquire", EVENT_TIMEOUT_S)
         first_at = time.monotonic()
         self.assertEqual(first, {"event": "acquire", "tunnel": "west",
-                                 "if_id": h.tunnel_if_id("west"), "src": "172.50.1.10",
+                                 "if_id": tunnel_if_id("west"), "src": "172.50.1.10",
                                  "dst": "172.70.1.20"})
         # Both tunnels go on dropping the flood; then west comes up.
         self.wait_tunnel_down(FLOOD_PACKETS)

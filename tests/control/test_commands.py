@@ -10,7 +10,7 @@ import os
 import re
 import unittest
 
-import ctl_harness as h
+from control import ctl_harness as h
 
 ESPGW, ESPGWCTL = h.main_args()
 

@@ -9,21 +9,14 @@ Run by meson: test_ike_protocol.py ESPGW ESPGWCTL.
 
 import unittest
 
-import ctl_harness as h
+from control import ctl_harness as h
+from labkit.control import tunnel_if_id
 
 ESPGW, ESPGWCTL = h.main_args()
 
 IKE_IN_KEY = h.test_key("ike in", 20)
 IKE_OUT_KEY = h.test_key("ike out", 36)
 KEYS = [IKE_IN_KEY, IKE_OUT_KEY]
-
-
-def tunnel_if_id(name):
-    """config::tunnel_if_id(): 32-bit FNV-1a of the name (0 and 0xffffffff moved off)."""
-    v = 2166136261
-    for c in name.encode():
-        v = ((v ^ c) * 16777619) & 0xFFFFFFFF
-    return 1 if v == 0 else 0xFFFFFFFE if v == 0xFFFFFFFF else v
 
 
 EAST = tunnel_if_id("east")

@@ -20,7 +20,8 @@ Run by meson: test_liveness.py ESPGW ESPGWCTL.
 import time
 import unittest
 
-import ctl_harness as h
+from control import ctl_harness as h
+from labkit.control import tunnel_if_id
 
 ESPGW, ESPGWCTL = h.main_args()
 
@@ -78,7 +79,7 @@ class Liveness(h.FloodTest):
         first_at = time.monotonic()
         self.assertGreaterEqual(first_at - up_at, QUIET_S - 0.1)
         self.assertEqual({k: v for k, v in first.items() if k != "quiet_ms"},
-                         {"event": "liveness", "tunnel": "west", "if_id": h.tunnel_if_id("west"),
+                         {"event": "liveness", "tunnel": "west", "if_id": tunnel_if_id("west"),
                           "spi": "0x00005001"})
         self.assertGreaterEqual(first["quiet_ms"], QUIET_S * 1000)
         # All three carry the flood the whole time.

@@ -18,9 +18,9 @@ import re
 import time
 import unittest
 
-import ctl_harness as h
-import peer_config as pc
-from telemetry_client import GatewayCase
+from control import ctl_harness as h
+from control import peer_config as pc
+from control.telemetry_client import GatewayCase
 
 ESPGW, ESPGWCTL = h.main_args()
 

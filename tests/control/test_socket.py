@@ -13,7 +13,7 @@ import stat
 import subprocess
 import unittest
 
-import ctl_harness as h
+from control import ctl_harness as h
 
 ESPGW, ESPGWCTL = h.main_args()
 

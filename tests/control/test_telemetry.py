@@ -19,8 +19,8 @@ import threading
 import time
 import unittest
 
-import ctl_harness as h
-from telemetry_client import GatewayCase
+from control import ctl_harness as h
+from control.telemetry_client import GatewayCase
 
 ESPGW, ESPGWCTL = h.main_args()
 DPDK_TELEMETRY = "/usr/bin/dpdk-telemetry.py"

@@ -12,7 +12,7 @@ Run by meson: test_transactions.py ESPGW ESPGWCTL.
 import json
 import unittest
 
-import ctl_harness as h
+from control import ctl_harness as h
 
 ESPGW, ESPGWCTL = h.main_args()
 

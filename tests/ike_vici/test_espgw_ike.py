@@ -33,8 +33,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vici_py import Vici  # noqa: E402
+from labkit.control import tunnel_if_id
+from vici_py import Vici
 
 SKIP = 77
 CHARON = "/usr/lib/ipsec/charon"
@@ -74,14 +74,6 @@ def wait_for(what, pred, timeout=20.0, interval=0.1):
 def check(cond, msg):
     if not cond:
         raise AssertionError(msg)
-
-
-def tunnel_if_id(name):
-    """config::tunnel_if_id(): 32-bit FNV-1a of the name, 0 and 0xffffffff reserved."""
-    h = 2166136261
-    for c in name.encode():
-        h = ((h ^ c) * 16777619) & 0xFFFFFFFF
-    return 1 if h == 0 else 0xFFFFFFFE if h == 0xFFFFFFFF else h
 
 
 class Lab:

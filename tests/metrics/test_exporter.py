@@ -29,12 +29,9 @@ import threading
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "control"))
-sys.path.insert(0, HERE)
-import ctl_harness as h  # noqa: E402
-import peer_config as pc  # noqa: E402
-import prom_parse as pp  # noqa: E402
+import prom_parse as pp
+from control import ctl_harness as h
+from control import peer_config as pc
 
 if len(sys.argv) < 4:
     print(f"usage: {sys.argv[0]} ESPGW ESPGWCTL EXPORTER", file=sys.stderr)
@@ -74,12 +71,8 @@ class FakeIke(threading.Thread):
                 continue
             with c:
                 c.settimeout(5)
-                data = b""
-                while not data.endswith(b"\n"):
-                    chunk = c.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
+                with c.makefile("rb") as f:
+                    data = f.readline()
                 if json.loads(data).get("cmd") == "status":
                     c.sendall(json.dumps(IKE_STATUS).encode() + b"\n")
 
