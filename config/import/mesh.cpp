@@ -150,10 +150,17 @@ class RegionsReader {
   const std::string& source_;
 };
 
-}  // namespace
+// The regions file's defaults: for every region.
+struct Defaults {
+  bool nat_t_set = false;
+  bool nat_t = true;
+  std::optional<uint64_t> mss;
+  uint32_t workers = 1;
+  std::string algorithm = "aes256gcm16";
+  std::vector<std::pair<std::string, std::string>> dataplane;
+};
 
-std::vector<MeshConfig> generate_mesh(const std::string& regions_yaml, const std::string& source,
-                                      const MeshOptions& options) {
+YAML::Node load(const std::string& regions_yaml, const std::string& source) {
   YAML::Node root;
   try {
     root = YAML::Load(regions_yaml);
@@ -162,97 +169,100 @@ std::vector<MeshConfig> generate_mesh(const std::string& regions_yaml, const std
                       ": YAML syntax error: " + e.msg);
   }
   if (!root || !root.IsMap()) throw ImportError(source + ":1: expected a map with \"regions\"");
-  RegionsReader rd(source);
-  rd.keys(root, "the top level", {"defaults", "regions"});
-  bool nat_t_set = false;
-  bool nat_t = true;
-  std::optional<uint64_t> mss;
-  uint32_t workers = 1;
-  std::string algorithm = "aes256gcm16";
-  std::vector<std::pair<std::string, std::string>> dataplane;
-  if (const YAML::Node d = root["defaults"]) {
-    rd.keys(d, "defaults", {"nat_t", "mss", "workers", "dataplane", "algorithm"});
-    if (d["nat_t"]) {
-      nat_t = rd.boolean(d["nat_t"], "defaults.nat_t");
-      nat_t_set = true;
-    }
-    if (d["mss"]) mss = rd.integer(d["mss"], "defaults.mss", 536, 9176);
-    if (d["workers"])
-      workers = static_cast<uint32_t>(rd.integer(d["workers"], "defaults.workers", 1, 128));
-    if (d["dataplane"]) rd.dataplane(d["dataplane"], "defaults.dataplane", dataplane);
-    if (d["algorithm"]) {
-      algorithm = rd.scalar(d["algorithm"], "defaults.algorithm");
-      if (algorithm != "aes128gcm16" && algorithm != "aes256gcm16") {
-        rd.fail(d["algorithm"],
-                "defaults.algorithm: static SAs use aes128gcm16 or aes256gcm16, got \"" +
-                    algorithm + "\"");
-      }
+  return root;
+}
+
+Defaults read_defaults(RegionsReader& rd, const YAML::Node& root) {
+  Defaults out;
+  const YAML::Node d = root["defaults"];
+  if (!d) return out;
+  rd.keys(d, "defaults", {"nat_t", "mss", "workers", "dataplane", "algorithm"});
+  if (d["nat_t"]) {
+    out.nat_t = rd.boolean(d["nat_t"], "defaults.nat_t");
+    out.nat_t_set = true;
+  }
+  if (d["mss"]) out.mss = rd.integer(d["mss"], "defaults.mss", 536, 9176);
+  if (d["workers"])
+    out.workers = static_cast<uint32_t>(rd.integer(d["workers"], "defaults.workers", 1, 128));
+  if (d["dataplane"]) rd.dataplane(d["dataplane"], "defaults.dataplane", out.dataplane);
+  if (d["algorithm"]) {
+    out.algorithm = rd.scalar(d["algorithm"], "defaults.algorithm");
+    if (out.algorithm != "aes128gcm16" && out.algorithm != "aes256gcm16") {
+      rd.fail(d["algorithm"],
+              "defaults.algorithm: static SAs use aes128gcm16 or aes256gcm16, got \"" +
+                  out.algorithm + "\"");
     }
   }
-  const YAML::Node list = root["regions"];
-  if (!list || !list.IsSequence() || list.size() < 2) {
-    throw ImportError(source + ":" + std::to_string((list ? list.Mark().line : 0) + 1) +
-                      ": regions: a list of at least two regions");
+  return out;
+}
+
+// The region's own gateway: its ports, the networks behind it, its secrets file.
+void read_site(RegionsReader& rd, const YAML::Node& n, const std::string& where, Region& r,
+               const Defaults& defaults, const MeshOptions& options) {
+  Site& s = r.site;
+  s.wan_address = r.wan;
+  s.workers = defaults.workers;
+  s.local_cidrs = r.cidrs;
+  if (n["wan_device"]) s.wan_device = rd.scalar(n["wan_device"], where + ".wan_device");
+  if (n["wan_gateway"]) s.wan_gateway = rd.address(n["wan_gateway"], where + ".wan_gateway");
+  if (n["wan_mtu"])
+    s.wan_mtu = static_cast<uint16_t>(rd.integer(n["wan_mtu"], where + ".wan_mtu", 576, 9216));
+  if (n["lan_device"]) s.lan_device = rd.scalar(n["lan_device"], where + ".lan_device");
+  if (n["lan_address"]) s.lan_address = rd.if_address(n["lan_address"], where + ".lan_address");
+  if (n["lan_gateway"]) s.lan_gateway = rd.address(n["lan_gateway"], where + ".lan_gateway");
+  if (n["lan_mtu"])
+    s.lan_mtu = static_cast<uint16_t>(rd.integer(n["lan_mtu"], where + ".lan_mtu", 576, 9216));
+  if (n["control_socket"])
+    s.control_socket = rd.scalar(n["control_socket"], where + ".control_socket");
+  r.dataplane = defaults.dataplane;
+  if (n["dataplane"]) rd.dataplane(n["dataplane"], where + ".dataplane", r.dataplane);
+  s.dataplane_extra = r.dataplane;
+  s.secrets_file = options.secrets_dir + "/" + r.name + ".secrets.yaml";
+}
+
+// regions[i]; `names` are those of the regions before it.
+Region read_region(RegionsReader& rd, const YAML::Node& n, size_t i, const Defaults& defaults,
+                   const MeshOptions& options, std::set<std::string>& names) {
+  const std::string where = "regions[" + std::to_string(i) + "]";
+  rd.keys(n, where,
+          {"name", "wan_address", "public_address", "vpc_cidr", "vpc_cidrs", "wan_device",
+           "wan_gateway", "wan_mtu", "lan_device", "lan_address", "lan_gateway", "lan_mtu",
+           "control_socket", "dataplane"});
+  Region r;
+  r.line = n.Mark().line + 1;
+  if (!n["name"]) rd.fail(n, where + ": missing key \"name\"");
+  r.name = rd.scalar(n["name"], where + ".name");
+  const bool ok_name =
+      r.name.size() <= 29 && std::all_of(r.name.begin(), r.name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+      });
+  if (!ok_name) {
+    rd.fail(n["name"], where +
+                           ".name: 1 to 29 letters, digits, '-', '_' or '.' (tunnels are "
+                           "named to-NAME), got \"" +
+                           r.name + "\"");
   }
-  std::vector<Region> regions;
-  std::set<std::string> names;
-  for (size_t i = 0; i < list.size(); ++i) {
-    const YAML::Node n = list[i];
-    const std::string where = "regions[" + std::to_string(i) + "]";
-    rd.keys(n, where,
-            {"name", "wan_address", "public_address", "vpc_cidr", "vpc_cidrs", "wan_device",
-             "wan_gateway", "wan_mtu", "lan_device", "lan_address", "lan_gateway", "lan_mtu",
-             "control_socket", "dataplane"});
-    Region r;
-    r.line = n.Mark().line + 1;
-    if (!n["name"]) rd.fail(n, where + ": missing key \"name\"");
-    r.name = rd.scalar(n["name"], where + ".name");
-    const bool ok_name =
-        r.name.size() <= 29 && std::all_of(r.name.begin(), r.name.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-        });
-    if (!ok_name) {
-      rd.fail(n["name"], where +
-                             ".name: 1 to 29 letters, digits, '-', '_' or '.' (tunnels are "
-                             "named to-NAME), got \"" +
-                             r.name + "\"");
-    }
-    if (!names.insert(r.name).second)
-      rd.fail(n["name"], where + ".name: region \"" + r.name + "\" given twice");
-    if (!n["wan_address"]) rd.fail(n, where + ": missing key \"wan_address\"");
-    r.wan = rd.if_address(n["wan_address"], where + ".wan_address");
-    r.public_address = n["public_address"]
-                           ? rd.address(n["public_address"], where + ".public_address")
-                           : r.wan.address;
-    if (n["vpc_cidr"] && n["vpc_cidrs"]) rd.fail(n, where + ": vpc_cidr or vpc_cidrs, not both");
-    if (n["vpc_cidr"]) r.cidrs.push_back(rd.prefix(n["vpc_cidr"], where + ".vpc_cidr"));
-    if (const YAML::Node cs = n["vpc_cidrs"]) {
-      if (!cs.IsSequence() || cs.size() == 0) rd.fail(cs, where + ".vpc_cidrs: a list of prefixes");
-      for (size_t k = 0; k < cs.size(); ++k)
-        r.cidrs.push_back(rd.prefix(cs[k], where + ".vpc_cidrs[" + std::to_string(k) + "]"));
-    }
-    if (r.cidrs.empty()) rd.fail(n, where + ": missing key \"vpc_cidr\"");
-    Site& s = r.site;
-    s.wan_address = r.wan;
-    s.workers = workers;
-    s.local_cidrs = r.cidrs;
-    if (n["wan_device"]) s.wan_device = rd.scalar(n["wan_device"], where + ".wan_device");
-    if (n["wan_gateway"]) s.wan_gateway = rd.address(n["wan_gateway"], where + ".wan_gateway");
-    if (n["wan_mtu"])
-      s.wan_mtu = static_cast<uint16_t>(rd.integer(n["wan_mtu"], where + ".wan_mtu", 576, 9216));
-    if (n["lan_device"]) s.lan_device = rd.scalar(n["lan_device"], where + ".lan_device");
-    if (n["lan_address"]) s.lan_address = rd.if_address(n["lan_address"], where + ".lan_address");
-    if (n["lan_gateway"]) s.lan_gateway = rd.address(n["lan_gateway"], where + ".lan_gateway");
-    if (n["lan_mtu"])
-      s.lan_mtu = static_cast<uint16_t>(rd.integer(n["lan_mtu"], where + ".lan_mtu", 576, 9216));
-    if (n["control_socket"])
-      s.control_socket = rd.scalar(n["control_socket"], where + ".control_socket");
-    r.dataplane = dataplane;
-    if (n["dataplane"]) rd.dataplane(n["dataplane"], where + ".dataplane", r.dataplane);
-    s.dataplane_extra = r.dataplane;
-    s.secrets_file = options.secrets_dir + "/" + r.name + ".secrets.yaml";
-    regions.push_back(std::move(r));
+  if (!names.insert(r.name).second)
+    rd.fail(n["name"], where + ".name: region \"" + r.name + "\" given twice");
+  if (!n["wan_address"]) rd.fail(n, where + ": missing key \"wan_address\"");
+  r.wan = rd.if_address(n["wan_address"], where + ".wan_address");
+  r.public_address = n["public_address"]
+                         ? rd.address(n["public_address"], where + ".public_address")
+                         : r.wan.address;
+  if (n["vpc_cidr"] && n["vpc_cidrs"]) rd.fail(n, where + ": vpc_cidr or vpc_cidrs, not both");
+  if (n["vpc_cidr"]) r.cidrs.push_back(rd.prefix(n["vpc_cidr"], where + ".vpc_cidr"));
+  if (const YAML::Node cs = n["vpc_cidrs"]) {
+    if (!cs.IsSequence() || cs.size() == 0) rd.fail(cs, where + ".vpc_cidrs: a list of prefixes");
+    for (size_t k = 0; k < cs.size(); ++k)
+      r.cidrs.push_back(rd.prefix(cs[k], where + ".vpc_cidrs[" + std::to_string(k) + "]"));
   }
+  if (r.cidrs.empty()) rd.fail(n, where + ": missing key \"vpc_cidr\"");
+  read_site(rd, n, where, r, defaults, options);
+  return r;
+}
+
+// No two regions' VPC CIDRs overlap: a tunnel could not tell them apart.
+void check_overlaps(const std::vector<Region>& regions, const std::string& source) {
   for (size_t i = 0; i < regions.size(); ++i) {
     for (size_t j = i + 1; j < regions.size(); ++j) {
       for (const auto& a : regions[i].cidrs) {
@@ -267,13 +277,20 @@ std::vector<MeshConfig> generate_mesh(const std::string& regions_yaml, const std
       }
     }
   }
+}
 
-  // Per ordered pair (i, j): the SA that i sends to j, and for IKE one key per unordered pair.
-  const size_t n = regions.size();
+// Per ordered pair (i, j): the SA that i sends to j, and for IKE one key per unordered pair.
+struct Keys {
+  std::vector<std::vector<uint32_t>> spi;
+  std::vector<std::vector<std::vector<uint8_t>>> key;
+  std::vector<std::vector<std::string>> psk;
+};
+
+Keys draw_keys(size_t n, const std::string& algorithm) {
   const size_t key_len = algorithm == "aes128gcm16" ? 20 : 36;  // key || salt, RFC 4106 8.1
-  std::vector<std::vector<uint32_t>> spi(n, std::vector<uint32_t>(n));
-  std::vector<std::vector<std::vector<uint8_t>>> key(n, std::vector<std::vector<uint8_t>>(n));
-  std::vector<std::vector<std::string>> psk(n, std::vector<std::string>(n));
+  Keys k{std::vector<std::vector<uint32_t>>(n, std::vector<uint32_t>(n)),
+         std::vector<std::vector<std::vector<uint8_t>>>(n, std::vector<std::vector<uint8_t>>(n)),
+         std::vector<std::vector<std::string>>(n, std::vector<std::string>(n))};
   std::set<uint32_t> used;
   for (size_t i = 0; i < n; ++i) {
     for (size_t j = 0; j < n; ++j) {
@@ -285,19 +302,40 @@ std::vector<MeshConfig> generate_mesh(const std::string& regions_yaml, const std
             static_cast<uint32_t>(b[2]) << 8 | b[3];
       }
       used.insert(s);
-      spi[i][j] = s;
-      key[i][j] = random_bytes(key_len);
-      if (i < j) psk[i][j] = psk[j][i] = random_psk();
+      k.spi[i][j] = s;
+      k.key[i][j] = random_bytes(key_len);
+      if (i < j) k.psk[i][j] = k.psk[j][i] = random_psk();
     }
   }
+  return k;
+}
 
-  std::vector<MeshConfig> out;
-  for (size_t i = 0; i < n; ++i) {
-    const Region& me = regions[i];
+// "{spi: 0x..., algorithm: ..., key: 0x...}" of one static SA.
+std::string static_sa(uint32_t spi, const std::string& algorithm, const std::vector<uint8_t>& key) {
+  const std::vector<uint8_t> spi_bytes = {
+      static_cast<uint8_t>(spi >> 24), static_cast<uint8_t>(spi >> 16),
+      static_cast<uint8_t>(spi >> 8), static_cast<uint8_t>(spi)};
+  return "{spi: " + hex(spi_bytes) + ", algorithm: " + algorithm + ", key: " + hex(key) + "}";
+}
+
+// The configs of a mesh of `regions`, one a region.
+class MeshWriter {
+ public:
+  MeshWriter(const std::vector<Region>& regions, const Defaults& defaults,
+             const MeshOptions& options, const std::string& source)
+      : regions_(regions),
+        defaults_(defaults),
+        options_(options),
+        source_(source),
+        keys_(draw_keys(regions.size(), defaults.algorithm)) {}
+
+  MeshConfig config(size_t i) const {
+    const Region& me = regions_[i];
+    const size_t n = regions_.size();
     YamlWriter y;
     y.comment(0, "espgw config of region " + me.name + " in a full mesh of " + std::to_string(n) +
-                     " regions, written by `espgwctl mesh` from " + source + ".");
-    if (options.static_sas) {
+                     " regions, written by `espgwctl mesh` from " + source_ + ".");
+    if (options_.static_sas) {
       y.comment(0,
                 "LAB ONLY: static SAs with keys drawn for this mesh; the other regions' files "
                 "hold their mirror images. Keep this file mode 0600.");
@@ -306,66 +344,88 @@ std::vector<MeshConfig> generate_mesh(const std::string& regions_yaml, const std
                 "IKE with a pre-shared key per pair of regions, in " + me.site.secrets_file + ".");
     }
     y.blank();
-    write_site(y, me.site, me.wan, false, "", source);
+    write_site(y, me.site, me.wan, false, "", source_);
     y.blank();
     y.line(0, "tunnels:");
     for (size_t j = 0; j < n; ++j) {
-      if (i == j) continue;
-      const Region& peer = regions[j];
-      const std::string name = "to-" + peer.name;
-      const bool nat = nat_t_set ? nat_t
-                                 : !(me.public_address == me.wan.address) ||
-                                       !(peer.public_address == peer.wan.address);
-      y.line(2, "- name: " + name, "region " + peer.name,
-             Origin{source, peer.line, "region " + peer.name});
-      y.line(4, "local: " + me.wan.address.to_string());
-      y.line(4, "remote: " + peer.public_address.to_string());
-      y.line(4, "local_cidrs: " + prefix_list(me.cidrs));
-      y.line(4, "remote_cidrs: " + prefix_list(peer.cidrs));
-      y.line(4, std::string("nat_t: ") + (nat ? "true" : "false"));
-      if (mss) y.line(4, "mss: " + std::to_string(*mss));
-      if (options.static_sas) {
-        y.line(4, "static_sa:");
-        y.line(6, "outbound: {spi: " +
-                      std::string(hex({static_cast<uint8_t>(spi[i][j] >> 24),
-                                       static_cast<uint8_t>(spi[i][j] >> 16),
-                                       static_cast<uint8_t>(spi[i][j] >> 8),
-                                       static_cast<uint8_t>(spi[i][j])})) +
-                      ", algorithm: " + algorithm + ", key: " + hex(key[i][j]) + "}");
-        y.line(6, "inbound: {spi: " +
-                      std::string(hex({static_cast<uint8_t>(spi[j][i] >> 24),
-                                       static_cast<uint8_t>(spi[j][i] >> 16),
-                                       static_cast<uint8_t>(spi[j][i] >> 8),
-                                       static_cast<uint8_t>(spi[j][i])})) +
-                      ", algorithm: " + algorithm + ", key: " + hex(key[j][i]) + "}");
-      } else {
-        y.line(4, "ike:");
-        y.line(6, "local_id: " + yaml_quote(me.public_address.to_string()));
-        y.line(6, "remote_id: " + yaml_quote(peer.public_address.to_string()));
-        y.line(6, "psk_ref: " + name);
-        // One side starts, so that the pair does not race two IKE_SAs at load; the other
-        // traps: its own traffic brings the tunnel up too (espgw raises an acquire), as a
-        // network engineer expects of either end.
-        y.line(6, std::string("start_action: ") + (me.name < peer.name ? "start" : "trap"),
-               me.name < peer.name ? "the region first by name starts IKE"
-                                   : "the peer starts IKE; traffic from here starts it too");
-      }
+      if (i != j) tunnel(y, i, j);
     }
-    if (!options.static_sas) {
-      y.blank();
-      y.line(0, "ike:");
-      y.line(2, "secrets_file: " + me.site.secrets_file, "mode 0600: the pre-shared keys");
-    }
+    if (!options_.static_sas) write_secrets_file(y, me.site);
     MeshConfig mc;
     mc.region = me.name;
     y.move_into(mc.result);
-    if (!options.static_sas) {
+    if (!options_.static_sas) {
       for (size_t j = 0; j < n; ++j) {
-        if (j != i) mc.result.secrets["to-" + regions[j].name] = psk[i][j];
+        if (j != i) mc.result.secrets["to-" + regions_[j].name] = keys_.psk[i][j];
       }
     }
-    out.push_back(std::move(mc));
+    return mc;
   }
+
+ private:
+  // Region i's tunnel to region j.
+  void tunnel(YamlWriter& y, size_t i, size_t j) const {
+    const Region& me = regions_[i];
+    const Region& peer = regions_[j];
+    const std::string name = "to-" + peer.name;
+    const bool nat = defaults_.nat_t_set ? defaults_.nat_t
+                                         : !(me.public_address == me.wan.address) ||
+                                               !(peer.public_address == peer.wan.address);
+    y.line(2, "- name: " + name, "region " + peer.name,
+           Origin{source_, peer.line, "region " + peer.name});
+    y.line(4, "local: " + me.wan.address.to_string());
+    y.line(4, "remote: " + peer.public_address.to_string());
+    y.line(4, "local_cidrs: " + prefix_list(me.cidrs));
+    y.line(4, "remote_cidrs: " + prefix_list(peer.cidrs));
+    y.line(4, std::string("nat_t: ") + (nat ? "true" : "false"));
+    if (defaults_.mss) y.line(4, "mss: " + std::to_string(*defaults_.mss));
+    if (options_.static_sas) {
+      y.line(4, "static_sa:");
+      y.line(6, "outbound: " + static_sa(keys_.spi[i][j], defaults_.algorithm, keys_.key[i][j]));
+      y.line(6, "inbound: " + static_sa(keys_.spi[j][i], defaults_.algorithm, keys_.key[j][i]));
+      return;
+    }
+    y.line(4, "ike:");
+    y.line(6, "local_id: " + yaml_quote(me.public_address.to_string()));
+    y.line(6, "remote_id: " + yaml_quote(peer.public_address.to_string()));
+    y.line(6, "psk_ref: " + name);
+    // One side starts, so that the pair does not race two IKE_SAs at load; the other traps: its
+    // own traffic brings the tunnel up too (espgw raises an acquire), as a network engineer
+    // expects of either end.
+    y.line(6, std::string("start_action: ") + (me.name < peer.name ? "start" : "trap"),
+           me.name < peer.name ? "the region first by name starts IKE"
+                               : "the peer starts IKE; traffic from here starts it too");
+  }
+
+  const std::vector<Region>& regions_;
+  const Defaults& defaults_;
+  const MeshOptions& options_;
+  const std::string& source_;
+  const Keys keys_;
+};
+
+}  // namespace
+
+std::vector<MeshConfig> generate_mesh(const std::string& regions_yaml, const std::string& source,
+                                      const MeshOptions& options) {
+  const YAML::Node root = load(regions_yaml, source);
+  RegionsReader rd(source);
+  rd.keys(root, "the top level", {"defaults", "regions"});
+  const Defaults defaults = read_defaults(rd, root);
+  const YAML::Node list = root["regions"];
+  if (!list || !list.IsSequence() || list.size() < 2) {
+    throw ImportError(source + ":" + std::to_string((list ? list.Mark().line : 0) + 1) +
+                      ": regions: a list of at least two regions");
+  }
+  std::vector<Region> regions;
+  std::set<std::string> names;
+  for (size_t i = 0; i < list.size(); ++i)
+    regions.push_back(read_region(rd, list[i], i, defaults, options, names));
+  check_overlaps(regions, source);
+  const MeshWriter writer(regions, defaults, options, source);
+  std::vector<MeshConfig> out;
+  for (size_t i = 0; i < regions.size(); ++i)
+    out.push_back(writer.config(i));
   return out;
 }
 

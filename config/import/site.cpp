@@ -61,16 +61,12 @@ IpAddress wan_local(const Site& site, const InterfaceAddress& fallback) {
   return site.wan_address ? site.wan_address->address : fallback.address;
 }
 
-void write_site(YamlWriter& y, const Site& site, const InterfaceAddress& wan_address,
-                bool wan_is_placeholder, std::string_view why, const std::string& source,
-                const std::vector<InterfaceAddress>& extra) {
-  y.line(0, "dataplane:");
-  y.line(2, "workers: " + std::to_string(site.workers),
-         "worker lcores: start espgw with -l 0-" + std::to_string(site.workers));
-  if (!site.control_socket.empty()) y.line(2, "control_socket: " + site.control_socket);
-  for (const auto& [k, v] : site.dataplane_extra)
-    y.line(2, k + ": " + v);
-  y.blank();
+namespace {
+
+// The WAN port (`wan`, with the `extra` addresses) and the LAN port where the site has one.
+void write_interfaces(YamlWriter& y, const Site& site, const InterfaceAddress& wan,
+                      bool wan_is_placeholder, std::string_view why, const std::string& source,
+                      const std::vector<InterfaceAddress>& extra) {
   y.line(0, "interfaces:");
   y.line(2, "- name: wan");
   if (site.wan_device.empty()) {
@@ -80,7 +76,6 @@ void write_site(YamlWriter& y, const Site& site, const InterfaceAddress& wan_add
   } else {
     y.line(4, "device: " + yaml_quote(site.wan_device));
   }
-  const InterfaceAddress wan = site.wan_address ? *site.wan_address : wan_address;
   std::string addresses = wan.to_string();
   for (const auto& e : extra) {
     if (!(e.address == wan.address)) addresses += ", " + e.to_string();
@@ -92,23 +87,25 @@ void write_site(YamlWriter& y, const Site& site, const InterfaceAddress& wan_add
   }
   y.line(4, "mtu: " + std::to_string(site.wan_mtu));
   y.line(4, "exception: tap", "kernel interface espgw-wan: charon does IKE through it");
-  const bool lan = !site.lan_device.empty() || site.lan_address;
-  if (lan) {
-    if (!site.lan_address) {
-      throw ImportError(source + ": --lan-interface needs --lan-address ADDRESS/LENGTH");
-    }
-    y.line(2, "- name: lan");
-    if (site.lan_device.empty()) {
-      y.placeholder(4, "device: EDIT-lan-device",
-                    "the DPDK device of the port towards the local networks (--lan-interface)");
-    } else {
-      y.line(4, "device: " + yaml_quote(site.lan_device));
-    }
-    y.line(4, "addresses: [" + site.lan_address->to_string() + "]");
-    y.line(4, "mtu: " + std::to_string(site.lan_mtu));
-    y.line(4, "exception: tap");
+  if (site.lan_device.empty() && !site.lan_address) return;
+  if (!site.lan_address) {
+    throw ImportError(source + ": --lan-interface needs --lan-address ADDRESS/LENGTH");
   }
-  y.blank();
+  y.line(2, "- name: lan");
+  if (site.lan_device.empty()) {
+    y.placeholder(4, "device: EDIT-lan-device",
+                  "the DPDK device of the port towards the local networks (--lan-interface)");
+  } else {
+    y.line(4, "device: " + yaml_quote(site.lan_device));
+  }
+  y.line(4, "addresses: [" + site.lan_address->to_string() + "]");
+  y.line(4, "mtu: " + std::to_string(site.lan_mtu));
+  y.line(4, "exception: tap");
+}
+
+// The default route through the WAN port's router; the local networks through the LAN port's.
+void write_routes(YamlWriter& y, const Site& site, const InterfaceAddress& wan, bool lan,
+                  const std::string& source) {
   y.line(0, "routes:");
   std::optional<IpAddress> gw = site.wan_gateway ? site.wan_gateway : subnet_router(wan);
   bool gw_guessed = false;
@@ -134,22 +131,45 @@ void write_site(YamlWriter& y, const Site& site, const InterfaceAddress& wan_add
     y.line(4, "via: " + gw->to_string());
   }
   y.line(4, "interface: wan");
-  if (lan) {
-    for (const auto& c : site.local_cidrs) {
-      if (c.address.family != site.lan_address->address.family) continue;
-      if (c.contains(site.lan_address->address) && c.length >= site.lan_address->length) continue;
-      std::optional<IpAddress> lgw =
-          site.lan_gateway ? site.lan_gateway : subnet_router(*site.lan_address);
-      if (!lgw) {
-        throw ImportError(source + ": the LAN address " + site.lan_address->to_string() +
-                          " leaves no room for a router to " + c.to_string() +
-                          ": give --lan-gateway ADDRESS");
-      }
-      y.line(2, "- prefix: " + c.to_string(), "a local network, behind the LAN port");
-      y.line(4, "via: " + lgw->to_string());
-      y.line(4, "interface: lan");
+  if (!lan) return;
+  for (const auto& c : site.local_cidrs) {
+    if (c.address.family != site.lan_address->address.family) continue;
+    if (c.contains(site.lan_address->address) && c.length >= site.lan_address->length) continue;
+    std::optional<IpAddress> lgw =
+        site.lan_gateway ? site.lan_gateway : subnet_router(*site.lan_address);
+    if (!lgw) {
+      throw ImportError(source + ": the LAN address " + site.lan_address->to_string() +
+                        " leaves no room for a router to " + c.to_string() +
+                        ": give --lan-gateway ADDRESS");
     }
+    y.line(2, "- prefix: " + c.to_string(), "a local network, behind the LAN port");
+    y.line(4, "via: " + lgw->to_string());
+    y.line(4, "interface: lan");
   }
+}
+
+}  // namespace
+
+void write_secrets_file(YamlWriter& y, const Site& site) {
+  y.blank();
+  y.line(0, "ike:");
+  y.line(2, "secrets_file: " + site.secrets_file, "mode 0600: the pre-shared keys");
+}
+
+void write_site(YamlWriter& y, const Site& site, const InterfaceAddress& wan_address,
+                bool wan_is_placeholder, std::string_view why, const std::string& source,
+                const std::vector<InterfaceAddress>& extra) {
+  y.line(0, "dataplane:");
+  y.line(2, "workers: " + std::to_string(site.workers),
+         "worker lcores: start espgw with -l 0-" + std::to_string(site.workers));
+  if (!site.control_socket.empty()) y.line(2, "control_socket: " + site.control_socket);
+  for (const auto& [k, v] : site.dataplane_extra)
+    y.line(2, k + ": " + v);
+  y.blank();
+  const InterfaceAddress wan = site.wan_address ? *site.wan_address : wan_address;
+  write_interfaces(y, site, wan, wan_is_placeholder, why, source, extra);
+  y.blank();
+  write_routes(y, site, wan, !site.lan_device.empty() || site.lan_address, source);
 }
 
 }  // namespace espgw::import

@@ -23,6 +23,9 @@ void write_site(YamlWriter& y, const Site& site, const InterfaceAddress& wan_add
                 bool wan_is_placeholder, std::string_view why, const std::string& source,
                 const std::vector<InterfaceAddress>& extra = {});
 
+// A blank line and the top-level ike: that names the site's secrets file.
+void write_secrets_file(YamlWriter& y, const Site& site);
+
 // The outer address tunnels use: the WAN address the site gives, or the placeholder.
 IpAddress wan_local(const Site& site, const InterfaceAddress& fallback);
 
