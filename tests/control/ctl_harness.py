@@ -360,18 +360,55 @@ class Events:
         self.sock.close()
 
 
-class FloodTest(unittest.TestCase):
-    """A test class over one espgw whose lan port reads an endless flood (net_pcap infinite_rx)
-    from 172.50.1.10 to each of DESTINATIONS, COPIES datagrams each: set ESPGW, ESPGWCTL, NAME,
-    KEYS (the keys the test puts in, never to be printed), DESTINATIONS and COPIES."""
+class GatewayTest(unittest.TestCase):
+    """A test class over one espgw, cls.gw: started before the tests, stopped after them, when no
+    key it was given may appear in anything it, espgwctl or the tests' requests showed (nor in
+    seen()). Set ESPGW, ESPGWCTL, NAME, KEYS (the keys the tests put in, never to be printed),
+    TRAFFIC (its lan port reads LAN_PACKETS packets into tunnel "east") and PACKETS (how many
+    packets it must have handled before the tests start); or override gateway(). prepare() may
+    change its files before it starts."""
+
+    KEYS = ()
+    TRAFFIC = False
+    PACKETS = 0
+
+    @classmethod
+    def gateway(cls):
+        return Gateway(cls.ESPGW, cls.ESPGWCTL, cls.NAME, traffic=cls.TRAFFIC, keys=cls.KEYS)
+
+    @classmethod
+    def prepare(cls):
+        """Before espgw starts."""
+
+    @classmethod
+    def seen(cls):
+        """What else the tests saw, for the key check."""
+        return ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.gw = cls.gateway()
+        cls.addClassCleanup(cls.gw.cleanup)
+        cls.addClassCleanup(cls.gw.close)
+        cls.prepare()
+        cls.gw.start()
+        if cls.PACKETS:
+            cls.gw.wait_packets(cls.PACKETS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.close()
+        cls.gw.assert_no_key_material(cls.seen())
+
+
+class FloodTest(GatewayTest):
+    """A GatewayTest whose lan port reads an endless flood (net_pcap infinite_rx) from
+    172.50.1.10 to each of DESTINATIONS, COPIES datagrams each: set DESTINATIONS and COPIES too."""
 
     COPIES = 32
 
     @classmethod
-    def setUpClass(cls):
-        cls.gw = Gateway(cls.ESPGW, cls.ESPGWCTL, cls.NAME, keys=cls.KEYS)
-        cls.addClassCleanup(cls.gw.cleanup)
-        cls.addClassCleanup(cls.gw.close)
+    def prepare(cls):
         frames = [udp_frame("172.50.1.10", dst, 1000 + i, 5201, bytes(range(64)))
                   for i in range(cls.COPIES) for dst in cls.DESTINATIONS]
         write_pcap(os.path.join(cls.gw.dir, "flood.pcap"), frames)
@@ -381,12 +418,6 @@ class FloodTest(unittest.TestCase):
         assert lan in text
         with open(cls.gw.config_path, "w") as f:
             f.write(text.replace(lan, f"rx_pcap={cls.gw.dir}/flood.pcap,infinite_rx=1"))
-        cls.gw.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gw.close()
-        cls.gw.assert_no_key_material()
 
     def ok(self, req):
         resp = self.gw.request(req)

@@ -5,7 +5,8 @@ espgw's /espgw/* commands with the control socket."""
 import json
 import os
 import socket
-import unittest
+
+from control import ctl_harness
 
 
 class TelemetryClient:
@@ -28,28 +29,16 @@ class TelemetryClient:
         self.sock.close()
 
 
-class GatewayCase(unittest.TestCase):
-    """Tests of one espgw and its telemetry: setUpClass starts cls.gw (from gateway(), which the
-    subclass defines), waits for its `packets`, opens cls.tel; at the end both are closed and no
-    key may appear in anything either of them showed."""
-
-    packets = 0
-
-    @classmethod
-    def gateway(cls):
-        raise NotImplementedError
+class GatewayCase(ctl_harness.GatewayTest):
+    """A GatewayTest with a client of its espgw's telemetry, cls.tel, opened once espgw has handled
+    its PACKETS; no key may appear in any answer of it either."""
 
     @classmethod
     def setUpClass(cls):
-        cls.gw = cls.gateway()
-        cls.addClassCleanup(cls.gw.cleanup)
-        cls.addClassCleanup(cls.gw.close)
-        cls.gw.start()
-        cls.gw.wait_packets(cls.packets)
+        super().setUpClass()
         cls.tel = TelemetryClient(cls.gw.prefix)
         cls.addClassCleanup(cls.tel.close)
 
     @classmethod
-    def tearDownClass(cls):
-        cls.gw.close()
-        cls.gw.assert_no_key_material(cls.tel.texts)
+    def seen(cls):
+        return cls.tel.texts

@@ -49,19 +49,9 @@ def rows(text):
     return [re.split(r"\s{2,}", line.strip()) for line in text.splitlines() if line.strip()]
 
 
-class Commands(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.gw = h.Gateway(ESPGW, ESPGWCTL, "cmd", traffic=True, keys=KEYS)
-        cls.addClassCleanup(cls.gw.cleanup)
-        cls.addClassCleanup(cls.gw.close)
-        cls.gw.start()
-        cls.gw.wait_packets(h.LAN_PACKETS)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gw.close()
-        cls.gw.assert_no_key_material()
+class Commands(h.GatewayTest):
+    ESPGW, ESPGWCTL, NAME, KEYS = ESPGW, ESPGWCTL, "cmd", KEYS
+    TRAFFIC, PACKETS = True, h.LAN_PACKETS
 
     def generation(self):
         return self.gw.ctl_json("status")["generation"]

@@ -34,19 +34,9 @@ def sa_add(spi, key, direction="in", if_id=EAST, algorithm="aes128gcm16", ike=No
             "ike": IKE if ike is None else ike}
 
 
-class IkeProtocol(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.gw = h.Gateway(ESPGW, ESPGWCTL, "ike", traffic=True, keys=KEYS)
-        cls.addClassCleanup(cls.gw.cleanup)
-        cls.addClassCleanup(cls.gw.close)
-        cls.gw.start()
-        cls.gw.wait_packets(h.LAN_PACKETS)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gw.close()
-        cls.gw.assert_no_key_material()
+class IkeProtocol(h.GatewayTest):
+    ESPGW, ESPGWCTL, NAME, KEYS = ESPGW, ESPGWCTL, "ike", KEYS
+    TRAFFIC, PACKETS = True, h.LAN_PACKETS
 
     def tearDown(self):
         self.gw.request({"cmd": "sa-flush", "origin": "ike"})

@@ -37,7 +37,7 @@ def rows(text):
 
 
 class Peers(GatewayCase):
-    packets = PACKETS
+    PACKETS = PACKETS
 
     @classmethod
     def gateway(cls):

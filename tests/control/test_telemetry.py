@@ -38,11 +38,8 @@ def as_telemetry_sa(sa):
 
 
 class Telemetry(GatewayCase):
-    packets = h.LAN_PACKETS
-
-    @classmethod
-    def gateway(cls):
-        return h.Gateway(ESPGW, ESPGWCTL, "tel", traffic=True)
+    ESPGW, ESPGWCTL, NAME = ESPGW, ESPGWCTL, "tel"
+    TRAFFIC, PACKETS = True, h.LAN_PACKETS
 
     def test_lists_espgw_commands(self):
         listed = self.tel.query("/")

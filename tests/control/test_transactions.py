@@ -104,18 +104,8 @@ BAD_THIRD_OPS = {
 }
 
 
-class Transactions(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.gw = h.Gateway(ESPGW, ESPGWCTL, "tx", keys=KEYS)
-        cls.addClassCleanup(cls.gw.cleanup)
-        cls.addClassCleanup(cls.gw.close)
-        cls.gw.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gw.close()
-        cls.gw.assert_no_key_material()
+class Transactions(h.GatewayTest):
+    ESPGW, ESPGWCTL, NAME, KEYS = ESPGW, ESPGWCTL, "tx", KEYS
 
     def assert_refused(self, ops, must_say):
         before = self.gw.state()
