@@ -4,23 +4,26 @@
 
 Each espgw gateway runs the full stack under scripts/espgw-up: the dataplane on net_af_packet
 veths, strongSwan's charon with the kernel-espgw plugin, and espgw-ike loading the tunnel from
-the gateway's config (tests/ike/ike_lab.py, StackLab); gw1 is behind a 1:1 NAT as an EC2
+the gateway's config (tests/ike/stack_lab.py, StackLab); gw1 is behind a 1:1 NAT as an EC2
 instance behind its Elastic IP. gw2 is espgw too (the default) or a stock
 strongSwan with kernel-libipsec (--peer strongswan), standing for an AWS VPN endpoint. Shows IKE
 negotiating, pings and runs iperf3 both ways, prints `espgwctl ike status`, the per-SA counters
 and the throughput, and removes everything it made, also on Ctrl-C and on errors.
+
+It imports the labs from tests/ike and labkit from tests: scripts/demo runs it with
+PYTHONPATH=tests:tests/ike.
 """
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "ike"))
-import ike_lab as L  # noqa: E402
+import ike_lab as L
+from labkit import traffic
+from labkit.proc import Interrupted, LabError, on_signals_unwind
+from stack_lab import StackLab, stack_skip_reason
 
 BOLD = "\033[1m" if sys.stdout.isatty() else ""
 PLAIN = "\033[0m" if sys.stdout.isatty() else ""
@@ -46,12 +49,9 @@ def table(headers, rows):
 
 
 def ping(lab, src, dst, count):
-    r = lab.sh(src, "ping", "-n", "-q", "-c", str(count), "-i", "0.05", "-W", "2", dst,
-               check=False, timeout=count + 30)
-    m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
-    rtt = re.search(r"= [\d.]+/([\d.]+)/", r.stdout)
-    return {"sent": int(m.group(1)) if m else count, "received": int(m.group(2)) if m else 0,
-            "avg_ms": float(rtt.group(1)) if rtt else float("nan")}
+    r = traffic.ping(lab, src, dst, count=count, interval=0.05)
+    return {"sent": r["sent"], "received": r["received"],
+            "avg_ms": r.get("rtt_avg_ms", float("nan"))}
 
 
 def main():
@@ -65,17 +65,17 @@ def main():
     ap.add_argument("--esp", default="aes128gcm16", choices=sorted(L.ESP_CASES),
                     help="the ESP proposal (default aes128gcm16)")
     a = ap.parse_args()
-    why = L.stack_skip_reason(a.build)
+    why = stack_skip_reason(a.build)
     if why:
         print(f"error: the demo cannot run: {why}", file=sys.stderr)
         return 1
-    L.on_signals_unwind()
+    on_signals_unwind()
     started = time.monotonic()
     peer_name = "espgw (full stack)" if a.peer == "espgw" else "strongSwan 5.9.8, kernel-libipsec"
-    with L.StackLab(a.build, a.plugin, peer=a.peer, prefix="demo", nat=True) as lab:
+    with StackLab(a.build, a.plugin, peer=a.peer, prefix="demo", nat=True) as lab:
         try:
             code = run_demo(a, lab, peer_name)
-        except L.LabError:
+        except LabError:
             lab.dump_logs()
             raise
     say(f"lab removed; {time.monotonic() - started:.0f} s in all")
@@ -104,7 +104,7 @@ def run_demo(a, lab, peer_name):
     print(f"    CHILD_SA {L.TUNNEL} installed after {time.monotonic() - t0:.1f} s: "
           f"{child['encr']}-{child['keysize']}{'/' + child['integ'] if child['integ'] else ''}"
           f", SPIs in 0x{child['spi_in']:08x} out 0x{child['spi_out']:08x}, ESP in UDP 4500")
-    lab.wait_ping()
+    traffic.wait_ping(lab, "a", L.B_IP)
     say("tunnel up")
 
     say(f"ping A -> B and B -> A, {a.pings} each")
@@ -113,7 +113,8 @@ def run_demo(a, lab, peer_name):
     for name, p in pings.items():
         print(f"    {name}: {p['received']}/{p['sent']} answered, avg RTT {p['avg_ms']:.3f} ms")
     say(f"iperf3 A -> B and B -> A, TCP, {a.seconds} s each")
-    iperf = {"A -> B": lab.iperf3(a.seconds), "B -> A": lab.iperf3(a.seconds, reverse=True)}
+    iperf = {"A -> B": traffic.iperf3(lab, "a", "b", L.B_IP, seconds=a.seconds),
+             "B -> A": traffic.iperf3(lab, "a", "b", L.B_IP, seconds=a.seconds, reverse=True)}
     for name, r in iperf.items():
         print(f"    {name}: {r['bps'] / 1e9:.2f} Gbit/s, {r['retransmits']} retransmissions")
 
@@ -155,9 +156,9 @@ def run_demo(a, lab, peer_name):
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (KeyboardInterrupt, L.Interrupted):
+    except (KeyboardInterrupt, Interrupted):
         print("\ninterrupted: the lab was torn down", file=sys.stderr)
         sys.exit(130)
-    except (L.LabError, subprocess.SubprocessError) as e:
+    except (LabError, subprocess.SubprocessError) as e:
         print(f"error: {e}\n(the lab was torn down)", file=sys.stderr)
         sys.exit(1)

@@ -9,9 +9,9 @@ the tunnels of espgw's config (their `ike:` sections: lifetimes, DPD) into it an
 gw2, the stand-in for an AWS VPN endpoint, is a stock charon with a hand-written swanctl.conf:
 one connection per tunnel, from its own address (two tunnels: two addresses, one charon).
 
-Traffic: two sequence-numbered UDP streams, A -> B and B -> A, from tests/e2e/tools.py
-(udp-seq-send), received by ha_traffic.py, which also notes when each datagram arrived, so that an
-outage is measured in seconds (last datagram before it, first after) as well as in datagrams.
+Traffic: two sequence-numbered UDP streams, A -> B and B -> A (streams(): labkit.traffic.Stream,
+received by labkit/seq_recv.py, which also notes when each datagram arrived, so that an outage is
+measured in seconds (last datagram before it, first after) as well as in datagrams.
 
 Dead peer detection (dpd=True) as AWS does it: DPD after 10 s without traffic from the peer, the
 peer declared dead 30 s after its last packet. charon reads dpd_timeout for IKEv1 only; an IKEv2
@@ -29,33 +29,25 @@ for the address, so that gw2 neither accepts nor sends anything on it, while ARP
 itself stay (charon sees no address change and does not roam).
 """
 
-import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import threading
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "ike_vici"))
-import ike_lab  # noqa: E402
-from ike_lab import (A_IP, B_IP, GW1_WAN, GW2_WAN, NET_A, NET_B, LabError,  # noqa: E402,F401
-                     say, wait_for)
-from vici_py import Vici  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(HERE))
-TOOLS = os.path.join(ROOT, "tests", "labkit", "tools.py")
-RECV = os.path.join(ROOT, "tests", "labkit", "seq_recv.py")
-PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+import ike_lab
+from ike_lab import (A_IP, B_IP, GW1_WAN, GW2_WAN, NET_A, NET_B, swanctl_connection,
+                     swanctl_secret, teardown, tunnel_yaml, wait_for, write_swanctl)
+from ike_vici.vici_py import Vici
+from labkit import proc
+from labkit.charon import skip_reason as charon_skip_reason
+from labkit.control import Control
+from labkit.traffic import Stream
 
 GW2_WAN2 = "198.51.100.3"
 PEER_ADDRESS = {"t1": GW2_WAN, "t2": GW2_WAN2}
 PORT_AB = 6000
 PORT_BA = 6001
-END_MARKERS = 3  # tools.py udp-seq-send sends three
 
 DPD_RETRANSMITS = """
 # tests/ike/ha_lab.py: an IKEv2 peer is dead ~30 s after its last packet (dpd_delay 10 s, then
@@ -69,7 +61,7 @@ charon {
 
 
 def skip_reason(espgw_ike):
-    reason = ike_lab.skip_reason()
+    reason = charon_skip_reason()
     if reason:
         return reason
     if not os.access(espgw_ike, os.X_OK):
@@ -77,65 +69,42 @@ def skip_reason(espgw_ike):
     return None
 
 
-def result(p, what, timeout):
-    """A helper's JSON result (its last line of output)."""
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        p.kill()
-        p.communicate()
-        raise LabError(f"{what}: no result after {timeout} s") from e
-    if p.returncode != 0:
-        raise LabError(f"{what}: exit {p.returncode}: {out}{err}")
-    return json.loads(out.strip().splitlines()[-1])
+def streams(lab, rate):
+    """Both streams, A -> B and B -> A, at `rate` datagrams per second each (receivers first),
+    running; labkit.traffic.stop_streams() ends them."""
+    return (Stream(lab, "a", "b", B_IP, PORT_AB, rate).start(),
+            Stream(lab, "b", "a", A_IP, PORT_BA, rate).start())
 
 
-def ready(p, what):
-    """p once it has printed "ready" (its socket is bound)."""
-    line = p.stdout.readline()
-    if line.strip() != "ready":
-        p.kill()
-        p.wait(10)
-        raise LabError(f"{what} did not start: {line}{p.stderr.read()}")
-    return p
+def drops_grown(before, after):
+    """{reason: n} for each of espgw's drop reasons that grew."""
+    return {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
 
 
-class Stream:
-    """One sequence-numbered UDP stream between the hosts, while it runs. spawn(ns, script,
-    *args) starts a traffic helper in a namespace and returns it once ready."""
+class Gw1State:
+    """What gw1's espgw holds and counts, in a lab with `ctl` (gw1's espgw), `gw1` (its charon)
+    and `tunnels` (gw1's tunnels)."""
 
-    def __init__(self, spawn, src, dst_ip, dst, bind_ip, port, rate):
-        self.name = f"{src.upper()} -> {dst.upper()}"
-        self.recv = spawn(dst, RECV, "udp-seq-recv", "--bind", bind_ip, "--port", str(port),
-                          "--timeout", "300")
-        self.send = spawn(src, TOOLS, "udp-seq-send", "--to", dst_ip, "--port", str(port),
-                          "--rate", str(rate))
+    def drops(self):
+        return self.ctl("counters")["drops"]
 
-    def stop(self):
-        self.send.send_signal(signal.SIGTERM)
+    def out_packets(self, tunnel):
+        """Packets sent under the tunnel's outbound SAs that espgw holds now."""
+        return sum(sa["packets"] for (d, _), sa in self.ctl.sas(tunnel).items() if d == "out")
 
-    def collect(self):
-        sent = result(self.send, f"udp-seq-send {self.name}", 30)
-        got = result(self.recv, f"udp-seq-recv {self.name}", 60)
-        got["sender"] = sent
-        return got
-
-
-def streams(spawn, rate):
-    """Both streams, A -> B and B -> A, at `rate` datagrams per second each (receivers first)."""
-    return (Stream(spawn, "a", B_IP, "b", B_IP, PORT_AB, rate),
-            Stream(spawn, "b", A_IP, "a", A_IP, PORT_BA, rate))
+    def stale_sas(self):
+        """espgw's IKE SAs that no CHILD_SA of gw1's charon has (any state)."""
+        known = set()
+        for t in self.tunnels:
+            for c in self.gw1.child_sas(t):
+                known |= {("in", c["spi_in"]), ("out", c["spi_out"])}
+        return sorted(f"{sa['direction']} {sa['spi']} ({sa['tunnel']})"
+                      for sa in self.ctl("sas")["sas"]
+                      if sa.get("origin") == "ike" and
+                      (sa["direction"], int(sa["spi"], 16)) not in known)
 
 
-def stack_spawn(lab):
-    """Stream's spawn for an ike_lab.StackLab (gw1 under scripts/espgw-up)."""
-    def spawn(ns, script, *args):
-        return ready(lab.spawn(ns, PYTHON, script, *args),
-                     f"{os.path.basename(script)} {' '.join(args)} in {ns}")
-    return spawn
-
-
-class HaLab(ike_lab.Lab):
+class HaLab(Gw1State, ike_lab.Lab):
     def __init__(self, espgw, plugin, espgw_ike, tunnels=("t1",), failback=None, ike="",
                  peer_conn="", peer_child="", dpd=False, idle_sleep_us=200):
         """tunnels: gw1's tunnels, in preference order, "t1" to 198.51.100.2 and "t2" to
@@ -151,12 +120,11 @@ class HaLab(ike_lab.Lab):
         self.dpd = dpd
         self.espgw_ike_bin = espgw_ike
         self.ike_proc = None
-        self.helpers = []
         self.local_rule_moved = False
         self.psks = {t: secrets.token_urlsafe(24) for t in self.tunnels}
         super().__init__(espgw, plugin, idle_sleep_us=idle_sleep_us, name_prefix="ha")
         self.ike_log = os.path.join(self.gw1.dir, "espgw-ike.log")
-        self.ike_status = ike_lab.Control(os.path.join(self.gw1.dir, "espgw-ike.sock"))
+        self.ike_status = Control(os.path.join(self.gw1.dir, "espgw-ike.sock"))
         if dpd:
             for c in self.charons:
                 with open(c.conf, "a") as f:
@@ -168,98 +136,37 @@ class HaLab(ike_lab.Lab):
         super().up()
         if "t2" in self.tunnels:
             self.sh("gw2", "ip", "addr", "add", f"{GW2_WAN2}/24", "dev", self.dev["gw2_wan"])
+        return self
 
     def write_espgw_config(self, tunnel=None):
         """espgw's config, read by espgw and espgw-ike alike."""
-        secrets_file = os.path.join(self.espgw_dir, "secrets.yaml")
-        fd = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write("psk:\n" + "".join(f"  {t}: {k}\n" for t, k in self.psks.items()))
-        extra = "".join(f"\n      {line.strip()}" for line in self.ike_extra.splitlines()
-                        if line.strip())
-        tunnels = "".join(f"""
-  - name: {t}
-    local: {GW1_WAN}
-    remote: {PEER_ADDRESS[t]}
-    local_cidrs: [{NET_A}]
-    remote_cidrs: [{NET_B}]
-    nat_t: true
-    ike:
-      psk_ref: {t}
-      ike_proposals: [aes128-sha256-modp2048]
-      esp_proposals: [aes128gcm16-modp2048]{extra}""" for t in self.tunnels)
+        extra = lines(self.ike_extra, 6)
         peers = ""
         if self.failback is not None:
-            peers = f"""
-peers:
+            peers = f"""peers:
   - name: gw2
     tunnels: [{', '.join(self.tunnels)}]
-    failback: {'true' if self.failback else 'false'}"""
-        self.espgw_config = os.path.join(self.espgw_dir, "espgw.yaml")
-        with open(self.espgw_config, "w") as f:
-            f.write(f"""# gw1 of the HA lab (tests/ike/ha_lab.py): SAs from charon and espgw-ike.
-dataplane:
-  workers: 1
-  control_socket: {self.socket}
-  idle_sleep_us: {self.idle_sleep_us}
-interfaces:
-  - name: wan
-    device: net_af_packet0,iface={self.dev['gw1_wan']}
-    addresses: [{GW1_WAN}/24]
-    exception: tap
-  - name: lan
-    device: net_af_packet1,iface={self.dev['gw1_lan']}
-    addresses: [172.50.1.1/24]
-    exception: tap
-tunnels:{tunnels}{peers}
-ike:
-  secrets_file: {secrets_file}
-  vici_socket: {self.gw1.dir}/charon.vici
-""")
+    failback: {'true' if self.failback else 'false'}
+"""
+        self.write_gw1_config(
+            self.psks, "".join(tunnel_yaml(t, GW1_WAN, PEER_ADDRESS[t], NET_A, NET_B, t,
+                                           extra_ike=extra) for t in self.tunnels),
+            "gw1 of the HA lab (tests/ike/ha_lab.py): SAs from charon and espgw-ike.", peers)
 
     def write_swanctl(self, **_):
         """gw2's swanctl.conf: one connection per tunnel of gw1, each from its own address."""
         dpd = "\n    dpd_delay = 10s" if self.dpd else ""
         action = self.dpd if isinstance(self.dpd, str) else "clear"
         child_dpd = f"\n        dpd_action = {action}" if self.dpd else ""
-        conn_extra = "".join(f"\n    {line.strip()}" for line in self.peer_conn.splitlines()
-                             if line.strip())
-        child_extra = "".join(f"\n        {line.strip()}"
-                              for line in self.peer_child.splitlines() if line.strip())
-        conns, keys = "", ""
-        for t in self.tunnels:
-            conns += f"""
-  {t} {{
-    version = 2
-    local_addrs = {PEER_ADDRESS[t]}
-    remote_addrs = {GW1_WAN}
-    proposals = aes128-sha256-modp2048
-    encap = yes
-    mobike = no{dpd}{conn_extra}
-    local {{
-      auth = psk
-      id = {PEER_ADDRESS[t]}
-    }}
-    remote {{
-      auth = psk
-      id = {GW1_WAN}
-    }}
-    children {{
-      {t} {{
-        local_ts = {NET_B}
-        remote_ts = {NET_A}
-        esp_proposals = aes128gcm16-modp2048{child_dpd}{child_extra}
-      }}
-    }}
-  }}"""
-            keys += f"""
-  ike-{t} {{
-    id-1 = {PEER_ADDRESS[t]}
-    id-2 = {GW1_WAN}
-    secret = "{self.psks[t]}"
-  }}"""
-        with open(self.gw2.swanctl_conf, "w") as f:
-            f.write(f"connections {{{conns}\n}}\nsecrets {{{keys}\n}}\n")
+        write_swanctl(self.gw2.swanctl_conf,
+                      [swanctl_connection(t, PEER_ADDRESS[t], GW1_WAN, NET_B, NET_A,
+                                          "aes128gcm16-modp2048",
+                                          conn_extra="\n    mobike = no" + dpd
+                                          + lines(self.peer_conn, 4),
+                                          child_extra=child_dpd + lines(self.peer_child, 8))
+                       for t in self.tunnels],
+                      [swanctl_secret(t, PEER_ADDRESS[t], GW1_WAN, self.psks[t])
+                       for t in self.tunnels])
 
     # ---- processes ----
 
@@ -273,48 +180,20 @@ ike:
         return {t: self.established(t) for t in self.tunnels}
 
     def start_ike(self):
-        cmd = ["ip", "netns", "exec", self.ns["gw1"], self.espgw_ike_bin, "--config",
-               self.espgw_config, "--foreground"]
-        with open(self.ike_log, "a") as log:
-            self.ike_proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, start_new_session=True)
+        self.ike_proc = proc.start(self.nsexec("gw1", self.espgw_ike_bin, "--config",
+                                               self.espgw_config, "--foreground"),
+                                   log=self.ike_log)
 
         def ready():
-            if self.ike_proc.poll() is not None:
-                raise LabError(f"espgw-ike exited with {self.ike_proc.returncode}:\n"
-                               + self.ike_log_tail())
-            try:
-                st = self.ike_status("status")
-            except (OSError, LabError, ValueError):
-                return None
-            return st["charon"]["connected"] and all(t["loaded"] for t in st["tunnels"])
+            proc.alive_or_raise(self.ike_proc, "espgw-ike", proc.tail(self.ike_log, 30))
+            st = self.ike_status.answers()
+            return st and st["charon"]["connected"] and all(t["loaded"] for t in st["tunnels"])
 
         wait_for("espgw-ike to load the tunnels into charon", ready, 30)
 
     def stop_ike(self, sig=signal.SIGTERM, timeout=15):
-        code, self.ike_proc = ike_lab.stop_process(self.ike_proc, sig, timeout), None
+        code, self.ike_proc = proc.stop_process(self.ike_proc, sig, timeout), None
         return code
-
-    def kill_espgw(self):
-        """SIGKILL to espgw: no clean-up of its own."""
-        self.espgw_proc.kill()
-        self.espgw_proc.wait()
-        self.espgw_proc = None
-
-    def ike_log_tail(self, lines=30):
-        try:
-            with open(self.ike_log) as f:
-                return "".join(f.readlines()[-lines:])
-        except OSError:
-            return ""
-
-    def spawn(self, ns, script, *args):
-        """A traffic helper in a namespace; waits for its "ready" line."""
-        p = subprocess.Popen(["ip", "netns", "exec", self.ns[ns], PYTHON, script, *args],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
-        self.helpers.append(p)
-        return ready(p, f"{os.path.basename(script)} {' '.join(args)} in {ns}")
 
     # ---- state ----
 
@@ -360,34 +239,6 @@ ike:
 
         return wait_for(f"espgw to hold only the SAs of {tunnel}'s CHILD_SA", check, timeout, 0.2)
 
-    def stale_sas(self):
-        """espgw's IKE SAs that no CHILD_SA of gw1's charon has (any state)."""
-        known = set()
-        for t in self.tunnels:
-            for c in self.gw1.child_sas(t):
-                known |= {("in", c["spi_in"]), ("out", c["spi_out"])}
-        return sorted(f"{sa['direction']} {sa['spi']} ({sa['tunnel']})"
-                      for sa in self.ctl("sas")["sas"]
-                      if sa.get("origin") == "ike" and
-                      (sa["direction"], int(sa["spi"], 16)) not in known)
-
-    def drops(self):
-        return self.ctl("counters")["drops"]
-
-    @staticmethod
-    def drops_grown(before, after):
-        """{reason: n} for each of espgw's drop reasons that grew."""
-        return {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
-
-    def out_packets(self, tunnel):
-        """Packets sent under the tunnel's outbound SAs that espgw holds now."""
-        return sum(sa["packets"] for (d, _), sa in self.ctl.sas(tunnel).items() if d == "out")
-
-    # ---- traffic ----
-
-    def streams(self, rate):
-        return streams(self.spawn, rate)
-
     # ---- paths ----
 
     def cut_path(self, address):
@@ -407,8 +258,7 @@ ike:
     # ---- VICI ----
 
     def vici(self, gw):
-        c = self.gw1 if gw == "gw1" else self.gw2
-        return Vici(c.vici[len("unix://"):])
+        return Vici((self.gw1 if gw == "gw1" else self.gw2).vici)
 
     def at_once(self, requests):
         """Sends [(gw, cmd, msg), ...] to the charons at the same moment (one thread and VICI
@@ -435,64 +285,16 @@ ike:
 
     # ---- teardown ----
 
-    def down(self):
-        for p in self.helpers:
-            if p.poll() is None:
-                p.kill()
-            try:
-                p.communicate(timeout=10)
-            except (subprocess.TimeoutExpired, ValueError):
-                pass
-        try:
-            self.stop_ike(signal.SIGKILL, timeout=10)
-        except Exception as e:  # noqa: BLE001 - teardown goes on
-            print(f"teardown: espgw-ike: {e}", file=sys.stderr)
-        super().down()
+    def stop_daemons(self):
+        return teardown([("espgw-ike", lambda: self.stop_ike(signal.SIGKILL, timeout=10))]) \
+            + super().stop_daemons()
 
     def dump_logs(self):
         super().dump_logs()
-        print(f"---- espgw-ike log (tail) ----\n{self.ike_log_tail()}", file=sys.stderr)
+        print(f"---- espgw-ike log (tail) ----\n{proc.tail(self.ike_log, 30)}", file=sys.stderr)
 
 
-def now():
-    return time.monotonic()
-
-
-def fmt_gap(g):
-    s = f"{g['missing']} datagrams (#{g['first_missing']}..#{g['last_missing']})"
-    if "seconds" in g:
-        s += f", {g['seconds'] * 1000:.0f} ms between the last before and the first after"
-    return s
-
-
-def stop_streams(streams):
-    for s in streams:
-        s.stop()
-    return [s.collect() for s in streams]
-
-
-def check_stream(r, name, failures, allow_missing=False):
-    """Every datagram exactly once (or, with allow_missing, none twice); the lines for the
-    report."""
-    lines = []
-    ok_sent = r["ended"] and r["sent"] == r["sender"]["sent"]
-    lines.append((ok_sent, f"{name}: {r['sent']} datagrams in {r['sender']['seconds']:.1f} s, "
-                           f"end marker received"))
-    if not allow_missing:
-        lines.append((r["missing_count"] == 0,
-                      f"{name}: none missing ({r['missing_count']}"
-                      + (": " + "; ".join(fmt_gap(g) for g in r["gaps"][:5]) if r["gaps"] else "")
-                      + ")"))
-    lines.append((r["duplicate_count"] == 0,
-                  f"{name}: none twice ({r['duplicate_count']}: {r['duplicates'][:10]})"))
-    lines.append((r["foreign"] == 0 and r["beyond_end"] == 0,
-                  f"{name}: nothing else arrived ({r['foreign']}, {r['beyond_end']})"))
-    for ok, msg in lines:
-        check(ok, msg, failures)
-
-
-def check(cond, msg, failures):
-    print(("  ok    " if cond else "  FAIL  ") + msg, flush=True)
-    if not cond:
-        failures.append(msg)
-    return cond
+def lines(text, indent):
+    """Each non-empty line of `text` on a line of its own, indented (config text to append)."""
+    return "".join(f"\n{' ' * indent}{line.strip()}" for line in text.splitlines()
+                   if line.strip())

@@ -15,13 +15,13 @@ What a user does (docs/deploy-aws.md, docs/espgw-up.md), in the lab:
  2. `scripts/espgw-up run -c CONFIG --build BUILD -- EAL` with the lab's EAL options only
     (`--no-pci --no-huge -m 512`, a file prefix, the lcores). No `--charon-include`, no
     `--run-dir`, no back-off options: charon runs with the strongswan.conf espgw-up writes.
-    The lab's plumbing is ike_lab.Stack's (a mount namespace with a private /run, where the
+    The lab's plumbing is stack_lab.Stack's (a mount namespace with a private /run, where the
     config's default sockets under /run/espgw live, and the built plugin bound over charon's
     plugin folder); `--log-dir` and `--state-file` only say where espgw-up writes.
 
-The AWS side (ike_lab.StackLab with nat=True: gw1 behind the "inet" router, which is gw1's 1:1
+The AWS side (stack_lab.StackLab with nat=True: gw1 behind the "inet" router, which is gw1's 1:1
 Elastic IP NAT). Each tunnel of an AWS VPN connection ends on its own AWS endpoint, so each is a
-stock strongSwan 5.9.8 charon with kernel-libipsec (ike_lab.Charon, PLUGINS_GW2) in its own
+stock strongSwan 5.9.8 charon with kernel-libipsec (labkit.charon.Charon, PLUGINS_GW2) in its own
 namespace: endpoint 1 in StackLab's gw2 (outside address 198.51.100.10), endpoint 2 in `aws2`
 (198.51.100.138, on its own link to the inet router). Each is configured as AWS configures a
 tunnel: IKEv2, the sample's PSK, identities the outside addresses, responder only (AWS waits for
@@ -45,8 +45,8 @@ Host addresses are StackLab's: A 172.50.1.10 behind gw1's lan (172.50.1.1/16, th
 
 Steps:
  1. Both tunnels established (gw1's charon and the endpoint hold the same CHILD_SA, espgw both
-    SAs); sequence-numbered UDP streams A -> B and B -> A (tests/e2e/tools.py udp-seq-send,
-    ha_traffic.py) at --rate each way; both cross tunnel 1.
+    SAs); sequence-numbered UDP streams A -> B and B -> A (ha_lab.streams: labkit/tools.py
+    udp-seq-send, labkit/seq_recv.py) at --rate each way; both cross tunnel 1.
     With both ways flowing espgw asks for no liveness check of tunnel 1 (QUIET_WINDOW_S).
  2. Endpoint 1 goes silent: the inet router drops everything from and to 198.51.100.10 (nft), as
     a dead endpoint would. Measured: when espgw moved A -> B to tunnel 2 (its log line "peer ...:
@@ -71,16 +71,18 @@ import re
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import ha_lab  # noqa: E402
-import ike_lab  # noqa: E402
-import test_failover  # noqa: E402  (carrier, in_packets, out_packets)
-from ike_lab import (GW1_EIP, GW1_LAN, GW1_PRIVATE, INET_PUBLIC, NET_A, NET_B,  # noqa: E402
-                     LabError, run, say, wait_for)
-import lab as e2e_lab  # noqa: E402  (tests/e2e/lab.py, on the path through ike_lab)
+import ha_lab
+import test_failover  # carrier, in_packets, out_packets
+from ike_lab import (GW1_EIP, GW1_LAN, GW1_PRIVATE, INET_PUBLIC, NET_A, NET_B, PLUGINS_GW2, ROOT,
+                     LabError, run_lab, say, teardown, wait_for)
+from labkit import proc
+from labkit.charon import Charon
+from labkit.control import Control
+from labkit.proc import exit_with, run, verdict
+from labkit.traffic import check_stream, fmt_gap, stop_streams
+from stack_lab import Stack, StackLab, stack_skip_reason
 
-SAMPLE = os.path.join(ike_lab.ROOT, "tests", "aws", "samples", "aws-vpn-generic.txt")
+SAMPLE = os.path.join(ROOT, "tests", "aws", "samples", "aws-vpn-generic.txt")
 AB_BOUND_S = 15        # A -> B on tunnel 2 after endpoint 1 went silent
 BA_BOUND_S = 45        # B -> A: AWS's DPD, 30 s after the last packet, checked every 10 s
 FAILBACK_LOSS_S = 1.0  # the way back loses at most this many seconds' worth each way
@@ -118,7 +120,7 @@ def aws_tunnels(path):
     return cgw.pop(), tunnels
 
 
-class AsShipped(ike_lab.Stack):
+class AsShipped(Stack):
     """gw1 as a user runs it: the config and secrets of `espgwctl import-aws`, espgw-up without
     the lab's charon include, run dir or back-off. The config's sockets keep their defaults under
     /run/espgw; the lab's private /run is this Stack's run/, so the test reaches them there."""
@@ -143,11 +145,11 @@ class AsShipped(ike_lab.Stack):
         self.socket = here(summary["control_socket"])
         self.vici = here(summary["vici_socket"])
         self.ike_socket = here(summary["ike_status_socket"])
-        self.ctl = ike_lab.Control(self.socket)
+        self.ctl = Control(self.socket)
         return summary
 
 
-class AwsLab(ike_lab.StackLab):
+class AwsLab(ha_lab.Gw1State, StackLab):
     """StackLab (nat=True) with gw1 AsShipped and the two AWS endpoints (see the docstring)."""
 
     gw1_class = AsShipped
@@ -158,13 +160,9 @@ class AwsLab(ike_lab.StackLab):
         cgw, self.aws = aws_tunnels(sample)
         if cgw != GW1_EIP:
             raise LabError(f"{sample}: customer gateway {cgw}, the lab's Elastic IP is {GW1_EIP}")
-        self.ns["aws2"] = f"aws-{self.tag}-aws2"
-        extra = {"inet3": "i3", "aws2_wan": "3w", "vpc1": "v1", "vpc2": "v2"}
-        self.dev.update({k: f"aws-{self.tag}-{v}" for k, v in extra.items()})
-        self.mac.update({k: f"02:50:1e:00:00:{i + 1:02x}" for i, k in enumerate(extra)})
+        self.net.declare("aws2")
         # Endpoint 1 is StackLab's stock charon in gw2; endpoint 2 a second one in aws2.
-        self.endpoints = [self.gw2, ike_lab.Charon(self, "aws2", self.ns["aws2"],
-                                                   ike_lab.PLUGINS_GW2)]
+        self.endpoints = [self.gw2, Charon(self, "aws2", "aws2", PLUGINS_GW2)]
         for c in self.endpoints:
             with open(c.conf, "a") as f:
                 f.write(ha_lab.DPD_RETRANSMITS)
@@ -176,10 +174,6 @@ class AwsLab(ike_lab.StackLab):
     def ctl(self):
         return self.gw1.ctl
 
-    out_packets = ha_lab.HaLab.out_packets
-    drops = ha_lab.HaLab.drops
-    stale_sas = ha_lab.HaLab.stale_sas
-
     # ---- network ----
 
     def up(self):
@@ -187,17 +181,17 @@ class AwsLab(ike_lab.StackLab):
         (vgw1, _), (vgw2, _) = self.aws
         self.sh("gw2", "ip", "addr", "add", f"{vgw1}/24", "dev", self.dev["gw2_wan"])
         # Endpoint 2 on a link of its own to the inet router (inside inet2's /24: a host route).
-        self._veth("inet3", "inet", "aws2_wan", "aws2")
+        self.net.veth("inet3", "inet", "aws2", "aws2")
         self.sh("inet", "ip", "link", "set", self.dev["inet3"], "up")
         self.sh("inet", "ip", "route", "add", f"{vgw2}/32", "dev", self.dev["inet3"])
-        self._address("aws2", "aws2_wan", f"{vgw2}/24")
+        self.net.address("aws2", "aws2", f"{vgw2}/24")
         self.sh("aws2", "ip", "route", "add", f"{GW1_EIP}/32", "via", INET_PUBLIC)
         # The VPC behind the connection: endpoint 1 is B's router and sends A's CIDR into its
         # tunnel while it has one (table 220), else to endpoint 2 over the VPC link.
-        self._veth("vpc1", "gw2", "vpc2", "aws2")
-        self._address("gw2", "vpc1", f"{VPC_LINK[0]}/24")
-        self._address("aws2", "vpc2", f"{VPC_LINK[1]}/24")
-        self.sh("aws2", "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        self.net.veth("vpc1", "gw2", "vpc2", "aws2")
+        self.net.address("gw2", "vpc1", f"{VPC_LINK[0]}/24")
+        self.net.address("aws2", "vpc2", f"{VPC_LINK[1]}/24")
+        self.net.router("aws2")
         self.sh("gw2", "ip", "route", "add", NET_A, "via", VPC_LINK[1])
         self.sh("aws2", "ip", "route", "add", NET_B, "via", VPC_LINK[0])
         return self
@@ -318,12 +312,9 @@ secrets {{
 
     # ---- teardown ----
 
-    def down(self):
-        try:
-            self.endpoints[1].stop(timeout=10)
-        except Exception as e:  # noqa: BLE001 - teardown goes on
-            print(f"teardown: charon aws2: {e}", file=sys.stderr)
-        return super().down()
+    def stop_daemons(self):
+        return teardown([("charon aws2", lambda: self.endpoints[1].stop(timeout=10))]) \
+            + super().stop_daemons()
 
     def dump_logs(self):
         super().dump_logs()
@@ -359,7 +350,7 @@ def main():
                     help="how long to wait for espgw to move A -> B (as shipped before the "
                          "liveness fix: about 170 s); the bound itself is 15 s")
     a = ap.parse_args()
-    reason = ike_lab.stack_skip_reason(a.build, nat=True)
+    reason = stack_skip_reason(a.build, nat=True)
     if reason:
         print(f"SKIP: {reason}")
         return 77
@@ -367,7 +358,7 @@ def main():
     figures = {"rate_each_way": a.rate}
 
     def check(cond, msg):
-        return ha_lab.check(cond, msg, failures)
+        return proc.check(cond, msg, failures)
 
     def steps(lab):
         lab.import_config()
@@ -377,7 +368,7 @@ def main():
         lab.start()
         wait_for("both tunnels established", lambda: all(lab.tunnel_up(t) for t in lab.tunnels),
                  90, 0.2)
-        streams = ha_lab.streams(ha_lab.stack_spawn(lab), a.rate)
+        streams = ha_lab.streams(lab, a.rate)
         for counter, what in ((test_failover.out_packets, "A -> B"),
                               (test_failover.in_packets, "B -> A")):
             wait_for(f"{what} on {t1}", lambda: test_failover.carrier(lab, counter) == t1, 30, 0)
@@ -395,31 +386,31 @@ def main():
         old_t1 = lab.tunnel_up(t1)
 
         say(f"step 2: AWS endpoint 1 ({lab.aws[0][0]}) goes silent")
-        t_cut = ha_lab.now()
+        t_cut = time.monotonic()
         lab.silence(lab.aws[0][0])
         wait_for(f"espgw to move A -> B to {t2}", lambda: (t2, t1) in lab.moves(mark),
                  a.max_failover, 0.1)
-        t_moved = ha_lab.now()
+        t_moved = time.monotonic()
         say(f"  espgw moved A -> B to {t2} {t_moved - t_cut:.1f} s after the cut")
         check(lab.liveness_checks(t1) > checks0 or t1 not in lab.tunnel_names(),
               f"espgw asked for a liveness check of {t1} after the cut")
         wait_for(f"AWS's DPD to move B -> A to {t2}",
                  lambda: test_failover.carrier(lab, test_failover.in_packets) == t2, BA_WITHIN_S,
                  0.2)
-        t_ba = ha_lab.now()  # B -> A's outage is measured at its receiver
+        t_ba = time.monotonic()  # B -> A's outage is measured at its receiver
         say(f"  B -> A crosses {t2} ({t_ba - t_cut:.1f} s after the cut)")
 
         say("step 3: endpoint 1 comes back")
-        t_back = ha_lab.now()
+        t_back = time.monotonic()
         lab.restore()
         c = wait_for(f"{t1} established again", lambda: lab.tunnel_up(t1, old_t1["spi_in"]),
                      BACK_WITHIN_S, 0.2)
-        t_up = ha_lab.now()
+        t_up = time.monotonic()
         say(f"  {t1} established again {t_up - t_back:.1f} s after: in 0x{c['spi_in']:08x} "
             f"out 0x{c['spi_out']:08x}")
         wait_for(f"espgw to move A -> B back to {t1}", lambda: (t1, t2) in lab.moves(mark), 30,
                  0.1)
-        t_failback = ha_lab.now()
+        t_failback = time.monotonic()
         for counter, what in ((test_failover.out_packets, "A -> B"),
                               (test_failover.in_packets, "B -> A")):
             wait_for(f"{what} back on {t1}", lambda: test_failover.carrier(lab, counter) == t1,
@@ -432,10 +423,10 @@ def main():
         moves = lab.moves(mark)
         check(moves == [(t2, t1), (t1, t2)], f"espgw moved the traffic twice: {moves}")
 
-        results = ha_lab.stop_streams(streams)
-        drops = ha_lab.HaLab.drops_grown(drops0, lab.drops())
+        results = stop_streams(streams)
+        drops = ha_lab.drops_grown(drops0, lab.drops())
         for s, r in zip(streams, results):
-            ha_lab.check_stream(r, s.name, failures, allow_missing=True)
+            check_stream(r, s.name, failures, allow_missing=True)
         figures.update({
             "espgw_moved_after_cut_s": round(t_moved - t_cut, 1),
             "t1_back_after_restore_s": round(t_up - t_back, 1),
@@ -452,7 +443,7 @@ def main():
                             "sent": r["sent"], "lost": r["missing_count"]}
             name = key.replace("_to_", " -> ").upper()
             check(not others, f"{name}: nothing lost outside the failover and the failback "
-                              f"({[ha_lab.fmt_gap(g) for g in others[:5]]})")
+                              f"({[fmt_gap(g) for g in others[:5]]})")
             bound = FAILBACK_LOSS_S * a.rate
             check(figures[key]["failback"]["lost"] <= bound,
                   f"{name}: the way back lost {figures[key]['failback']['lost']} datagrams "
@@ -470,10 +461,10 @@ def main():
         if failures:
             raise LabError(f"{len(failures)} check(s) failed: " + "; ".join(failures))
 
-    if ike_lab.run_lab(AwsLab(a.build, a.plugin, SAMPLE), steps) != 0 and not failures:
+    if run_lab(AwsLab(a.build, a.plugin, SAMPLE), steps) != 0 and not failures:
         failures.append("the lab did not run to its end")
-    return e2e_lab.verdict(figures, failures)
+    return verdict(figures, failures)
 
 
 if __name__ == "__main__":
-    e2e_lab.exit_with(main)
+    exit_with(main)

@@ -34,9 +34,11 @@ import signal
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ike_lab  # noqa: E402
-from ike_lab import LabError, say, wait_for  # noqa: E402
+import ike_lab
+from ike_lab import B_IP, GW1_WAN, GW2_WAN, TUNNEL, LabError, say, wait_for
+from labkit import traffic
+from labkit.charon import skip_reason
+from labkit.proc import on_signals_unwind, read_text
 
 ESTABLISH_S = 30
 CONVERGE_S = 30
@@ -47,14 +49,14 @@ def established(lab):
     returns gw1's CHILD_SA."""
 
     def check():
-        mine = lab.gw1.installed()
+        mine = lab.gw1.installed(TUNNEL)
         theirs = lab.gw2.installed("to-gw1")
         if len(mine) != 1 or not theirs:
             return None
         c = mine[0]
         if not any(t["spi_in"] == c["spi_out"] and t["spi_out"] == c["spi_in"] for t in theirs):
             return None
-        sas = lab.ctl.sas()
+        sas = lab.ctl.sas(TUNNEL)
         if ("in", c["spi_in"]) not in sas or ("out", c["spi_out"]) not in sas:
             return None
         return c
@@ -65,10 +67,10 @@ def established(lab):
 
 def check_espgw_sas(lab, child, algorithm="aes128gcm16"):
     """espgw holds exactly this CHILD_SA's two SAs for the tunnel, from IKE, as negotiated."""
-    sas = lab.ctl.sas()
+    sas = lab.ctl.sas(TUNNEL)
     want = {("in", child["spi_in"]), ("out", child["spi_out"])}
     if set(sas) != want:
-        raise LabError(f"espgw's SAs of {ike_lab.TUNNEL}: {sorted(sas)}, want {sorted(want)}")
+        raise LabError(f"espgw's SAs of {TUNNEL}: {sorted(sas)}, want {sorted(want)}")
     for key, sa in sas.items():
         if sa.get("origin") != "ike":
             raise LabError(f"SA {key}: origin {sa.get('origin')}, want ike")
@@ -76,12 +78,12 @@ def check_espgw_sas(lab, child, algorithm="aes128gcm16"):
             raise LabError(f"SA {key}: algorithm {sa['algorithm']}, want {algorithm}")
         if not sa["nat_t"]:
             raise LabError(f"SA {key}: not UDP-encapsulated")
-        if sa["local"] != ike_lab.GW1_WAN or sa["remote"] != ike_lab.GW2_WAN:
+        if sa["local"] != GW1_WAN or sa["remote"] != GW2_WAN:
             raise LabError(f"SA {key}: outer {sa['local']} -> {sa['remote']}")
     out = sas[("out", child["spi_out"])]
     if not out["in_use"]:
         raise LabError(f"outbound SA 0x{child['spi_out']:08x} is not the tunnel's SA in use")
-    tunnel = next(t for t in lab.ctl("tunnels")["tunnels"] if t["name"] == ike_lab.TUNNEL)
+    tunnel = next(t for t in lab.ctl("tunnels")["tunnels"] if t["name"] == TUNNEL)
     if int(tunnel["outbound_spi"], 16) != child["spi_out"]:
         raise LabError(f"tunnel's outbound SPI {tunnel['outbound_spi']}, want "
                        f"0x{child['spi_out']:08x}")
@@ -89,17 +91,17 @@ def check_espgw_sas(lab, child, algorithm="aes128gcm16"):
 
 def counters_agree(lab, child):
     """What charon reports for the CHILD_SA (query_sa) is espgw's count, in both directions."""
-    sas = lab.ctl.sas()
+    sas = lab.ctl.sas(TUNNEL)
     sa_in, sa_out = sas[("in", child["spi_in"])], sas[("out", child["spi_out"])]
-    mine = next(c for c in lab.gw1.installed() if c["spi_in"] == child["spi_in"])
+    mine = next(c for c in lab.gw1.installed(TUNNEL) if c["spi_in"] == child["spi_in"])
     got = (mine["bytes_in"], mine["packets_in"], mine["bytes_out"], mine["packets_out"])
     want = (sa_in["bytes"], sa_in["packets"], sa_out["bytes"], sa_out["packets"])
     return got, want
 
 
 def ping_ok(lab, count=3):
-    return wait_for("ping A -> B through the tunnel", lambda: lab.ping(count=count, check=False),
-                    CONVERGE_S, 0.2)
+    return wait_for("ping A -> B through the tunnel", lambda: traffic.ping_ok(
+        lab, "a", B_IP, count=count, check=False), CONVERGE_S, 0.2)
 
 
 def step(n, text):
@@ -110,11 +112,11 @@ def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    reason = ike_lab.skip_reason()
+    reason = skip_reason()
     if reason:
         print(f"SKIP: {reason}")
         return 77
-    ike_lab.on_signals_unwind()
+    on_signals_unwind()
     lab = ike_lab.Lab(os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]))
     ok = False
     try:
@@ -123,10 +125,10 @@ def main():
         for c in lab.charons:
             c.start()
             c.load()
-        say(f"tunnel {ike_lab.TUNNEL}: if_id 0x{lab.if_id:08x}")
+        say(f"tunnel {TUNNEL}: if_id 0x{lab.if_id:08x}")
 
         step(1, "charon on gw1 initiates; the CHILD_SA lands in espgw")
-        lab.gw1.swanctl("--initiate", "--child", ike_lab.TUNNEL, "--timeout", "30")
+        lab.gw1.swanctl("--initiate", "--child", TUNNEL, "--timeout", "30")
         child = established(lab)
         if child["encr"] != "AES_GCM_16" or child["keysize"] != "128":
             raise LabError(f"CHILD_SA uses {child['encr']}-{child['keysize']}, want AES_GCM_16-128")
@@ -136,7 +138,7 @@ def main():
 
         step(2, "ping A -> B; charon's counters are espgw's")
         ping_ok(lab)
-        lab.ping(count=5)
+        traffic.ping_ok(lab, "a", B_IP, count=5)
         got, want = wait_for("charon's counters equal to espgw's",
                              lambda: (lambda g, w: (g, w) if g == w else None)(
                                  *counters_agree(lab, child)), 10)
@@ -147,48 +149,48 @@ def main():
 
         step(3, "swanctl --rekey --child; traffic goes on over the new SAs")
         old = child
-        lab.gw1.swanctl("--rekey", "--child", ike_lab.TUNNEL)
+        lab.gw1.swanctl("--rekey", "--child", TUNNEL)
 
         def rekeyed():
-            mine = lab.gw1.installed()
+            mine = lab.gw1.installed(TUNNEL)
             new = [c for c in mine if c["spi_in"] != old["spi_in"]]
             if len(mine) != 1 or not new:
                 return None
-            sas = lab.ctl.sas()
+            sas = lab.ctl.sas(TUNNEL)
             if set(sas) != {("in", new[0]["spi_in"]), ("out", new[0]["spi_out"])}:
                 return None
             return new[0]
 
         child = wait_for("the rekeyed CHILD_SA alone in charon and espgw", rekeyed, CONVERGE_S)
         check_espgw_sas(lab, child)
-        lab.ping(count=5)
-        sas = lab.ctl.sas()
+        traffic.ping_ok(lab, "a", B_IP, count=5)
+        sas = lab.ctl.sas(TUNNEL)
         if sas[("in", child["spi_in"])]["packets"] < 5 or sas[("out", child["spi_out"])][
                 "packets"] < 5:
             raise LabError(f"the new SAs carry no traffic: {sas}")
         say(f"  new SPIs in 0x{child['spi_in']:08x} out 0x{child['spi_out']:08x}; old ones gone")
 
         step(4, "swanctl --terminate: the SAs leave espgw")
-        lab.gw1.swanctl("--terminate", "--ike", ike_lab.TUNNEL, "--timeout", "30")
-        wait_for("no SA of the tunnel in espgw", lambda: not lab.ctl.sas(), CONVERGE_S)
-        if lab.ping(count=1, check=False):
+        lab.gw1.swanctl("--terminate", "--ike", TUNNEL, "--timeout", "30")
+        wait_for("no SA of the tunnel in espgw", lambda: not lab.ctl.sas(TUNNEL), CONVERGE_S)
+        if traffic.ping_ok(lab, "a", B_IP, count=1, check=False):
             raise LabError("ping still crosses a terminated tunnel")
 
         step(5, "charon killed leaves SAs; the restarted charon flushes them")
-        lab.gw1.swanctl("--initiate", "--child", ike_lab.TUNNEL, "--timeout", "30")
+        lab.gw1.swanctl("--initiate", "--child", TUNNEL, "--timeout", "30")
         child = established(lab)
         lab.gw1.stop(signal.SIGKILL)
-        stale = lab.ctl.sas()
+        stale = lab.ctl.sas(TUNNEL)
         if len(stale) != 2:
             raise LabError(f"after SIGKILL espgw should still hold 2 SAs, has {sorted(stale)}")
         lab.gw1.start()
-        wait_for("the restarted charon's flush", lambda: not lab.ctl.sas(), 10)
+        wait_for("the restarted charon's flush", lambda: not lab.ctl.sas(TUNNEL), 10)
         say("  the stale SAs are gone")
         # gw2 still has the old IKE_SA: start clean on both sides.
         lab.gw2.swanctl("--terminate", "--ike", "to-gw1", "--force", "--timeout", "10",
                         check=False)
         lab.gw1.load()
-        lab.gw1.swanctl("--initiate", "--child", ike_lab.TUNNEL, "--timeout", "30")
+        lab.gw1.swanctl("--initiate", "--child", TUNNEL, "--timeout", "30")
         child = established(lab)
         check_espgw_sas(lab, child)
         ping_ok(lab)
@@ -200,10 +202,10 @@ def main():
         lab.start_espgw()
 
         def recovered():
-            mine = lab.gw1.installed()
+            mine = lab.gw1.installed(TUNNEL)
             if len(mine) != 1 or mine[0]["spi_in"] == old["spi_in"]:
                 return None
-            sas = lab.ctl.sas()
+            sas = lab.ctl.sas(TUNNEL)
             if set(sas) != {("in", mine[0]["spi_in"]), ("out", mine[0]["spi_out"])}:
                 return None
             return mine[0]
@@ -220,7 +222,7 @@ def main():
         lab.write_espgw_config(tunnel="renamed")
         lab.start_espgw()
         wait_for("charon to delete the CHILD_SA espgw no longer takes",
-                 lambda: not lab.gw1.child_sas(), CONVERGE_S, 0.25)
+                 lambda: not lab.gw1.child_sas(TUNNEL), CONVERGE_S, 0.25)
         left = [sa for sa in lab.ctl("sas")["sas"] if sa.get("origin") == "ike"]
         if left:
             raise LabError(f"espgw holds IKE SAs of no tunnel of charon's: {left}")
@@ -230,18 +232,18 @@ def main():
         lab.write_espgw_config()
         lab.start_espgw()
         refusal_to = len(lab.gw1.log_text())
-        lab.gw1.swanctl("--initiate", "--child", ike_lab.TUNNEL, "--timeout", "30")
+        lab.gw1.swanctl("--initiate", "--child", TUNNEL, "--timeout", "30")
         child = established(lab)
         check_espgw_sas(lab, child)
         ping_ok(lab)
         say("  refused on re-add, deleted by charon; back with the tunnel in espgw's config")
 
         step(8, "AES-256-CBC with HMAC-SHA-256 and a byte lifetime: espgw's soft expire")
-        lab.gw1.swanctl("--terminate", "--ike", ike_lab.TUNNEL, "--timeout", "30")
-        wait_for("no SA of the tunnel in espgw", lambda: not lab.ctl.sas(), CONVERGE_S)
+        lab.gw1.swanctl("--terminate", "--ike", TUNNEL, "--timeout", "30")
+        wait_for("no SA of the tunnel in espgw", lambda: not lab.ctl.sas(TUNNEL), CONVERGE_S)
         lab.write_swanctl(esp="aes256-sha256-modp2048", rekey_bytes=20000)
         lab.gw1.load()
-        lab.gw1.swanctl("--initiate", "--child", ike_lab.TUNNEL, "--timeout", "30")
+        lab.gw1.swanctl("--initiate", "--child", TUNNEL, "--timeout", "30")
         child = established(lab)
         if child["encr"] != "AES_CBC" or child["keysize"] != "256":
             raise LabError(f"CHILD_SA uses {child['encr']}-{child['keysize']}, want AES_CBC-256")
@@ -249,15 +251,15 @@ def main():
         old = child
         expires_before = lab.gw1.log_text().count("reached its soft lifetime")
         # 40 pings of 1000 bytes each way: past 20000 bytes in both directions.
-        lab.sh("a", "ping", "-n", "-q", "-c", "40", "-i", "0.02", "-s", "1000", "-W", "2",
-               ike_lab.B_IP, check=False, timeout=60)
+        traffic.ping(lab, "a", B_IP, count=40, interval=0.02, size=1000)
         child = wait_for("a rekey after the soft byte lifetime", lambda: next(
-            (c for c in lab.gw1.installed() if c["spi_in"] != old["spi_in"]), None), CONVERGE_S)
+            (c for c in lab.gw1.installed(TUNNEL) if c["spi_in"] != old["spi_in"]), None),
+            CONVERGE_S)
         if lab.gw1.log_text().count("reached its soft lifetime") <= expires_before:
             raise LabError("charon's log shows no soft expire from espgw")
         sas_seen = lab.ctl("sas")["sas"]
         for sa in sas_seen:
-            if sa["tunnel"] == ike_lab.TUNNEL and sa["bytes"] > 4 * 20000:
+            if sa["tunnel"] == TUNNEL and sa["bytes"] > 4 * 20000:
                 raise LabError(f"SA {sa['spi']} carried {sa['bytes']} bytes, past its hard "
                                "lifetime")
         ping_ok(lab)
@@ -265,17 +267,17 @@ def main():
             f"rekeyed in 0x{old['spi_in']:08x} to 0x{child['spi_in']:08x}")
 
         step(9, "a time lifetime: the plugin's timer makes charon rekey")
-        lab.gw1.swanctl("--terminate", "--ike", ike_lab.TUNNEL, "--timeout", "30")
-        wait_for("no SA of the tunnel in espgw", lambda: not lab.ctl.sas(), CONVERGE_S)
+        lab.gw1.swanctl("--terminate", "--ike", TUNNEL, "--timeout", "30")
+        wait_for("no SA of the tunnel in espgw", lambda: not lab.ctl.sas(TUNNEL), CONVERGE_S)
         lab.write_swanctl(rekey_time=4)
         lab.gw1.load()
         started = time.monotonic()
-        lab.gw1.swanctl("--initiate", "--child", ike_lab.TUNNEL, "--timeout", "30")
+        lab.gw1.swanctl("--initiate", "--child", TUNNEL, "--timeout", "30")
         first = established(lab)
         seen = {first["spi_in"]}
 
         def rekeyed_twice():
-            for c in lab.gw1.installed():
+            for c in lab.gw1.installed(TUNNEL):
                 seen.add(c["spi_in"])
             return len(seen) >= 3
 
@@ -288,11 +290,11 @@ def main():
             # charon keeps a rekeyed inbound SA a few seconds for packets in flight
             # (delete_rekeyed_delay): espgw may hold those too, but none charon has forgotten,
             # and the tunnel sends on the installed CHILD_SA's outbound SA.
-            children = lab.gw1.child_sas()
+            children = lab.gw1.child_sas(TUNNEL)
             known = {("in", c["spi_in"]) for c in children} | {("out", c["spi_out"])
                                                                  for c in children}
             current = [c for c in children if c["state"] == "INSTALLED"]
-            sas = lab.ctl.sas()
+            sas = lab.ctl.sas(TUNNEL)
             if len(current) != 1 or not set(sas) <= known:
                 return None
             c = current[0]
@@ -308,10 +310,10 @@ def main():
         step(10, "a clean charon stop deletes its SAs from espgw")
         if lab.gw1.stop() != 0:
             raise LabError("charon did not stop cleanly")
-        wait_for("no SA of the tunnel in espgw", lambda: not lab.ctl.sas(), 10)
+        wait_for("no SA of the tunnel in espgw", lambda: not lab.ctl.sas(TUNNEL), 10)
 
         # Nothing may have logged a key: the plugin's log, charon's, espgw's.
-        texts = [c.log_text() for c in lab.charons] + [open(lab.espgw_log).read()]
+        texts = [c.log_text() for c in lab.charons] + [read_text(lab.espgw.log)]
         keyish = re.compile(r"[0-9a-fA-F]{32,}")
         for text in texts:
             m = keyish.search(text)

@@ -39,9 +39,10 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ha_lab  # noqa: E402
-from ha_lab import GW2_WAN, LabError, check, say, wait_for  # noqa: E402
+import ha_lab
+from ike_lab import GW2_WAN, LabError, say, wait_for
+from labkit.proc import check, on_signals_unwind
+from labkit.traffic import check_stream, stop_streams
 
 PREFERRED, BACKUP = "t1", "t2"
 DEAD_WITHIN_S = 90   # DPD needs ~30 s; generous for a loaded 2-CPU machine
@@ -84,7 +85,7 @@ def main():
     if reason:
         print(f"SKIP: {reason}")
         return 77
-    ha_lab.ike_lab.on_signals_unwind()
+    on_signals_unwind()
     failback = a.failback == "true"
     lab = ha_lab.HaLab(os.path.abspath(a.espgw), os.path.abspath(a.plugin),
                        os.path.abspath(a.espgw_ike), tunnels=(PREFERRED, BACKUP),
@@ -119,15 +120,15 @@ def main():
         lab.vici("gw2").request("rekey", {"child": PREFERRED})
         lab.established(PREFERRED, not_spi=old["spi_in"])
         lab.clean(PREFERRED)
-        streams = lab.streams(a.rate)
+        streams = ha_lab.streams(lab, a.rate)
         ab, ba = carrier(lab, out_packets), carrier(lab, in_packets)
         check(ab == PREFERRED, f"A -> B crosses {ab}", failures)
         check(ba == PREFERRED, f"B -> A crosses {ba}", failures)
         drops0 = lab.drops()
 
         say(f"step 2: the path to {GW2_WAN} dies")
-        log_mark = os.path.getsize(lab.espgw_log)
-        t_cut = ha_lab.now()
+        log_mark = os.path.getsize(lab.espgw.log)
+        t_cut = time.monotonic()
         lab.cut_path(GW2_WAN)
 
         def failed_over():
@@ -137,7 +138,7 @@ def main():
 
         wait_for(f"charon's DPD to take {PREFERRED} down and A -> B to cross {BACKUP}",
                  failed_over, DEAD_WITHIN_S, 0.5)
-        t_dead = ha_lab.now()
+        t_dead = time.monotonic()
         say(f"  {PREFERRED} down in espgw {t_dead - t_cut:.1f} s after the cut; A -> B on "
             f"{BACKUP}")
         wait_for(f"gw2's DPD to move B -> A to {BACKUP}",
@@ -146,10 +147,10 @@ def main():
               failures)
 
         say(f"step 3: the path to {GW2_WAN} comes back")
-        t_back = ha_lab.now()
+        t_back = time.monotonic()
         lab.restore_path(GW2_WAN)
         c = lab.established(PREFERRED, timeout=BACK_WITHIN_S)
-        t_up = ha_lab.now()
+        t_up = time.monotonic()
         say(f"  {PREFERRED} established again {t_up - t_back:.1f} s after the path came back: "
             f"in 0x{c['spi_in']:08x} out 0x{c['spi_out']:08x}")
         if failback:
@@ -169,10 +170,10 @@ def main():
         ba_after = carrier(lab, in_packets)
         say(f"  B -> A crosses {ba_after} (gw2's choice: its newest SA)")
 
-        results = ha_lab.stop_streams(streams)
-        drops = lab.drops_grown(drops0, lab.drops())
+        results = stop_streams(streams)
+        drops = ha_lab.drops_grown(drops0, lab.drops())
         for s, r in zip(streams, results):
-            ha_lab.check_stream(r, s.name, failures, allow_missing=True)
+            check_stream(r, s.name, failures, allow_missing=True)
         rab, rba = results
         # The failover is the gap that spans the cut.
         for name, r in (("a_to_b", rab), ("b_to_a", rba)):
@@ -204,7 +205,7 @@ def main():
               f"B -> A: {back_lost} datagrams lost on the way back, each one gw2 sent under t1's "
               f"new SA before gw1 had installed it (unknown_spi in espgw: {early})", failures)
         check(not drops, f"espgw dropped nothing else (grown: {drops})", failures)
-        with open(lab.espgw_log) as f:
+        with open(lab.espgw.log) as f:
             f.seek(log_mark)
             moves = [line.split("espgw: ", 1)[1].strip() for line in f
                      if "espgw: peer gw2: " in line]

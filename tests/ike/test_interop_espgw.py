@@ -3,11 +3,11 @@
 
     test_interop_espgw.py BUILD PLUGIN
 
-One lab (ike_lab.StackLab, peer "espgw", nat): gw1 and gw2 each run espgw on net_af_packet veths,
-charon with kernel-espgw and espgw-ike, started and supervised by scripts/espgw-up. gw1 initiates
-(start_action start), gw2 responds (start_action none); both tunnels have replay_window 1024 and
-ESN in their ESP proposals. gw1 is behind a 1:1 NAT (an Elastic IP) and checks its peer every
-2 s of silence (DPD).
+One lab (stack_lab.StackLab, peer "espgw", nat): gw1 and gw2 each run espgw on net_af_packet
+veths, charon with kernel-espgw and espgw-ike, started and supervised by scripts/espgw-up. gw1
+initiates (start_action start), gw2 responds (start_action none); both tunnels have replay_window
+1024 and ESN in their ESP proposals. gw1 is behind a 1:1 NAT (an Elastic IP) and checks its peer
+every 2 s of silence (DPD).
 
  1. aes256gcm16 with ESN: charon negotiated ESN on both sides; espgw's `sas` on both gateways show
     the SAs with esn true and replay_window 1024 (inbound); ping both ways, 4 MiB over TCP each
@@ -24,12 +24,12 @@ Prints the throughput of each case. Exit 77 (skip) where it cannot run.
 
 import os
 import shutil
-import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ike_lab  # noqa: E402
-from ike_lab import A_IP, ESP_CASES, LabError, say  # noqa: E402
+import ike_lab
+from ike_lab import A_IP, B_IP, ESP_CASES, TUNNEL, LabError, say
+from labkit.traffic import iperf3, ping_ok, tcp_transfer, wait_ping
+from stack_lab import StackLab, stack_skip_reason
 
 WINDOW = 1024
 TRANSFER = 4 * 1024 * 1024
@@ -52,7 +52,7 @@ def check_esn(lab, child, proposal):
     theirs = [c for c in lab.gw2.installed("to-gw1") if c["spi_in"] == child["spi_out"]]
     if not theirs or theirs[0]["esn"] != "1":
         raise LabError(f"gw2's CHILD_SA: {theirs}")
-    for gw, tunnel, spi_in, spi_out in ((lab.gw1, ike_lab.TUNNEL, child["spi_in"],
+    for gw, tunnel, spi_in, spi_out in ((lab.gw1, TUNNEL, child["spi_in"],
                                          child["spi_out"]),
                                         (lab.gw2, "to-gw1", child["spi_out"], child["spi_in"])):
         sas = gw.ctl.sas(tunnel)
@@ -65,18 +65,18 @@ def check_esn(lab, child, proposal):
             raise LabError(f"{gw.name}'s inbound SA {sa_in['spi']}: replay window "
                            f"{sa_in['replay_window']}, want {WINDOW} or more")
     say(f"  {proposal}: ESN on both sides, replay windows "
-        f"{lab.gw1.ctl.sas()[('in', child['spi_in'])]['replay_window']} (gw1) and "
+        f"{lab.gw1.ctl.sas(TUNNEL)[('in', child['spi_in'])]['replay_window']} (gw1) and "
         f"{lab.gw2.ctl.sas('to-gw1')[('in', child['spi_out'])]['replay_window']} (gw2)")
 
 
 def traffic(lab, proposal, seed):
-    lab.wait_ping()
-    lab.ping(count=5)
-    lab.ping(src="b", dst=A_IP, count=5)
-    ab = lab.tcp_transfer(TRANSFER, seed=seed)
-    ba = lab.tcp_transfer(TRANSFER, src="b", dst="a", dst_ip=A_IP, seed=seed + 1)
-    up = lab.iperf3(IPERF_S)
-    down = lab.iperf3(IPERF_S, reverse=True)
+    wait_ping(lab, "a", B_IP)
+    ping_ok(lab, "a", B_IP, count=5)
+    ping_ok(lab, "b", A_IP, count=5)
+    ab = tcp_transfer(lab, "a", "b", B_IP, TRANSFER, seed=seed)
+    ba = tcp_transfer(lab, "b", "a", A_IP, TRANSFER, seed=seed + 1)
+    up = iperf3(lab, "a", "b", B_IP, seconds=IPERF_S)
+    down = iperf3(lab, "a", "b", B_IP, seconds=IPERF_S, reverse=True)
     say(f"  {proposal}: ping both ways; {TRANSFER} bytes each way, SHA-256 equal "
         f"({ab['sha256'][:12]}..., {ba['sha256'][:12]}...); iperf3 A->B "
         f"{up['bps'] / 1e6:.0f} Mbit/s, B->A {down['bps'] / 1e6:.0f} Mbit/s")
@@ -94,10 +94,7 @@ def nat_rebind(lab, child):
 add rule ip eip post ip saddr {ike_lab.GW1_PRIVATE} udp sport 4500 snat to {ike_lab.GW1_EIP}:4501
 add rule ip eip post ip saddr {ike_lab.GW1_PRIVATE} snat to {ike_lab.GW1_EIP}
 """
-    r = subprocess.run(["ip", "netns", "exec", lab.ns["inet"], "nft", "-f", "-"], input=nft,
-                       capture_output=True, text=True, timeout=30)
-    if r.returncode != 0:
-        raise LabError(f"nft: {r.stderr}")
+    lab.sh("inet", "nft", "-f", "-", stdin=nft)
     lab.sh("inet", "conntrack", "-D", "-p", "udp", check=False)
 
     def moved():
@@ -114,9 +111,9 @@ add rule ip eip post ip saddr {ike_lab.GW1_PRIVATE} snat to {ike_lab.GW1_EIP}
         raise LabError("gw2's outbound SA lost its sequence number in the update")
     if f"kernel-espgw: SA 0x{child['spi_in']:08x} now" not in lab.gw2.log_text("charon"):
         raise LabError("gw2's charon log shows no update of the SA by kernel-espgw")
-    lab.ping(count=5)
-    lab.ping(src="b", dst=A_IP, count=5)
-    lab.tcp_transfer(TRANSFER, src="b", dst="a", dst_ip=A_IP, seed=77)
+    ping_ok(lab, "a", B_IP, count=5)
+    ping_ok(lab, "b", A_IP, count=5)
+    tcp_transfer(lab, "b", "a", A_IP, TRANSFER, seed=77)
     sas = lab.gw2.ctl.sas("to-gw1")
     if sas[key_out]["packets"] <= after[key_out]["packets"]:
         raise LabError("gw2's updated outbound SA carries nothing")
@@ -147,9 +144,9 @@ def steps(lab):
     lab.gw2.wait_restarted("espgw", pid)
     new = lab.established(PROPOSALS[-1], old_spis={child["spi_in"]}, timeout=60)
     lab.only_current_sas(new)
-    lab.wait_ping()
+    wait_ping(lab, "a", B_IP)
     check_esn(lab, new, PROPOSALS[-1])
-    lab.tcp_transfer(TRANSFER, src="b", dst="a", dst_ip=A_IP, seed=99)
+    tcp_transfer(lab, "b", "a", A_IP, TRANSFER, seed=99)
     say(f"  rekeyed 0x{child['spi_in']:08x} -> 0x{new['spi_in']:08x}; ping and a checked "
         "transfer B -> A")
     nat_rebind(lab, new)
@@ -164,12 +161,12 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     build, plugin = (os.path.abspath(a) for a in sys.argv[1:])
-    reason = ike_lab.stack_skip_reason(build, nat=True) or (
+    reason = stack_skip_reason(build, nat=True) or (
         None if shutil.which("conntrack") else "conntrack is not installed (package conntrack)")
     if reason:
         print(f"SKIP: {reason}")
         return 77
-    return ike_lab.run_lab(ike_lab.StackLab(build, plugin, peer="espgw", nat=True), steps)
+    return ike_lab.run_lab(StackLab(build, plugin, peer="espgw", nat=True), steps)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 
     test_interop_strongswan.py BUILD PLUGIN
 
-One lab (ike_lab.StackLab, peer "strongswan", nat): gw1 runs espgw on net_af_packet veths, charon
+One lab (stack_lab.StackLab, peer "strongswan", nat): gw1 runs espgw on net_af_packet veths, charon
 with kernel-espgw and espgw-ike, all started and supervised by scripts/espgw-up from one config;
 gw2 is a stock charon with kernel-libipsec whose connections take every proposal below. gw1 sits
 behind a 1:1 NAT as an EC2 instance behind its Elastic IP: its WAN port has 172.31.1.10, the
@@ -33,9 +33,11 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ike_lab  # noqa: E402
-from ike_lab import ESP_CASES, TUNNEL, LabError, say, wait_for  # noqa: E402
+import ike_lab
+from ike_lab import B_IP, ESP_CASES, TUNNEL, LabError, say, wait_for
+from labkit.traffic import iperf3, ping_ok, tcp_transfer, wait_ping
+from labkit.proc import on_signals_unwind
+from stack_lab import StackLab, stack_skip_reason
 
 TRANSFER = 2 * 1024 * 1024
 IPERF_S = 3
@@ -75,12 +77,12 @@ def check_nat(lab):
 
 def traffic(lab, child, label):
     """Ping, a checked TCP transfer and iperf3; espgw's SAs carried them."""
-    lab.wait_ping()
-    lab.ping(count=5)
-    before = lab.gw1.ctl.sas()
-    t = lab.tcp_transfer(TRANSFER, seed=len(label))
-    ip = lab.iperf3(IPERF_S)
-    after = lab.gw1.ctl.sas()
+    wait_ping(lab, "a", B_IP)
+    ping_ok(lab, "a", B_IP, count=5)
+    before = lab.gw1.ctl.sas(TUNNEL)
+    t = tcp_transfer(lab, "a", "b", B_IP, TRANSFER, seed=len(label))
+    ip = iperf3(lab, "a", "b", B_IP, seconds=IPERF_S)
+    after = lab.gw1.ctl.sas(TUNNEL)
     key_in, key_out = ("in", child["spi_in"]), ("out", child["spi_out"])
     grew_out = after[key_out]["bytes"] - before[key_out]["bytes"]
     grew_in = after[key_in]["packets"] - before[key_in]["packets"]
@@ -102,8 +104,8 @@ def peer_rekey(lab, child, proposal, peer_conn):
         lab.only_current_sas(new)
     else:
         lab.mirrors_charon(new)
-    lab.ping(count=5)
-    sas = lab.gw1.ctl.sas()
+    ping_ok(lab, "a", B_IP, count=5)
+    sas = lab.gw1.ctl.sas(TUNNEL)
     if sas[("in", new["spi_in"])]["packets"] < 5 or sas[("out", new["spi_out"])]["packets"] < 5:
         raise LabError(f"the rekeyed SAs carry no traffic: {sas}")
     say(f"  rekeyed by the peer: 0x{child['spi_in']:08x} -> 0x{new['spi_in']:08x}; espgw "
@@ -124,12 +126,12 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     build, plugin = (os.path.abspath(a) for a in sys.argv[1:])
-    reason = ike_lab.stack_skip_reason(build, nat=True)
+    reason = stack_skip_reason(build, nat=True)
     if reason:
         print(f"SKIP: {reason}")
         return 77
-    ike_lab.on_signals_unwind()
-    lab = ike_lab.StackLab(build, plugin, peer="strongswan", nat=True)
+    on_signals_unwind()
+    lab = StackLab(build, plugin, peer="strongswan", nat=True)
     matrix = []
     ok = False
     started = time.monotonic()
@@ -157,13 +159,13 @@ def main():
         reconfigure(lab, child, esp=[f"{proposal}-modp2048"])
         child = lab.established(proposal, old_spis={child["spi_in"]})
         lab.only_current_sas(child)
-        lab.wait_ping()
+        wait_ping(lab, "a", B_IP)
 
         pid = lab.gw1.kill("espgw")
         lab.gw1.wait_restarted("espgw", pid)
         new = lab.established(proposal, old_spis={child["spi_in"]}, timeout=60)
         lab.only_current_sas(new)
-        lab.wait_ping()
+        wait_ping(lab, "a", B_IP)
         say(f"  espgw killed and restarted: SAs re-added, charon rekeyed 0x{child['spi_in']:08x}"
             f" -> 0x{new['spi_in']:08x}; ping ok")
         child = new
@@ -172,7 +174,7 @@ def main():
         lab.gw1.wait_restarted("charon", pid)
         new = lab.established(proposal, old_spis={child["spi_in"]}, timeout=60)
         lab.only_current_sas(new)
-        lab.wait_ping()
+        wait_ping(lab, "a", B_IP)
         if "kernel-espgw: connected to espgw" not in lab.gw1.log_text("charon"):
             raise LabError("the restarted charon's plugin did not connect to espgw")
         say(f"  charon killed and restarted: stale SAs flushed, espgw-ike initiated again: "
@@ -185,7 +187,7 @@ def main():
         wait_for("the restarted espgw-ike to load charon", lambda: re.search(
             r"loaded into charon: .*\b" + TUNNEL, lab.gw1.log_text("espgw-ike")[mark:]), 30)
         lab.only_current_sas(child)
-        lab.ping(count=3)
+        ping_ok(lab, "a", B_IP, count=3)
         st = lab.gw1.ike_status()
         t = next(t for t in st["tunnels"] if t["name"] == TUNNEL)
         if t["state"] != "ESTABLISHED" or not t["loaded"]:
@@ -214,7 +216,7 @@ def main():
         lab.gw1.wait_restarted("espgw", pid)
         child = lab.established(proposal, old_spis={child["spi_in"]}, timeout=60)
         lab.mirrors_charon(child)
-        lab.wait_ping()
+        wait_ping(lab, "a", B_IP)
         tunnel = next(t for t in lab.gw1.ctl("tunnels")["tunnels"] if t["name"] == TUNNEL)
         if tunnel["mss"] != 1300:
             raise LabError(f"espgw's tunnel after the reload: {tunnel}")

@@ -42,9 +42,10 @@ import re
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ha_lab  # noqa: E402
-from ha_lab import LabError, check, say, wait_for  # noqa: E402
+import ha_lab
+from ike_lab import LabError, say, wait_for
+from labkit.proc import check, on_signals_unwind
+from labkit.traffic import check_stream, stop_streams
 
 TUNNEL = "t1"
 COLLISIONS = 3
@@ -198,7 +199,7 @@ def long_run(lab, child, seconds, failures):
             say(f"  {time.monotonic() - end + seconds:5.1f} s: CHILD_SA now in "
                 f"0x{c['spi_in']:08x} out 0x{c['spi_out']:08x}")
         ike_seen |= ike_spis(lab, "gw1")
-        if lab.espgw_proc.poll() is not None:
+        if not lab.espgw.alive():
             raise LabError("espgw exited")
         time.sleep(0.5)
     rekeys = len(seen) - 1
@@ -222,7 +223,7 @@ def main():
     if reason:
         print(f"SKIP: {reason}")
         return 77
-    ha_lab.ike_lab.on_signals_unwind()
+    on_signals_unwind()
     ike = ""
     if a.long:
         ike = """child_lifetime_s: 60
@@ -238,7 +239,7 @@ def main():
         child = lab.start()[TUNNEL]
         say(f"tunnel {TUNNEL} up: in 0x{child['spi_in']:08x} out 0x{child['spi_out']:08x}; "
             f"streams at {a.rate:g}/s each way")
-        streams = lab.streams(a.rate)
+        streams = ha_lab.streams(lab, a.rate)
         flowing(lab, child)
         drops0 = lab.drops()
         failed0 = len(re.findall(r"unable to|espgw refused", lab.gw1.log_text()))
@@ -249,10 +250,10 @@ def main():
             child = short_run(lab, child, failures)
 
         say("stop the streams and count")
-        results = ha_lab.stop_streams(streams)
+        results = stop_streams(streams)
         for s, r in zip(streams, results):
-            ha_lab.check_stream(r, s.name, failures)
-        grown = lab.drops_grown(drops0, lab.drops())
+            check_stream(r, s.name, failures)
+        grown = ha_lab.drops_grown(drops0, lab.drops())
         check(not grown, f"espgw dropped nothing under any reason (grown: {grown})", failures)
         stale = lab.stale_sas()
         check(not stale, f"no SA in espgw that charon does not have ({stale})", failures)

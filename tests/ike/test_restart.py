@@ -3,7 +3,7 @@
 
     test_restart.py BUILD PLUGIN [--rate PPS]
 
-gw1 runs the full stack under scripts/espgw-up (ike_lab.StackLab, names `ha-`): espgw, charon with
+gw1 runs the full stack under scripts/espgw-up (stack_lab.StackLab, names `ha-`): espgw, charon with
 kernel-espgw and espgw-ike, supervised, against a stock strongSwan gw2. Two sequence-numbered UDP
 streams run A -> B and B -> A (ha_lab.py). One after the other, each daemon is killed with SIGKILL
 (no clean-up of its own); espgw-up notices, waits its back-off (the lab's Stack starts it with
@@ -31,15 +31,15 @@ Exit 0: pass; 1: fail; 77: cannot run here.
 
 import argparse
 import json
-import os
 import sys
+import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ha_lab  # noqa: E402
-import ike_lab  # noqa: E402
-from ha_lab import LabError, check, say, wait_for  # noqa: E402
+import ha_lab
+from ike_lab import TUNNEL, LabError, say, wait_for
+from labkit.proc import check, on_signals_unwind
+from labkit.traffic import check_stream, fmt_gap, stop_streams
+from stack_lab import StackLab, stack_skip_reason
 
-TUNNEL = ike_lab.TUNNEL
 PEER_CHILD = "v2"  # StackLab's stock gw2: its IKEv2 connection and child
 RECOVER_S = 60
 
@@ -99,12 +99,12 @@ def main():
     ap.add_argument("plugin")
     ap.add_argument("--rate", type=float, default=2000, help="datagrams per second, each way")
     a = ap.parse_args()
-    reason = ike_lab.stack_skip_reason(a.build)
+    reason = stack_skip_reason(a.build)
     if reason:
         print(f"SKIP: {reason}")
         return 77
-    ike_lab.on_signals_unwind()
-    lab = ike_lab.StackLab(a.build, a.plugin, peer="strongswan", prefix="ha")
+    on_signals_unwind()
+    lab = StackLab(a.build, a.plugin, peer="strongswan", prefix="ha")
     failures = []
     windows = []  # (daemon, kill time, recovered time, espgw's drops in the outage)
     ok = False
@@ -115,17 +115,17 @@ def main():
         child = current(lab, RECOVER_S)
         say(f"tunnel {TUNNEL} up under espgw-up: in 0x{child['spi_in']:08x} out "
             f"0x{child['spi_out']:08x}; streams at {a.rate:g}/s each way")
-        streams = ha_lab.streams(ha_lab.stack_spawn(lab), a.rate)
+        streams = ha_lab.streams(lab, a.rate)
         flowing(lab, child)
         steady = drops(lab)
 
         for n, daemon in enumerate(("espgw", "charon", "espgw-ike"), 1):
             say(f"step {n}: {daemon} killed (SIGKILL); espgw-up starts it again")
-            grown = ha_lab.HaLab.drops_grown(steady, drops(lab))
+            grown = ha_lab.drops_grown(steady, drops(lab))
             check(not grown, f"espgw dropped nothing before the kill (grown: {grown})", failures)
             old = child
             before = drops(lab) if daemon != "espgw" else {}  # a new espgw counts from zero
-            t_kill = ha_lab.now()
+            t_kill = time.monotonic()
             pid = lab.gw1.kill(daemon)
             lab.gw1.wait_restarted(daemon, pid, timeout=RECOVER_S)
             if daemon == "espgw-ike":
@@ -136,16 +136,16 @@ def main():
             else:
                 child = current(lab, RECOVER_S, not_spi=old["spi_in"])
             flowing(lab, child, timeout=RECOVER_S)
-            t_ok = ha_lab.now()
+            t_ok = time.monotonic()
             steady = drops(lab)
-            in_outage = ha_lab.HaLab.drops_grown(before, steady)
+            in_outage = ha_lab.drops_grown(before, steady)
             windows.append((daemon, t_kill, t_ok, in_outage))
             stale = stale_sas(lab)
             check(not stale, f"no stale SA in espgw ({stale})", failures)
             check(True, f"traffic back {t_ok - t_kill:.1f} s after the kill on in "
                         f"0x{child['spi_in']:08x} out 0x{child['spi_out']:08x}; espgw's drops in "
                         f"the outage: {in_outage}", failures)
-        grown = ha_lab.HaLab.drops_grown(steady, drops(lab))
+        grown = ha_lab.drops_grown(steady, drops(lab))
         check(not grown, f"espgw dropped nothing after the last recovery (grown: {grown})",
               failures)
         restarts = lab.gw1.pids()[1]
@@ -153,10 +153,10 @@ def main():
               f"espgw-up restarted each once ({restarts})", failures)
 
         say("stop the streams and count")
-        results = ha_lab.stop_streams(streams)
+        results = stop_streams(streams)
         figures = {"rate_each_way": a.rate}
         for s, r in zip(streams, results):
-            ha_lab.check_stream(r, s.name, failures, allow_missing=True)
+            check_stream(r, s.name, failures, allow_missing=True)
             key = s.name.replace(" -> ", "_to_").lower()
             placed = set()
             for daemon, t_kill, t_ok, in_outage in windows:
@@ -174,7 +174,7 @@ def main():
                     check(not gaps, f"{s.name}: nothing lost when espgw-ike restarted", failures)
             elsewhere = [g for g in r["gaps"] if g["first_missing"] not in placed]
             check(not elsewhere, f"{s.name}: no datagram lost outside the outages "
-                                 f"({[ha_lab.fmt_gap(g) for g in elsewhere[:5]]})", failures)
+                                 f"({[fmt_gap(g) for g in elsewhere[:5]]})", failures)
         for daemon in ("espgw", "charon", "espgw-ike"):
             f = figures[daemon]
             say(f"  {daemon}: A -> B {f['a_to_b']['lost']} lost in {f['a_to_b']['outage_s']} s, "
