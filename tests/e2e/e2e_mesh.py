@@ -26,7 +26,7 @@ import argparse
 import os
 import sys
 
-import lab as L
+from e2e import lab as L
 from labkit import lab as labkit_lab
 from labkit import traffic
 from labkit.espgw import Espgw, binary as espgw_binary

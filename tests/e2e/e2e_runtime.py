@@ -30,7 +30,7 @@ import argparse
 import secrets
 import signal
 
-import lab as L
+from e2e import lab as L
 
 PORT_AB = 6000
 PORT_BA = 6001

@@ -32,7 +32,7 @@ import secrets
 import signal
 import time
 
-import lab as L
+from e2e import lab as L
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXCEPTION_PPS = 200

@@ -24,7 +24,7 @@ Exit 0: pass; 1: fail; 77: cannot run here (not root, tools missing).
 import argparse
 import os
 
-import lab as L
+from e2e import lab as L
 from labkit.capture import Capture
 from labkit.proc import check
 

@@ -14,7 +14,7 @@ AES-128-GCM; keys are drawn afresh for every run.
 Names, teardown and the sweep of abandoned runs are labkit.lab.Lab's (prefix `e2e`). This module
 holds the topology, the gateways' config and the counter accounting the e2e tests check.
 
-Used by tests/e2e/e2e_*.py and by scripts/demo (scripts/lib/demo.py). Needs root, iproute2,
+Used by tests/e2e/e2e_*.py. Needs root, iproute2,
 procps, ethtool, iputils-ping, iperf3, tcpdump and /usr/bin/python3 with scapy and cryptography.
 """
 
@@ -26,11 +26,10 @@ import sys
 
 from labkit import lab as labkit_lab
 from labkit import traffic
-from labkit.control import Control  # noqa: F401 - tests/ike/ike_lab.py takes it from here
 from labkit.control import new_gcm_key as new_key
 from labkit.espgw import Espgw, binary as espgw_binary
 # The e2e tests take these from here.
-from labkit.proc import (PYTHON, Interrupted, LabError, exit_with,  # noqa: F401
+from labkit.proc import (PYTHON, LabError, exit_with,  # noqa: F401
                          on_signals_unwind, result, run, verdict, wait_for, write_secret)
 
 # The addressing plan; tests refer to these names.

@@ -54,8 +54,7 @@ class Stack(Swanctl):
     def __init__(self, lab, name, ns, ports, wan, lan, psk, idle_sleep_us=200):
         self.lab = lab
         self.name = name
-        # A key of lab.ns (test_mesh.py names the namespace itself).
-        self.ns = ns if ns in lab.ns else next(k for k, v in lab.ns.items() if v == ns)
+        self.ns = ns  # a key of lab.ns
         self.ports = ports
         self.wan, self.lan = wan, lan  # "198.51.100.1/24"
         self.psk = psk

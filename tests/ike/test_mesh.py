@@ -31,17 +31,15 @@ moves; no gateway drops a packet):
     the IKE_SA initiated by region-two (its trap, espgw's acquire), and pass.
   - espgw-up on each gateway stops cleanly (exit 0).
 Namespaces, processes, DPDK folders and the work folder go however the test ends; a run killed
-outright is swept by the next one (e2e_mesh.sweep_abandoned). Exit 77 where it cannot run.
+outright is swept by the next lab (labkit.lab.Lab). Exit 77 where it cannot run.
 """
 
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
-import e2e_mesh as M  # noqa: E402
-import ike_lab  # noqa: E402
+import ike_lab
+import stack_lab
+from e2e import e2e_mesh as M
 
 ESTABLISH_S = 60
 
@@ -54,7 +52,6 @@ class IkeMesh(M.Mesh):
 
     def __init__(self, build, plugin):
         self.plugin = os.path.abspath(plugin)
-        self.prefix = "aws"  # Stack's DPDK --file-prefix: aws-TAG-gwN, as e2e_mesh sweeps
         super().__init__(build, "ipsec-mb")
         # The configs name their secrets files where the generator writes them.
         self.generator_options = ["--secrets-dir", self.configs]
@@ -62,7 +59,7 @@ class IkeMesh(M.Mesh):
     def make_gateways(self):
         gateways = []
         for i, name in enumerate(M.NAMES):
-            g = ike_lab.Stack(self, f"gw{i + 1}", self.ns[f"gw{i + 1}"], {}, None, None, {})
+            g = stack_lab.Stack(self, f"gw{i + 1}", f"gw{i + 1}", {}, None, None, {})
             g.region = name
             g.config = os.path.join(self.configs, f"{name}.yaml")
             # The config keeps espgw-ike's default sockets, under the stack's private /run.
@@ -159,7 +156,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     build, plugin = (os.path.abspath(a) for a in sys.argv[1:])
-    reason = ike_lab.stack_skip_reason(build)
+    reason = stack_lab.stack_skip_reason(build)
     if reason:
         print(f"SKIP: {reason}")
         return 77
