@@ -22,7 +22,6 @@ What it proves:
 Exit 0: pass; 1: fail; 77: cannot run here (not root, tools missing).
 """
 
-import argparse
 import os
 import sys
 
@@ -248,14 +247,7 @@ def run_mesh(mesh):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", required=True)
-    ap.add_argument("--crypto", default="ipsec-mb")
-    a = ap.parse_args()
-    why = L.skip_reason()
-    if why:
-        print(f"SKIP: {why}")
-        return 77
+    a = L.arguments()
     return run_mesh(Mesh(a.build, a.crypto))
 
 

@@ -26,7 +26,6 @@ streams' end markers.
 Exit 0: pass; 1: fail; 77: cannot run here.
 """
 
-import argparse
 import secrets
 import signal
 
@@ -119,15 +118,10 @@ def tunnel_json(gw, out_sa, in_sa, mss=None):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", required=True)
-    ap.add_argument("--rate", type=float, default=2000, help="datagrams per second, each way")
-    ap.add_argument("--crypto", default="ipsec-mb")
-    a = ap.parse_args()
-    why = L.skip_reason()
-    if why:
-        print(f"SKIP: {why}")
-        return 77
+    def more(ap):
+        ap.add_argument("--rate", type=float, default=2000, help="datagrams per second, each way")
+
+    a = L.arguments(more)
     L.on_signals_unwind()
     failures = []
     with L.Lab(a.build, crypto=a.crypto) as lab:

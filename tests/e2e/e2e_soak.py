@@ -26,7 +26,6 @@ accounting could not close (the check says so).
 Exit 0: pass; 1: fail; 77: cannot run here.
 """
 
-import argparse
 import os
 import secrets
 import signal
@@ -64,16 +63,11 @@ def kernel_rx(lab, ns, ifname):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", required=True)
-    ap.add_argument("--seconds", type=float, default=30)
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--crypto", default="ipsec-mb")
-    a = ap.parse_args()
-    why = L.skip_reason()
-    if why:
-        print(f"SKIP: {why}")
-        return 77
+    def more(ap):
+        ap.add_argument("--seconds", type=float, default=30)
+        ap.add_argument("--seed", type=int, default=None)
+
+    a = L.arguments(more)
     seed = a.seed if a.seed is not None else secrets.randbelow(1 << 31)
     L.on_signals_unwind()
     failures = []

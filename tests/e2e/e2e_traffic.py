@@ -21,7 +21,6 @@ What it proves:
 Exit 0: pass; 1: fail; 77: cannot run here (not root, tools missing).
 """
 
-import argparse
 import os
 
 from e2e import lab as L
@@ -58,17 +57,12 @@ def check_capture(path, expected_esp, failures):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", required=True)
-    ap.add_argument("--pings", type=int, default=50)
-    ap.add_argument("--tcp-bytes", type=int, default=64 << 20)
-    ap.add_argument("--iperf-seconds", type=int, default=5)
-    ap.add_argument("--crypto", default="ipsec-mb")
-    a = ap.parse_args()
-    why = L.skip_reason()
-    if why:
-        print(f"SKIP: {why}")
-        return 77
+    def more(ap):
+        ap.add_argument("--pings", type=int, default=50)
+        ap.add_argument("--tcp-bytes", type=int, default=64 << 20)
+        ap.add_argument("--iperf-seconds", type=int, default=5)
+
+    a = L.arguments(more)
     L.on_signals_unwind()
     failures = []
     figures = {}

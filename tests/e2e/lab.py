@@ -18,6 +18,7 @@ Used by tests/e2e/e2e_*.py. Needs root, iproute2,
 procps, ethtool, iputils-ping, iperf3, tcpdump and /usr/bin/python3 with scapy and cryptography.
 """
 
+import argparse
 import importlib.util
 import json
 import os
@@ -56,6 +57,22 @@ def skip_reason():
         if importlib.util.find_spec(module) is None:
             return f"{sys.executable} has no {module} ({package})"
     return None
+
+
+def arguments(more=None):
+    """An e2e test's command line (--build, --crypto and what `more(parser)` adds), parsed; exits
+    77 (meson's skip) where the lab cannot run."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--crypto", default="ipsec-mb")
+    if more:
+        more(ap)
+    a = ap.parse_args()
+    why = skip_reason()
+    if why:
+        print(f"SKIP: {why}")
+        sys.exit(77)
+    return a
 
 
 def sa_json(spi, key):

@@ -10,7 +10,7 @@ gw2, the stand-in for an AWS VPN endpoint, is a stock charon with a hand-written
 one connection per tunnel, from its own address (two tunnels: two addresses, one charon).
 
 Traffic: two sequence-numbered UDP streams, A -> B and B -> A (streams(): labkit.traffic.Stream,
-received by labkit/seq_recv.py, which also notes when each datagram arrived, so that an outage is
+whose receiver (labkit/tools.py udp-seq-recv) notes when each datagram arrived, so that an outage is
 measured in seconds (last datagram before it, first after) as well as in datagrams.
 
 Dead peer detection (dpd=True) as AWS does it: DPD after 10 s without traffic from the peer, the

@@ -46,7 +46,7 @@ Host addresses are StackLab's: A 172.50.1.10 behind gw1's lan (172.50.1.1/16, th
 Steps:
  1. Both tunnels established (gw1's charon and the endpoint hold the same CHILD_SA, espgw both
     SAs); sequence-numbered UDP streams A -> B and B -> A (ha_lab.streams: labkit/tools.py
-    udp-seq-send, labkit/seq_recv.py) at --rate each way; both cross tunnel 1.
+    udp-seq-send and udp-seq-recv) at --rate each way; both cross tunnel 1.
     With both ways flowing espgw asks for no liveness check of tunnel 1 (QUIET_WINDOW_S).
  2. Endpoint 1 goes silent: the inet router drops everything from and to 198.51.100.10 (nft), as
     a dead endpoint would. Measured: when espgw moved A -> B to tunnel 2 (its log line "peer ...:

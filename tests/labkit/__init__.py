@@ -9,7 +9,6 @@
     espgw      one espgw process in a namespace: start, ready, stop, log
     charon     one charon in a namespace with a private /run and plugin folder; swanctl views
     tools      the traffic helpers run inside namespaces (a script: tools.py COMMAND ...)
-    seq_recv   the sequence-numbered UDP receiver that also times each arrival (a script)
     packets    crafting and opening ESP packets with scapy (the scenarios' and interop's)
 
 The labs themselves (tests/e2e/lab.py, tests/ike/ike_lab.py, tests/ike/stack_lab.py,

@@ -22,11 +22,10 @@ import tempfile
 
 from labkit import proc
 from labkit.netns import Net, remove_namespace
-from labkit.proc import PYTHON, LabError, run
+from labkit.proc import PYTHON, run
 
 STATE_DIR = "/run/espgw-labs"
 TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools.py")
-SEQ_RECV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seq_recv.py")
 DPDK_RUNTIME = "/var/run/dpdk"
 
 
@@ -194,9 +193,3 @@ def check_tools(*tools):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (scripts/lib/common.sh ESPGW_PACKAGES)"
     return None
-
-
-def must(cond, what):
-    """LabError(what) unless cond."""
-    if not cond:
-        raise LabError(what)

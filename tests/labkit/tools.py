@@ -6,16 +6,29 @@ at the end, one JSON line with its result.
   tcp-recv  --bind IP --port P             one connection; bytes and SHA-256 of what arrived
   tcp-send  --to IP --port P --bytes N --seed S
                                            N pseudo-random bytes from seed S; their SHA-256
-  udp-seq-recv --bind IP --port P [--timeout T]
+  udp-seq-recv --bind IP --port P [--timeout T] [--stall S]
                                            sequence-numbered datagrams until the end marker,
                                            which says how many were sent (N); which of 0..N-1
-                                           arrived, which twice, which not at all
+                                           arrived, which twice, which not at all, and when
   udp-seq-send --to IP --port P --rate PPS [--count N] [--size B]
                                            datagrams numbered 0, 1, ..., paced, until N are
                                            sent or SIGTERM/SIGINT; then end markers carrying N
+
+The receiver keeps the arrival time (CLOCK_MONOTONIC, the same clock in every namespace) of each
+datagram, so that a test can say how long an outage lasted and when, not only how many datagrams
+it cost:
+
+  gaps      each run of missing sequence numbers: the last datagram before it (`after`, its
+            arrival `after_t`), the first one behind it (`before`, `before_t`), how many are
+            missing and `seconds` = before_t - after_t: the time between the last datagram over
+            the old path and the first over the new one
+  stalls    arrival pauses longer than --stall seconds even where nothing was lost
+  first_t, last_t
+            arrival of the first and the last datagram
 """
 
 import argparse
+import array
 import hashlib
 import json
 import random
@@ -84,9 +97,12 @@ def udp_seq_recv(a):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     s.bind((a.bind, a.port))
-    st = {"seen": bytearray(), "dups": [], "foreign": 0, "total": 0, "sent": None}
+    seen = bytearray()
+    arrival = array.array("d")
+    st = {"dups": [], "foreign": 0, "total": 0, "sent": None, "stalls": [], "last": None}
 
     def take(data):
+        now = time.monotonic()
         if len(data) < 12 or data[:4] != MAGIC:
             st["foreign"] += 1
             return
@@ -96,17 +112,23 @@ def udp_seq_recv(a):
                 (st["sent"],) = struct.unpack_from("!Q", data, 12)
             return
         st["total"] += 1
-        seen = st["seen"]
+        if st["last"] is not None and now - st["last"][0] > a.stall and len(st["stalls"]) < 100:
+            st["stalls"].append({"after": st["last"][1], "after_t": st["last"][0], "next": seq,
+                                 "next_t": now, "seconds": now - st["last"][0]})
+        st["last"] = (now, seq)
         if seq >= len(seen):
-            seen.extend(bytes(seq + 1 - len(seen) + 4096))
+            grow = seq + 1 - len(seen) + 4096
+            seen.extend(bytes(grow))
+            arrival.extend([0.0] * grow)
         if seen[seq]:
             st["dups"].append(seq)
         else:
             seen[seq] = 1
+            arrival[seq] = now
 
     def complete():
         n = st["sent"]
-        return n is not None and len(st["seen"]) >= n and 0 not in st["seen"][:n]
+        return n is not None and len(seen) >= n and 0 not in seen[:n]
 
     ready()
     try:
@@ -121,14 +143,32 @@ def udp_seq_recv(a):
             take(s.recv(65536))
     except socket.timeout:
         pass
-    seen, sent = st["seen"], st["sent"]
+    sent = st["sent"]
     n = sent if sent is not None else len(seen)
     missing = [i for i in range(n) if i >= len(seen) or not seen[i]]
+    gaps = []
+    i = 0
+    while i < len(missing) and len(gaps) < 100:
+        j = i
+        while j + 1 < len(missing) and missing[j + 1] == missing[j] + 1:
+            j += 1
+        lo, hi = missing[i], missing[j]
+        gap = {"first_missing": lo, "last_missing": hi, "missing": hi - lo + 1}
+        if lo > 0:
+            gap.update(after=lo - 1, after_t=arrival[lo - 1])
+        if hi + 1 < n:
+            gap.update(before=hi + 1, before_t=arrival[hi + 1])
+        if "after_t" in gap and "before_t" in gap:
+            gap["seconds"] = gap["before_t"] - gap["after_t"]
+        gaps.append(gap)
+        i = j + 1
+    got = [arrival[k] for k in range(min(n, len(seen))) if seen[k]]
     print(json.dumps({"sent": sent, "received": st["total"], "distinct": n - len(missing),
                       "missing": missing[:100], "missing_count": len(missing),
                       "duplicates": st["dups"][:100], "duplicate_count": len(st["dups"]),
                       "beyond_end": sum(seen[n:]), "foreign": st["foreign"],
-                      "ended": sent is not None}))
+                      "ended": sent is not None, "gaps": gaps, "stalls": st["stalls"],
+                      "first_t": min(got) if got else None, "last_t": max(got) if got else None}))
 
 
 def udp_seq_send(a):
@@ -175,6 +215,8 @@ def main():
     r.add_argument("--bind", required=True)
     r.add_argument("--port", type=int, required=True)
     r.add_argument("--timeout", type=float, default=20)
+    r.add_argument("--stall", type=float, default=0.25,
+                   help="report arrival pauses longer than this, in seconds")
     s = sub.add_parser("udp-seq-send")
     s.add_argument("--to", required=True)
     s.add_argument("--port", type=int, required=True)

@@ -1,7 +1,7 @@
 """Traffic between a lab's namespaces: ping, iperf3, checked TCP, sequence-numbered UDP streams.
 
 Each function takes the lab (labkit.lab.Lab) and namespace names. The helpers inside the
-namespaces are labkit/tools.py and labkit/seq_recv.py; each says "ready" once bound, so nothing
+namespaces are labkit/tools.py's; each says "ready" once bound, so nothing
 here sleeps.
 """
 
@@ -10,7 +10,6 @@ import re
 import signal
 import subprocess
 
-from labkit.lab import SEQ_RECV
 from labkit.proc import LabError, check, result, wait_for
 
 
@@ -101,17 +100,15 @@ def tcp_transfer(lab, src, dst, dst_ip, nbytes, port=5300, seed=1):
 
 class Stream:
     """One sequence-numbered UDP stream from namespace `src` to `dst` while it runs (tools.py
-    udp-seq-send; received by seq_recv.py, which times each arrival, or tools.py udp-seq-recv).
+    udp-seq-send, received by udp-seq-recv, which times each arrival).
     Start it with start(); stop() ends the sender (it sends its end markers), collect() gives the
     receiver's result with the sender's under "sender"."""
 
-    def __init__(self, lab, src, dst, dst_ip, port, rate, bind_ip=None, timed=True,
-                 send_args=()):
+    def __init__(self, lab, src, dst, dst_ip, port, rate, bind_ip=None, send_args=()):
         self.lab = lab
         self.name = f"{src.upper()} -> {dst.upper()}"
         self.src, self.dst, self.dst_ip, self.port, self.rate = src, dst, dst_ip, port, rate
         self.bind_ip = bind_ip or dst_ip
-        self.timed = timed
         self.send_args = list(send_args)
         self.recv = self.send = None
 
@@ -119,8 +116,7 @@ class Stream:
         """The receiver first, then the sender."""
         args = ("udp-seq-recv", "--bind", self.bind_ip, "--port", str(self.port), "--timeout",
                 str(timeout))
-        self.recv = (self.lab.tool(self.dst, *args, script=SEQ_RECV) if self.timed
-                     else self.lab.tool(self.dst, *args))
+        self.recv = self.lab.tool(self.dst, *args)
         self.send = self.lab.tool(self.src, "udp-seq-send", "--to", self.dst_ip, "--port",
                                   str(self.port), "--rate", str(self.rate), *self.send_args)
         return self
