@@ -1,32 +1,18 @@
 #include "dataplane/tables/model.h"
 
-#include <rte_errno.h>
-#include <rte_memory.h>
-
 #include <algorithm>
 #include <cstring>
-#include <optional>
 #include <stdexcept>
-#include <tuple>
-#include <unordered_map>
 
 #include "common/hex.h"
 #include "dataplane/esp/static_sa_params.h"
+#include "dataplane/tables/snapshot_build.h"
 
 namespace espgw::dp {
 namespace {
 
 [[noreturn]] void invalid(const std::string& what) {
   throw std::invalid_argument(what);
-}
-
-IpPrefix network_of(const IpPrefix& p) {
-  IpPrefix n = p;
-  const unsigned max = p.address.is_v4() ? 32 : 128;
-  for (unsigned bit = p.length; bit < max; ++bit) {
-    n.address.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
-  }
-  return n;
 }
 
 // Whether `sa` holds the key material in `p`. An Sa keeps its keys only in SaKeys (its params()
@@ -49,12 +35,6 @@ bool same_sa(const esp::Sa& sa, const esp::SaParams& p) {
   bare.auth_key.clear();
   return sa.params() == bare && same_keys(sa, p);
 }
-
-struct RouteEntry {
-  IpPrefix prefix;
-  NextHop nh;
-  std::string origin;
-};
 
 }  // namespace
 
@@ -267,217 +247,28 @@ void Model::load(const config::Config& cfg, uint64_t (*iv_seed)(void*), void* se
 }
 
 std::unique_ptr<Snapshot> Model::build(uint64_t generation, uint64_t now_ms) const {
-  auto s = std::make_unique<Snapshot>();
-  s->generation = generation;
+  PeerRouting routing = route_peers(now_ms);
+  auto s = build_snapshot(*this, routing.routed_by, generation);
+  remember_build(std::move(routing.chosen), now_ms);
+  return s;
+}
 
-  std::vector<std::pair<uint32_t, uint16_t>> local4;
-  std::vector<RouteEntry> entries;
-  for (uint16_t i = 0; i < ports_.size(); ++i) {
-    s->ports.push_back({ports_[i].addresses, ports_[i].mtu});
-    for (const auto& a : ports_[i].addresses) {
-      if (a.address.is_v4()) {
-        local4.emplace_back(a.address.v4_host(), i);
-      } else {
-        s->local6.emplace_back(a.address.bytes, i);
-      }
-      NextHop nh;
-      nh.kind = NextHopKind::kPort;
-      nh.port = i;
-      entries.push_back({network_of(a), nh, "interface " + ports_[i].name});
-    }
-  }
-  s->local4 = FlatMap<uint32_t, uint16_t, U32Hash>(local4);
-  if (s->local4.size() <= Snapshot::kFewLocal) {
-    s->local4.for_each([&](uint32_t a, uint16_t port) { s->local4_few.emplace_back(a, port); });
-  }
-
-  for (const auto& r : routes_) {
-    NextHop nh;
-    nh.kind = NextHopKind::kPort;
-    for (uint16_t i = 0; i < ports_.size(); ++i) {
-      if (ports_[i].name == r.interface) nh.port = i;
-    }
-    if (nh.port == kNoPort) {
-      invalid("route " + r.prefix.to_string() + ": no interface \"" + r.interface + "\"");
-    }
-    if (r.via) {
-      nh.via_gateway = true;
-      nh.gateway = *r.via;
-    }
-    entries.push_back({r.prefix, nh, "static route"});
-  }
-
-  s->natt_ports.push_back(4500);
-  std::map<std::string, uint32_t> tunnel_index;
-  for (const auto& [name, t] : tunnels_) {
-    tunnel_index[name] = static_cast<uint32_t>(tunnel_index.size());
-  }
-  // Tunnels that back each other up share their CIDRs: the routes go to the peer's tunnel in
-  // use (choose()).
-  std::map<std::string, std::string> routed_by;  // tunnel -> the tunnel its routes go to
-  std::map<std::string, std::string> chosen;
+// Tunnels that back each other up share their CIDRs: the routes go to the peer's tunnel in use
+// (choose()), the first member carries them and the others route nothing.
+Model::PeerRouting Model::route_peers(uint64_t now_ms) const {
+  PeerRouting r;
   for (const auto& peer : peers_) {
     const std::vector<std::string> members = this->members(peer);
     if (members.empty()) continue;
     const std::string pick = choose(peer, members, now_ms);
-    chosen[peer.name] = pick;
+    r.chosen[peer.name] = pick;
     for (const auto& t : members)
-      routed_by[t] = members.front() == t ? pick : "";
+      r.routed_by[t] = members.front() == t ? pick : "";
   }
-  for (const auto& [name, t] : tunnels_) {
-    auto rb = routed_by.find(name);
-    if (rb != routed_by.end() && rb->second.empty()) continue;  // a backup: its peer routes
-    const uint32_t idx = tunnel_index.at(rb != routed_by.end() ? rb->second : name);
-    for (const auto& c : t.remote_cidrs) {
-      NextHop nh;
-      nh.kind = NextHopKind::kTunnel;
-      nh.tunnel = idx;
-      entries.push_back({c, nh, "tunnel " + name});
-    }
-  }
+  return r;
+}
 
-  // The same prefix from two places is a configuration mistake, not a tie to break silently.
-  std::unordered_map<IpPrefix, const RouteEntry*, PrefixHash> seen;
-  seen.reserve(entries.size());
-  size_t n4 = 0;
-  size_t n6 = 0;
-  size_t deep4 = 0;
-  uint32_t max_depth6 = 0;
-  for (const auto& e : entries) {
-    auto [it, fresh] = seen.emplace(e.prefix, &e);
-    if (!fresh) {
-      invalid("route " + e.prefix.to_string() + " (" + e.origin + ") duplicates the one from " +
-              it->second->origin);
-    }
-    if (e.prefix.address.is_v4()) {
-      ++n4;
-      if (e.prefix.length > 24) ++deep4;
-    } else {
-      ++n6;
-      max_depth6 = std::max<uint32_t>(max_depth6, e.prefix.length);
-    }
-  }
-
-  // Next hops are shared by the routes that have the same one.
-  using NhKey = std::tuple<uint8_t, uint16_t, bool, uint32_t, uint8_t, std::array<uint8_t, 16>>;
-  std::map<NhKey, uint32_t> nh_ids;
-  // Routes come in runs with the same next hop (a million to one gateway): the last one is
-  // remembered.
-  std::optional<std::pair<NhKey, uint32_t>> last_nh;
-  auto nh_id = [&](const NextHop& nh) {
-    NhKey key{static_cast<uint8_t>(nh.kind),           nh.port,         nh.via_gateway, nh.tunnel,
-              static_cast<uint8_t>(nh.gateway.family), nh.gateway.bytes};
-    if (last_nh && last_nh->first == key) return last_nh->second;
-    auto [it, fresh] = nh_ids.emplace(key, static_cast<uint32_t>(s->nexthops.size()));
-    if (fresh) s->nexthops.push_back(nh);
-    last_nh.emplace(key, it->second);
-    return it->second;
-  };
-
-  const std::string suffix = std::to_string(generation);
-  // Next hop ids first: their number picks the FIB's next-hop width.
-  std::vector<uint32_t> ids;
-  ids.reserve(entries.size());
-  for (const auto& e : entries)
-    ids.push_back(nh_id(e.nh));
-  rte_fib_conf c4{};
-  c4.type = RTE_FIB_DIR24_8;
-  const bool narrow = s->nexthops.size() < 32767;
-  c4.dir24_8.nh_sz = narrow ? RTE_FIB_DIR24_8_2B : RTE_FIB_DIR24_8_4B;
-  s->fib4_miss = narrow ? 0x7fff : 0x7fffffff;
-  c4.default_nh = s->fib4_miss;
-  c4.max_routes = static_cast<int>(std::max<size_t>(1024, n4 + n4 / 4));
-  c4.dir24_8.num_tbl8 = static_cast<uint32_t>(std::max<size_t>(256, deep4 + 64));
-  s->fib4 = rte_fib_create(("espgw_fib4_" + suffix).c_str(), SOCKET_ID_ANY, &c4);
-  rte_lpm6_config c6{};
-  c6.max_rules = static_cast<uint32_t>(std::max<size_t>(1024, n6 + n6 / 4));
-  c6.number_tbl8s = static_cast<uint32_t>(
-      std::max<size_t>(1024, n6 * std::max<uint32_t>(1, (max_depth6 + 7) / 8)));
-  s->lpm6 = rte_lpm6_create(("espgw_lpm6_" + suffix).c_str(), SOCKET_ID_ANY, &c6);
-  if (s->fib4 == nullptr || s->lpm6 == nullptr) {
-    throw std::runtime_error("cannot create routing tables for " + std::to_string(n4) +
-                             " IPv4 and " + std::to_string(n6) +
-                             " IPv6 routes: " + rte_strerror(rte_errno));
-  }
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const RouteEntry& e = entries[i];
-    const uint32_t id = ids[i];
-    if (e.prefix.address.is_v4() && e.nh.kind == NextHopKind::kTunnel) s->tunnel_routes4 = true;
-    if (e.prefix.length == 0) {
-      (e.prefix.address.is_v4() ? s->default4 : s->default6) = id;
-      continue;
-    }
-    const int rc = e.prefix.address.is_v4()
-                       ? rte_fib_add(s->fib4, e.prefix.address.v4_host(), e.prefix.length, id)
-                       : rte_lpm6_add(s->lpm6, e.prefix.address.bytes.data(), e.prefix.length, id);
-    if (rc != 0) {
-      throw std::runtime_error("cannot add route " + e.prefix.to_string() + " (" + e.origin +
-                               "): " + rte_strerror(-rc));
-    }
-  }
-
-  for (const auto& [name, t] : tunnels_) {
-    TunnelEntry te;
-    te.name = name;
-    te.local = t.local;
-    te.remote = t.remote;
-    te.local_cidrs = t.local_cidrs;
-    te.remote_cidrs = t.remote_cidrs;
-    if (t.ike) te.acquire_if_id = config::tunnel_if_id(name);
-    auto v4_pairs = [](const std::vector<IpPrefix>& v) {
-      std::vector<std::pair<uint32_t, uint32_t>> out;
-      for (const auto& p : v) {
-        if (!p.address.is_v4()) continue;
-        const uint32_t mask = p.length == 0 ? 0 : ~uint32_t{0} << (32 - p.length);
-        out.emplace_back(p.address.v4_host() & mask, mask);
-      }
-      return out;
-    };
-    te.local4 = v4_pairs(t.local_cidrs);
-    te.remote4 = v4_pairs(t.remote_cidrs);
-    if (t.nat_t && std::find(s->natt_ports.begin(), s->natt_ports.end(), t.local_port) ==
-                       s->natt_ports.end()) {
-      s->natt_ports.push_back(t.local_port);
-    }
-    const esp::Sa* out = nullptr;
-    if (auto a = active_out_.find(name); a != active_out_.end()) {
-      out = outbound_.at(a->second).sa.get();
-      te.outbound = outbound_.at(a->second).sa.get();
-    }
-    // The outer packets go where the SA in use says (IKE may have moved it: MOBIKE, a NAT
-    // mapping), else to the tunnel's configured remote.
-    const IpAddress remote = out ? out->params().remote : t.remote;
-    te.remote = remote;
-    const NextHop* nh =
-        remote.is_v4() ? s->lookup4(remote.v4_host()) : s->lookup6(remote.bytes.data());
-    if (nh == nullptr) {
-      invalid("tunnel " + name + ": no route to its remote address " + remote.to_string());
-    }
-    if (nh->kind != NextHopKind::kPort) {
-      invalid("tunnel " + name + ": the route to its remote address " + remote.to_string() +
-              " goes into a tunnel");
-    }
-    te.egress_port = nh->port;
-    te.egress_via_gateway = nh->via_gateway;
-    te.egress_gateway = nh->gateway;
-    // With no SA yet, size for the largest overhead we support (AES-CBC + HMAC-SHA-512).
-    const esp::Algorithm worst{esp::Cipher::kAesCbc, 32, esp::Integrity::kHmacSha512_256};
-    const esp::Algorithm& alg = out ? out->algorithm() : worst;
-    const uint16_t derived = tunnel_inner_mtu(ports_[nh->port].mtu, alg, t.nat_t, t.remote.is_v6());
-    te.inner_mtu = t.mtu ? std::min(*t.mtu, derived) : derived;
-    te.mss4 = t.mss ? *t.mss : static_cast<uint16_t>(te.inner_mtu - 40);
-    te.mss6 = t.mss ? *t.mss : static_cast<uint16_t>(te.inner_mtu - 60);
-    s->tunnels.push_back(std::move(te));
-  }
-
-  std::vector<std::pair<uint32_t, InboundEntry>> in;
-  for (const auto& [spi, rec] : inbound_) {
-    in.emplace_back(spi, InboundEntry{rec.sa.get(), tunnel_index.at(rec.tunnel)});
-    s->sa_refs.push_back(rec.sa);
-  }
-  for (const auto& [spi, rec] : outbound_)
-    s->sa_refs.push_back(rec.sa);
-  s->inbound = FlatMap<uint32_t, InboundEntry, U32Hash>(in);
+void Model::remember_build(std::map<std::string, std::string> chosen, uint64_t now_ms) const {
   // Remembered only for a snapshot that was built: the next build keeps a peer without failback
   // on this choice while it stays up, and times the failback hold from here.
   peer_active_ = std::move(chosen);
@@ -489,7 +280,6 @@ std::unique_ptr<Snapshot> Model::build(uint64_t generation, uint64_t now_ms) con
     }
   }
   std::erase_if(up_since_ms_, [&](const auto& kv) { return tunnels_.count(kv.first) == 0; });
-  return s;
 }
 
 std::vector<std::string> Model::members(const config::Peer& peer) const {

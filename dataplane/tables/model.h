@@ -110,14 +110,25 @@ class Model {
   const std::map<std::string, std::string>& peer_active() const noexcept { return peer_active_; }
   uint32_t workers() const noexcept { return workers_; }
 
+  struct PrefixHash {
+    size_t operator()(const IpPrefix& p) const noexcept;
+  };
+
  private:
+  // Which tunnel carries each tunnel's routes at now_ms (see build_snapshot()), and each peer's
+  // choice, for remember_build().
+  struct PeerRouting {
+    std::map<std::string, std::string> routed_by;
+    std::map<std::string, std::string> chosen;
+  };
+  PeerRouting route_peers(uint64_t now_ms) const;
+  // After a build that succeeded: its peer choices, and since when each tunnel has been up.
+  void remember_build(std::map<std::string, std::string> chosen, uint64_t now_ms) const;
+
   std::vector<PortDesc> ports_;
   uint32_t workers_;
   std::vector<config::Route> routes_;
   // The prefixes of routes_, so that adding one of a million routes is not a scan of the others.
-  struct PrefixHash {
-    size_t operator()(const IpPrefix& p) const noexcept;
-  };
   std::unordered_set<IpPrefix, PrefixHash> route_prefixes_;
   std::map<std::string, config::Tunnel> tunnels_;
   std::map<uint32_t, SaRecord> inbound_;

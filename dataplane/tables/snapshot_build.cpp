@@ -1,0 +1,302 @@
+// Model -> Snapshot in steps; see snapshot_build.h.
+#include "dataplane/tables/snapshot_build.h"
+
+#include <rte_errno.h>
+#include <rte_fib.h>
+#include <rte_lpm6.h>
+#include <rte_memory.h>
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <stdexcept>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace espgw::dp {
+namespace {
+
+[[noreturn]] void invalid(const std::string& what) {
+  throw std::invalid_argument(what);
+}
+
+IpPrefix network_of(const IpPrefix& p) {
+  IpPrefix n = p;
+  const unsigned max = p.address.is_v4() ? 32 : 128;
+  for (unsigned bit = p.length; bit < max; ++bit) {
+    n.address.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+  }
+  return n;
+}
+
+struct RouteEntry {
+  IpPrefix prefix;
+  NextHop nh;
+  std::string origin;
+};
+
+// The ports' addresses: the local-address tables, and a connected route per address.
+void add_port_routes(const Model& m, Snapshot& s, std::vector<RouteEntry>& entries) {
+  std::vector<std::pair<uint32_t, uint16_t>> local4;
+  const auto& ports = m.ports();
+  for (uint16_t i = 0; i < ports.size(); ++i) {
+    s.ports.push_back({ports[i].addresses, ports[i].mtu});
+    for (const auto& a : ports[i].addresses) {
+      if (a.address.is_v4()) {
+        local4.emplace_back(a.address.v4_host(), i);
+      } else {
+        s.local6.emplace_back(a.address.bytes, i);
+      }
+      NextHop nh;
+      nh.kind = NextHopKind::kPort;
+      nh.port = i;
+      entries.push_back({network_of(a), nh, "interface " + ports[i].name});
+    }
+  }
+  s.local4 = FlatMap<uint32_t, uint16_t, U32Hash>(local4);
+  if (s.local4.size() <= Snapshot::kFewLocal) {
+    s.local4.for_each([&](uint32_t a, uint16_t port) { s.local4_few.emplace_back(a, port); });
+  }
+}
+
+void add_static_routes(const Model& m, std::vector<RouteEntry>& entries) {
+  const auto& ports = m.ports();
+  for (const auto& r : m.routes()) {
+    NextHop nh;
+    nh.kind = NextHopKind::kPort;
+    for (uint16_t i = 0; i < ports.size(); ++i) {
+      if (ports[i].name == r.interface) nh.port = i;
+    }
+    if (nh.port == kNoPort) {
+      invalid("route " + r.prefix.to_string() + ": no interface \"" + r.interface + "\"");
+    }
+    if (r.via) {
+      nh.via_gateway = true;
+      nh.gateway = *r.via;
+    }
+    entries.push_back({r.prefix, nh, "static route"});
+  }
+}
+
+// Each tunnel's remote CIDRs into the tunnel that carries them: itself, or its peer's tunnel in
+// use (tunnels that back each other up share their CIDRs).
+void add_tunnel_routes(const Model& m, const std::map<std::string, std::string>& routed_by,
+                       const std::map<std::string, uint32_t>& tunnel_index,
+                       std::vector<RouteEntry>& entries) {
+  for (const auto& [name, t] : m.tunnels()) {
+    auto rb = routed_by.find(name);
+    if (rb != routed_by.end() && rb->second.empty()) continue;  // a backup: its peer routes
+    const uint32_t idx = tunnel_index.at(rb != routed_by.end() ? rb->second : name);
+    for (const auto& c : t.remote_cidrs) {
+      NextHop nh;
+      nh.kind = NextHopKind::kTunnel;
+      nh.tunnel = idx;
+      entries.push_back({c, nh, "tunnel " + name});
+    }
+  }
+}
+
+struct RouteCounts {
+  size_t n4 = 0;
+  size_t n6 = 0;
+  size_t deep4 = 0;  // IPv4 routes longer than /24: each takes a tbl8 group
+  uint32_t max_depth6 = 0;
+};
+
+// The same prefix from two places is a configuration mistake, not a tie to break silently.
+RouteCounts check_routes(const std::vector<RouteEntry>& entries) {
+  std::unordered_map<IpPrefix, const RouteEntry*, Model::PrefixHash> seen;
+  seen.reserve(entries.size());
+  RouteCounts c;
+  for (const auto& e : entries) {
+    auto [it, fresh] = seen.emplace(e.prefix, &e);
+    if (!fresh) {
+      invalid("route " + e.prefix.to_string() + " (" + e.origin + ") duplicates the one from " +
+              it->second->origin);
+    }
+    if (e.prefix.address.is_v4()) {
+      ++c.n4;
+      if (e.prefix.length > 24) ++c.deep4;
+    } else {
+      ++c.n6;
+      c.max_depth6 = std::max<uint32_t>(c.max_depth6, e.prefix.length);
+    }
+  }
+  return c;
+}
+
+// Next hops are shared by the routes that have the same one; the id of each entry's.
+std::vector<uint32_t> next_hop_ids(Snapshot& s, const std::vector<RouteEntry>& entries) {
+  using NhKey = std::tuple<uint8_t, uint16_t, bool, uint32_t, uint8_t, std::array<uint8_t, 16>>;
+  std::map<NhKey, uint32_t> nh_ids;
+  // Routes come in runs with the same next hop (a million to one gateway): the last one is
+  // remembered.
+  std::optional<std::pair<NhKey, uint32_t>> last_nh;
+  std::vector<uint32_t> ids;
+  ids.reserve(entries.size());
+  for (const auto& e : entries) {
+    const NextHop& nh = e.nh;
+    NhKey key{static_cast<uint8_t>(nh.kind),           nh.port,         nh.via_gateway, nh.tunnel,
+              static_cast<uint8_t>(nh.gateway.family), nh.gateway.bytes};
+    if (last_nh && last_nh->first == key) {
+      ids.push_back(last_nh->second);
+      continue;
+    }
+    auto [it, fresh] = nh_ids.emplace(key, static_cast<uint32_t>(s.nexthops.size()));
+    if (fresh) s.nexthops.push_back(nh);
+    last_nh.emplace(key, it->second);
+    ids.push_back(it->second);
+  }
+  return ids;
+}
+
+// The IPv4 FIB and the IPv6 LPM, sized for the routes; the number of next hops picks the FIB's
+// next-hop width.
+void create_tables(Snapshot& s, const RouteCounts& c, uint64_t generation) {
+  const std::string suffix = std::to_string(generation);
+  rte_fib_conf c4{};
+  c4.type = RTE_FIB_DIR24_8;
+  const bool narrow = s.nexthops.size() < 32767;
+  c4.dir24_8.nh_sz = narrow ? RTE_FIB_DIR24_8_2B : RTE_FIB_DIR24_8_4B;
+  s.fib4_miss = narrow ? 0x7fff : 0x7fffffff;
+  c4.default_nh = s.fib4_miss;
+  c4.max_routes = static_cast<int>(std::max<size_t>(1024, c.n4 + c.n4 / 4));
+  c4.dir24_8.num_tbl8 = static_cast<uint32_t>(std::max<size_t>(256, c.deep4 + 64));
+  s.fib4 = rte_fib_create(("espgw_fib4_" + suffix).c_str(), SOCKET_ID_ANY, &c4);
+  rte_lpm6_config c6{};
+  c6.max_rules = static_cast<uint32_t>(std::max<size_t>(1024, c.n6 + c.n6 / 4));
+  c6.number_tbl8s = static_cast<uint32_t>(
+      std::max<size_t>(1024, c.n6 * std::max<uint32_t>(1, (c.max_depth6 + 7) / 8)));
+  s.lpm6 = rte_lpm6_create(("espgw_lpm6_" + suffix).c_str(), SOCKET_ID_ANY, &c6);
+  if (s.fib4 == nullptr || s.lpm6 == nullptr) {
+    throw std::runtime_error("cannot create routing tables for " + std::to_string(c.n4) +
+                             " IPv4 and " + std::to_string(c.n6) +
+                             " IPv6 routes: " + rte_strerror(rte_errno));
+  }
+}
+
+void fill_tables(Snapshot& s, const std::vector<RouteEntry>& entries,
+                 const std::vector<uint32_t>& ids) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const RouteEntry& e = entries[i];
+    const uint32_t id = ids[i];
+    if (e.prefix.address.is_v4() && e.nh.kind == NextHopKind::kTunnel) s.tunnel_routes4 = true;
+    if (e.prefix.length == 0) {
+      (e.prefix.address.is_v4() ? s.default4 : s.default6) = id;
+      continue;
+    }
+    const int rc = e.prefix.address.is_v4()
+                       ? rte_fib_add(s.fib4, e.prefix.address.v4_host(), e.prefix.length, id)
+                       : rte_lpm6_add(s.lpm6, e.prefix.address.bytes.data(), e.prefix.length, id);
+    if (rc != 0) {
+      throw std::runtime_error("cannot add route " + e.prefix.to_string() + " (" + e.origin +
+                               "): " + rte_strerror(-rc));
+    }
+  }
+}
+
+std::vector<std::pair<uint32_t, uint32_t>> v4_pairs(const std::vector<IpPrefix>& v) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  for (const auto& p : v) {
+    if (!p.address.is_v4()) continue;
+    const uint32_t mask = p.length == 0 ? 0 : ~uint32_t{0} << (32 - p.length);
+    out.emplace_back(p.address.v4_host() & mask, mask);
+  }
+  return out;
+}
+
+// Where a tunnel's outer packets leave (the route to its remote, which the routes above must
+// already hold), and the inner MTU and MSS that fit that way out.
+void resolve_egress(const Model& m, const Snapshot& s, const config::Tunnel& t, const esp::Sa* out,
+                    TunnelEntry& te) {
+  // The outer packets go where the SA in use says (IKE may have moved it: MOBIKE, a NAT
+  // mapping), else to the tunnel's configured remote.
+  const IpAddress remote = out ? out->params().remote : t.remote;
+  te.remote = remote;
+  const NextHop* nh = remote.is_v4() ? s.lookup4(remote.v4_host()) : s.lookup6(remote.bytes.data());
+  if (nh == nullptr) {
+    invalid("tunnel " + t.name + ": no route to its remote address " + remote.to_string());
+  }
+  if (nh->kind != NextHopKind::kPort) {
+    invalid("tunnel " + t.name + ": the route to its remote address " + remote.to_string() +
+            " goes into a tunnel");
+  }
+  te.egress_port = nh->port;
+  te.egress_via_gateway = nh->via_gateway;
+  te.egress_gateway = nh->gateway;
+  // With no SA yet, size for the largest overhead we support (AES-CBC + HMAC-SHA-512).
+  const esp::Algorithm worst{esp::Cipher::kAesCbc, 32, esp::Integrity::kHmacSha512_256};
+  const esp::Algorithm& alg = out ? out->algorithm() : worst;
+  const uint16_t derived =
+      tunnel_inner_mtu(m.ports()[nh->port].mtu, alg, t.nat_t, t.remote.is_v6());
+  te.inner_mtu = t.mtu ? std::min(*t.mtu, derived) : derived;
+  te.mss4 = t.mss ? *t.mss : static_cast<uint16_t>(te.inner_mtu - 40);
+  te.mss6 = t.mss ? *t.mss : static_cast<uint16_t>(te.inner_mtu - 60);
+}
+
+void add_tunnels(const Model& m, Snapshot& s) {
+  for (const auto& [name, t] : m.tunnels()) {
+    TunnelEntry te;
+    te.name = name;
+    te.local = t.local;
+    te.local_cidrs = t.local_cidrs;
+    te.remote_cidrs = t.remote_cidrs;
+    if (t.ike) te.acquire_if_id = config::tunnel_if_id(name);
+    te.local4 = v4_pairs(t.local_cidrs);
+    te.remote4 = v4_pairs(t.remote_cidrs);
+    if (t.nat_t &&
+        std::find(s.natt_ports.begin(), s.natt_ports.end(), t.local_port) == s.natt_ports.end()) {
+      s.natt_ports.push_back(t.local_port);
+    }
+    const esp::Sa* out = nullptr;
+    if (auto a = m.active_outbound().find(name); a != m.active_outbound().end()) {
+      out = m.outbound().at(a->second).sa.get();
+      te.outbound = m.outbound().at(a->second).sa.get();
+    }
+    resolve_egress(m, s, t, out, te);
+    s.tunnels.push_back(std::move(te));
+  }
+}
+
+void add_sas(const Model& m, Snapshot& s, const std::map<std::string, uint32_t>& tunnel_index) {
+  std::vector<std::pair<uint32_t, InboundEntry>> in;
+  for (const auto& [spi, rec] : m.inbound()) {
+    in.emplace_back(spi, InboundEntry{rec.sa.get(), tunnel_index.at(rec.tunnel)});
+    s.sa_refs.push_back(rec.sa);
+  }
+  for (const auto& [spi, rec] : m.outbound())
+    s.sa_refs.push_back(rec.sa);
+  s.inbound = FlatMap<uint32_t, InboundEntry, U32Hash>(in);
+}
+
+}  // namespace
+
+std::unique_ptr<Snapshot> build_snapshot(const Model& model,
+                                         const std::map<std::string, std::string>& routed_by,
+                                         uint64_t generation) {
+  auto s = std::make_unique<Snapshot>();
+  s->generation = generation;
+  s->natt_ports.push_back(4500);
+  std::map<std::string, uint32_t> tunnel_index;  // the tunnels' order in s->tunnels
+  for (const auto& [name, t] : model.tunnels()) {
+    tunnel_index[name] = static_cast<uint32_t>(tunnel_index.size());
+  }
+
+  std::vector<RouteEntry> entries;
+  add_port_routes(model, *s, entries);
+  add_static_routes(model, entries);
+  add_tunnel_routes(model, routed_by, tunnel_index, entries);
+  const RouteCounts counts = check_routes(entries);
+  // Next hop ids first: their number picks the FIB's next-hop width.
+  const std::vector<uint32_t> ids = next_hop_ids(*s, entries);
+  create_tables(*s, counts, generation);
+  fill_tables(*s, entries, ids);
+
+  add_tunnels(model, *s);
+  add_sas(model, *s, tunnel_index);
+  return s;
+}
+
+}  // namespace espgw::dp
