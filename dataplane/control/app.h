@@ -68,6 +68,15 @@ class App {
   nlohmann::json everything();  // all of the above
 
  private:
+  // startup.cpp: start() in its steps.
+  void take_lcores(uint32_t workers);
+  void create_pools(uint32_t workers);
+  void create_rings(uint32_t workers);
+  void load_tables(uint32_t workers);  // the Model from the config, its first snapshot
+  void start_neighbours();             // the static neighbours, published
+  void launch_workers(uint32_t workers);
+  void log_started(uint32_t workers) const;
+
   // ops.cpp: the commands, from name to handler, and the ops of a transaction (`apply`, or
   // one op as a command of its own), from type to handler.
   struct Request {

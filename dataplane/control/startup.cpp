@@ -53,6 +53,28 @@ App::~App() {
 
 void App::start() {
   const uint32_t workers = cfg_.dataplane.workers;
+  take_lcores(workers);
+  rt_.workers = workers;
+  rt_.tsc_hz = rte_get_tsc_hz();
+  rt_.rcu = std::make_unique<Rcu>(workers);
+  create_pools(workers);
+  create_rings(workers);
+  rt_.ports = start_ports(cfg_, workers, pools_);
+  ports_started_ = true;
+  load_tables(workers);
+  start_neighbours();
+  server_ = std::make_unique<protocol::LineServer>(
+      cfg_.dataplane.control_socket,
+      [this](const std::string& r, bool* subscribe) { return handle(r, subscribe); });
+  launch_workers(workers);
+  neighbours_->announce();
+  register_telemetry();
+  started_ns_ = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  log_started(workers);
+}
+
+// The worker lcores EAL gave (the main lcore runs the control thread), one per worker.
+void App::take_lcores(uint32_t workers) {
   unsigned lcore;
   RTE_LCORE_FOREACH_WORKER(lcore) {
     lcores_.push_back(lcore);
@@ -64,10 +86,10 @@ void App::start() {
                              std::to_string(workers));
   }
   lcores_.resize(workers);
-  rt_.workers = workers;
-  rt_.tsc_hz = rte_get_tsc_hz();
-  rt_.rcu = std::make_unique<Rcu>(workers);
+}
 
+// One mbuf pool per worker on its lcore's socket, and the control thread's own.
+void App::create_pools(uint32_t workers) {
   uint16_t max_mtu = 1500;
   for (const auto& i : cfg_.interfaces)
     max_mtu = std::max(max_mtu, i.mtu);
@@ -100,6 +122,10 @@ void App::start() {
     throw std::runtime_error(std::string("cannot create the control mbuf pool: ") +
                              rte_strerror(rte_errno));
   }
+}
+
+// The workers' mailbox to the control thread, and the control thread's to each worker.
+void App::create_rings(uint32_t workers) {
   rt_.to_control =
       rte_ring_create_elem("espgw_to_ctl", sizeof(ControlMsg), 4096, SOCKET_ID_ANY, RING_F_SC_DEQ);
   for (uint32_t w = 0; w < workers; ++w) {
@@ -112,10 +138,9 @@ void App::start() {
     throw std::runtime_error(std::string("cannot create the control rings: ") +
                              rte_strerror(rte_errno));
   }
+}
 
-  rt_.ports = start_ports(cfg_, workers, pools_);
-  ports_started_ = true;
-
+void App::load_tables(uint32_t workers) {
   std::vector<PortDesc> descs;
   for (const auto& p : rt_.ports)
     descs.push_back({p.name, p.mtu, p.addresses});
@@ -127,7 +152,9 @@ void App::start() {
   } catch (const std::exception& e) {
     throw std::runtime_error(cfg_.source + ": " + e.what());
   }
+}
 
+void App::start_neighbours() {
   neighbours_ = std::make_unique<NeighbourManager>(rt_, control_pool_);
   for (const auto& ifc : cfg_.interfaces) {
     const uint16_t port = rt_.ports[static_cast<size_t>(&ifc - cfg_.interfaces.data())].index;
@@ -135,11 +162,9 @@ void App::start() {
       neighbours_->add_static(port, n.address, n.mac);
   }
   neighbours_->publish();
+}
 
-  server_ = std::make_unique<protocol::LineServer>(
-      cfg_.dataplane.control_socket,
-      [this](const std::string& r, bool* subscribe) { return handle(r, subscribe); });
-
+void App::launch_workers(uint32_t workers) {
   for (uint32_t w = 0; w < workers; ++w) {
     workers_.push_back(std::make_unique<Worker>(rt_, w, pools_[w], cfg_.dataplane.crypto));
   }
@@ -151,9 +176,9 @@ void App::start() {
                                std::to_string(lcores_[w]) + ": " + rte_strerror(-rc));
     }
   }
-  neighbours_->announce();
-  register_telemetry();
-  started_ns_ = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+void App::log_started(uint32_t workers) const {
   for (const auto& p : rt_.ports) {
     char mac[RTE_ETHER_ADDR_FMT_SIZE];
     rte_ether_format_addr(mac, sizeof mac, &p.mac);
