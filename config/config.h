@@ -138,6 +138,9 @@ struct Tunnel {
   uint8_t ttl = 64;
   std::optional<uint16_t> mtu;  // largest inner packet; default derived from the egress MTU
   std::optional<uint16_t> mss;  // TCP MSS clamp; default derived from the tunnel MTU
+  // Outer flows (docs/lanes.md): each lane its own SA pair and UDP source port; inner flows
+  // spread over the lanes that are up. 1 to 64; more than 1 needs nat_t.
+  uint8_t lanes = 1;
   struct StaticSas {
     StaticSa outbound;
     StaticSa inbound;

@@ -249,6 +249,7 @@ class Parser {
   bool tunnel_nat_t(const Fields& f, Tunnel& out);
   void tunnel_outer_header(const Fields& f, Tunnel& out, bool local_ok);
   void tunnel_sizes(const Fields& f, Tunnel& out, const Interface* local_iface);
+  void tunnel_lanes(const Fields& f, Tunnel& out);
   void tunnel_keys(const Fields& f, Tunnel& out, bool nat_t_ok);
   void cidrs(const Fields& f, std::string_view key, std::vector<IpPrefix>& out, bool remote,
              const std::string& tunnel_name);

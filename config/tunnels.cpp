@@ -21,7 +21,7 @@ std::string algorithm_list() {
 void Parser::tunnel(const Value& v, Tunnel& out) {
   auto f = map(v, {"name", "local", "remote", "local_cidrs", "remote_cidrs", "nat_t", "local_port",
                    "remote_port", "esn", "replay_window", "df", "dscp", "ecn", "ttl", "mtu", "mss",
-                   "static_sa", "ike"});
+                   "lanes", "static_sa", "ike"});
   if (!f) return;
   tunnel_name(*f, out);
   bool local_ok = false;
@@ -32,7 +32,24 @@ void Parser::tunnel(const Value& v, Tunnel& out) {
   const bool nat_t_ok = tunnel_nat_t(*f, out);
   tunnel_outer_header(*f, out, local_ok);
   tunnel_sizes(*f, out, local_iface);
+  tunnel_lanes(*f, out);
   tunnel_keys(*f, out, nat_t_ok);
+}
+
+// lanes: 1 to 64 outer flows (docs/lanes.md); more than one needs ESP in UDP.
+void Parser::tunnel_lanes(const Fields& f, Tunnel& out) {
+  if (auto x = f.get("lanes")) {
+    if (auto n = integer(*x, 1, 64)) {
+      if (*n > 1 && !out.nat_t) {
+        error(*x,
+              "more than one lane needs nat_t: true (each lane is its own ESP-in-UDP flow), "
+              "got " +
+                  quote(x->node.Scalar()));
+      } else {
+        out.lanes = static_cast<uint8_t>(*n);
+      }
+    }
+  }
 }
 
 void Parser::tunnel_name(const Fields& f, Tunnel& out) {

@@ -254,7 +254,15 @@ const App::ChangeOps& App::change_ops() {
       origin = SaOrigin::kIke;
       apply_ike_options(op["ike"], params, life);
     }
-    next.add_sa(tunnel, params, a.random_.next64(), type == "sa-replace", origin, life);
+    uint8_t lane = 0;
+    if (op.contains("lane")) {
+      if (!op["lane"].is_number_unsigned() || op["lane"].get<uint64_t>() >= t->second.lanes) {
+        throw std::invalid_argument("lane must be a number below the tunnel's lanes (" +
+                                    std::to_string(t->second.lanes) + ")");
+      }
+      lane = static_cast<uint8_t>(op["lane"].get<uint64_t>());
+    }
+    next.add_sa(tunnel, params, a.random_.next64(), type == "sa-replace", origin, life, lane);
     if (dir == esp::Direction::kInbound) a.spi_reserved_.erase(sa.spi);
   };
   static const ChangeOps table{

@@ -126,6 +126,7 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
               {"packets", sa.packets()},
               {"bytes", sa.bytes()},
               {"last_use_ns", sa.last_use_ns()},
+              {"lane", rec.lane},
               {"drops", drops}};
     if (p.udp_encap) {  // NAT-T ports: a NAT mapping change moves them (sa-update)
       j["local_port"] = p.local_port;
@@ -137,8 +138,10 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
     } else {
       j["next_seq"] = sa.next_seq();
       j["stopped"] = sa.stopped();
-      auto a = model_->active_outbound().find(rec.tunnel);
-      j["in_use"] = a != model_->active_outbound().end() && a->second == sa.spi();
+      // In use: its lane's SA in use (one lane: the tunnel's).
+      auto a = model_->lane_outbound().find(rec.tunnel);
+      j["in_use"] = a != model_->lane_outbound().end() && rec.lane < a->second.size() &&
+                    a->second[rec.lane] == sa.spi();
       j.update(peer_sa_members(*model_, rec.tunnel));
     }
     out.push_back(std::move(j));
@@ -149,6 +152,25 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
     add(rec, false);
   return out;
 }
+
+namespace {
+
+// A tunnel's lanes: each lane's SA in use and its share of the buckets (docs/lanes.md).
+json lane_list(const TunnelEntry& te) {
+  json out = json::array();
+  std::array<uint32_t, kMaxLanes> buckets{};
+  for (uint8_t lane : te.buckets)
+    ++buckets[lane];
+  for (uint8_t lane = 0; lane < te.lanes; ++lane) {
+    const esp::Sa* sa = te.lanes == 1 ? te.outbound : te.lane_out[lane];
+    out.push_back({{"lane", lane},
+                   {"outbound_spi", sa ? spi_hex(sa->spi()) : ""},
+                   {"buckets", te.lanes == 1 ? kLaneBuckets : buckets[lane]}});
+  }
+  return out;
+}
+
+}  // namespace
 
 json App::tunnel_list() {
   std::lock_guard guard(lock_);
@@ -171,7 +193,8 @@ json App::tunnel_list() {
                    {"acquires", acquire_count(te.name)},
                    {"liveness_checks", liveness_.sent(te.name)},
                    {"local_cidrs", lc},
-                   {"remote_cidrs", rc}});
+                   {"remote_cidrs", rc},
+                   {"lanes", lane_list(te)}});
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/bytes.h"
+#include "dataplane/lanes/lane_hash.h"
 #include "dataplane/stages/stages.h"
 
 namespace espgw::dp::stages {
@@ -127,6 +128,15 @@ void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexc
     }
     k = 0;
   };
+  // A tunnel of several lanes: each inner flow's lane by its hash (dataplane/lanes/lane_hash.h);
+  // every fragment of a packet takes the packet's lane.
+  auto lane_sa = [&](const uint8_t* ip, bool v4) noexcept {
+    if (t.lanes == 1) return sa;
+    const uint32_t h = v4 ? lane_hash4(reinterpret_cast<const rte_ipv4_hdr*>(ip))
+                          : lane_hash6(reinterpret_cast<const rte_ipv6_hdr*>(ip));
+    esp::Sa* lane = t.lane_out[t.buckets[h & (kLaneBuckets - 1)]];
+    return lane != nullptr ? lane : sa;
+  };
   // At most this many bytes of payload per fragment (a header of up to 60 bytes each).
   const uint32_t per_fragment = t.inner_mtu > 68 ? (t.inner_mtu - 60u) & ~7u : 8u;
   for (uint16_t i = 0; i < n; ++i) {
@@ -141,13 +151,14 @@ void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexc
       if (v4 && !(load_be16(ip + 6) & 0x4000)) {
         const uint32_t most = (m->data_len + per_fragment - 1) / per_fragment;
         if (uint32_t{kBatchMax} - k < most) send_gathered();
+        esp::Sa* frag_sa = lane_sa(ip, true);
         rte_mbuf* frags[kBatchMax];
         const uint16_t f =
             fragment4(w, m, t.inner_mtu, frags, static_cast<uint16_t>(kBatchMax - k));
         for (uint16_t j = 0; j < f; ++j) {
           mbufs[k] = frags[j];
           views[k] = view_of(frags[j]);
-          sas[k++] = sa;
+          sas[k++] = frag_sa;
         }
       } else {
         w.drops.add(DropReason::kFragNeeded);
@@ -165,7 +176,7 @@ void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexc
     clamp(w, t, m);
     mbufs[k] = m;
     views[k] = view_of(m);
-    sas[k++] = sa;
+    sas[k++] = lane_sa(ip, v4);
   }
   send_gathered();
   if (errors.n != 0) route(w, errors);

@@ -94,9 +94,24 @@ void Model::add_tunnel(const config::Tunnel& t, bool replace) {
     invalid("tunnel " + t.name + ": local and remote addresses differ in family");
   }
   if (tunnels_.count(t.name) != 0 && !replace) invalid("tunnel " + t.name + " exists");
+  for (const auto* table : {&inbound_, &outbound_}) {
+    for (const auto& [spi, rec] : *table) {
+      if (rec.tunnel == t.name && rec.lane >= t.lanes) {
+        invalid("tunnel " + t.name + ": " + std::to_string(t.lanes) + " lane(s), but SA " +
+                spi_hex(spi) + " is on lane " + std::to_string(rec.lane));
+      }
+    }
+  }
   config::Tunnel copy = t;
   copy.static_sa.reset();  // keys live only in SA objects
   tunnels_[t.name] = std::move(copy);
+  // Another number of lanes: a fresh bucket table, each lane up where it has an SA.
+  if (auto m = lane_maps_.find(t.name); m != lane_maps_.end() && m->second.lanes() != t.lanes) {
+    lane_maps_.erase(m);
+    lane_out_.erase(t.name);
+    for (uint8_t lane = 0; lane < t.lanes; ++lane)
+      pick_active(t.name, lane);
+  }
 }
 
 void Model::remove_tunnel(const std::string& name) {
@@ -104,12 +119,19 @@ void Model::remove_tunnel(const std::string& name) {
   std::erase_if(inbound_, [&](const auto& kv) { return kv.second.tunnel == name; });
   std::erase_if(outbound_, [&](const auto& kv) { return kv.second.tunnel == name; });
   active_out_.erase(name);
+  lane_out_.erase(name);
+  lane_maps_.erase(name);
 }
 
 void Model::add_sa(const std::string& tunnel, const esp::SaParams& params, uint64_t iv_seed,
-                   bool replace, SaOrigin origin, const SaLifetime& life) {
-  if (tunnels_.count(tunnel) == 0) {
+                   bool replace, SaOrigin origin, const SaLifetime& life, uint8_t lane) {
+  const auto t = tunnels_.find(tunnel);
+  if (t == tunnels_.end()) {
     invalid("SA " + spi_hex(params.spi) + ": no tunnel \"" + tunnel + "\"");
+  }
+  if (lane >= t->second.lanes) {
+    invalid("SA " + spi_hex(params.spi) + ": lane " + std::to_string(lane) + ", but tunnel " +
+            tunnel + " has " + std::to_string(t->second.lanes) + " lane(s)");
   }
   auto& table = params.direction == esp::Direction::kInbound ? inbound_ : outbound_;
   const std::string what =
@@ -125,8 +147,11 @@ void Model::add_sa(const std::string& tunnel, const esp::SaParams& params, uint6
     // applied twice) stays as it is: its sequence number, replay window and counters are live
     // state. A fresh copy would send from sequence number 1 again, which the peer drops as
     // replays until the numbers pass its window.
-    if (same_sa(*existing->second.sa, params)) {
-      if (params.direction == esp::Direction::kOutbound) active_out_[tunnel] = params.spi;
+    if (same_sa(*existing->second.sa, params) && existing->second.lane == lane) {
+      if (params.direction == esp::Direction::kOutbound) {
+        existing->second.installed = ++installs_;  // given again: in use again
+        set_lane_sa(tunnel, lane, params.spi);
+      }
       return;
     }
     // The same outbound SA with other parameters (a tunnel's TTL, DF or DSCP changed under its
@@ -146,8 +171,42 @@ void Model::add_sa(const std::string& tunnel, const esp::SaParams& params, uint6
   rec.installed = ++installs_;
   rec.origin = origin;
   rec.lifetime = life;
+  rec.lane = lane;
+  uint8_t replaced_lane = lane;
+  if (auto old = table.find(params.spi); old != table.end()) replaced_lane = old->second.lane;
   table[params.spi] = std::move(rec);
-  if (params.direction == esp::Direction::kOutbound) active_out_[tunnel] = params.spi;
+  if (params.direction == esp::Direction::kOutbound) {
+    set_lane_sa(tunnel, lane, params.spi);  // the newest of its lane
+    if (replaced_lane != lane) pick_active(tunnel, replaced_lane);
+  }
+}
+
+void Model::pick_active(const std::string& tunnel, uint8_t lane) {
+  uint64_t newest = 0;
+  uint32_t pick = 0;
+  for (const auto& [spi, rec] : outbound_) {
+    if (rec.tunnel == tunnel && rec.lane == lane && rec.installed > newest) {
+      newest = rec.installed;
+      pick = spi;
+    }
+  }
+  set_lane_sa(tunnel, lane, pick);
+}
+
+void Model::set_lane_sa(const std::string& tunnel, uint8_t lane, uint32_t spi) {
+  const uint8_t lanes = tunnels_.at(tunnel).lanes;
+  auto& per_lane = lane_out_[tunnel];
+  per_lane.resize(lanes, 0);
+  per_lane[lane] = spi;
+  auto map = lane_maps_.try_emplace(tunnel, lanes).first;
+  map->second.set_up(lane, spi != 0);
+  active_out_.erase(tunnel);
+  for (uint32_t s : per_lane) {
+    if (s != 0) {
+      active_out_[tunnel] = s;
+      break;
+    }
+  }
 }
 
 void Model::remove_sa(esp::Direction dir, uint32_t spi) {
@@ -158,21 +217,10 @@ void Model::remove_sa(esp::Direction dir, uint32_t spi) {
             spi_hex(spi) + " does not exist");
   }
   const std::string tunnel = it->second.tunnel;
+  const uint8_t lane = it->second.lane;
   table.erase(it);
-  if (dir == esp::Direction::kOutbound) {
-    auto active = active_out_.find(tunnel);
-    if (active != active_out_.end() && active->second == spi) {
-      // Fall back to the newest remaining outbound SA of the tunnel, if any.
-      active_out_.erase(active);
-      uint64_t newest = 0;
-      for (const auto& [other_spi, rec] : outbound_) {
-        if (rec.tunnel == tunnel && rec.installed > newest) {
-          newest = rec.installed;
-          active_out_[tunnel] = other_spi;
-        }
-      }
-    }
-  }
+  // The lane falls back to its newest remaining outbound SA, if any.
+  if (dir == esp::Direction::kOutbound) pick_active(tunnel, lane);
 }
 
 void Model::update_sa(esp::Direction dir, uint32_t spi, const IpAddress& local,
@@ -199,20 +247,10 @@ size_t Model::flush_sas(SaOrigin origin) {
       }
     }
   }
-  // Tunnels whose SA in use went fall back to a remaining one.
-  for (auto it = active_out_.begin(); it != active_out_.end();) {
-    if (outbound_.count(it->second) != 0) {
-      ++it;
-      continue;
-    }
-    const std::string tunnel = it->first;
-    it = active_out_.erase(it);
-    uint64_t newest = 0;
-    for (const auto& [spi, rec] : outbound_) {
-      if (rec.tunnel == tunnel && rec.installed > newest) {
-        newest = rec.installed;
-        active_out_[tunnel] = spi;
-      }
+  // Lanes whose SA in use went fall back to a remaining one.
+  for (const auto& [tunnel, per_lane] : std::map(lane_out_)) {
+    for (uint8_t lane = 0; lane < per_lane.size(); ++lane) {
+      if (per_lane[lane] != 0 && outbound_.count(per_lane[lane]) == 0) pick_active(tunnel, lane);
     }
   }
   return n;

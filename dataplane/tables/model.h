@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "dataplane/esp/sa.h"
+#include "dataplane/lanes/lane_map.h"
 #include "dataplane/tables/snapshot.h"
 
 namespace espgw::dp {
@@ -42,6 +43,7 @@ struct SaRecord {
   uint64_t installed = 0;  // install order, to fall back to the newest SA
   SaOrigin origin = SaOrigin::kControl;
   SaLifetime lifetime;
+  uint8_t lane = 0;  // of the tunnel's lanes (docs/lanes.md)
   // Shared between copies of the Model: which expiry events were sent, so a transaction that
   // copies the record does not send them again.
   std::shared_ptr<std::pair<bool, bool>> expired = std::make_shared<std::pair<bool, bool>>();
@@ -75,8 +77,10 @@ class Model {
   // With `replace`, an SA given exactly as installed stays as it is (sequence number, window,
   // counters); an outbound SA with the same SPI and keys but other parameters is refused, as a
   // copy would restart at sequence number 1.
+  // An outbound SA is its lane's SA in use (lane 0 unless given; below the tunnel's lanes).
   void add_sa(const std::string& tunnel, const esp::SaParams& params, uint64_t iv_seed,
-              bool replace, SaOrigin origin = SaOrigin::kControl, const SaLifetime& life = {});
+              bool replace, SaOrigin origin = SaOrigin::kControl, const SaLifetime& life = {},
+              uint8_t lane = 0);
   // New outer addresses / NAT-T ports for a live SA (docs/ike-bridge.md sa-update). Takes effect
   // at once in the running SA (its outer header is swapped under RCU); the caller publishes a
   // rebuilt snapshot so the tunnel's next hop follows a changed remote address.
@@ -104,7 +108,13 @@ class Model {
   const std::map<std::string, config::Tunnel>& tunnels() const noexcept { return tunnels_; }
   const std::map<uint32_t, SaRecord>& inbound() const noexcept { return inbound_; }
   const std::map<uint32_t, SaRecord>& outbound() const noexcept { return outbound_; }
+  // Each tunnel's SA in use: its lane 0's, else its lowest lane's that has one.
   const std::map<std::string, uint32_t>& active_outbound() const noexcept { return active_out_; }
+  // Each tunnel's outbound SA in use per lane (0: none), and its lanes' bucket table.
+  const std::map<std::string, std::vector<uint32_t>>& lane_outbound() const noexcept {
+    return lane_out_;
+  }
+  const std::map<std::string, LaneMap>& lane_maps() const noexcept { return lane_maps_; }
   const std::vector<config::Peer>& peers() const noexcept { return peers_; }
   // Each peer's tunnel in use (its routes point there), as of the last build().
   const std::map<std::string, std::string>& peer_active() const noexcept { return peer_active_; }
@@ -134,6 +144,12 @@ class Model {
   std::map<uint32_t, SaRecord> inbound_;
   std::map<uint32_t, SaRecord> outbound_;
   std::map<std::string, uint32_t> active_out_;  // tunnel -> SPI of its outbound SA in use
+  std::map<std::string, std::vector<uint32_t>> lane_out_;  // tunnel -> per lane, 0: none
+  std::map<std::string, LaneMap> lane_maps_;
+  // A lane's SA in use: the newest outbound SA of that tunnel and lane (or none), the lane up or
+  // down in the tunnel's LaneMap accordingly, and the tunnel's SA in use after that.
+  void pick_active(const std::string& tunnel, uint8_t lane);
+  void set_lane_sa(const std::string& tunnel, uint8_t lane, uint32_t spi);  // 0: none
   uint64_t installs_ = 0;
   std::vector<config::Peer> peers_;
   // The tunnels of `peer` that this model has, in preference order.

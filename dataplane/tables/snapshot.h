@@ -18,6 +18,7 @@
 
 #include "common/ip_address.h"
 #include "dataplane/esp/sa.h"
+#include "dataplane/lanes/lane_map.h"
 #include "dataplane/tables/flat_map.h"
 
 namespace espgw::dp {
@@ -57,6 +58,12 @@ struct TunnelEntry {
   // The IPv4 selectors again as (network, mask) in host order, for the per-packet checks.
   std::vector<std::pair<uint32_t, uint32_t>> local4;
   std::vector<std::pair<uint32_t, uint32_t>> remote4;
+
+  // Lanes (docs/lanes.md): with more than one, each inner flow's bucket names its lane, and
+  // lane_out[lane] is that lane's SA in use (null: down; its buckets are on other lanes).
+  uint8_t lanes = 1;
+  std::vector<esp::Sa*> lane_out;
+  LaneBuckets buckets{};
 
   static bool in4(const std::vector<std::pair<uint32_t, uint32_t>>& set, uint32_t a) noexcept {
     for (const auto& [net, mask] : set) {

@@ -236,6 +236,21 @@ void resolve_egress(const Model& m, const Snapshot& s, const config::Tunnel& t, 
   te.mss6 = t.mss ? *t.mss : static_cast<uint16_t>(te.inner_mtu - 60);
 }
 
+// A tunnel of several lanes: each lane's SA in use and the bucket table over the lanes up.
+void add_lanes(const Model& m, const config::Tunnel& t, TunnelEntry& te) {
+  te.lanes = t.lanes;
+  if (t.lanes == 1) return;
+  te.lane_out.assign(t.lanes, nullptr);
+  if (auto per_lane = m.lane_outbound().find(t.name); per_lane != m.lane_outbound().end()) {
+    for (size_t lane = 0; lane < per_lane->second.size() && lane < t.lanes; ++lane) {
+      const uint32_t spi = per_lane->second[lane];
+      if (spi != 0) te.lane_out[lane] = m.outbound().at(spi).sa.get();
+    }
+  }
+  auto map = m.lane_maps().find(t.name);
+  te.buckets = map != m.lane_maps().end() ? map->second.buckets() : LaneMap(t.lanes).buckets();
+}
+
 void add_tunnels(const Model& m, Snapshot& s) {
   for (const auto& [name, t] : m.tunnels()) {
     TunnelEntry te;
@@ -256,6 +271,7 @@ void add_tunnels(const Model& m, Snapshot& s) {
       te.outbound = m.outbound().at(a->second).sa.get();
     }
     resolve_egress(m, s, t, out, te);
+    add_lanes(m, t, te);
     s.tunnels.push_back(std::move(te));
   }
 }
