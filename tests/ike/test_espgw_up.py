@@ -95,13 +95,8 @@ def stand_in(role):
             conn, _ = srv.accept()
         except InterruptedError:
             continue
-        with conn:
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = conn.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
+        with conn, conn.makefile("rb") as f:
+            data = f.readline()
             if data:
                 conn.sendall(b'{"ok": true}\n')
                 if b'"stop"' in data and role == "espgw":

@@ -15,6 +15,7 @@ import shutil
 import signal
 
 from labkit import proc
+from labkit.lab import check_tools
 from labkit.proc import run
 
 CHARON = "/usr/lib/ipsec/charon"
@@ -29,9 +30,9 @@ def skip_reason():
     """Why charon cannot run in a lab here, or None."""
     if os.geteuid() != 0:
         return "needs root (network namespaces, mounts, DPDK)"
-    for tool in ("ip", "unshare", "mount", "ethtool", "ping", "swanctl"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed (scripts/lib/common.sh ESPGW_PACKAGES)"
+    reason = check_tools("ip", "unshare", "mount", "ethtool", "ping", "swanctl")
+    if reason:
+        return reason
     if not os.access(CHARON, os.X_OK):
         return f"{CHARON} is missing (strongswan-charon)"
     for plugin in ("kernel-libipsec", "openssl", "vici", "kernel-netlink", "socket-default"):
