@@ -158,14 +158,18 @@ namespace {
 // A tunnel's lanes: each lane's SA in use and its share of the buckets (docs/lanes.md).
 json lane_list(const TunnelEntry& te) {
   json out = json::array();
-  std::array<uint32_t, kMaxLanes> buckets{};
-  for (uint8_t lane : te.buckets)
-    ++buckets[lane];
-  for (uint8_t lane = 0; lane < te.lanes; ++lane) {
-    const esp::Sa* sa = te.lanes == 1 ? te.outbound : te.lane_out[lane];
+  if (te.lane_out.empty()) {  // one lane: the tunnel's SA, every bucket
+    out.push_back({{"lane", 0},
+                   {"outbound_spi", te.outbound ? spi_hex(te.outbound->spi()) : ""},
+                   {"buckets", kLaneBuckets}});
+    return out;
+  }
+  const auto buckets = lane_loads(te.buckets);
+  for (size_t lane = 0; lane < te.lane_out.size(); ++lane) {
+    const esp::Sa* sa = te.lane_out[lane];
     out.push_back({{"lane", lane},
                    {"outbound_spi", sa ? spi_hex(sa->spi()) : ""},
-                   {"buckets", te.lanes == 1 ? kLaneBuckets : buckets[lane]}});
+                   {"buckets", buckets[lane]}});
   }
   return out;
 }

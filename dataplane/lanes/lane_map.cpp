@@ -20,9 +20,9 @@ uint32_t LaneMap::up_count() const noexcept {
   return static_cast<uint32_t>(__builtin_popcountll(up_));
 }
 
-std::array<uint32_t, kMaxLanes> LaneMap::load() const noexcept {
+std::array<uint32_t, kMaxLanes> lane_loads(const LaneBuckets& buckets) noexcept {
   std::array<uint32_t, kMaxLanes> n{};
-  for (uint8_t lane : buckets_)
+  for (uint8_t lane : buckets)
     ++n[lane];
   return n;
 }

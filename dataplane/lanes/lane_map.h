@@ -26,6 +26,9 @@ inline constexpr uint32_t kMaxLanes = 64;
 
 using LaneBuckets = std::array<uint8_t, kLaneBuckets>;
 
+// Buckets per lane, for espgwctl and the tests.
+std::array<uint32_t, kMaxLanes> lane_loads(const LaneBuckets& buckets) noexcept;
+
 class LaneMap {
  public:
   // 1 to kMaxLanes lanes, all up; std::invalid_argument outside that range.
@@ -39,8 +42,7 @@ class LaneMap {
 
   const LaneBuckets& buckets() const noexcept { return buckets_; }
   uint32_t lane_of(uint32_t hash) const noexcept { return buckets_[hash & (kLaneBuckets - 1)]; }
-  // Buckets per lane, for espgwctl and the tests.
-  std::array<uint32_t, kMaxLanes> load() const noexcept;
+  std::array<uint32_t, kMaxLanes> load() const noexcept { return lane_loads(buckets_); }
 
  private:
   size_t rehome_stranded();

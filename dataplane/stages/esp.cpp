@@ -131,7 +131,7 @@ void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexc
   // A tunnel of several lanes: each inner flow's lane by its hash (dataplane/lanes/lane_hash.h);
   // every fragment of a packet takes the packet's lane.
   auto lane_sa = [&](const uint8_t* ip, bool v4) noexcept {
-    if (t.lanes == 1) return sa;
+    if (t.lane_out.empty()) return sa;
     const uint32_t h = v4 ? lane_hash4(reinterpret_cast<const rte_ipv4_hdr*>(ip))
                           : lane_hash6(reinterpret_cast<const rte_ipv6_hdr*>(ip));
     esp::Sa* lane = t.lane_out[t.buckets[h & (kLaneBuckets - 1)]];

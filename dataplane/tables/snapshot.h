@@ -60,8 +60,8 @@ struct TunnelEntry {
   std::vector<std::pair<uint32_t, uint32_t>> remote4;
 
   // Lanes (docs/lanes.md): with more than one, each inner flow's bucket names its lane, and
-  // lane_out[lane] is that lane's SA in use (null: down; its buckets are on other lanes).
-  uint8_t lanes = 1;
+  // lane_out[lane] is that lane's SA in use (null: down; its buckets are on other lanes). Empty
+  // for a tunnel of one lane, which sends under `outbound`.
   std::vector<esp::Sa*> lane_out;
   LaneBuckets buckets{};
 

@@ -238,7 +238,6 @@ void resolve_egress(const Model& m, const Snapshot& s, const config::Tunnel& t, 
 
 // A tunnel of several lanes: each lane's SA in use and the bucket table over the lanes up.
 void add_lanes(const Model& m, const config::Tunnel& t, TunnelEntry& te) {
-  te.lanes = t.lanes;
   if (t.lanes == 1) return;
   te.lane_out.assign(t.lanes, nullptr);
   if (auto per_lane = m.lane_outbound().find(t.name); per_lane != m.lane_outbound().end()) {

@@ -27,16 +27,14 @@ Exit 0: pass; 1: fail; 77: cannot run here.
 """
 
 import secrets
-import signal
 
 from e2e import lab as L
+from labkit.proc import check
+from labkit.traffic import Stream, check_stream, stop_streams
 
 PORT_AB = 6000
 PORT_BA = 6001
 END_MARKERS = 3  # tools.py udp-seq-send sends three
-
-
-from labkit.proc import check  # noqa: E402
 
 
 class Ledger:
@@ -136,12 +134,8 @@ def main():
         gens = {}
 
         print(f"== two UDP streams with sequence numbers, {a.rate:g}/s each way", flush=True)
-        recv_b = lab.tool("b", "udp-seq-recv", "--bind", L.B_IP, "--port", str(PORT_AB))
-        recv_a = lab.tool("a", "udp-seq-recv", "--bind", L.A_IP, "--port", str(PORT_BA))
-        send_a = lab.tool("a", "udp-seq-send", "--to", L.B_IP, "--port", str(PORT_AB), "--rate",
-                          str(a.rate))
-        send_b = lab.tool("b", "udp-seq-send", "--to", L.A_IP, "--port", str(PORT_BA), "--rate",
-                          str(a.rate))
+        streams = [Stream(lab, "a", "b", L.B_IP, PORT_AB, a.rate).start(timeout=20),
+                   Stream(lab, "b", "a", L.A_IP, PORT_BA, a.rate).start(timeout=20)]
         wait_flowing(lab, {"gw1": b2a[0], "gw2": a2b[0]}, 200, "the streams before any change")
 
         print("== 1. rekey, make-before-break, one op at a time", flush=True)
@@ -225,25 +219,10 @@ def main():
             gens[gw.name] = gw.ctl("status")["generation"]
 
         print("== stop the streams and count", flush=True)
-        for p in (send_a, send_b):
-            p.send_signal(signal.SIGTERM)
-        sa_ = L.result(send_a, "udp-seq-send A -> B", 30)
-        sb_ = L.result(send_b, "udp-seq-send B -> A", 30)
-        ra = L.result(recv_b, "udp-seq-recv in B", 60)
-        rb = L.result(recv_a, "udp-seq-recv in A", 60)
+        ra, rb = stop_streams(streams)
         s1 = lab.settle("the streams to drain")
-        for name, snd, rcv in (("A -> B", sa_, ra), ("B -> A", sb_, rb)):
-            check(rcv["ended"] and rcv["sent"] == snd["sent"],
-                  f"{name}: {snd['sent']} datagrams sent in {snd['seconds']:.1f} s, end marker "
-                  f"received", failures)
-            check(rcv["missing_count"] == 0,
-                  f"{name}: none missing ({rcv['missing_count']}: {rcv['missing'][:20]})", failures)
-            check(rcv["duplicate_count"] == 0,
-                  f"{name}: none twice ({rcv['duplicate_count']}: {rcv['duplicates'][:20]})",
-                  failures)
-            check(rcv["foreign"] == 0 and rcv["beyond_end"] == 0,
-                  f"{name}: nothing else arrived ({rcv['foreign']}, {rcv['beyond_end']})",
-                  failures)
+        for stream, rcv in zip(streams, (ra, rb)):
+            check_stream(rcv, stream.name, failures)
         for gw in lab.gateways:
             drops = L.drops_delta(s0[gw.name]["counters"], s1[gw.name]["counters"])
             check(not drops, f"{gw.name}: no drops under any reason ({drops})", failures)
