@@ -5,13 +5,14 @@ script replaces its own section, between marker comments, and leaves the other a
 import os
 
 
-def _markers(name):
-    begin = "<!-- section %s: written by bench/%s, replaced whole on its next run -->"
-    return begin % (name, name), "<!-- end of section %s -->" % name
+def _markers(name, writer=None):
+    begin = "<!-- section %s: written by %s, replaced whole on its next run -->"
+    return begin % (name, writer or "bench/" + name), "<!-- end of section %s -->" % name
 
 
-def write_section(path, name, text):
-    begin, end = _markers(name)
+def write_section(path, name, text, writer=None):
+    """Replaces section `name` of the file (written by `writer`, default bench/NAME) with text."""
+    begin, end = _markers(name, writer)
     block = begin + "\n\n" + text.strip("\n") + "\n\n" + end + "\n"
     old = open(path).read() if os.path.exists(path) else ""
     if begin in old and end in old:

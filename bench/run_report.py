@@ -17,6 +17,7 @@ import statistics
 import sys
 
 import results_md
+import run_lanes
 from run_rows import ALGS, IMIX_MEAN, PACKETS, SIZES, TARGET_ALG
 
 SECGW_RATIO = {"64": 1.4, "imix": 1.4, "1400": 1.15}
@@ -281,6 +282,43 @@ def publish(md, args):
         print("bench: wrote its section of " + args.out, file=sys.stderr, flush=True)
 
 
+def lanes_markdown(st):
+    """The lanes section (bench/run_lanes.py) from a run's saved state; None without lane rows."""
+    R = {tuple(k): v for k, v in st["results"]}
+    mems = [k[5] for k in R if k[0] == "lanes"]
+    if not mems:
+        return None
+    mem = mems[0]
+    ws = [w for k, v in R.items() if k[0] == "lanes" for w in v]
+    share = [w["cpu_share"] for w in ws]
+    steal = [w["steal"] for w in ws]
+    started = datetime.datetime.fromisoformat(st["started"])
+    cmd = "bench/run " + " ".join(shlex.quote(a) for a in st["argv"])
+    how = ("Written by `%s` on %s at commit %s (as root; DPDK %s, %s, TSC %.0f MHz). Load "
+           "average before: %s; after: %s. The two workers got a median %.0f%% of a CPU each "
+           "during the windows; steal time %.1f%% of a CPU. A figure is the median over every "
+           "window of its rows; ± is half the interquartile range over the median." % (
+               cmd.strip(), started.strftime("%Y-%m-%d %H:%M UTC"), st.get("commit") or "unknown",
+               st["dpdk_version"], "2 MiB hugepages" if mem == "huge" else "`--no-huge -m 512`",
+               st["tsc_hz"] / 1e6, " ".join(st["load_before"]), " ".join(st["load_after"]),
+               100 * statistics.median(share) if share else 0,
+               100 * statistics.median(steal) if steal else 0))
+    return run_lanes.report(R, summary, fmt, fmt_s, mem, st.get("lane_splits", {}),
+                            {k: v for k, v in (st.get("lane_choice") or {}).items()},
+                            st.get("lane_choice_cmd"), how)
+
+
+def publish_lanes(st, args):
+    """Prints the lanes section and, without --no-write, puts it in its section of args.out."""
+    md = lanes_markdown(st)
+    if md is None:
+        return
+    print(md)
+    if not args.no_write:
+        results_md.write_section(args.out, "lanes", md, writer="bench/run (its lane rows)")
+        print("bench: wrote the lanes section of " + args.out, file=sys.stderr, flush=True)
+
+
 def render(args):
     """The report from a run's saved figures (the code that writes it may have changed)."""
     st = json.load(open(args.render))
@@ -301,4 +339,6 @@ def render(args):
                 st["dpdk_version"], datetime.datetime.fromisoformat(st["started"]),
                 st["elapsed"], st["load_before"], st["load_after"], st["scale_md"], st["tsc_hz"],
                 st["argv"])
-    publish(md, args)
+    if not any(a == "--lanes-only" for a in st["argv"]):
+        publish(md, args)
+    publish_lanes(st, args)

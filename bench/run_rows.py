@@ -40,9 +40,11 @@ def sa_yaml(alg, spi, label):
     return s + "}"
 
 
-def espgw_config(sock, lan_dev, wan_dev, alg=None, natt=False, workers=1, extra_tunnels=""):
+def espgw_config(sock, lan_dev, wan_dev, alg=None, natt=False, workers=1, extra_tunnels="",
+                 lanes=1):
     """Two ports: lan 172.50.1.1/24 (hosts 172.50.0.0/16 behind 172.50.1.10), wan 198.51.100.1/24
-    (router .254); a tunnel to 203.0.113.2 for 172.60.0.0/16, or, with alg None, a plain route."""
+    (router .254); a tunnel to 203.0.113.2 for 172.60.0.0/16 (of `lanes` lanes: its static SA pair
+    is lane 0's), or, with alg None, a plain route."""
     tunnel = ""
     routes = ["{prefix: 0.0.0.0/0, via: 198.51.100.254, interface: wan}",
               "{prefix: 172.50.0.0/16, via: 172.50.1.10, interface: lan}"]
@@ -56,12 +58,12 @@ def espgw_config(sock, lan_dev, wan_dev, alg=None, natt=False, workers=1, extra_
     local_cidrs: [172.50.0.0/16]
     remote_cidrs: [172.60.0.0/16]
     nat_t: %s
-    replay_window: 0
+    replay_window: 0%s
     static_sa:  # LAB ONLY
       outbound: %s
       inbound: %s
-%s""" % ("true" if natt else "false", sa_yaml(alg, SPI_OUT, alg + "/out"),
-         sa_yaml(alg, SPI_IN, alg + "/in"), extra_tunnels)
+%s""" % ("true" if natt else "false", "\n    lanes: %d" % lanes if lanes > 1 else "",
+         sa_yaml(alg, SPI_OUT, alg + "/out"), sa_yaml(alg, SPI_IN, alg + "/in"), extra_tunnels)
     return """dataplane:
   workers: %d
   control_socket: %s

@@ -8,6 +8,9 @@ Runs bench/run on a few rows with tiny windows and checks what it reports, not h
   - ipsec-secgw, built from Debian's dpdk-doc into the build folder, forwards the same packets,
     both ways, and the espgw/ipsec-secgw ratio is printed;
   - espgw's copy-free source forwards;
+  - the lane rows (bench/run_lanes.py): a 1-lane tunnel is decrypted by worker 0 alone, a 4-lane
+    tunnel by both workers (its lanes' outer flows on both RX queues, each lane's SA added by
+    `sa-add ... "lane"`: a lane SA that does not decrypt leaves its worker without packets);
   - no row failed to run.
 Usage: run_smoke_test.py BUILD_DIR. Exit 0 pass, 1 fail, 77 skipped (not root, no dpdk-doc).
 """
@@ -19,7 +22,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROWS = (r"^(espgw|secgw)/(encrypt|decrypt)/aes128gcm16/64/esp/nohuge/pcap$"
-        r"|^espgw/forward/-/64/-/nohuge/copyfree$")
+        r"|^espgw/forward/-/64/-/nohuge/copyfree$"
+        r"|^lanes/decrypt/aes128gcm16/64/[14]/nohuge/pcap$")
 
 
 def main():
@@ -55,6 +59,19 @@ def main():
     m = re.search(r"copy-free source: 64 B: ([0-9.]+) ±", out)
     if not m or float(m.group(1)) <= 0:
         failures.append("no copy-free forwarding figure")
+    for lanes, want in (("1", lambda w0, w1: w0 > 0 and w1 == 0),
+                        ("4", lambda w0, w1: w0 > 0 and w1 > 0)):
+        # Columns: lanes, size, wall Mpps, x 1 lane, Mpps per worker CPU, cycles, packets split.
+        m = re.search(r"^\| %s \| 64 \| ([0-9.]+) ±[0-9]+%% \|[^|]*\|[^|]*\|[^|]*\| "
+                      r"([0-9]+)%% / ([0-9]+)%% \|" % lanes, out, re.M)
+        if not m:
+            failures.append("no lane row for %s lanes" % lanes)
+            continue
+        rate, w0, w1 = float(m.group(1)), int(m.group(2)), int(m.group(3))
+        print("%s lanes: %.2f Mpps, worker 0 / 1: %d%% / %d%%" % (lanes, rate, w0, w1))
+        if rate <= 0 or not want(w0, w1):
+            failures.append("%s lanes: %.2f Mpps, worker 0 / 1 %d%% / %d%%: want %s" % (
+                lanes, rate, w0, w1, "worker 0 alone" if lanes == "1" else "both workers"))
     notes = out.split("## Rows that failed or were not run", 1)[-1]
     for line in notes.splitlines():
         if line.startswith("- ") and line != "- none" and "not run:" not in line:
