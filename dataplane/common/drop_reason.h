@@ -29,7 +29,7 @@ namespace espgw {
   X(kBadPadLength, "bad_pad_length", "pad length larger than the payload")                        \
   X(kBadPadding, "bad_padding", "pad bytes not 1, 2, 3, ... (RFC 4303 2.4)")                      \
   X(kBadNextHeader, "bad_next_header", "next header neither IPv4, IPv6 nor dummy")                \
-  X(kDummy, "dummy", "dummy packet, next header 59 (RFC 4303 2.6)")                               \
+  X(kDummy, "dummy", "dummy packet, next header 59 (RFC 4303 2.6): counted as a keepalive")      \
   X(kZeroLengthPayload, "zero_length_payload", "no inner packet behind the ESP header")           \
   X(kInnerHeader, "inner_header", "inner IP header invalid or its version differs from next hdr") \
   X(kInnerLength, "inner_length", "inner IP length longer than the decrypted payload")            \

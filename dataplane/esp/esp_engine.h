@@ -67,8 +67,19 @@ class EspEngine {
     }
   }
 
+  // A lane's keepalive (docs/lanes.md "Lane liveness"): an ESP dummy packet (next header 59,
+  // RFC 4303 2.6) without payload under `sa`, framed and encrypted around the empty packet `p`
+  // (its headroom and tailroom) like any packet of the SA. Counted as the SA's keepalive and
+  // last use, not in its packets; a drop is counted as encrypt() counts it.
+  DropReason encrypt_dummy(Sa& sa, PacketView& p) noexcept;
+  // Dummy packets sent by encrypt_dummy() and received (decrypted, ICV and replay checked; then
+  // freed, not counted as drops).
+  uint64_t keepalives_out() const noexcept { return keepalives_out_.get(); }
+  uint64_t keepalives_in() const noexcept { return keepalives_in_.get(); }
+
   // Monotonic time of the current loop iteration, recorded as the SAs' last use.
   void set_now(uint64_t ns) noexcept { now_ns_ = ns; }
+  uint64_t now_ns() const noexcept { return now_ns_; }
   uint32_t worker_index() const noexcept { return index_; }
   crypto::CryptoBackend& backend() noexcept { return backend_; }
   crypto::IvGenerator& random() noexcept { return iv_; }
@@ -83,6 +94,10 @@ class EspEngine {
   // the only caller).
   [[gnu::always_inline]] inline DropReason frame(Sa& sa, PacketView& p, uint64_t seq,
                                                  crypto::CryptoOp& op) noexcept;
+  // frame() with the trailer's next header and the inner TOS and DF given (a dummy packet).
+  [[gnu::always_inline]] inline DropReason frame_as(Sa& sa, PacketView& p, uint64_t seq,
+                                                    crypto::CryptoOp& op, uint8_t next_header,
+                                                    uint8_t tos, uint8_t inner_df) noexcept;
   void decrypt_chunk(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
                      std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept;
   // Per packet on the inbound path: inlined into decrypt_chunk() (defined in esp_inbound.cpp, the
@@ -126,6 +141,8 @@ class EspEngine {
   uint16_t ip_id_ = 0;
   DropCounters drops_;
   Counter esn_resyncs_;
+  Counter keepalives_out_;
+  Counter keepalives_in_;
 
   std::array<crypto::CryptoOp, kMaxBurst> ops_{};
   std::array<uint16_t, kMaxBurst> op_pkt_{};

@@ -168,6 +168,16 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
     drops_.add(r);
     if (sas[i] != nullptr) sas[i]->drops_[static_cast<size_t>(r)].add();
   };
+  // A dummy packet (a lane's keepalive, docs/lanes.md "Lane liveness") passed the ICV and replay
+  // checks: the SA is in use, but there is nothing to deliver. The caller frees it (reason set);
+  // it is counted as a keepalive, not as a drop.
+  auto keepalive = [&](size_t i, Sa& sa) {
+    reasons[i] = DropReason::kDummy;
+    SaCounters& c = sa.counters_for(index_);
+    c.keepalives.add();
+    c.last_use_ns.set(now_ns_);
+    keepalives_in_.add();
+  };
 
   for (size_t i = 0; i < n; ++i) {
     if (reasons[i] != DropReason::kNone) continue;
@@ -233,6 +243,8 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
     const DropReason r = finish_inbound(sa, pkts[i], meta[i], ops[k], seq_[i]);
     if (r == DropReason::kNone) {
       count_traffic(run, sa, pkts[i].data_len);
+    } else if (r == DropReason::kDummy) {
+      keepalive(i, sa);
     } else {
       drop(i, r);
     }
@@ -258,6 +270,8 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
     const DropReason r = resync(sa, pkts[i], m, op, seq_[i]);
     if (r == DropReason::kNone) {
       count_traffic(run, sa, pkts[i].data_len);
+    } else if (r == DropReason::kDummy) {
+      keepalive(i, sa);
     } else {
       drop(i, r);
     }

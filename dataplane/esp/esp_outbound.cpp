@@ -99,7 +99,13 @@ inline DropReason EspEngine::frame(Sa& sa, PacketView& p, uint64_t seq,
   } else {
     return DropReason::kInnerHeader;
   }
+  return frame_as(sa, p, seq, op, next_header, tos, inner_df);
+}
 
+inline DropReason EspEngine::frame_as(Sa& sa, PacketView& p, uint64_t seq, crypto::CryptoOp& op,
+                                      uint8_t next_header, uint8_t tos, uint8_t inner_df) noexcept {
+  const uint32_t len = p.data_len;
+  uint8_t* inner = p.data();
   const OuterHeader& oh = sa.outer();
   const uint32_t icv = sa.icv_len_;
   const uint32_t ct_len = (len + 2 + sa.align_mask_) & ~uint32_t{sa.align_mask_};
@@ -207,6 +213,30 @@ void EspEngine::encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> s
   }
   flush_traffic(run);
   if (dropped) count_drops(sas, reasons);
+}
+
+DropReason EspEngine::encrypt_dummy(Sa& sa, PacketView& p) noexcept {
+  constexpr uint8_t kNextHeaderDummy = 59;
+  std::array<DropReason, 1> reason{DropReason::kNone};
+  Sa* const one[1] = {&sa};
+  reserve_sequence(sa, 0, 1, reason);
+  if (reason[0] == DropReason::kNone) {
+    reason[0] = frame_as(sa, p, seq_[0], ops_[0], kNextHeaderDummy, 0, 0);
+  }
+  if (reason[0] == DropReason::kNone) {
+    backend_.encrypt(std::span(ops_.data(), 1));
+    if (!ops_[0].ok) reason[0] = DropReason::kCryptoError;
+  }
+  if (reason[0] != DropReason::kNone) {
+    count_drops(one, reason);
+    return reason[0];
+  }
+  if (sa.outer().udp6) udp6_checksum(p.data());
+  SaCounters& c = sa.counters_for(index_);
+  c.keepalives.add();
+  c.last_use_ns.set(now_ns_);
+  keepalives_out_.add();
+  return DropReason::kNone;
 }
 
 }  // namespace espgw::esp

@@ -131,6 +131,13 @@ uint64_t Sa::bytes() const noexcept {
   return n;
 }
 
+uint64_t Sa::keepalives() const noexcept {
+  uint64_t n = 0;
+  for (uint32_t w = 0; w < workers_; ++w)
+    n += counters_[w].keepalives.get();
+  return n;
+}
+
 uint64_t Sa::last_use_ns() const noexcept {
   uint64_t t = 0;
   for (uint32_t w = 0; w < workers_; ++w)

@@ -82,6 +82,9 @@ struct alignas(64) SaCounters {
   Counter packets;
   Counter bytes;  // inner (cleartext) bytes
   Counter last_use_ns;
+  // ESP dummy packets (next header 59, RFC 4303 2.6): a lane's keepalives sent (outbound) or
+  // received (inbound). Not in packets or bytes; they do set last_use_ns.
+  Counter keepalives;
 };
 
 class Sa {
@@ -103,6 +106,7 @@ class Sa {
   uint64_t packets() const noexcept;
   uint64_t bytes() const noexcept;
   uint64_t last_use_ns() const noexcept;
+  uint64_t keepalives() const noexcept;
   uint64_t drops(DropReason r) const noexcept { return drops_[static_cast<size_t>(r)].get(); }
   // For drops the dataplane decides about an SA's packets after the engine (traffic selectors).
   void count_drop(DropReason r) noexcept { drops_[static_cast<size_t>(r)].add(); }

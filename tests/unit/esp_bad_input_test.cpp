@@ -152,6 +152,7 @@ class EspBadInput : public testing::TestWithParam<Config> {
     std::array<uint64_t, kDropReasonCount> engine{};
     std::array<uint64_t, kDropReasonCount> sa{};
     uint64_t packets = 0;
+    uint64_t keepalives = 0;  // the engine's and the SA's (dummy packets: not drops)
   };
   static Counts counts(const esp::EspEngine& e, const esp::Sa& sa) {
     Counts c;
@@ -160,19 +161,24 @@ class EspBadInput : public testing::TestWithParam<Config> {
       c.sa[k] = sa.drops(static_cast<DropReason>(k));
     }
     c.packets = sa.packets();
+    c.keepalives = e.keepalives_in() + e.keepalives_out() + sa.keepalives();
     return c;
   }
   static void expect_counted(const Counts& before, const Counts& after, DropReason want,
                              bool sa_known, const std::string& what) {
     for (size_t k = 0; k < static_cast<size_t>(kFirstDataplaneReason); ++k) {
       const auto r = static_cast<DropReason>(k);
-      const uint64_t one = r == want && want != kOk ? 1 : 0;
+      const uint64_t one = r == want && want != kOk && want != DropReason::kDummy ? 1 : 0;
       EXPECT_EQ(after.engine[k] - before.engine[k], one)
           << what << ": worker counter " << drop_reason_name(r);
       EXPECT_EQ(after.sa[k] - before.sa[k], sa_known ? one : 0)
           << what << ": SA counter " << drop_reason_name(r);
     }
     EXPECT_EQ(after.packets - before.packets, want == kOk ? 1u : 0u) << what;
+    // A dummy packet is a keepalive (docs/lanes.md "Lane liveness"): the engine's and the SA's.
+    EXPECT_EQ(after.keepalives - before.keepalives,
+              want == DropReason::kDummy && sa_known ? 2u : 0u)
+        << what;
     seen_reasons().insert(want);
   }
 
@@ -902,15 +908,17 @@ TEST_P(EspBadInput, MixedBurst) {
       views, [&](const esp::InboundMeta& m) { return m.spi == kSpi ? in : nullptr; }, r);
   EXPECT_EQ(r, want);
   const Counts after = counts(*engine_, *pair_.in);
-  for (DropReason d :
-       {DropReason::kAuthFailed, DropReason::kUnknownSpi, DropReason::kReplayDuplicate,
-        DropReason::kBadIpHeader, DropReason::kDummy}) {
+  for (DropReason d : {DropReason::kAuthFailed, DropReason::kUnknownSpi,
+                       DropReason::kReplayDuplicate, DropReason::kBadIpHeader}) {
     const size_t k = static_cast<size_t>(d);
     EXPECT_EQ(after.engine[k] - before.engine[k], 1u) << drop_reason_name(d);
     const bool known = d != DropReason::kUnknownSpi && d != DropReason::kBadIpHeader;
     EXPECT_EQ(after.sa[k] - before.sa[k], known ? 1u : 0u) << drop_reason_name(d);
   }
   EXPECT_EQ(after.packets - before.packets, 2u);
+  EXPECT_EQ(after.engine[static_cast<size_t>(DropReason::kDummy)],
+            before.engine[static_cast<size_t>(DropReason::kDummy)]);
+  EXPECT_EQ(after.keepalives - before.keepalives, 2u);  // a keepalive, not a drop
   EXPECT_EQ(Bytes(views[0].data(), views[0].data() + views[0].data_len), inner);
   EXPECT_EQ(Bytes(views[6].data(), views[6].data() + views[6].data_len), inner);
 }
