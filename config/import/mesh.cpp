@@ -8,6 +8,7 @@
 //       wan_address: 172.31.1.10/24     # the DPDK ENI's private address and prefix
 //       public_address: 203.0.113.10    # its Elastic IP (default: the WAN address)
 //       vpc_cidr: 10.1.0.0/16           # or vpc_cidrs: [...]
+//       workers: 2                      # this region's (default: the defaults' workers)
 
 #include <sys/random.h>
 #include <yaml-cpp/yaml.h>
@@ -202,6 +203,8 @@ void read_site(RegionsReader& rd, const YAML::Node& n, const std::string& where,
   Site& s = r.site;
   s.wan_address = r.wan;
   s.workers = defaults.workers;
+  if (n["workers"])
+    s.workers = static_cast<uint32_t>(rd.integer(n["workers"], where + ".workers", 1, 128));
   s.local_cidrs = r.cidrs;
   if (n["wan_device"]) s.wan_device = rd.scalar(n["wan_device"], where + ".wan_device");
   if (n["wan_gateway"]) s.wan_gateway = rd.address(n["wan_gateway"], where + ".wan_gateway");
@@ -227,7 +230,7 @@ Region read_region(RegionsReader& rd, const YAML::Node& n, size_t i, const Defau
   rd.keys(n, where,
           {"name", "wan_address", "public_address", "vpc_cidr", "vpc_cidrs", "wan_device",
            "wan_gateway", "wan_mtu", "lan_device", "lan_address", "lan_gateway", "lan_mtu",
-           "control_socket", "dataplane"});
+           "control_socket", "dataplane", "workers"});
   Region r;
   r.line = n.Mark().line + 1;
   if (!n["name"]) rd.fail(n, where + ": missing key \"name\"");

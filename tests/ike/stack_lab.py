@@ -51,6 +51,8 @@ class Stack(Swanctl):
     namespace `ns` of `lab` (a labkit Lab with `plugin` and `build`). ports, wan, lan: as
     ike_lab.write_espgw_config; psk: {psk_ref: pre-shared key}."""
 
+    workers = 1  # the config's dataplane.workers: espgw gets one lcore more
+
     def __init__(self, lab, name, ns, ports, wan, lan, psk, idle_sleep_us=200):
         self.lab = lab
         self.name = name
@@ -105,7 +107,7 @@ class Stack(Swanctl):
         """espgw-up in the namespace; returns once it says all three are up."""
         up = [PYTHON, ESPGW_UP, "run", "-c", self.config, "--build", self.lab.build,
               "--log-dir", self.log_dir, "--state-file", self.state_file, *self.up_options(),
-              "--", *eal_args(self.prefix)]
+              "--", *eal_args(self.prefix, self.workers)]
         mark = self.log_size()
         self.proc = proc.start(in_mount_namespace(self.lab.nsexec(self.ns), self.run_dir,
                                                   self.plugin_dir, up), log=self.up_log)

@@ -14,16 +14,16 @@ from labkit.control import Control
 EAL_MEMORY_MB = "512"  # two routing snapshots (old and new) live at once during a change
 
 
-def lcores_arg():
-    """One main lcore and one worker, both free to run on any CPU we may use."""
+def lcores_arg(workers=1):
+    """One main lcore and `workers` workers, all free to run on any CPU we may use."""
     cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
-    return f"--lcores=0@({cpus}),1@({cpus})"
+    return "--lcores=" + ",".join(f"{i}@({cpus})" for i in range(workers + 1))
 
 
-def eal_args(file_prefix):
+def eal_args(file_prefix, workers=1):
     """espgw's (and espgw-up's pass-through) EAL arguments for a lab."""
     return ["--no-pci", "--no-huge", "-m", EAL_MEMORY_MB, "--file-prefix", file_prefix,
-            lcores_arg(), "--log-level=lib.eal:warning"]
+            lcores_arg(workers), "--log-level=lib.eal:warning"]
 
 
 def binary(build):

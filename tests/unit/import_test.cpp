@@ -513,6 +513,20 @@ TEST(Mesh, IkeSharesOneKeyPerPair) {
   }
 }
 
+// A region's own workers (the lanes lab's receiving gateway) replace the defaults' for it alone.
+TEST(Mesh, RegionWorkers) {
+  TempDir dir;
+  const std::string text = R"(defaults: {workers: 1}
+regions:
+  - {name: one, wan_address: 172.31.1.10/24, vpc_cidr: 10.1.0.0/16}
+  - {name: two, wan_address: 172.31.2.10/24, vpc_cidr: 10.2.0.0/16, workers: 2}
+)";
+  const auto configs = generate_mesh(text, "r.yaml", MeshOptions{true, "/etc/espgw"});
+  ASSERT_EQ(configs.size(), 2u);
+  EXPECT_EQ(validate(configs[0].result, dir).dataplane.workers, 1u);
+  EXPECT_EQ(validate(configs[1].result, dir).dataplane.workers, 2u);
+}
+
 TEST(Mesh, RegionsFileErrorsNameTheLine) {
   auto error = [](const std::string& text) {
     try {

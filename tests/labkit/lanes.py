@@ -1,0 +1,84 @@
+"""Lanes as a lab sees them (docs/lanes.md): which lane an inner flow takes, and many numbered
+UDP flows at once (labkit/flow_tools.py) to watch each flow across lane changes.
+
+home_lane() models the dataplane's choice: lane_hash4() (dataplane/lanes/lane_hash.h), CRC32-C
+as the SSE4.2 instruction computes it, over the addresses, then the ports, then the protocol;
+the bucket is its low 10 bits, and with every lane up a bucket's lane is bucket mod lanes
+(dataplane/lanes/lane_map.h).
+"""
+
+import ipaddress
+import os
+import signal
+import struct
+
+from labkit.proc import result
+
+FLOW_TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flow_tools.py")
+BUCKETS = 1024
+SEED = 0x6C616E65  # "lane"
+
+
+def crc32c(crc, data):
+    """CRC32-C without inversion (rte_hash_crc's)."""
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc
+
+
+def lane_hash4(src, dst, proto, sport, dport):
+    h = crc32c(SEED, ipaddress.IPv4Address(src).packed + ipaddress.IPv4Address(dst).packed)
+    h = crc32c(h, struct.pack("!HH", sport, dport))
+    return crc32c(h, struct.pack("<I", proto))
+
+
+def home_lane(lanes, src, dst, proto, sport, dport):
+    """The lane of an unfragmented TCP (6) or UDP (17) flow while every lane is up."""
+    return (lane_hash4(src, dst, proto, sport, dport) % BUCKETS) % lanes
+
+
+def spread_ports(lanes, src, dst, proto, dport, count, start=40000):
+    """The first run of `count` consecutive source ports from `start` up whose flows fill every
+    lane evenly (count a multiple of lanes): iperf3 --cport P -P count uses P..P+count-1."""
+    per = count // lanes
+    for p in range(start, 60000):
+        got = [0] * lanes
+        for sp in range(p, p + count):
+            got[home_lane(lanes, src, dst, proto, sp, dport)] += 1
+        if all(g == per for g in got):
+            return p
+    raise ValueError(f"no {count} consecutive ports spread evenly over {lanes} lanes")
+
+
+class FlowStreams:
+    """`flows` UDP flows from namespace src (source ports sport..) to dst_ip:port in dst, each at
+    `rate` datagrams per second; start(), then stop_and_collect() -> {flow index: report}."""
+
+    def __init__(self, lab, src, src_ip, dst, dst_ip, flows=32, rate=100, port=7000,
+                 sport=30000):
+        self.lab, self.src, self.src_ip, self.dst, self.dst_ip = lab, src, src_ip, dst, dst_ip
+        self.flows, self.rate, self.port, self.sport = flows, rate, port, sport
+        self.send = self.recv = None
+
+    def lane_of(self, lanes):
+        """{flow index: its home lane}."""
+        return {i: home_lane(lanes, self.src_ip, self.dst_ip, 17, self.sport + i, self.port)
+                for i in range(self.flows)}
+
+    def start(self, timeout=30):
+        self.recv = self.lab.tool(self.dst, "udp-flows-recv", "--bind", self.dst_ip, "--port",
+                                  str(self.port), "--flows", str(self.flows), "--timeout",
+                                  str(timeout), script=FLOW_TOOLS)
+        self.send = self.lab.tool(self.src, "udp-flows-send", "--to", self.dst_ip, "--bind",
+                                  self.src_ip, "--port", str(self.port), "--flows",
+                                  str(self.flows), "--sport", str(self.sport), "--rate",
+                                  str(self.rate), script=FLOW_TOOLS)
+        return self
+
+    def stop_and_collect(self, timeout=60):
+        self.send.send_signal(signal.SIGTERM)
+        sent = result(self.send, "udp-flows-send", 30)
+        got = result(self.recv, "udp-flows-recv", timeout)
+        return {int(k): v for k, v in got["flows"].items()}, got["foreign"], sent
