@@ -54,6 +54,33 @@ def ping(lab, src, dst, count):
             "avg_ms": r.get("rtt_avg_ms", float("nan"))}
 
 
+def lane_rows(s):
+    """The tunnel's lanes as espgw's `tunnels` report shows them on a Stack."""
+    name = L.TUNNEL if s.name == "gw1" else "to-gw1"
+    t = next(t for t in s.ctl("tunnels")["tunnels"] if t["name"] == name)
+    return t.get("lanes") or []
+
+
+def lanes_up(lab, lanes):
+    """Every lane with an outbound SA in espgw on both gateways; gw1's lane 0 CHILD_SA."""
+    L.wait_for(f"{lanes} lanes with their SAs in espgw on both gateways", lambda: all(
+        len(lane_rows(s)) == lanes and all(r.get("outbound_spi") for r in lane_rows(s))
+        for s in lab.stacks), 90, 0.2)
+    return lab.gw1.installed(L.TUNNEL)[0]
+
+
+def show_lanes(lab):
+    """Per lane: what espgw's `tunnels` report says of it (state, SPIs, ports, packets...)."""
+    for s in lab.stacks:
+        rows = lane_rows(s)
+        keys = []
+        for r in rows:
+            keys += [k for k in r if k not in keys and not isinstance(r[k], (dict, list))]
+        print(f"  {s.name}: lanes (espgw's tunnels report)")
+        table(keys, [[r.get(k, "") for k in keys] for r in rows])
+        print()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", required=True)
@@ -64,7 +91,12 @@ def main():
     ap.add_argument("--seconds", type=int, default=5, help="iperf3 run length, each way")
     ap.add_argument("--esp", default="aes128gcm16", choices=sorted(L.ESP_CASES),
                     help="the ESP proposal (default aes128gcm16)")
+    ap.add_argument("--lanes", type=int, default=1,
+                    help="lanes of the tunnel, 1 to 64 (docs/lanes.md; more than 1 needs "
+                         "--peer espgw)")
     a = ap.parse_args()
+    if a.lanes > 1 and a.peer != "espgw":
+        ap.error("--lanes more than 1 needs --peer espgw: lanes run between espgw gateways")
     why = stack_skip_reason(a.build)
     if why:
         print(f"error: the demo cannot run: {why}", file=sys.stderr)
@@ -87,9 +119,9 @@ def run_demo(a, lab, peer_name):
         f"({peer_name}) - host B (Ctrl-C tears it down)")
     lab.up()
     esp = [f"{a.esp}-modp2048"]
-    lab.configure_gw1(esp=esp)
+    lab.configure_gw1(esp=esp, lanes=a.lanes)
     if a.peer == "espgw":
-        lab.configure_gw2(esp=esp)
+        lab.configure_gw2(esp=esp, lanes=a.lanes)
     say("starting each gateway with espgw-up: dataplane, then charon (kernel-espgw), "
         "then espgw-ike")
     lab.start()
@@ -100,7 +132,7 @@ def run_demo(a, lab, peer_name):
     print(f"    gw1 {L.GW1_PRIVATE} is {L.GW1_EIP} on the internet (local_id); gw2 {L.GW2_WAN}")
     say("IKE: gw1 initiates (IKEv2, PSK, NAT-T); waiting for the CHILD_SA in espgw")
     t0 = time.monotonic()
-    child = lab.established(a.esp, timeout=60)
+    child = lab.established(a.esp, timeout=60) if a.lanes == 1 else lanes_up(lab, a.lanes)
     print(f"    CHILD_SA {L.TUNNEL} installed after {time.monotonic() - t0:.1f} s: "
           f"{child['encr']}-{child['keysize']}{'/' + child['integ'] if child['integ'] else ''}"
           f", SPIs in 0x{child['spi_in']:08x} out 0x{child['spi_out']:08x}, ESP in UDP 4500")
@@ -138,6 +170,8 @@ def run_demo(a, lab, peer_name):
     table(("gateway", "tunnel", "dir", "SPI", "algorithm", "origin", "packets", "bytes",
            "drops"), rows)
     print()
+    if a.lanes > 1:
+        show_lanes(lab)
     rows = [(f"ping {n}", f"{p['received']}/{p['sent']}", f"{p['avg_ms']:.3f} ms avg RTT")
             for n, p in pings.items()]
     rows += [(f"iperf3 {n}", f"{r['bps'] / 1e9:.2f} Gbit/s", f"{r['retransmits']} retransmissions")

@@ -125,12 +125,16 @@ def teardown(steps):
 
 def tunnel_yaml(name, local, remote, local_cidrs, remote_cidrs, psk_ref, *, version=2,
                 esp=("aes128gcm16-modp2048",), ike=(IKE_PROPOSAL,),
-                replay_window=None, start_action="start", nat_t=True, extra_ike="", mss=None):
+                replay_window=None, start_action="start", nat_t=True, extra_ike="", mss=None,
+                lanes=1):
     """One tunnel of espgw's config with an ike section (DPD and lifetimes at their defaults,
-    AWS's; extra_ike: more lines of it, each "\n      key: value")."""
+    AWS's; extra_ike: more lines of it, each "\n      key: value"). lanes > 1: that many lanes
+    to an espgw peer (docs/lanes.md)."""
     rw = f"\n    replay_window: {replay_window}" if replay_window is not None else ""
     if mss is not None:
         rw += f"\n    mss: {mss}"
+    if lanes > 1:
+        rw += f"\n    lanes: {lanes}\n    peer_kind: espgw"
     return f"""  - name: {name}
     local: {local}
     remote: {remote}
