@@ -72,6 +72,34 @@ void Parser::check_if_ids() {
   }
 }
 
+// Lanes send from dataplane.lane_port_base on (docs/lanes.md): once a tunnel has more than one
+// lane, no tunnel may receive ESP-in-UDP on one of those ports.
+void Parser::check_lane_ports(const Tunnel* added) {
+  bool lanes = added != nullptr && added->lanes > 1;
+  for (const auto& t : config_.tunnels)
+    lanes = lanes || t.lanes > 1;
+  if (!lanes) return;
+  const unsigned base = config_.dataplane.lane_port_base;
+  const unsigned last = base + kLanePorts - 1;
+  const std::string range = "one of the lane ports " + std::to_string(base) + "-" +
+                            std::to_string(last) + " (dataplane.lane_port_base)";
+  auto in_range = [&](uint64_t port) { return port >= base && port <= last; };
+  for (const Value& v : local_port_values_) {
+    uint64_t port = 0;
+    if (parse_uint(v.node.Scalar(), port) == UintParse::kOk && in_range(port))
+      error(v, "is " + range + ", got " + quote(v.node.Scalar()));
+  }
+  if (added != nullptr && added->lanes > 1 && !tunnel_name_values_.empty()) {
+    for (const auto& t : config_.tunnels) {
+      if (t.nat_t && in_range(t.local_port) && t.name != added->name) {
+        error(tunnel_name_values_.front().at, "tunnel " + quote(t.name) +
+                                                  " receives on local_port " +
+                                                  std::to_string(t.local_port) + ", " + range);
+      }
+    }
+  }
+}
+
 void Parser::check_psk_refs(const std::string& secrets_file) {
   for (const auto& ref : psk_refs_) {
     if (!config_.secrets.contains(ref.name)) {

@@ -33,6 +33,11 @@ using MacAddress = std::array<uint8_t, 6>;
 std::optional<MacAddress> parse_mac(std::string_view text);
 std::string mac_to_string(const MacAddress& mac);
 
+// Lane k >= 1 of a tunnel sends its ESP-in-UDP from lane_port_base + k - 1 (docs/lanes.md): 63
+// ports from the base, which hold neither IKE port (500, 4500) nor a tunnel's local_port.
+inline constexpr uint16_t kDefaultLanePortBase = 4501;
+inline constexpr uint16_t kLanePorts = 63;
+
 struct DataplaneConfig {
   uint32_t workers = 1;  // worker lcores; each polls one RX queue of every port
   crypto::BackendKind crypto = crypto::BackendKind::kIpsecMb;
@@ -48,6 +53,7 @@ struct DataplaneConfig {
   // After 100 empty polls in a row a worker sleeps this long before polling again; 0 = poll
   // without pause (production). Labs on few cores use it so gateways leave CPU to their hosts.
   uint32_t idle_sleep_us = 0;
+  uint16_t lane_port_base = kDefaultLanePortBase;
 };
 
 enum class ExceptionKind : uint8_t {

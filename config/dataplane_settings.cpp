@@ -5,9 +5,9 @@
 namespace espgw::config {
 
 void Parser::dataplane(const Value& v, DataplaneConfig& d) {
-  auto f = map(
-      v, {"workers", "crypto", "mbufs", "rx_ring", "tx_ring", "control_socket", "exception_pps",
-          "arp_hold_packets", "arp_retries", "arp_retry_ms", "neighbour_ttl_s", "idle_sleep_us"});
+  auto f = map(v, {"workers", "crypto", "mbufs", "rx_ring", "tx_ring", "control_socket",
+                   "exception_pps", "arp_hold_packets", "arp_retries", "arp_retry_ms",
+                   "neighbour_ttl_s", "idle_sleep_us", "lane_port_base"});
   if (!f) return;
   read_uint(*f, "workers", d.workers, 1, kMaxWorkers);
   if (auto x = f->get("crypto")) {
@@ -40,6 +40,19 @@ void Parser::dataplane(const Value& v, DataplaneConfig& d) {
   read_uint(*f, "arp_retry_ms", d.arp_retry_ms, 1, 3600000);
   read_uint(*f, "neighbour_ttl_s", d.neighbour_ttl_s, 1, 86400);
   read_uint(*f, "idle_sleep_us", d.idle_sleep_us, 0, 100000);
+  if (auto x = f->get("lane_port_base")) {
+    if (auto n = integer(*x, 1, 65535 - (kLanePorts - 1))) {
+      // The IKE ports are charon's: a lane sending from one would look like IKE to the peer.
+      for (uint64_t ike : {500, 4500}) {
+        if (ike >= *n && ike < *n + kLanePorts) {
+          error(*x, "the lane ports " + std::to_string(*n) + "-" +
+                        std::to_string(*n + kLanePorts - 1) + " contain the IKE port " +
+                        std::to_string(ike) + ", got " + quote(x->node.Scalar()));
+        }
+      }
+      d.lane_port_base = static_cast<uint16_t>(*n);
+    }
+  }
 }
 
 }  // namespace espgw::config

@@ -393,6 +393,7 @@ Config Parser::run(const YAML::Node& root) {
   if (auto v = f->get("peers")) peers(*v);
   check_remote_cidrs();
   check_if_ids();
+  check_lane_ports(nullptr);
   load_secrets();
 
   if (!errors_.empty()) raise();

@@ -143,6 +143,7 @@ class Parser {
       // Against the tunnels and keys the running config already has.
       if (!config_.secrets.empty()) check_psk_refs(config_.ike.secrets_file);
       check_if_ids();
+      check_lane_ports(&t);
     });
   }
   Route one_route(const YAML::Node& root) {
@@ -286,6 +287,7 @@ class Parser {
   // Checks that need every tunnel, the peers and the secrets.
   void check_remote_cidrs();
   void check_if_ids();
+  void check_lane_ports(const Tunnel* added);  // added: parse_tunnel's, not in config_
   // charon's retransmissions are global: IKEv2 tunnels whose dpd_timeout_s it cannot honour.
   void check_dpd_timeouts();
   void load_secrets();
@@ -329,6 +331,7 @@ class Parser {
     Value at;
   };
   std::vector<Named> tunnel_name_values_;  // valid, unique names with their nodes
+  std::vector<Value> local_port_values_;   // tunnels' local_port given
   struct DpdSeen {
     std::string tunnel;
     Value at;  // dpd_timeout_s, or the ike section where it is the default

@@ -125,6 +125,7 @@ bool Parser::tunnel_nat_t(const Fields& f, Tunnel& out) {
         error(*x, "only with nat_t: true, got " + describe(x->node));
       } else if (auto n = integer(*x, 1, 65535)) {
         *port = static_cast<uint16_t>(*n);
+        if (port == &out.local_port) local_port_values_.push_back(*x);  // check_lane_ports()
       }
     }
   }

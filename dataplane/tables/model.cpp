@@ -27,9 +27,10 @@ bool same_keys(const esp::Sa& sa, const esp::SaParams& p) {
          same(p.auth_key, k.auth_key, k.alg.aead() ? 0 : k.auth_key_len);
 }
 
-// Whether `sa` is what `p` would install.
-bool same_sa(const esp::Sa& sa, const esp::SaParams& p) {
+// Whether `sa` is what `p` would install, sending from `sport`.
+bool same_sa(const esp::Sa& sa, const esp::SaParams& p, uint16_t sport) {
   esp::SaParams bare = p;
+  bare.local_port = sport;
   bare.enc_key.clear();
   bare.salt.clear();
   bare.auth_key.clear();
@@ -37,6 +38,29 @@ bool same_sa(const esp::Sa& sa, const esp::SaParams& p) {
 }
 
 }  // namespace
+
+const char* lane_state_name(LaneState s) noexcept {
+  switch (s) {
+    case LaneState::kUp: return "up";
+    case LaneState::kNoSa: return "no_sa";
+  }
+  return "?";
+}
+
+LaneState Model::lane_state(const std::string& tunnel, uint8_t lane) const {
+  const auto per_lane = lane_out_.find(tunnel);
+  const bool has_sa =
+      per_lane != lane_out_.end() && lane < per_lane->second.size() && per_lane->second[lane] != 0;
+  return has_sa ? LaneState::kUp : LaneState::kNoSa;
+}
+
+uint16_t Model::lane_sport(esp::Direction dir, uint8_t lane, bool udp_encap, uint16_t local_port,
+                           uint16_t remote_port) const noexcept {
+  if (dir != esp::Direction::kOutbound || lane == 0 || !udp_encap || remote_port != kIkeNattPort) {
+    return local_port;
+  }
+  return static_cast<uint16_t>(lane_port_base_ + lane - 1);
+}
 
 size_t Model::PrefixHash::operator()(const IpPrefix& p) const noexcept {
   uint64_t a;
@@ -134,6 +158,8 @@ void Model::add_sa(const std::string& tunnel, const esp::SaParams& params, uint6
             tunnel + " has " + std::to_string(t->second.lanes) + " lane(s)");
   }
   auto& table = params.direction == esp::Direction::kInbound ? inbound_ : outbound_;
+  const uint16_t sport =
+      lane_sport(params.direction, lane, params.udp_encap, params.local_port, params.remote_port);
   const std::string what =
       std::string(params.direction == esp::Direction::kInbound ? "inbound" : "outbound") + " SA " +
       spi_hex(params.spi);
@@ -147,7 +173,7 @@ void Model::add_sa(const std::string& tunnel, const esp::SaParams& params, uint6
     // applied twice) stays as it is: its sequence number, replay window and counters are live
     // state. A fresh copy would send from sequence number 1 again, which the peer drops as
     // replays until the numbers pass its window.
-    if (same_sa(*existing->second.sa, params) && existing->second.lane == lane) {
+    if (same_sa(*existing->second.sa, params, sport) && existing->second.lane == lane) {
       if (params.direction == esp::Direction::kOutbound) {
         existing->second.installed = ++installs_;  // given again: in use again
         set_lane_sa(tunnel, lane, params.spi);
@@ -165,6 +191,11 @@ void Model::add_sa(const std::string& tunnel, const esp::SaParams& params, uint6
     }
   }
   auto sa = std::shared_ptr<esp::Sa>(esp::Sa::make(params, workers_, iv_seed));
+  // The lane's own source port, set before any worker sees the SA (params holds keys, so it is
+  // not copied to change the port).
+  if (sport != params.local_port) {
+    sa->retarget(params.local, params.remote, params.udp_encap, sport, params.remote_port);
+  }
   SaRecord rec;
   rec.sa = std::move(sa);
   rec.tunnel = tunnel;
@@ -232,7 +263,10 @@ void Model::update_sa(esp::Direction dir, uint32_t spi, const IpAddress& local,
     invalid(std::string(dir == esp::Direction::kInbound ? "inbound" : "outbound") + " SA " +
             spi_hex(spi) + " does not exist");
   }
-  it->second.sa->retarget(local, remote, udp_encap, local_port, remote_port);
+  // A lane keeps its own source port while charon's ports stay the IKE port's (a NAT mapping of
+  // the address alone), and sends from charon's port once the remote port is translated.
+  const uint16_t sport = lane_sport(dir, it->second.lane, udp_encap, local_port, remote_port);
+  it->second.sa->retarget(local, remote, udp_encap, sport, remote_port);
 }
 
 size_t Model::flush_sas(SaOrigin origin) {
@@ -268,6 +302,7 @@ void Model::set_peers(std::vector<config::Peer> peers) {
 }
 
 void Model::load(const config::Config& cfg, uint64_t (*iv_seed)(void*), void* seed_ctx) {
+  set_lane_port_base(cfg.dataplane.lane_port_base);
   for (const auto& r : cfg.routes)
     add_route(r, false);
   // Without its peers, a config whose tunnels back each other up (the same remote CIDRs) would

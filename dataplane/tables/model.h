@@ -30,6 +30,15 @@ struct SaLifetime {
 
 enum class SaOrigin : uint8_t { kConfig, kControl, kIke };
 
+// What a tunnel's lane is doing (docs/lanes.md): up (carries its buckets' flows), or without an
+// outbound SA in use (its flows ride the other lanes).
+enum class LaneState : uint8_t { kUp, kNoSa };
+const char* lane_state_name(LaneState s) noexcept;  // "up", "no_sa"
+
+// The IKE NAT-T port (RFC 3948): lane 0 sends from it, and lanes send from their own port only
+// towards it (docs/lanes.md, Decision point 7).
+inline constexpr uint16_t kIkeNattPort = 4500;
+
 // A tunnel that comes up takes its peer's traffic over from another tunnel of the peer that is up
 // (failback) only once the peer has shown that it holds the new SAs, by sending under the
 // tunnel's newest inbound SA, or after this long. When the peer initiated that CHILD_SA it
@@ -115,6 +124,16 @@ class Model {
     return lane_out_;
   }
   const std::map<std::string, LaneMap>& lane_maps() const noexcept { return lane_maps_; }
+  // The state of a tunnel's lane (the tunnel and lane exist).
+  LaneState lane_state(const std::string& tunnel, uint8_t lane) const;
+  // Lane k >= 1 of a tunnel sends its ESP-in-UDP from base + k - 1 (config
+  // dataplane.lane_port_base); set by load().
+  void set_lane_port_base(uint16_t base) noexcept { lane_port_base_ = base; }
+  // The UDP source port an outbound SA of `lane` sends from, given the ports charon gave it: the
+  // lane's own port when it sends ESP-in-UDP to the IKE NAT-T port, else local_port (lane 0, a
+  // port-translating NAT). Inbound SAs keep theirs.
+  uint16_t lane_sport(esp::Direction dir, uint8_t lane, bool udp_encap, uint16_t local_port,
+                      uint16_t remote_port) const noexcept;
   const std::vector<config::Peer>& peers() const noexcept { return peers_; }
   // Each peer's tunnel in use (its routes point there), as of the last build().
   const std::map<std::string, std::string>& peer_active() const noexcept { return peer_active_; }
@@ -151,6 +170,7 @@ class Model {
   void pick_active(const std::string& tunnel, uint8_t lane);
   void set_lane_sa(const std::string& tunnel, uint8_t lane, uint32_t spi);  // 0: none
   uint64_t installs_ = 0;
+  uint16_t lane_port_base_ = config::kDefaultLanePortBase;
   std::vector<config::Peer> peers_;
   // The tunnels of `peer` that this model has, in preference order.
   std::vector<std::string> members(const config::Peer& peer) const;

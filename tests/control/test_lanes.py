@@ -14,10 +14,12 @@ lanes without nat_t are refused, naming the problem.
 Run by meson: test_lanes.py ESPGW ESPGWCTL.
 """
 
+import os
 import struct
 import unittest
 
 from control import ctl_harness as h
+from labkit.packets import read_pcap
 from labkit.proc import wait_for
 
 ESPGW, ESPGWCTL = h.main_args()
@@ -43,6 +45,25 @@ def home_lane(sport):
     h = crc32c(h, struct.pack("!HH", sport, 5201))
     h = crc32c(h, struct.pack("<I", 17))
     return (h & 1023) % LANES
+
+
+def outer_ports(path, limit=4 << 20):
+    """{SPI: {(UDP source port, destination port)}} of the ESP-in-UDP frames in the first `limit`
+    bytes of a pcap (the wan port's output, which the flood keeps growing: a cut-off last frame
+    is skipped)."""
+    with open(path, "rb") as f:
+        head = f.read(limit)
+    cut = os.path.join(os.path.dirname(path), "wan_out_head.pcap")
+    with open(cut, "wb") as f:
+        f.write(head)
+    out = {}
+    for f in read_pcap(cut):
+        if len(f) < 14 + 20 + 8 + 4 or f[12:14] != b"\x08\x00" or f[14 + 9] != 17:
+            continue
+        udp = 14 + (f[14] & 15) * 4
+        sport, dport = struct.unpack_from("!HH", f, udp)
+        out.setdefault(struct.unpack_from("!I", f, udp + 8)[0], set()).add((sport, dport))
+    return out
 
 
 def sa(spi, key):
@@ -103,6 +124,14 @@ class Lanes(h.FloodTest):
         in_use = {s["spi"]: (s["lane"], s["in_use"]) for s in self.ok({"cmd": "sas"})["sas"]
                   if s["tunnel"] == "wide"}
         self.assertEqual(in_use, {spis[k]: (k, True) for k in range(LANES)})
+        # Each lane sends from its own UDP port (dataplane.lane_port_base, default 4501), lane 0
+        # from the IKE port, all to the peer's 4500 (docs/lanes.md, Decision point 5).
+        ports = outer_ports(os.path.join(self.gw.dir, "wan_out.pcap"))
+        self.assertEqual({spi: ports.get(0x7000 + k) for k, spi in enumerate(spis)},
+                         {spis[0]: {(4500, 4500)}, **{spis[k]: {(4500 + k, 4500)}
+                                                      for k in range(1, LANES)}})
+        self.assertEqual({s["spi"]: s["local_port"] for s in self.ok({"cmd": "sas"})["sas"]
+                          if s["tunnel"] == "wide"}, {spis[k]: 4500 + k for k in range(LANES)})
 
         # Lane 2 goes: only its buckets move, and nothing falls into tunnel_down.
         down_before = self.tunnel_down()
