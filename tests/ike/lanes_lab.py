@@ -8,7 +8,8 @@ The router forwards the outer traffic through one nft table (ROUTER_NFT): a per-
 the outer 5-tuple that drops what a flow sends above `cap` bytes per second (AWS's per-flow cap,
 scaled down to what two vCPUs carry), a dynamic set that counts the UDP flows that passed, and a
 set of blackholed UDP ports (a lane's outer flow, both directions). Nothing is set by hand on
-the gateways: the regions file gives gw2 `workers` and a WAN device with `qpairs` where asked.
+the gateways: the regions file gives gw2 `workers` and its ports as many `qpairs` (espgw polls one RX queue of
+every port per worker) where asked.
 """
 
 import json
@@ -46,7 +47,7 @@ def router_nft(cap):
 
 class LanesLab(labkit_lab.Lab):
     """See the module's comment. lanes: the generator's --lanes; cap: bytes per second per outer
-    flow (0: none); gw2_workers: region-two's workers, its WAN port with as many qpairs."""
+    flow (0: none); gw2_workers: region-two's workers, its ports with as many qpairs."""
 
     prefix = "lanes"
     mac_prefix = "02:1a:ce:00:00"
@@ -76,7 +77,8 @@ class LanesLab(labkit_lab.Lab):
         net = self.net
         self.up_namespaces(*self.ns)
         net.router("router")
-        regions = ["defaults:", "  dataplane: {idle_sleep_us: 20}", "regions:"]
+        # ESP in UDP on every lane count: one lane is then one outer UDP flow, as on AWS.
+        regions = ["defaults:", "  nat_t: true", "  dataplane: {idle_sleep_us: 20}", "regions:"]
         for i in range(2):
             gw, host, r = f"gw{i + 1}", f"h{i + 1}", f"router{i + 1}"
             wan, lan = f"{gw}_wan", f"{gw}_lan"
@@ -94,7 +96,7 @@ class LanesLab(labkit_lab.Lab):
                 f"    wan_address: {WAN[i]}/24",
                 f"    wan_gateway: {ROUTER[i]}",
                 f"    wan_device: net_af_packet0,iface={self.dev[wan]},framecnt=4096{qpairs}",
-                f"    lan_device: net_af_packet1,iface={self.dev[lan]},framecnt=4096",
+                f"    lan_device: net_af_packet1,iface={self.dev[lan]},framecnt=4096{qpairs}",
                 f"    lan_address: {LAN[i]}.1/24",
                 "    lan_mtu: 1500",
                 f"    vpc_cidr: {LAN[i]}.0/24",

@@ -173,7 +173,7 @@ def four_lanes(lab, one, figures, failures):
     flowing(lab, gw2)
     old = {g.name: lab.spis(g) for g in lab.gateways}
     for name in children(lab, gw1):
-        gw1.swanctl("--rekey", "--child", name, "--timeout", "20")
+        gw1.swanctl("--rekey", "--child", name)
     wait_for("every lane's outbound SPI changed on both gateways",
              lambda: all(not set(lab.spis(g).values()) & set(old[g.name].values())
                          and all(lab.spis(g).values()) for g in lab.gateways), 30, 0.2)
