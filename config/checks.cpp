@@ -52,23 +52,35 @@ void Parser::check_dpd_timeouts() {
   }
 }
 
+// Every lane's interface ID (config::lane_if_id) is distinct across all tunnels.
 void Parser::check_if_ids() {
   struct Owner {
-    std::string name;
+    std::string name;  // the tunnel
+    unsigned lane;
     int line;  // 0: a tunnel of the running config
+  };
+  auto lane_text = [](const std::string& name, unsigned lane) {
+    return (lane == 0 ? "" : "lane " + std::to_string(lane) + " of ") + "tunnel " + quote(name);
   };
   std::map<uint32_t, Owner> ids;
   if (seeded_) {
-    for (const auto& t : config_.tunnels)
-      ids.emplace(tunnel_if_id(t.name), Owner{t.name, 0});
+    for (const auto& t : config_.tunnels) {
+      for (unsigned k = 0; k < t.lanes; ++k)
+        ids.emplace(lane_if_id(t.name, k), Owner{t.name, k, 0});
+    }
   }
   for (const auto& n : tunnel_name_values_) {
-    const uint32_t id = tunnel_if_id(n.name);
-    auto [it, inserted] = ids.emplace(id, Owner{n.name, n.at.line});
-    if (inserted || it->second.name == n.name) continue;
-    error(n.at, "interface ID " + spi_hex(id) + " is that of tunnel \"" + it->second.name + "\"" +
-                    (it->second.line ? " (line " + std::to_string(it->second.line) + ")" : "") +
-                    "; rename one of the two: " + quote(n.name));
+    const auto l = lanes_of_.find(n.name);
+    const unsigned lanes = l == lanes_of_.end() ? 1 : l->second;
+    for (unsigned k = 0; k < lanes; ++k) {
+      const uint32_t id = lane_if_id(n.name, k);
+      auto [it, inserted] = ids.emplace(id, Owner{n.name, k, n.at.line});
+      if (inserted || it->second.name == n.name) continue;
+      error(n.at, "interface ID " + spi_hex(id) + (k ? " of lane " + std::to_string(k) : "") +
+                      " is that of " + lane_text(it->second.name, it->second.lane) +
+                      (it->second.line ? " (line " + std::to_string(it->second.line) + ")" : "") +
+                      "; rename one of the two: " + quote(n.name));
+    }
   }
 }
 

@@ -151,4 +151,17 @@ uint32_t tunnel_if_id(std::string_view tunnel_name) noexcept {
   return h;
 }
 
+std::string lane_name(std::string_view tunnel_name, unsigned lane) {
+  std::string n(tunnel_name);
+  if (lane != 0) {
+    n.push_back('#');
+    n.append(std::to_string(lane));
+  }
+  return n;
+}
+
+uint32_t lane_if_id(std::string_view tunnel_name, unsigned lane) {
+  return tunnel_if_id(lane_name(tunnel_name, lane));
+}
+
 }  // namespace espgw::config

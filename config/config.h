@@ -107,6 +107,8 @@ struct IkeConfig {
   std::string local_id;   // default: the tunnel's local address
   std::string remote_id;  // default: the tunnel's remote address
   std::string psk_ref;    // name of the pre-shared key in the secrets file
+// The other end of a tunnel: another espgw gateway, or anything else (AWS, strongSwan, ...).
+enum class PeerKind : uint8_t { kOther, kEspgw };
   std::vector<std::string> ike_proposals{"aes128-sha256-modp2048"};  // strongSwan syntax
   // Only ESP algorithms the dataplane carries (esp::parse_algorithm), with optional DH groups.
   std::vector<std::string> esp_proposals{"aes128gcm16-modp2048", "aes128-sha256-modp2048"};
@@ -153,6 +155,9 @@ struct Tunnel {
   };
   std::optional<StaticSas> static_sa;  // lab and benchmark keys, instead of IKE
   std::optional<IkeConfig> ike;        // keys from IKE; exclusive with static_sa
+  // What the peer is (docs/config-reference.md `peer_kind`): lanes need an espgw gateway at the
+  // other end (docs/lanes.md "Peers that cannot do lanes").
+  PeerKind peer_kind = PeerKind::kOther;
 };
 
 // Tunnels that back each other up, as an AWS VPN connection's two tunnels do: the same CIDRs,
@@ -206,3 +211,10 @@ uint32_t tunnel_if_id(std::string_view tunnel_name) noexcept;
 // library): this library includes and links nothing of the dataplane.
 
 }  // namespace espgw::config
+// The interface ID of one lane of a tunnel (docs/lanes.md): lane 0 is tunnel_if_id(name), lane
+// k >= 1 is tunnel_if_id(name + "#" + k). A tunnel name cannot contain '#', so a lane's id is never
+// another tunnel's by construction (only by a hash collision, which load_file() refuses).
+uint32_t lane_if_id(std::string_view tunnel_name, unsigned lane);
+// The name of lane k's VICI connection and CHILD_SA: the tunnel's name for lane 0, else
+// "<tunnel>#k".
+std::string lane_name(std::string_view tunnel_name, unsigned lane);

@@ -251,6 +251,7 @@ class Parser {
   void tunnel_outer_header(const Fields& f, Tunnel& out, bool local_ok);
   void tunnel_sizes(const Fields& f, Tunnel& out, const Interface* local_iface);
   void tunnel_lanes(const Fields& f, Tunnel& out);
+  void tunnel_peer_kind(const Fields& f, Tunnel& out);
   void tunnel_keys(const Fields& f, Tunnel& out, bool nat_t_ok);
   void cidrs(const Fields& f, std::string_view key, std::vector<IpPrefix>& out, bool remote,
              const std::string& tunnel_name);
@@ -330,8 +331,9 @@ class Parser {
     std::string name;
     Value at;
   };
-  std::vector<Named> tunnel_name_values_;  // valid, unique names with their nodes
-  std::vector<Value> local_port_values_;   // tunnels' local_port given
+  std::vector<Named> tunnel_name_values_;                  // valid, unique names with their nodes
+  std::map<std::string, unsigned, std::less<>> lanes_of_;  // tunnel -> lanes, when more than 1
+  std::vector<Value> local_port_values_;                    // tunnels' local_port given
   struct DpdSeen {
     std::string tunnel;
     Value at;  // dpd_timeout_s, or the ike section where it is the default

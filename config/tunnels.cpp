@@ -19,9 +19,10 @@ std::string algorithm_list() {
 }  // namespace
 
 void Parser::tunnel(const Value& v, Tunnel& out) {
-  auto f = map(v, {"name", "local", "remote", "local_cidrs", "remote_cidrs", "nat_t", "local_port",
-                   "remote_port", "esn", "replay_window", "df", "dscp", "ecn", "ttl", "mtu", "mss",
-                   "lanes", "static_sa", "ike"});
+  auto f = map(v, {"name",  "local",      "remote",      "local_cidrs", "remote_cidrs",
+                   "nat_t", "local_port", "remote_port", "esn",         "replay_window",
+                   "df",    "dscp",       "ecn",         "ttl",         "mtu",
+                   "mss",   "lanes",      "peer_kind",   "static_sa",   "ike"});
   if (!f) return;
   tunnel_name(*f, out);
   bool local_ok = false;
@@ -32,21 +33,43 @@ void Parser::tunnel(const Value& v, Tunnel& out) {
   const bool nat_t_ok = tunnel_nat_t(*f, out);
   tunnel_outer_header(*f, out, local_ok);
   tunnel_sizes(*f, out, local_iface);
-  tunnel_lanes(*f, out);
   tunnel_keys(*f, out, nat_t_ok);
+  tunnel_peer_kind(*f, out);
+  tunnel_lanes(*f, out);
 }
 
-// lanes: 1 to 64 outer flows (docs/lanes.md); more than one needs ESP in UDP.
+// peer_kind: espgw | other (default). Only an espgw peer can key and receive lanes.
+void Parser::tunnel_peer_kind(const Fields& f, Tunnel& out) {
+  if (auto x = f.get("peer_kind")) {
+    if (auto k = choice<PeerKind>(*x, "peer kind",
+                                  {{"other", PeerKind::kOther}, {"espgw", PeerKind::kEspgw}})) {
+      out.peer_kind = *k;
+    }
+  }
+}
+
+// lanes: 1 to 64 outer flows (docs/lanes.md); more than one needs ESP in UDP, a peer that is an
+// espgw gateway (docs/lanes.md "Peers that cannot do lanes") and, keyed by IKE, IKEv2 (one
+// IKE_SA per lane, each with its own identities).
 void Parser::tunnel_lanes(const Fields& f, Tunnel& out) {
   if (auto x = f.get("lanes")) {
     if (auto n = integer(*x, 1, 64)) {
-      if (*n > 1 && !out.nat_t) {
+      const std::string got = ", got " + quote(x->node.Scalar());
+      if (*n == 1) {
+        out.lanes = 1;
+      } else if (!out.nat_t) {
         error(*x,
-              "more than one lane needs nat_t: true (each lane is its own ESP-in-UDP flow), "
-              "got " +
-                  quote(x->node.Scalar()));
+              "more than one lane needs nat_t: true (each lane is its own ESP-in-UDP flow)" + got);
+      } else if (out.peer_kind != PeerKind::kEspgw) {
+        error(*x,
+              "more than one lane needs peer_kind: espgw (only an espgw gateway can key and "
+              "receive lanes; AWS VPN endpoints and other IKE peers take 1)" +
+                  got);
+      } else if (out.ike && out.ike->version != 2) {
+        error(*x, "more than one lane needs IKEv2 (ike.version: 2)" + got);
       } else {
         out.lanes = static_cast<uint8_t>(*n);
+        if (!out.name.empty()) lanes_of_[out.name] = out.lanes;
       }
     }
   }

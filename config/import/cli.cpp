@@ -31,7 +31,7 @@ const char* const kUsage = R"(usage:
                            [--ike-version 1|2]
   espgwctl import-ipsec-conf FILE [--secrets ipsec.secrets] [-o OUT.yaml]
                            [--secrets-out OUT.secrets.yaml] [SITE]
-  espgwctl mesh --regions FILE -o DIR [--static-sas] [--secrets-dir DIR]
+  espgwctl mesh --regions FILE -o DIR [--static-sas] [--secrets-dir DIR] [--lanes N]
 
 import-aws reads an AWS Site-to-Site VPN connection's configuration as the console downloads it
 (vendor "Generic", the text file) or the CustomerGatewayConfiguration XML; import-ipsec-conf reads
@@ -56,6 +56,8 @@ SITE, this gateway's own side, which the files do not describe:
 mesh writes DIR/REGION.yaml for every region of FILE (and DIR/REGION.secrets.yaml with IKE):
   --static-sas              lab keys in the configs (mode 0600) instead of IKE
   --secrets-dir DIR         where the secrets files will be installed (default /etc/espgw)
+  --lanes N                 lanes of every tunnel, 1 to 64 (default: the file's defaults.lanes,
+                            else 1); more than 1 needs IKE and NAT-T (docs/lanes.md)
 )";
 
 struct Usage : std::runtime_error {
@@ -212,6 +214,7 @@ struct Args {
   std::string name = "aws";
   std::optional<int> ike_version;
   bool static_sas = false;
+  unsigned lanes = 0;
   Site site;
 };
 
@@ -241,6 +244,8 @@ Args parse_args(int argc, char** argv) {
       a.secrets_dir = value();
     } else if (arg == "--static-sas") {
       a.static_sas = true;
+    } else if (arg == "--lanes") {
+      a.lanes = static_cast<unsigned>(number_arg(arg, value(), 1, 64));
     } else if (arg == "--name") {
       a.name = value();
     } else if (arg == "--ike-version") {
@@ -283,14 +288,16 @@ int run(int argc, char** argv) {
   Args a = parse_args(argc, argv);
   if (a.command == "mesh") {
     if (a.regions.empty() || a.out.empty() || !a.positional.empty()) {
-      throw Usage("usage: espgwctl mesh --regions FILE -o DIR [--static-sas] [--secrets-dir DIR]");
+      throw Usage(
+          "usage: espgwctl mesh --regions FILE -o DIR [--static-sas] [--secrets-dir DIR] "
+          "[--lanes N]");
     }
     if (a.secrets_dir.empty() || a.secrets_dir[0] != '/') {
       throw Usage("--secrets-dir: an absolute path, got \"" + a.secrets_dir + "\"");
     }
     std::filesystem::create_directories(a.out);
-    const auto configs =
-        generate_mesh(read_all(a.regions), a.regions, MeshOptions{a.static_sas, a.secrets_dir});
+    const auto configs = generate_mesh(read_all(a.regions), a.regions,
+                                       MeshOptions{a.static_sas, a.secrets_dir, a.lanes});
     for (const auto& mc : configs) {
       const std::string out = (std::filesystem::path(a.out) / (mc.region + ".yaml")).string();
       const std::string secrets =

@@ -86,6 +86,9 @@ Result import_ipsec_conf(const std::string& path, const Site& site,
 struct MeshOptions {
   bool static_sas = false;  // lab keys in the configs instead of IKE with pre-shared keys
   std::string secrets_dir = "/etc/espgw";  // IKE: where each region's secrets file will live
+  // Lanes of every tunnel (docs/lanes.md); 0: the regions file's defaults.lanes, else 1. More
+  // than 1 needs IKE and NAT-T and marks every tunnel peer_kind: espgw.
+  unsigned lanes = 0;
 };
 struct MeshConfig {
   std::string region;

@@ -2,7 +2,7 @@
 // other one. Static SAs (labs) are drawn at random per pair and mirror each other; with IKE each
 // pair shares a random pre-shared key. The regions file is small and strictly checked:
 //
-//   defaults: {nat_t: true, mss: 1379, workers: 1, dataplane: {idle_sleep_us: 20}}
+//   defaults: {nat_t: true, mss: 1379, workers: 1, lanes: 4, dataplane: {idle_sleep_us: 20}}
 //   regions:
 //     - name: eu-west-1
 //       wan_address: 172.31.1.10/24     # the DPDK ENI's private address and prefix
@@ -157,6 +157,7 @@ struct Defaults {
   bool nat_t = true;
   std::optional<uint64_t> mss;
   uint32_t workers = 1;
+  unsigned lanes = 1;  // every tunnel's (docs/lanes.md); more than 1: IKE, NAT-T, peer_kind espgw
   std::string algorithm = "aes256gcm16";
   std::vector<std::pair<std::string, std::string>> dataplane;
 };
@@ -177,7 +178,9 @@ Defaults read_defaults(RegionsReader& rd, const YAML::Node& root) {
   Defaults out;
   const YAML::Node d = root["defaults"];
   if (!d) return out;
-  rd.keys(d, "defaults", {"nat_t", "mss", "workers", "dataplane", "algorithm"});
+  rd.keys(d, "defaults", {"nat_t", "mss", "workers", "lanes", "dataplane", "algorithm"});
+  if (d["lanes"])
+    out.lanes = static_cast<unsigned>(rd.integer(d["lanes"], "defaults.lanes", 1, 64));
   if (d["nat_t"]) {
     out.nat_t = rd.boolean(d["nat_t"], "defaults.nat_t");
     out.nat_t_set = true;
@@ -371,9 +374,10 @@ class MeshWriter {
     const Region& me = regions_[i];
     const Region& peer = regions_[j];
     const std::string name = "to-" + peer.name;
-    const bool nat = defaults_.nat_t_set ? defaults_.nat_t
-                                         : !(me.public_address == me.wan.address) ||
-                                               !(peer.public_address == peer.wan.address);
+    const bool nat = defaults_.nat_t_set   ? defaults_.nat_t
+                     : defaults_.lanes > 1 ? true
+                                           : !(me.public_address == me.wan.address) ||
+                                                 !(peer.public_address == peer.wan.address);
     y.line(2, "- name: " + name, "region " + peer.name,
            Origin{source_, peer.line, "region " + peer.name});
     y.line(4, "local: " + me.wan.address.to_string());
@@ -382,6 +386,11 @@ class MeshWriter {
     y.line(4, "remote_cidrs: " + prefix_list(peer.cidrs));
     y.line(4, std::string("nat_t: ") + (nat ? "true" : "false"));
     if (defaults_.mss) y.line(4, "mss: " + std::to_string(*defaults_.mss));
+    if (defaults_.lanes > 1) {
+      y.line(4, "lanes: " + std::to_string(defaults_.lanes),
+             "each lane its own IKE_SA, CHILD_SA and outer flow (docs/lanes.md)");
+      y.line(4, "peer_kind: espgw", "lanes need an espgw gateway at both ends");
+    }
     if (options_.static_sas) {
       y.line(4, "static_sa:");
       y.line(6, "outbound: " + static_sa(keys_.spi[i][j], defaults_.algorithm, keys_.key[i][j]));
@@ -414,7 +423,18 @@ std::vector<MeshConfig> generate_mesh(const std::string& regions_yaml, const std
   const YAML::Node root = load(regions_yaml, source);
   RegionsReader rd(source);
   rd.keys(root, "the top level", {"defaults", "regions"});
-  const Defaults defaults = read_defaults(rd, root);
+  Defaults defaults = read_defaults(rd, root);
+  if (options.lanes != 0) defaults.lanes = options.lanes;
+  // Lanes are keyed by IKE (one IKE_SA per lane) and each is its own ESP-in-UDP flow.
+  if (defaults.lanes > 1 && options.static_sas) {
+    throw ImportError(source + ": " + std::to_string(defaults.lanes) +
+                      " lanes need IKE: static SAs key one lane only (drop --static-sas or the "
+                      "lanes)");
+  }
+  if (defaults.lanes > 1 && defaults.nat_t_set && !defaults.nat_t) {
+    throw ImportError(source + ": " + std::to_string(defaults.lanes) +
+                      " lanes need nat_t: true (each lane is its own ESP-in-UDP flow)");
+  }
   const YAML::Node list = root["regions"];
   if (!list || !list.IsSequence() || list.size() < 2) {
     throw ImportError(source + ":" + std::to_string((list ? list.Mark().line : 0) + 1) +

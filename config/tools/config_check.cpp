@@ -80,7 +80,8 @@ nlohmann::json summary(const std::string& path, const espgw::config::Config& c) 
               {"remote", t.remote.to_string()},
               {"keys", t.ike         ? "ike"
                        : t.static_sa ? "static"
-                                     : "none"}};
+                                     : "none"},
+              {"lanes", t.lanes}};
     if (t.ike) {
       j["ike_version"] = t.ike->version;
       j["dpd_delay_s"] = t.ike->dpd_delay_s;

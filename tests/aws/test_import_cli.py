@@ -140,6 +140,34 @@ class ImportCli(unittest.TestCase):
             self.assert_valid(self.out(f"lab/{name}.yaml"))
         self.assertEqual(ctl("mesh", "--regions", regions).returncode, 2)
 
+    def test_mesh_lanes(self):
+        """mesh --lanes 4: configs that espgw-config-check accepts; without peer_kind: espgw the
+        check names the file, line and key of `lanes`."""
+        regions = self.out("regions.yaml")
+        with open(regions, "w") as f:
+            f.write("regions:\n"
+                    "  - {name: a, wan_address: 172.31.1.10/24, vpc_cidr: 10.1.0.0/16}\n"
+                    "  - {name: b, wan_address: 172.31.2.10/24, vpc_cidr: 10.2.0.0/16}\n")
+        lanes = self.out("lanes")
+        r = ctl("mesh", "--regions", regions, "-o", lanes, "--secrets-dir", lanes, "--lanes", "4")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        config = os.path.join(lanes, "a.yaml")
+        self.assert_valid(config)
+        with open(config) as f:
+            text = f.read()
+        self.assertIn("lanes: 4", text)
+        self.assertIn("peer_kind: espgw", text)
+        lines = [line for line in text.splitlines(True) if "peer_kind" not in line]
+        line = next(i for i, x in enumerate(lines, 1) if "lanes: 4" in x)
+        with open(config, "w") as f:
+            f.writelines(lines)
+        r = subprocess.run([CHECK, config], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(f"{config}:{line}: tunnels[0].lanes: more than one lane needs "
+                      "peer_kind: espgw", r.stderr + r.stdout)
+        self.assertNotEqual(ctl("mesh", "--regions", regions, "-o", lanes, "--lanes", "65")
+                            .returncode, 0)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -73,7 +73,7 @@ def sa(spi, key):
 def tunnel(**extra):
     t = {"name": "wide", "local": "198.51.100.1", "remote": "203.0.113.7",
          "local_cidrs": ["172.50.0.0/16"], "remote_cidrs": ["172.70.0.0/16"], "nat_t": True,
-         "ike": {"psk_ref": "wide-psk", "dpd_delay_s": 0}, "lanes": LANES}
+         "ike": {"psk_ref": "wide-psk", "dpd_delay_s": 0}, "lanes": LANES, "peer_kind": "espgw"}
     t.update(extra)
     return t
 

@@ -137,6 +137,11 @@ TEST(ImportAws, GenericTextBecomesTwoTunnelsInOnePeer) {
   EXPECT_TRUE(c.peers[0].failback);
   const auto& t1 = c.tunnels[0];
   const auto& t2 = c.tunnels[1];
+  // An AWS endpoint cannot do lanes (docs/lanes.md): one lane, not an espgw peer.
+  for (const auto& t : c.tunnels) {
+    EXPECT_EQ(t.lanes, 1);
+    EXPECT_EQ(t.peer_kind, config::PeerKind::kOther);
+  }
   EXPECT_EQ(t1.local.to_string(), "172.31.1.10");
   EXPECT_EQ(t1.remote.to_string(), "198.51.100.10");
   EXPECT_EQ(t2.remote.to_string(), "198.51.100.138");
@@ -525,6 +530,37 @@ regions:
   ASSERT_EQ(configs.size(), 2u);
   EXPECT_EQ(validate(configs[0].result, dir).dataplane.workers, 1u);
   EXPECT_EQ(validate(configs[1].result, dir).dataplane.workers, 2u);
+}
+
+// --lanes N (or defaults.lanes): every tunnel gets N lanes and peer_kind espgw, with NAT-T; the
+// configs pass the config check (IKEv2, nat_t, espgw peer). Static SAs cannot key lanes.
+TEST(Mesh, Lanes) {
+  TempDir dir;
+  const std::string two = R"(regions:
+  - {name: one, wan_address: 172.31.1.10/24, vpc_cidr: 10.1.0.0/16}
+  - {name: two, wan_address: 172.31.2.10/24, vpc_cidr: 10.2.0.0/16}
+)";
+  for (const auto& mc : generate_mesh(two, "r.yaml", MeshOptions{false, "/etc/espgw", 4})) {
+    const config::Config c = validate(mc.result, dir);
+    ASSERT_EQ(c.tunnels.size(), 1u);
+    EXPECT_EQ(c.tunnels[0].lanes, 4);
+    EXPECT_EQ(c.tunnels[0].peer_kind, config::PeerKind::kEspgw);
+    EXPECT_TRUE(c.tunnels[0].nat_t);  // no public addresses: NAT-T because of the lanes
+    EXPECT_EQ(c.tunnels[0].ike->version, 2);
+  }
+  const auto from_file = generate_mesh("defaults: {lanes: 3}\n" + two, "r.yaml", {});
+  EXPECT_EQ(validate(from_file[0].result, dir).tunnels[0].lanes, 3);
+  // --lanes wins over the file; 1 lane writes neither key (the configs of before).
+  const auto one =
+      generate_mesh("defaults: {lanes: 3}\n" + two, "r.yaml", MeshOptions{false, "/etc/espgw", 1});
+  EXPECT_EQ(one[0].result.yaml.find("lanes:"), std::string::npos);
+  EXPECT_EQ(one[0].result.yaml.find("peer_kind"), std::string::npos);
+  EXPECT_EQ(validate(one[0].result, dir).tunnels[0].peer_kind, config::PeerKind::kOther);
+  EXPECT_THROW(generate_mesh(two, "r.yaml", MeshOptions{true, "/etc/espgw", 2}), ImportError);
+  EXPECT_THROW(generate_mesh("defaults: {nat_t: false}\n" + two, "r.yaml",
+                             MeshOptions{false, "/etc/espgw", 2}),
+               ImportError);
+  EXPECT_THROW(generate_mesh("defaults: {lanes: 65}\n" + two, "r.yaml", {}), ImportError);
 }
 
 TEST(Mesh, RegionsFileErrorsNameTheLine) {
