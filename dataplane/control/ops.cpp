@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 #include "common/hex.h"
@@ -233,12 +234,15 @@ const App::ChangeOps& App::change_ops() {
   };
   static constexpr auto sa_set = [](App& a, Model& next, const json& op, const std::string& type) {
     std::string tunnel;
+    std::optional<uint8_t> id_lane;  // the lane that the if_id names (config::lane_if_id)
     if (op.contains("if_id")) {
       const uint32_t if_id = if_id_field(op);
-      const config::Tunnel* byid = next.tunnel_by_if_id(if_id);
+      uint8_t k = 0;
+      const config::Tunnel* byid = next.tunnel_by_if_id(if_id, &k);
       if (byid == nullptr)
         throw std::invalid_argument("no tunnel with if_id " + std::to_string(if_id));
       tunnel = byid->name;
+      id_lane = k;
     } else {
       tunnel = string_field(op, "tunnel");
     }
@@ -261,6 +265,12 @@ const App::ChangeOps& App::change_ops() {
                                     std::to_string(t->second.lanes) + ")");
       }
       lane = static_cast<uint8_t>(op["lane"].get<uint64_t>());
+      if (id_lane && *id_lane != lane) {
+        throw std::invalid_argument("lane " + std::to_string(lane) + " is not that of the if_id (" +
+                                    std::to_string(*id_lane) + ")");
+      }
+    } else if (id_lane) {
+      lane = *id_lane;
     }
     next.add_sa(tunnel, params, a.random_.next64(), type == "sa-replace", origin, life, lane);
     if (dir == esp::Direction::kInbound) a.spi_reserved_.erase(sa.spi);
@@ -465,13 +475,15 @@ json App::sa_update(const json& req) {
 
 json App::if_last_use(const json& req) {
   std::lock_guard guard(lock_);
-  const config::Tunnel* t = model_->tunnel_by_if_id(if_id_field(req));
+  // Per lane: charon asks per CHILD_SA, and each lane's CHILD_SA has its lane's if_id.
+  uint8_t lane = 0;
+  const config::Tunnel* t = model_->tunnel_by_if_id(if_id_field(req), &lane);
   if (t == nullptr) throw std::invalid_argument("no tunnel with that if_id");
   const auto& table =
       parse_direction(req) == esp::Direction::kInbound ? model_->inbound() : model_->outbound();
   uint64_t last = 0;
   for (const auto& [spi, rec] : table) {
-    if (rec.tunnel == t->name) last = std::max(last, rec.sa->last_use_ns());
+    if (rec.tunnel == t->name && rec.lane == lane) last = std::max(last, rec.sa->last_use_ns());
   }
   json out = json::object();
   if (last != 0) {

@@ -290,9 +290,13 @@ size_t Model::flush_sas(SaOrigin origin) {
   return n;
 }
 
-const config::Tunnel* Model::tunnel_by_if_id(uint32_t if_id) const noexcept {
+const config::Tunnel* Model::tunnel_by_if_id(uint32_t if_id, uint8_t* lane) const {
   for (const auto& [name, t] : tunnels_) {
-    if (config::tunnel_if_id(name) == if_id) return &t;
+    for (uint8_t k = 0; k < t.lanes; ++k) {
+      if (config::lane_if_id(name, k) != if_id) continue;
+      if (lane != nullptr) *lane = k;
+      return &t;
+    }
   }
   return nullptr;
 }

@@ -97,8 +97,9 @@ class Model {
                  bool udp_encap, uint16_t local_port, uint16_t remote_port);
   // Removes every SA of that origin (a restarted charon's stale SAs).
   size_t flush_sas(SaOrigin origin);
-  // The tunnel whose config::tunnel_if_id() is if_id, or nullptr.
-  const config::Tunnel* tunnel_by_if_id(uint32_t if_id) const noexcept;
+  // The tunnel one of whose lanes has if_id as its config::lane_if_id() (lane 0: tunnel_if_id),
+  // or nullptr; `lane` (when given) gets that lane.
+  const config::Tunnel* tunnel_by_if_id(uint32_t if_id, uint8_t* lane = nullptr) const;
   void set_peers(std::vector<config::Peer> peers);
   void remove_sa(esp::Direction dir, uint32_t spi);
   // Loads interfaces' routes, static routes, tunnels and their static SAs from a config.

@@ -12,6 +12,10 @@
 // every tunnel is loaded; connections that an earlier espgw-ike loaded and the config no longer
 // has are found by their shared key ids (get-shared) and removed. SAs that charon already has
 // for a tunnel (espgw-ike restarted, charon did not) are kept.
+//
+// A tunnel of several lanes (docs/lanes.md) is one unit here: its lanes' connections are loaded in
+// one load-conn, and initiated, terminated and unloaded together. Lanes that a tunnel no longer
+// has (fewer lanes, or found in charon after a reconnect) are terminated and unloaded.
 
 #include <chrono>
 #include <cstdint>
@@ -51,16 +55,21 @@ class ConnectionSync {
 
  private:
   struct Loaded {
-    std::string conn;  // encoded load-conn argument
-    std::string key;   // encoded load-shared argument (holds the PSK, in memory only)
+    std::string conn;                // encoded load-conn argument
+    std::string key;                 // encoded load-shared argument (holds the PSK, in memory only)
+    std::vector<std::string> lanes;  // the lanes' connection names
   };
 
   // Sends a command; true when charon answered success = yes. A refusal is logged with what.
   bool command(std::string_view cmd, const vici::Message& args, const std::string& what);
   std::vector<std::string> ike_sa_ids(const std::string& tunnel);
   void terminate_all(const std::string& tunnel, const std::vector<std::string>& ids);
-  bool initiate(const std::string& tunnel);
-  void remove(const std::string& tunnel, SyncResult& result);
+  bool initiate(const std::string& tunnel, const std::string& lane);
+  // Terminates and unloads the connections `lanes` of `tunnel`; false if charon refused one.
+  bool unload_lanes(const std::string& tunnel, const std::vector<std::string>& lanes);
+  void remove(const std::string& tunnel, const std::vector<std::string>& lanes, SyncResult& result);
+  // Our connections in charon by tunnel (get-conns): "<tunnel>" and "<tunnel>#k".
+  std::map<std::string, std::vector<std::string>> charon_lanes();
 
   vici::Requester& charon_;
   Log& log_;

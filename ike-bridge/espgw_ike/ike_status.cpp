@@ -167,24 +167,49 @@ json status_json(const config::Config& config, const CharonView& view) {
         {"remote_id", ike.remote_id.empty() ? t.remote.to_string() : ike.remote_id},
         {"start_action", start_action_name(ike.start_action)},
     };
-    bool loaded = false;
-    for (const auto& c : view.conns)
-      loaded = loaded || c.find_section(t.name) != nullptr;
-    j["loaded"] = loaded;
-    json sas = json::array();
-    std::string state = view.connected ? "down" : "unknown";
-    for (size_t i = 0; i < view.ike_sas.size(); ++i) {
-      const vici::Section* sa = view.ike_sas[i].find_section(t.name);
-      if (!sa) continue;
-      claimed[i] = true;
-      json s = ike_sa_json(*sa);
-      // The tunnel's state is its best IKE_SA's: one ESTABLISHED wins over one CONNECTING.
-      const std::string st = s.value("state", "");
-      if (state == "down" || st == "ESTABLISHED") state = st;
-      sas.push_back(std::move(s));
+    // One lane's connection: loaded or not, its IKE_SAs and its state, the best of theirs (one
+    // ESTABLISHED wins over one CONNECTING).
+    auto lane = [&](const std::string& name, json& out) {
+      bool loaded = false;
+      for (const auto& c : view.conns)
+        loaded = loaded || c.find_section(name) != nullptr;
+      out["loaded"] = loaded;
+      json sas = json::array();
+      std::string state = view.connected ? "down" : "unknown";
+      for (size_t i = 0; i < view.ike_sas.size(); ++i) {
+        const vici::Section* sa = view.ike_sas[i].find_section(name);
+        if (!sa) continue;
+        claimed[i] = true;
+        json s = ike_sa_json(*sa);
+        const std::string st = s.value("state", "");
+        if (state == "down" || st == "ESTABLISHED") state = st;
+        sas.push_back(std::move(s));
+      }
+      out["state"] = state;
+      out["ike_sas"] = sas;
+    };
+    // Lane 0 is the tunnel's own connection; a tunnel of several lanes lists every lane too.
+    lane(t.name, j);
+    if (t.lanes > 1) {
+      json lanes = json::array();
+      unsigned up = 0;
+      for (unsigned k = 0; k < t.lanes; ++k) {
+        json l = {{"lane", k},
+                  {"name", config::lane_name(t.name, k)},
+                  {"if_id", if_id_text(config::lane_if_id(t.name, k))}};
+        if (k == 0) {
+          l["loaded"] = j["loaded"];
+          l["state"] = j["state"];
+          l["ike_sas"] = j["ike_sas"];
+        } else {
+          lane(config::lane_name(t.name, k), l);
+        }
+        up += l["state"] == "ESTABLISHED" ? 1 : 0;
+        lanes.push_back(std::move(l));
+      }
+      j["lanes"] = std::move(lanes);
+      j["lanes_established"] = up;
     }
-    j["state"] = state;
-    j["ike_sas"] = sas;
     tunnels.push_back(std::move(j));
   }
   json others = json::array();

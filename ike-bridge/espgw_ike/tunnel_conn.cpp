@@ -55,6 +55,93 @@ uint64_t ninety_percent(uint64_t n) {
   return n / 10 * 9 + n % 10 * 9 / 10;
 }
 
+// Lane `lane`'s connection: the tunnel's settings under the lane's name, identities and if_id.
+void add_lane(TunnelConn& out, const config::Tunnel& t, unsigned lane, const std::string& local_id,
+              const std::string& remote_id) {
+  const config::IkeConfig& ike = *t.ike;
+  const std::string name = config::lane_name(t.name, lane);
+  const uint32_t margin = ike.rekey_margin_s;
+  const uint64_t rand = static_cast<uint64_t>(margin) * ike.rekey_fuzz_percent / 100;
+
+  // The IKE (phase 1) part. Lifetimes in ipsec.conf's model (docs/config-reference.md): rekey
+  // `margin` before the end, minus up to `rand`; over_time = margin puts the hard end at the
+  // lifetime. IKEv1 cannot rekey an ISAKMP SA, charon reauthenticates it instead, and proposes
+  // reauth_time + over_time as the lifetime in main mode.
+  vici::Section& c = out.conn.add_section(name);
+  c.add("version", std::to_string(ike.version));
+  c.add("local_addrs", vici::List{t.local.to_string()});
+  c.add("remote_addrs", vici::List{t.remote.to_string()});
+  c.add("proposals", vici::List(ike.ike_proposals.begin(), ike.ike_proposals.end()));
+  const std::string ike_rekey = seconds(ike.ike_lifetime_s - margin);
+  if (ike.version == 1) {
+    c.add("reauth_time", ike_rekey);
+    c.add("rekey_time", "0s");
+  } else {
+    c.add("rekey_time", ike_rekey);
+    c.add("reauth_time", "0s");
+  }
+  c.add("over_time", seconds(margin));
+  c.add("rand_time", seconds(rand));
+  c.add("dpd_delay", seconds(ike.dpd_delay_s));
+  if (ike.version == 1) c.add("dpd_timeout", seconds(ike.dpd_timeout_s));  // IKEv2 ignores it
+  // MOBIKE moves an IKE_SA to other addresses or ports; a tunnel of several lanes keeps every
+  // lane's IKE_SA where it is (docs/lanes.md).
+  c.add("mobike", yes_no(ike.version == 2 && ike.mobike && t.lanes == 1));
+  c.add("encap", yes_no(ike.force_encap));
+  // Retry the initial exchange until the peer answers (swanctl's default gives up after one
+  // sequence of retransmissions, about 165 s): a gateway's tunnel should come up whenever the
+  // peer does. Also applies to restarts after DPD (dpd_action: restart).
+  c.add("keyingtries", "0");
+  c.add_section("local").add("auth", "psk").add("id", local_id);
+  c.add_section("remote").add("auth", "psk").add("id", remote_id);
+
+  // The CHILD_SA (phase 2).
+  vici::Section& children = c.add_section("children");
+  vici::Section& child = children.add_section(name);
+  child.add("mode", "tunnel");
+  child.add("local_ts", prefixes(t.local_cidrs));
+  child.add("remote_ts", prefixes(t.remote_cidrs));
+  child.add("esp_proposals", vici::List(ike.esp_proposals.begin(), ike.esp_proposals.end()));
+  child.add("rekey_time", seconds(ike.child_lifetime_s - margin));
+  child.add("life_time", seconds(ike.child_lifetime_s));
+  child.add("rand_time", seconds(rand));
+  // Byte and packet limits: rekeyed at 90% exactly (rand_* 0: charon's default jitter would be
+  // the whole 10% up to the hard limit). The dataplane enforces both and raises the expiries.
+  auto warn = [&](const char* key, const VNumber& v) {
+    if (v.clamped && lane == 0) {  // once per tunnel
+      out.warnings.push_back(std::string(key) + " is more than charon can take; " +
+                             "using its largest, " + v.text);
+    }
+  };
+  if (ike.life_bytes) {
+    child.add("life_bytes", vici_bytes(ike.life_bytes).text);
+    child.add("rekey_bytes", vici_bytes(ninety_percent(ike.life_bytes)).text);
+    child.add("rand_bytes", "0");
+  }
+  if (ike.life_packets) {
+    const VNumber life = vici_count(ike.life_packets);
+    const VNumber rekey = vici_count(ninety_percent(ike.life_packets));
+    warn("life_packets", life);
+    child.add("life_packets", life.text);
+    child.add("rekey_packets", rekey.text);
+    child.add("rand_packets", "0");
+  }
+  child.add("dpd_action", dpd_action_text(ike.dpd_action));
+  child.add("start_action", charon_start_action(ike.start_action));
+  // Ties every SA of the child to the tunnel and lane: the kernel-espgw plugin gets it with each
+  // SA, and the dataplane finds the lane by it.
+  const std::string if_id = if_id_text(config::lane_if_id(t.name, lane));
+  child.add("if_id_in", if_id);
+  child.add("if_id_out", if_id);
+  // The tunnel's ESP options, as far as charon has them, so that what charon hands the plugin
+  // agrees with the config: the replay window, DF (copy, or not: `df: set` has no charon
+  // equivalent and counts as copy), ECN (RFC 6040 normal mode is charon's copy_ecn) and DSCP.
+  child.add("replay_window", std::to_string(t.replay_window));
+  child.add("copy_df", yes_no(t.df != esp::DfMode::kClear));
+  child.add("copy_ecn", yes_no(t.ecn == esp::EcnMode::kNormal));
+  child.add("copy_dscp", t.dscp ? "no" : "out");
+}
+
 }  // namespace
 
 std::string shared_key_id(std::string_view tunnel) {
@@ -64,6 +151,11 @@ std::string shared_key_id(std::string_view tunnel) {
 std::string tunnel_of_shared_key_id(std::string_view id) {
   if (!id.starts_with(kKeyIdPrefix) || id.size() == kKeyIdPrefix.size()) return {};
   return std::string(id.substr(kKeyIdPrefix.size()));
+}
+
+std::string lane_identity(std::string_view id, unsigned lane) {
+  if (lane == 0) return std::string(id);
+  return "lane" + std::to_string(lane) + "." + std::string(id);
 }
 
 std::string if_id_text(uint32_t if_id) {
@@ -98,89 +190,20 @@ TunnelConn tunnel_conn(const config::Tunnel& t, const std::map<std::string, std:
   out.start_action = ike.start_action;
   const std::string local_id = ike.local_id.empty() ? t.local.to_string() : ike.local_id;
   const std::string remote_id = ike.remote_id.empty() ? t.remote.to_string() : ike.remote_id;
-  const uint32_t margin = ike.rekey_margin_s;
-  const uint64_t rand = static_cast<uint64_t>(margin) * ike.rekey_fuzz_percent / 100;
-
-  // The IKE (phase 1) part. Lifetimes in ipsec.conf's model (docs/config-reference.md): rekey
-  // `margin` before the end, minus up to `rand`; over_time = margin puts the hard end at the
-  // lifetime. IKEv1 cannot rekey an ISAKMP SA, charon reauthenticates it instead, and proposes
-  // reauth_time + over_time as the lifetime in main mode.
-  vici::Section& c = out.conn.add_section(t.name);
-  c.add("version", std::to_string(ike.version));
-  c.add("local_addrs", vici::List{t.local.to_string()});
-  c.add("remote_addrs", vici::List{t.remote.to_string()});
-  c.add("proposals", vici::List(ike.ike_proposals.begin(), ike.ike_proposals.end()));
-  const std::string ike_rekey = seconds(ike.ike_lifetime_s - margin);
-  if (ike.version == 1) {
-    c.add("reauth_time", ike_rekey);
-    c.add("rekey_time", "0s");
-  } else {
-    c.add("rekey_time", ike_rekey);
-    c.add("reauth_time", "0s");
+  vici::List owners;
+  for (unsigned lane = 0; lane < t.lanes; ++lane) {
+    out.lanes.push_back(config::lane_name(t.name, lane));
+    add_lane(out, t, lane, lane_identity(local_id, lane), lane_identity(remote_id, lane));
+    owners.push_back(lane_identity(local_id, lane));
+    owners.push_back(lane_identity(remote_id, lane));
   }
-  c.add("over_time", seconds(margin));
-  c.add("rand_time", seconds(rand));
-  c.add("dpd_delay", seconds(ike.dpd_delay_s));
-  if (ike.version == 1) c.add("dpd_timeout", seconds(ike.dpd_timeout_s));  // IKEv2 ignores it
-  c.add("mobike", yes_no(ike.version == 2 && ike.mobike));
-  c.add("encap", yes_no(ike.force_encap));
-  // Retry the initial exchange until the peer answers (swanctl's default gives up after one
-  // sequence of retransmissions, about 165 s): a gateway's tunnel should come up whenever the
-  // peer does. Also applies to restarts after DPD (dpd_action: restart).
-  c.add("keyingtries", "0");
-  c.add_section("local").add("auth", "psk").add("id", local_id);
-  c.add_section("remote").add("auth", "psk").add("id", remote_id);
-
-  // The CHILD_SA (phase 2).
-  vici::Section& children = c.add_section("children");
-  vici::Section& child = children.add_section(t.name);
-  child.add("mode", "tunnel");
-  child.add("local_ts", prefixes(t.local_cidrs));
-  child.add("remote_ts", prefixes(t.remote_cidrs));
-  child.add("esp_proposals", vici::List(ike.esp_proposals.begin(), ike.esp_proposals.end()));
-  child.add("rekey_time", seconds(ike.child_lifetime_s - margin));
-  child.add("life_time", seconds(ike.child_lifetime_s));
-  child.add("rand_time", seconds(rand));
-  // Byte and packet limits: rekeyed at 90% exactly (rand_* 0: charon's default jitter would be
-  // the whole 10% up to the hard limit). The dataplane enforces both and raises the expiries.
-  auto warn = [&](const char* key, const VNumber& v) {
-    if (v.clamped) {
-      out.warnings.push_back(std::string(key) + " is more than charon can take; " +
-                             "using its largest, " + v.text);
-    }
-  };
-  if (ike.life_bytes) {
-    child.add("life_bytes", vici_bytes(ike.life_bytes).text);
-    child.add("rekey_bytes", vici_bytes(ninety_percent(ike.life_bytes)).text);
-    child.add("rand_bytes", "0");
-  }
-  if (ike.life_packets) {
-    const VNumber life = vici_count(ike.life_packets);
-    const VNumber rekey = vici_count(ninety_percent(ike.life_packets));
-    warn("life_packets", life);
-    child.add("life_packets", life.text);
-    child.add("rekey_packets", rekey.text);
-    child.add("rand_packets", "0");
-  }
-  child.add("dpd_action", dpd_action_text(ike.dpd_action));
-  child.add("start_action", charon_start_action(ike.start_action));
-  // Ties every SA of the child to the tunnel: the kernel-espgw plugin gets it with each SA.
-  const std::string if_id = if_id_text(config::tunnel_if_id(t.name));
-  child.add("if_id_in", if_id);
-  child.add("if_id_out", if_id);
-  // The tunnel's ESP options, as far as charon has them, so that what charon hands the plugin
-  // agrees with the config: the replay window, DF (copy, or not: `df: set` has no charon
-  // equivalent and counts as copy), ECN (RFC 6040 normal mode is charon's copy_ecn) and DSCP.
-  child.add("replay_window", std::to_string(t.replay_window));
-  child.add("copy_df", yes_no(t.df != esp::DfMode::kClear));
-  child.add("copy_ecn", yes_no(t.ecn == esp::EcnMode::kNormal));
-  child.add("copy_dscp", t.dscp ? "no" : "out");
 
   vici::Message& key = out.shared_key;
   key.add("id", shared_key_id(t.name));
   key.add("type", "IKE");
   key.add("data", psk->second);
-  key.add("owners", vici::List{local_id, remote_id});
+  // One key for every lane: each lane's pair of identities owns it.
+  key.add("owners", std::move(owners));
   return out;
 }
 

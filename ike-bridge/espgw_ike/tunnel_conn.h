@@ -1,6 +1,9 @@
 #pragma once
 // What espgw-ike loads into charon for a tunnel with `ike:` (docs/espgw-ike.md): one VICI
 // connection named after the tunnel with one CHILD_SA of the same name, and its pre-shared key.
+// A tunnel of N lanes (docs/lanes.md) adds connections "<tunnel>#k" for lanes k = 1..N-1, each
+// with its own identities ("lanek.<id>") and interface ID (config::lane_if_id), all in the one
+// load-conn message; lane 0 is the tunnel's connection as it is with one lane.
 // Built from the config alone, so that the same config always gives the same bytes: a reload
 // compares them to decide whether a tunnel changed.
 
@@ -17,7 +20,8 @@ namespace espgw::ike {
 
 struct TunnelConn {
   std::string name;
-  vici::Message conn;        // the load-conn argument: {<name> = {...}}
+  std::vector<std::string> lanes;  // the connection (and CHILD_SA) of each lane: lanes[0] = name
+  vici::Message conn;        // the load-conn argument: {<name> = {...}, <name>#1 = {...}, ...}
   vici::Message shared_key;  // the load-shared argument; holds the PSK: never print it
   config::StartAction start_action = config::StartAction::kStart;
   std::vector<std::string> warnings;  // values charon cannot take exactly (clamped)
@@ -28,6 +32,9 @@ struct TunnelConn {
 std::string shared_key_id(std::string_view tunnel);
 // The tunnel of one of our shared key ids; empty for any other id.
 std::string tunnel_of_shared_key_id(std::string_view id);
+// The IKE identity of lane k of a tunnel whose identity is `id`: `id` itself for lane 0, else
+// "lanek.<id>" (an FQDN identity to charon, also when `id` is an address).
+std::string lane_identity(std::string_view id, unsigned lane);
 
 // Throws config::ConfigError when the tunnel has no `ike` or its key is not in `secrets`.
 TunnelConn tunnel_conn(const config::Tunnel& tunnel,

@@ -212,6 +212,22 @@ def check_retransmit_warning(up, bindir, config, tmp):
         fail(f"charon-conf with tunnel 2 at 30 s: exit {r.returncode}, stderr {r.stderr!r}")
 
 
+def check_half_open(m):
+    """Lanes raise charon's half-open limits per peer address to 2 x the lanes towards it (over
+    its tunnels) + 1, the busiest address's; configs without lanes keep charon's defaults."""
+    def tun(remote, lanes):
+        return {"keys": "ike", "remote": remote, "lanes": lanes}
+    if m.half_open_conf({"tunnels": [tun("192.0.2.1", 1), tun("192.0.2.1", 1)]}):
+        fail("charon-conf: half-open limits changed without lanes")
+    conf = m.half_open_conf({"tunnels": [tun("192.0.2.1", 4), tun("192.0.2.1", 2),
+                                         tun("192.0.2.2", 8), tun("192.0.2.3", 1)]})
+    if "block_threshold = 17\n" not in conf or "cookie_threshold_ip = 17\n" not in conf:
+        fail(f"charon-conf: 8 lanes towards one address: {conf!r}")
+    conf = m.half_open_conf({"tunnels": [tun("192.0.2.1", 2)]})
+    if "block_threshold = 5\n" not in conf or "cookie_threshold_ip = 5\n" not in conf:
+        fail(f"charon-conf: 2 lanes: {conf!r}")
+
+
 def check_charon_conf(up, check, config, tmp):
     bindir = os.path.dirname(check)
     inc = os.path.join(tmp, "extra.conf")
@@ -236,6 +252,7 @@ def check_charon_conf(up, check, config, tmp):
     if (len(said) != 1 or not said[0].endswith(" ".join(missing))) if missing else said:
         fail(f"charon-conf: plugins left out {missing}, espgw-up said {said}")
     check_plugin_choice(m, tmp)
+    check_half_open(m)
     for want in (f"socket = unix://{tmp}/ike/charon.vici", f"socket = {tmp}/espgw.sock",
                  "install_routes = no", "install_virtual_ip = no", "load_modular = no"):
         if want not in conf:

@@ -258,7 +258,8 @@ class RecordingCharon final : public vici::Requester {
   std::vector<std::string> calls;                           // "cmd arg-summary"
   std::map<std::string, std::vector<std::string>> ike_sas;  // conn -> unique ids
   std::vector<std::string> shared_ids;
-  std::set<std::string> refuse;  // commands answered with success = no
+  std::vector<std::string> conns;  // get-conns
+  std::set<std::string> refuse;    // commands answered with success = no
 
   vici::Message request(std::string_view cmd, const vici::Message& args) override {
     const std::string c(cmd);
@@ -270,6 +271,7 @@ class RecordingCharon final : public vici::Requester {
     if (c == "terminate") summary += " #" + args.value_or("ike-id");
     calls.push_back(summary);
     if (c == "get-shared") return vici::Message().add("keys", shared_ids);
+    if (c == "get-conns") return vici::Message().add("conns", conns);
     vici::Message r;
     if (refuse.count(c)) {
       r.add("success", "no");
@@ -393,8 +395,8 @@ TEST_F(SyncTest, AFreshStartRemovesWhatAnEarlierRunLoadedAndKeepsRunningSas) {
   charon_.ike_sas["aws-tunnel1"] = {"3"};
   const SyncResult r = sync_.apply(wanted(), true);
   const auto calls = charon_.take();
-  EXPECT_THAT(std::vector<std::string>(calls.begin(), calls.begin() + 4),
-              ElementsAre("get-shared", "list-sas gone", "unload-conn gone",
+  EXPECT_THAT(std::vector<std::string>(calls.begin(), calls.begin() + 5),
+              ElementsAre("get-shared", "get-conns", "list-sas gone", "unload-conn gone",
                           "unload-shared espgw-ike:gone"));
   EXPECT_THAT(calls, Not(testing::Contains("initiate aws-tunnel1/aws-tunnel1")));
   EXPECT_THAT(calls, Not(testing::Contains(HasSubstr("someone-elses-key"))));
@@ -533,6 +535,124 @@ TEST(IkeStatus, TunnelsWithTheirSasAndOthersApart) {
   const nlohmann::json off = status_json(c, CharonView{});
   EXPECT_EQ(off["charon"]["connected"], false);
   EXPECT_EQ(off["tunnels"][0]["state"], "unknown");
+}
+
+// ---- lanes (docs/lanes.md) ----------------------------------------------------------------
+
+// aws-tunnel1 as a tunnel of `lanes` lanes towards an espgw peer.
+config::Config lanes_config(unsigned lanes) {
+  std::string y = kConfig;
+  y.replace(y.find("    mss: 1379\n"), 14,
+            "    mss: 1379\n    peer_kind: espgw\n    lanes: " + std::to_string(lanes) + "\n");
+  return parse(y);
+}
+
+TEST(TunnelConnLanes, EachLaneItsConnectionIdentitiesAndIfId) {
+  const TunnelConn t = conn_of(lanes_config(3), "aws-tunnel1");
+  EXPECT_THAT(t.lanes, ElementsAre("aws-tunnel1", "aws-tunnel1#1", "aws-tunnel1#2"));
+  ASSERT_EQ(t.conn.entries().size(), 3u);
+  // Lane 0 is the one-lane connection but for MOBIKE, which no lane of several has.
+  const TunnelConn one = conn_of(parse(), "aws-tunnel1");
+  std::string lane0 = vici::to_text(one.conn);
+  if (const size_t m = lane0.find("mobike = yes"); m != std::string::npos)
+    lane0.replace(m, 12, "mobike = no");
+  EXPECT_EQ(vici::to_text(t.conn).substr(0, lane0.size()), lane0);
+  for (unsigned k = 1; k < 3; ++k) {
+    const std::string name = "aws-tunnel1#" + std::to_string(k);
+    const vici::Section* c = t.conn.find_section(name);
+    ASSERT_NE(c, nullptr) << name;
+    EXPECT_EQ(c->find_section("local")->value_or("id"),
+              "lane" + std::to_string(k) + ".203.0.113.10");
+    EXPECT_EQ(c->find_section("remote")->value_or("id"),
+              "lane" + std::to_string(k) + ".198.51.100.10");
+    EXPECT_EQ(c->value_or("mobike"), "no");
+    EXPECT_EQ(c->find_value("unique"), nullptr);  // charon's default, no: not never
+    const vici::Section* child = c->find_section("children")->find_section(name);
+    ASSERT_NE(child, nullptr);
+    EXPECT_EQ(child->value_or("if_id_in"), if_id_text(config::lane_if_id("aws-tunnel1", k)));
+    EXPECT_EQ(child->value_or("if_id_out"), if_id_text(config::lane_if_id("aws-tunnel1", k)));
+    EXPECT_EQ(child->value_or("start_action"), "none");  // espgw-ike initiates every lane
+  }
+  // One key, owned by every lane's pair of identities.
+  EXPECT_EQ(t.shared_key.value_or("id"), "espgw-ike:aws-tunnel1");
+  EXPECT_THAT(*t.shared_key.find_list("owners"),
+              ElementsAre("203.0.113.10", "198.51.100.10", "lane1.203.0.113.10",
+                          "lane1.198.51.100.10", "lane2.203.0.113.10", "lane2.198.51.100.10"));
+}
+
+TEST_F(SyncTest, LanesAreLoadedInitiatedAndRemovedTogether) {
+  const config::Config c = lanes_config(3);
+  SyncResult r = sync_.apply(wanted(c), true);
+  EXPECT_THAT(
+      charon_.take(),
+      ElementsAre("get-shared", "load-shared espgw-ike:aws-tunnel1", "list-sas aws-tunnel1",
+                  "list-sas aws-tunnel1#1", "list-sas aws-tunnel1#2", "load-conn aws-tunnel1",
+                  "initiate aws-tunnel1/aws-tunnel1", "initiate aws-tunnel1#1/aws-tunnel1#1",
+                  "initiate aws-tunnel1#2/aws-tunnel1#2", "load-shared espgw-ike:lab-v1",
+                  "list-sas lab-v1", "load-conn lab-v1"));
+  EXPECT_THAT(r.initiated, ElementsAre("aws-tunnel1"));
+  // Fewer lanes: the dropped lane is terminated and unloaded; only it.
+  charon_.ike_sas["aws-tunnel1#2"] = {"12"};
+  r = sync_.apply(wanted(lanes_config(2)), false);
+  EXPECT_THAT(
+      charon_.take(),
+      ElementsAre("load-shared espgw-ike:aws-tunnel1",  // its owners changed
+                  "list-sas aws-tunnel1", "list-sas aws-tunnel1#1", "load-conn aws-tunnel1",
+                  "list-sas aws-tunnel1#2", "terminate #12", "unload-conn aws-tunnel1#2",
+                  "initiate aws-tunnel1/aws-tunnel1", "initiate aws-tunnel1#1/aws-tunnel1#1"));
+  EXPECT_THAT(r.changed, ElementsAre("aws-tunnel1"));
+  // Removed: every lane goes, then the one key.
+  config::Config none = c;
+  none.tunnels.erase(none.tunnels.begin());
+  r = sync_.apply(wanted(none), false);
+  EXPECT_THAT(charon_.take(), ElementsAre("list-sas aws-tunnel1", "unload-conn aws-tunnel1",
+                                          "list-sas aws-tunnel1#1", "unload-conn aws-tunnel1#1",
+                                          "unload-shared espgw-ike:aws-tunnel1"));
+  EXPECT_THAT(r.removed, ElementsAre("aws-tunnel1"));
+}
+
+TEST_F(SyncTest, AFreshStartInitiatesOnlyTheLanesThatAreDown) {
+  charon_.shared_ids = {"espgw-ike:aws-tunnel1", "espgw-ike:gone"};
+  charon_.conns = {"aws-tunnel1", "aws-tunnel1#1", "aws-tunnel1#2", "aws-tunnel1#3",
+                   "gone",        "gone#1",        "someone-else"};
+  charon_.ike_sas["aws-tunnel1"] = {"3"};
+  charon_.ike_sas["aws-tunnel1#2"] = {"5"};
+  const SyncResult r = sync_.apply(wanted(lanes_config(3)), true);
+  const auto calls = charon_.take();
+  // The earlier run's tunnel "gone" with its lane; this tunnel's lane 3 that it has no more.
+  EXPECT_THAT(calls, testing::IsSupersetOf({"unload-conn gone", "unload-conn gone#1",
+                                            "unload-conn aws-tunnel1#3",
+                                            "initiate aws-tunnel1#1/aws-tunnel1#1"}));
+  EXPECT_THAT(calls, Not(testing::Contains("initiate aws-tunnel1/aws-tunnel1")));
+  EXPECT_THAT(calls, Not(testing::Contains("initiate aws-tunnel1#2/aws-tunnel1#2")));
+  EXPECT_THAT(calls, Not(testing::Contains(HasSubstr("someone-else"))));
+  EXPECT_THAT(r.removed, ElementsAre("gone"));
+}
+
+TEST(IkeStatus, LanesAreGroupedUnderTheirTunnel) {
+  const config::Config c = lanes_config(2);
+  CharonView view;
+  view.connected = true;
+  vici::Message conn;
+  conn.add_section("aws-tunnel1");
+  conn.add_section("aws-tunnel1#1");
+  view.conns.push_back(conn);
+  vici::Message sa;
+  sa.add("aws-tunnel1#1", ike_section("4"));
+  view.ike_sas.push_back(sa);
+  const nlohmann::json j = status_json(c, view);
+  const auto& t = j["tunnels"][0];
+  EXPECT_EQ(t["state"], "down");  // lane 0's
+  ASSERT_EQ(t["lanes"].size(), 2u);
+  EXPECT_EQ(t["lanes"][1]["name"], "aws-tunnel1#1");
+  EXPECT_EQ(t["lanes"][1]["if_id"], if_id_text(config::lane_if_id("aws-tunnel1", 1)));
+  EXPECT_EQ(t["lanes"][1]["state"], "ESTABLISHED");
+  EXPECT_EQ(t["lanes"][1]["loaded"], true);
+  EXPECT_EQ(t["lanes"][1]["ike_sas"][0]["uniqueid"], 4);
+  EXPECT_EQ(t["lanes_established"], 1);
+  EXPECT_TRUE(j["other_ike_sas"].empty());
+  // One lane: no lanes list (the status of before).
+  EXPECT_FALSE(status_json(parse(), view)["tunnels"][0].contains("lanes"));
 }
 
 }  // namespace

@@ -116,8 +116,24 @@ std::string ike_status_text(const json& r) {
       s += ", NOT LOADED in charon";
     }
     s += "\n";
-    for (const auto& sa : sas)
-      s += ike_sa_text(sa, "  ");
+    const json lanes = t.value("lanes", json::array());
+    if (lanes.empty()) {
+      for (const auto& sa : sas)
+        s += ike_sa_text(sa, "  ");
+    }
+    // A tunnel of several lanes: each lane's connection, state and IKE_SAs (docs/lanes.md).
+    for (const auto& l : lanes) {
+      const json lsas = l.value("ike_sas", json::array());
+      s += "  lane " + text_of(l.value("lane", json())) + " (" + text_of(l.value("name", json())) +
+           ", if_id " + text_of(l.value("if_id", json())) +
+           "): " + text_of(l.value("state", json()));
+      if (charon.value("connected", false) && !l.value("loaded", false)) {
+        s += ", NOT LOADED in charon";
+      }
+      s += "\n";
+      for (const auto& sa : lsas)
+        s += ike_sa_text(sa, "    ");
+    }
   }
   const json others = r.value("other_ike_sas", json::array());
   if (!others.empty()) s += "\nIKE_SAs of connections not in the config:\n";
