@@ -22,6 +22,7 @@ namespace espgw {
   X(kReservedSpi, "reserved_spi", "SPI 0-255, reserved by RFC 4303 2.1")                          \
   X(kUnknownSpi, "unknown_spi", "no inbound SA with this SPI")                                    \
   X(kEncapMismatch, "encap_mismatch", "UDP encapsulation differs from the SA's")                  \
+  X(kSaOtherWorker, "sa_other_worker", "inbound SA's replay window is another worker's")          \
   X(kBadCipherLength, "bad_cipher_length", "ciphertext length not a multiple of the block size")  \
   X(kReplayOld, "replay_old", "sequence number left of the anti-replay window")                   \
   X(kReplayDuplicate, "replay_duplicate", "sequence number already received")                     \
@@ -29,7 +30,7 @@ namespace espgw {
   X(kBadPadLength, "bad_pad_length", "pad length larger than the payload")                        \
   X(kBadPadding, "bad_padding", "pad bytes not 1, 2, 3, ... (RFC 4303 2.4)")                      \
   X(kBadNextHeader, "bad_next_header", "next header neither IPv4, IPv6 nor dummy")                \
-  X(kDummy, "dummy", "dummy packet, next header 59 (RFC 4303 2.6): counted as a keepalive")      \
+  X(kDummy, "dummy", "dummy packet, next header 59 (RFC 4303 2.6): counted as a keepalive")       \
   X(kZeroLengthPayload, "zero_length_payload", "no inner packet behind the ESP header")           \
   X(kInnerHeader, "inner_header", "inner IP header invalid or its version differs from next hdr") \
   X(kInnerLength, "inner_length", "inner IP length longer than the decrypted payload")            \

@@ -138,6 +138,10 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
     } else {
       j["next_seq"] = sa.next_seq();
       j["stopped"] = sa.stopped();
+      // The worker that writes its replay window (dataplane/esp/sa.h), null before the first
+      // packet; owner_moves: how often another worker took it over.
+      j["worker"] = sa.owner() == esp::kNoOwner ? json(nullptr) : json(sa.owner());
+      j["owner_moves"] = sa.owner_moves();
       // In use: its lane's SA in use (one lane: the tunnel's).
       auto a = model_->lane_outbound().find(rec.tunnel);
       j["in_use"] = a != model_->lane_outbound().end() && rec.lane < a->second.size() &&

@@ -87,6 +87,12 @@ class EspEngine {
   uint64_t esn_resyncs() const noexcept { return esn_resyncs_.get(); }
 
  private:
+  // Whether this worker writes `sa`'s inbound state (replay window, auth failures): it owns the
+  // SA, or claim() gives it the SA (sa.h, owner_). One relaxed load while it owns it.
+  bool own(Sa& sa) noexcept {
+    return static_cast<uint32_t>(sa.owner_.load(std::memory_order_relaxed)) == index_ || claim(sa);
+  }
+  bool claim(Sa& sa) noexcept;
   void encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> sas,
                      std::span<DropReason> reasons) noexcept;
   void reserve_sequence(Sa& sa, size_t first, size_t end, std::span<DropReason> reasons) noexcept;

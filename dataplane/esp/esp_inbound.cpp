@@ -154,6 +154,34 @@ inline DropReason EspEngine::finish_inbound(Sa& sa, PacketView& p, const Inbound
   return DropReason::kNone;
 }
 
+// The SA has no owner yet (the first worker to decrypt under it takes it), or its owner has neither
+// claimed it nor decrypted under it for kOwnerIdleNs (RSS reconfigured, a NAT rebinding, af_packet
+// rollover moved the flow): this worker takes it over. Otherwise the packet is another worker's.
+bool EspEngine::claim(Sa& sa) noexcept {
+  const uint64_t now_ms = now_ns_ / 1'000'000;
+  const uint64_t mine = (now_ms << 32) | index_;
+  uint64_t word = sa.owner_.load(std::memory_order_relaxed);
+  const uint32_t owner = static_cast<uint32_t>(word);
+  if (owner == kNoOwner) {
+    // Lost to another worker that claimed it first: the packet is that worker's.
+    return sa.owner_.compare_exchange_strong(word, mine, std::memory_order_acquire,
+                                             std::memory_order_relaxed);
+  }
+  const uint32_t since_ms = static_cast<uint32_t>(word >> 32);
+  const uint64_t used_ms =
+      owner < sa.workers_ ? sa.counters_[owner].last_use_ns.get() / 1'000'000 : 0;
+  const uint64_t idle_ms = kOwnerIdleNs / 1'000'000;
+  if (static_cast<uint32_t>(now_ms) - since_ms < idle_ms || now_ms < used_ms + idle_ms) {
+    return false;
+  }
+  if (!sa.owner_.compare_exchange_strong(word, mine, std::memory_order_acquire,
+                                         std::memory_order_relaxed)) {
+    return false;
+  }
+  sa.owner_moves_.add();
+  return true;
+}
+
 void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
                               std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept {
   const size_t n = pkts.size();
@@ -179,12 +207,20 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
     keepalives_in_.add();
   };
 
+  const Sa* owned = nullptr;  // the last SA this worker was found to own: one check per run
   for (size_t i = 0; i < n; ++i) {
     if (reasons[i] != DropReason::kNone) continue;
     Sa* sa = sas[i];
     if (sa == nullptr || !sa->inbound_) {
       drop(i, DropReason::kUnknownSpi);
       continue;
+    }
+    if (sa != owned) {
+      if (!own(*sa)) {
+        drop(i, DropReason::kSaOtherWorker);
+        continue;
+      }
+      owned = sa;
     }
     const InboundMeta& m = meta[i];
     if (sa->outer().udp_encap != m.udp) {

@@ -8,7 +8,10 @@
 //    both backends' forms, the outer header template, the IV base, the chosen options.
 //  - Sa's hot part, with its writer rule next to each field:
 //      next_seq_   outbound: any worker; one atomic fetch_add per burst and SA.
-//      replay_, auth_failures_: inbound: the single worker that receives the SA's outer flow.
+//      replay_, auth_failures_: inbound: the single worker that receives the SA's outer flow,
+//                  its owner_: the first worker to decrypt under the SA claims it; a packet on
+//                  another worker is dropped (sa_other_worker) unless the owner has been idle
+//                  for kOwnerIdleNs, when that worker takes the SA over (owner_moves).
 //      counters_   one slot per worker, written only by that worker.
 //      drops_      rare events, any worker, atomic adds.
 
@@ -87,6 +90,10 @@ struct alignas(64) SaCounters {
   Counter keepalives;
 };
 
+// An inbound SA's owner worker may be taken over after this long without a packet decrypted.
+inline constexpr uint64_t kOwnerIdleNs = 1'000'000'000;
+inline constexpr uint32_t kNoOwner = UINT32_MAX;
+
 class Sa {
  public:
   // Throws std::invalid_argument with a message naming the bad field (never key bytes).
@@ -115,6 +122,12 @@ class Sa {
   // Hard lifetime reached: the SA carries nothing more (outbound: sa_stopped).
   void stop() noexcept { stopped_.store(true, std::memory_order_relaxed); }
   const ReplayWindow& replay() const noexcept { return replay_; }
+  // Inbound: the worker that writes the replay window (kNoOwner: none yet), and how often
+  // another worker took it over.
+  uint32_t owner() const noexcept {
+    return static_cast<uint32_t>(owner_.load(std::memory_order_relaxed));
+  }
+  uint64_t owner_moves() const noexcept { return owner_moves_.get(); }
   uint32_t workers() const noexcept { return workers_; }
 
   // Control thread only. New outer addresses, NAT-T encapsulation and ports (RFC 4555 MOBIKE, a
@@ -184,6 +197,10 @@ class Sa {
   std::atomic<bool> stopped_{false};
   alignas(64) ReplayWindow replay_;
   uint32_t auth_failures_ = 0;
+  // Low 32 bits: the owner worker; high 32 bits: when it claimed the SA, in ms of its clock
+  // (wrapping). One word, so that a claim and its time are one compare-and-swap.
+  std::atomic<uint64_t> owner_{kNoOwner};
+  SharedCounter owner_moves_;
   std::unique_ptr<SaCounters[]> counters_;
   std::array<SharedCounter, kDropReasonCount> drops_{};
 };

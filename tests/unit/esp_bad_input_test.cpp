@@ -494,6 +494,55 @@ TEST_P(EspBadInput, EncapsulationMismatch) {
   expect_in_ok(pkt, inner, "as the SA frames it");
 }
 
+// One writer per inbound SA (dataplane/esp/sa.h, owner_): the first worker to decrypt under it
+// owns it; a packet on another worker is dropped and counted, the replay window untouched; once
+// the owner has been idle for kOwnerIdleNs the other worker takes it over (owner_moves).
+TEST_P(EspBadInput, InboundSaHasOneWriterWorker) {
+  constexpr uint64_t kT0 = 5'000'000'000;
+  esp::EspEngine other(*backend_, 1);
+  engine_->set_now(kT0);
+  const Bytes inner = test::ipv4_udp_packet(20);
+  expect_in_ok(valid(inner), inner, "first packet, worker 0");
+  EXPECT_EQ(pair_.in->owner(), 0u);
+  const uint64_t top = pair_.in->replay().top();
+
+  // Worker 1, half a second later: worker 0's SA.
+  other.set_now(kT0 + 500'000'000);
+  const Bytes second = valid(inner);
+  {
+    const Counts before = counts(other, *pair_.in);
+    test::GuardedBuffer buf(second, 0, 0);
+    esp::PacketView* pv = &buf.view();
+    DropReason r = DropReason::kCount;
+    esp::Sa* sa = pair_.in.get();
+    other.inbound({pv, 1}, [&](const esp::InboundMeta&) { return sa; }, {&r, 1});
+    EXPECT_EQ(r, DropReason::kSaOtherWorker) << drop_reason_name(r);
+    expect_counted(before, counts(other, *pair_.in), DropReason::kSaOtherWorker, true,
+                   "worker 1 while worker 0 owns the SA");
+  }
+  EXPECT_EQ(pair_.in->replay().top(), top) << "the other worker touched the replay window";
+  EXPECT_EQ(pair_.in->owner(), 0u);
+  EXPECT_EQ(pair_.in->owner_moves(), 0u);
+
+  // Worker 0 idle for 1.5 s: worker 1 takes the SA over, and the same packet now passes.
+  other.set_now(kT0 + 1'500'000'000);
+  {
+    test::GuardedBuffer buf(second, 0, 0);
+    esp::PacketView* pv = &buf.view();
+    DropReason r = DropReason::kCount;
+    esp::Sa* sa = pair_.in.get();
+    other.inbound({pv, 1}, [&](const esp::InboundMeta&) { return sa; }, {&r, 1});
+    EXPECT_EQ(r, kOk) << drop_reason_name(r);
+  }
+  EXPECT_EQ(pair_.in->owner(), 1u);
+  EXPECT_EQ(pair_.in->owner_moves(), 1u);
+  EXPECT_GT(pair_.in->replay().top(), top);
+
+  // Worker 0 again, just after the takeover: now worker 1's SA.
+  engine_->set_now(kT0 + 1'600'000'000);
+  expect_in(valid(inner), DropReason::kSaOtherWorker, true, "worker 0 after the takeover");
+}
+
 // ---- Lengths, replay and ICV ----
 
 TEST_P(EspBadInput, BadCipherLength) {
