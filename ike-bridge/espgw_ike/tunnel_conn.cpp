@@ -128,6 +128,11 @@ void add_lane(TunnelConn& out, const config::Tunnel& t, unsigned lane, const std
   }
   child.add("dpd_action", dpd_action_text(ike.dpd_action));
   child.add("start_action", charon_start_action(ike.start_action));
+  // Lanes recover alone (docs/lanes.md): where this side starts the tunnel, a lane whose IKE_SA
+  // or CHILD_SA the peer deletes is initiated again at once (keyingtries 0: until the peer
+  // answers). One lane keeps charon's default (none), as before.
+  if (t.lanes > 1 && ike.start_action == config::StartAction::kStart)
+    child.add("close_action", "restart");
   // Ties every SA of the child to the tunnel and lane: the kernel-espgw plugin gets it with each
   // SA, and the dataplane finds the lane by it.
   const std::string if_id = if_id_text(config::lane_if_id(t.name, lane));

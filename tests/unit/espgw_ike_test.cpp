@@ -556,6 +556,11 @@ TEST(TunnelConnLanes, EachLaneItsConnectionIdentitiesAndIfId) {
   std::string lane0 = vici::to_text(one.conn);
   if (const size_t m = lane0.find("mobike = yes"); m != std::string::npos)
     lane0.replace(m, 12, "mobike = no");
+  // ... and for close_action, which every lane of a tunnel this side starts has.
+  const size_t sa = lane0.find("start_action = none\n");
+  ASSERT_NE(sa, std::string::npos);
+  const size_t indent = sa - lane0.rfind('\n', sa) - 1;
+  lane0.insert(sa + 20, std::string(indent, ' ') + "close_action = restart\n");
   EXPECT_EQ(vici::to_text(t.conn).substr(0, lane0.size()), lane0);
   for (unsigned k = 1; k < 3; ++k) {
     const std::string name = "aws-tunnel1#" + std::to_string(k);
@@ -571,7 +576,8 @@ TEST(TunnelConnLanes, EachLaneItsConnectionIdentitiesAndIfId) {
     ASSERT_NE(child, nullptr);
     EXPECT_EQ(child->value_or("if_id_in"), if_id_text(config::lane_if_id("aws-tunnel1", k)));
     EXPECT_EQ(child->value_or("if_id_out"), if_id_text(config::lane_if_id("aws-tunnel1", k)));
-    EXPECT_EQ(child->value_or("start_action"), "none");  // espgw-ike initiates every lane
+    EXPECT_EQ(child->value_or("start_action"), "none");     // espgw-ike initiates every lane
+    EXPECT_EQ(child->value_or("close_action"), "restart");  // a lane the peer deletes: again
   }
   // One key, owned by every lane's pair of identities.
   EXPECT_EQ(t.shared_key.value_or("id"), "espgw-ike:aws-tunnel1");
