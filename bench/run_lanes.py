@@ -182,14 +182,30 @@ def lane_choice_cycles(build, quick):
             " ".join([os.path.join("build", "bench", "lane_bench")] + argv[1:-1]))
 
 
-def report(R, summary, fmt, fmt_s, mem, splits, choice, choice_cmd, how):
+def pair_ratios(R, mem, size, per_proc):
+    """4 lanes over 1 lane, wall Mpps, per interleaved pair of processes (each process's median
+    over its `per_proc` windows): the A/B figure that load on the machine moves least."""
+    def procs(lanes):
+        ws = R.get(("lanes", "decrypt", "aes128gcm16", size, str(lanes), mem, "pcap"), [])
+        return [statistics.median(w["wall_mpps"] for w in ws[i:i + per_proc])
+                for i in range(0, len(ws), per_proc)]
+    return sorted(b / a for a, b in zip(procs(LANE_COUNTS[0]), procs(LANE_COUNTS[-1])) if a > 0)
+
+
+def report(R, summary, fmt, fmt_s, mem, splits, choice, choice_cmd, how, per_proc):
     """The markdown of the lanes section: R the windows by row key, summary/fmt/fmt_s
     run_report's, splits what each queue's pcap carries, choice lane_choice_cycles()'s figures,
-    `how` the paragraph on how and when this was measured."""
+    `how` the paragraph on how and when this was measured, per_proc the windows per process."""
+    ratios = []
+    for size in LANE_SIZES:
+        r = pair_ratios(R, mem, size, per_proc)
+        if r:
+            ratios.append("%s B: %.2f (%.2f .. %.2f, %d pairs)" % (
+                size, statistics.median(r), r[0], r[-1], len(r)))
     rows = ["| lanes | size | tunnel decrypt Mpps (wall) | x 1 lane | Mpps per worker CPU | "
             "cycles/pkt | worker 0 / worker 1 packets | worker 0 / worker 1 busy | "
-            "lanes on queue 0 / queue 1 | windows |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "lanes on queue 0 / queue 1 | CPU per worker | windows |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for size in LANE_SIZES:
         one = None
         for lanes in LANE_COUNTS:
@@ -207,12 +223,12 @@ def report(R, summary, fmt, fmt_s, mem, splits, choice, choice_cmd, how):
                             or "none" for q in range(LANE_WORKERS))
             busy = [statistics.median(x["worker_busy"][i] for x in ws) if all(
                 "worker_busy" in x for x in ws) else None for i in range(LANE_WORKERS)]
-            rows.append("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
+            rows.append("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %.0f%% | %d |" % (
                 lanes, size, fmt_s(w), fmt(w["med"] / one if one else None), fmt_s(c),
                 fmt(cy["med"] if cy else None, 0),
                 " / ".join("%.0f%%" % (100 * p / tot) for p in per),
                 " / ".join("–" if b is None else "%.0f%%" % (100 * b) for b in busy), qs,
-                w["n"]))
+                100 * statistics.median(x["cpu_share"] for x in ws), w["n"]))
     crows = []
     base = statistics.median(choice["1"]) if choice.get("1") else None
     for lanes in sorted(choice, key=int):
@@ -235,10 +251,17 @@ def report(R, summary, fmt, fmt_s, mem, splits, choice, choice_cmd, how):
 
 %s
 
+4 lanes over 1 lane, wall Mpps, the median over interleaved pairs of processes (min .. max):
+%s.
+
 *Tunnel decrypt Mpps (wall)* counts the packets out of the LAN sink per second of wall time: the
-tunnel's rate. *Worker 0 / worker 1 packets* is each worker's share of them (its `packets`
-counter): with 1 lane one worker does all the decryption and the other polls an empty queue; with
-4 lanes each worker decrypts the lanes on its queue. Each queue's pcap repeats without end, so each
+tunnel's rate. *Mpps per worker CPU* divides them by the CPU time both workers got (an idle
+worker's polling included); *cycles/pkt* counts each worker's CPU time times its own busy share
+(`busy_tsc` / `total_tsc`). *Worker 0 / worker 1 packets* is each worker's share of the packets
+(its `packets` counter), *busy* the share of its loops that found packets, *CPU per worker* the
+CPU time each worker thread got (schedstat; under 100%% the machine's other work took the rest): with 1 lane one worker
+does all the decryption and the other polls an empty queue; with 4 lanes each worker decrypts the
+lanes on its queue. Each queue's pcap repeats without end, so each
 worker runs flat out and the split shows who works, not the lanes' shares of a real tunnel's
 flows. On a larger machine with idle cores the 4-lane rate scales with the queues its lanes hash
 to; here the two workers share the two vCPUs with everything else.
@@ -247,4 +270,4 @@ The lane choice per packet on the encrypting side (`%s`; packets in cache; the b
 cycles over a 1-lane tunnel, which chooses nothing):
 
 %s
-""" % (how, "\n".join(rows), choice_cmd or "bench/lane_bench", choice_md)
+""" % (how, "\n".join(rows), "; ".join(ratios) or "–", choice_cmd or "bench/lane_bench", choice_md)

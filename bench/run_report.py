@@ -297,15 +297,20 @@ def lanes_markdown(st):
     how = ("Written by `%s` on %s at commit %s (as root; DPDK %s, %s, TSC %.0f MHz). Load "
            "average before: %s; after: %s. The two workers got a median %.0f%% of a CPU each "
            "during the windows; steal time %.1f%% of a CPU. A figure is the median over every "
-           "window of its rows; ± is half the interquartile range over the median." % (
+           "window of its rows; ± is half the interquartile range over the median.%s" % (
                cmd.strip(), started.strftime("%Y-%m-%d %H:%M UTC"), st.get("commit") or "unknown",
                st["dpdk_version"], "2 MiB hugepages" if mem == "huge" else "`--no-huge -m 512`",
                st["tsc_hz"] / 1e6, " ".join(st["load_before"]), " ".join(st["load_after"]),
                100 * statistics.median(share) if share else 0,
-               100 * statistics.median(steal) if steal else 0))
+               100 * statistics.median(steal) if steal else 0,
+               " espgw: `--espgw` names the binary, a copy of the build's taken before the run "
+               "(others rebuild the shared build folder)." if "--espgw" in st["argv"] else ""))
+    argv = st["argv"]
+    per_proc = 3 if "--quick" in argv else 3 if "--windows" not in argv else int(
+        argv[argv.index("--windows") + 1])
     return run_lanes.report(R, summary, fmt, fmt_s, mem, st.get("lane_splits", {}),
                             {k: v for k, v in (st.get("lane_choice") or {}).items()},
-                            st.get("lane_choice_cmd"), how)
+                            st.get("lane_choice_cmd"), how, per_proc)
 
 
 def publish_lanes(st, args):

@@ -62,7 +62,8 @@ def espgw_config(sock, lan_dev, wan_dev, alg=None, natt=False, workers=1, extra_
     static_sa:  # LAB ONLY
       outbound: %s
       inbound: %s
-%s""" % ("true" if natt else "false", "\n    lanes: %d" % lanes if lanes > 1 else "",
+%s""" % ("true" if natt else "false",
+         "\n    lanes: %d\n    peer_kind: espgw" % lanes if lanes > 1 else "",
          sa_yaml(alg, SPI_OUT, alg + "/out"), sa_yaml(alg, SPI_IN, alg + "/in"), extra_tunnels)
     return """dataplane:
   workers: %d
