@@ -54,6 +54,12 @@ struct DataplaneConfig {
   // without pause (production). Labs on few cores use it so gateways leave CPU to their hosts.
   uint32_t idle_sleep_us = 0;
   uint16_t lane_port_base = kDefaultLanePortBase;
+  // Lane liveness (docs/lanes.md "Lane liveness"): each lane of a tunnel of several lanes sends
+  // an ESP dummy packet when it has sent nothing for lane_keepalive_ms (0: no keepalives and no
+  // liveness decision); a lane whose inbound SAs received nothing for lane_dead_ms is silent and
+  // its flows move to the other lanes until it is heard again.
+  uint32_t lane_keepalive_ms = 100;
+  uint32_t lane_dead_ms = 400;  // given or 4 x lane_keepalive_ms; more than lane_keepalive_ms
 };
 
 enum class ExceptionKind : uint8_t {
@@ -101,14 +107,14 @@ struct StaticSa {
 // and the kernel-espgw plugin installs the resulting CHILD_SAs in the dataplane.
 enum class DpdAction : uint8_t { kClear, kTrap, kRestart };
 enum class StartAction : uint8_t { kNone, kTrap, kStart };
+// The other end of a tunnel: another espgw gateway, or anything else (AWS, strongSwan, ...).
+enum class PeerKind : uint8_t { kOther, kEspgw };
 
 struct IkeConfig {
   uint8_t version = 2;    // 1 (main mode) or 2
   std::string local_id;   // default: the tunnel's local address
   std::string remote_id;  // default: the tunnel's remote address
   std::string psk_ref;    // name of the pre-shared key in the secrets file
-// The other end of a tunnel: another espgw gateway, or anything else (AWS, strongSwan, ...).
-enum class PeerKind : uint8_t { kOther, kEspgw };
   std::vector<std::string> ike_proposals{"aes128-sha256-modp2048"};  // strongSwan syntax
   // Only ESP algorithms the dataplane carries (esp::parse_algorithm), with optional DH groups.
   std::vector<std::string> esp_proposals{"aes128gcm16-modp2048", "aes128-sha256-modp2048"};
@@ -149,15 +155,15 @@ struct Tunnel {
   // Outer flows (docs/lanes.md): each lane its own SA pair and UDP source port; inner flows
   // spread over the lanes that are up. 1 to 64; more than 1 needs nat_t.
   uint8_t lanes = 1;
+  // What the peer is (docs/config-reference.md `peer_kind`): lanes need an espgw gateway at the
+  // other end (docs/lanes.md "Peers that cannot do lanes").
+  PeerKind peer_kind = PeerKind::kOther;
   struct StaticSas {
     StaticSa outbound;
     StaticSa inbound;
   };
   std::optional<StaticSas> static_sa;  // lab and benchmark keys, instead of IKE
   std::optional<IkeConfig> ike;        // keys from IKE; exclusive with static_sa
-  // What the peer is (docs/config-reference.md `peer_kind`): lanes need an espgw gateway at the
-  // other end (docs/lanes.md "Peers that cannot do lanes").
-  PeerKind peer_kind = PeerKind::kOther;
 };
 
 // Tunnels that back each other up, as an AWS VPN connection's two tunnels do: the same CIDRs,
@@ -206,11 +212,6 @@ StaticSa parse_static_sa(std::string_view yaml, const std::string& source, esp::
 // as if_id_in/if_id_out, the kernel-espgw plugin hands it back with every SA. Stable for a name;
 // never 0 or 0xffffffff (reserved by strongSwan). load_file() refuses configs where two collide.
 uint32_t tunnel_if_id(std::string_view tunnel_name) noexcept;
-
-// The dataplane turns a static SA into its SA parameters (esp::static_sa_params, in the ESP
-// library): this library includes and links nothing of the dataplane.
-
-}  // namespace espgw::config
 // The interface ID of one lane of a tunnel (docs/lanes.md): lane 0 is tunnel_if_id(name), lane
 // k >= 1 is tunnel_if_id(name + "#" + k). A tunnel name cannot contain '#', so a lane's id is never
 // another tunnel's by construction (only by a hash collision, which load_file() refuses).
@@ -218,3 +219,8 @@ uint32_t lane_if_id(std::string_view tunnel_name, unsigned lane);
 // The name of lane k's VICI connection and CHILD_SA: the tunnel's name for lane 0, else
 // "<tunnel>#k".
 std::string lane_name(std::string_view tunnel_name, unsigned lane);
+
+// The dataplane turns a static SA into its SA parameters (esp::static_sa_params, in the ESP
+// library): this library includes and links nothing of the dataplane.
+
+}  // namespace espgw::config

@@ -5,9 +5,10 @@
 namespace espgw::config {
 
 void Parser::dataplane(const Value& v, DataplaneConfig& d) {
-  auto f = map(v, {"workers", "crypto", "mbufs", "rx_ring", "tx_ring", "control_socket",
-                   "exception_pps", "arp_hold_packets", "arp_retries", "arp_retry_ms",
-                   "neighbour_ttl_s", "idle_sleep_us", "lane_port_base"});
+  auto f =
+      map(v, {"workers", "crypto", "mbufs", "rx_ring", "tx_ring", "control_socket", "exception_pps",
+              "arp_hold_packets", "arp_retries", "arp_retry_ms", "neighbour_ttl_s", "idle_sleep_us",
+              "lane_port_base", "lane_keepalive_ms", "lane_dead_ms"});
   if (!f) return;
   read_uint(*f, "workers", d.workers, 1, kMaxWorkers);
   if (auto x = f->get("crypto")) {
@@ -51,6 +52,17 @@ void Parser::dataplane(const Value& v, DataplaneConfig& d) {
         }
       }
       d.lane_port_base = static_cast<uint16_t>(*n);
+    }
+  }
+  read_uint(*f, "lane_keepalive_ms", d.lane_keepalive_ms, 0, 60000);
+  d.lane_dead_ms = 4 * d.lane_keepalive_ms;
+  if (auto x = f->get("lane_dead_ms")) {
+    if (auto n = integer(*x, 1, 600000)) {
+      if (d.lane_keepalive_ms != 0 && *n <= d.lane_keepalive_ms) {
+        error(*x, "must be more than lane_keepalive_ms (" + std::to_string(d.lane_keepalive_ms) +
+                      "), got " + quote(x->node.Scalar()));
+      }
+      d.lane_dead_ms = static_cast<uint32_t>(*n);
     }
   }
 }

@@ -3,7 +3,7 @@
 //   startup.cpp       start-up and teardown: mbuf pools, rings, ports, tables, workers
 //   control_loop.cpp  the control thread's loop: control socket, neighbour resolution, stop
 //   ops.cpp           the control socket's commands and the ops of a transaction, as tables
-//   sa_lifecycle.cpp  SA lifetimes, acquires, peers' failback checks, liveness checks
+//   sa_lifecycle.cpp  SA lifetimes, acquires, peers' failback checks, liveness checks, lanes
 //   reports.cpp       the reports (status, counters, SAs, tunnels, routes, ...) for the control
 //                     socket and DPDK telemetry (telemetry.cpp)
 
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "dataplane/control/lane_watch.h"
 #include "dataplane/control/liveness.h"
 #include "dataplane/control/neighbour_manager.h"
 #include "dataplane/control/peer_state.h"
@@ -112,6 +113,9 @@ class App {
   // Tunnels that send but hear nothing: "liveness" events, so charon checks the peer at once
   // (dataplane/control/liveness.h).
   void check_liveness();
+  // Lanes that hear nothing, or are heard again: their buckets move (dataplane/control/
+  // lane_watch.h), and the tables are published.
+  void check_lanes();
   // Now on the clock the workers stamp SAs with (TSC based), in ns.
   uint64_t dataplane_now_ns() const;
 
@@ -144,6 +148,8 @@ class App {
   std::map<std::string, AcquireState> acquires_;  // by tunnel name
   LivenessWatch liveness_;                        // lock_ held
   uint64_t next_liveness_check_ms_ = 0;
+  LaneWatch lane_watch_{0};  // lock_ held
+  uint64_t next_lane_check_ms_ = 0;
   uint64_t started_ns_ = 0;
 };
 

@@ -4,6 +4,10 @@
 
 #include <rte_ethdev.h>
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "common/hex.h"
 #include "dataplane/control/app.h"
 
@@ -82,7 +86,9 @@ json App::worker_counters() {
                                      {"mss_clamped", c.mss_clamped.get()},
                                      {"arp_nd_replies", c.arp_replies.get()},
                                      {"held_for_neighbour", c.held.get()},
-                                     {"esn_resyncs", w->engine.esn_resyncs()}};
+                                     {"esn_resyncs", w->engine.esn_resyncs()},
+                                     {"keepalives_out", w->engine.keepalives_out()},
+                                     {"keepalives_in", w->engine.keepalives_in()}};
   }
   return out;
 }
@@ -126,6 +132,7 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
               {"packets", sa.packets()},
               {"bytes", sa.bytes()},
               {"last_use_ns", sa.last_use_ns()},
+              {"keepalives", sa.keepalives()},
               {"lane", rec.lane},
               {"drops", drops}};
     if (p.udp_encap) {  // NAT-T ports: a NAT mapping change moves them (sa-update)
@@ -135,13 +142,13 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
     if (inbound) {
       j["replay_window"] = sa.replay().size();
       j["highest_seq"] = sa.replay().top();
-    } else {
-      j["next_seq"] = sa.next_seq();
-      j["stopped"] = sa.stopped();
       // The worker that writes its replay window (dataplane/esp/sa.h), null before the first
       // packet; owner_moves: how often another worker took it over.
       j["worker"] = sa.owner() == esp::kNoOwner ? json(nullptr) : json(sa.owner());
       j["owner_moves"] = sa.owner_moves();
+    } else {
+      j["next_seq"] = sa.next_seq();
+      j["stopped"] = sa.stopped();
       // In use: its lane's SA in use (one lane: the tunnel's).
       auto a = model_->lane_outbound().find(rec.tunnel);
       j["in_use"] = a != model_->lane_outbound().end() && rec.lane < a->second.size() &&
@@ -159,21 +166,74 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
 
 namespace {
 
-// A tunnel's lanes: each lane's SA in use and its share of the buckets (docs/lanes.md).
-json lane_list(const TunnelEntry& te) {
-  json out = json::array();
-  if (te.lane_out.empty()) {  // one lane: the tunnel's SA, every bucket
-    out.push_back({{"lane", 0},
-                   {"outbound_spi", te.outbound ? spi_hex(te.outbound->spi()) : ""},
-                   {"buckets", kLaneBuckets}});
-    return out;
+// What `tunnels` shows of a lane's SAs: its newest inbound SA, and the counters of every SA the
+// lane has now (an SA removed after a rekey takes its counts with it).
+struct LaneSas {
+  const SaRecord* newest_in = nullptr;
+  uint64_t packets_in = 0, bytes_in = 0, packets_out = 0, bytes_out = 0;
+};
+
+// Each tunnel's lanes' SAs, in one pass over the SA tables.
+std::map<std::string, std::vector<LaneSas>> lane_sas(const Model& m) {
+  std::map<std::string, std::vector<LaneSas>> out;
+  auto at = [&](const SaRecord& rec) -> LaneSas& {
+    auto& lanes = out[rec.tunnel];
+    if (lanes.size() <= rec.lane) lanes.resize(rec.lane + 1u);
+    return lanes[rec.lane];
+  };
+  for (const auto& [spi, rec] : m.inbound()) {
+    LaneSas& l = at(rec);
+    l.packets_in += rec.sa->packets();
+    l.bytes_in += rec.sa->bytes();
+    if (!l.newest_in || rec.installed > l.newest_in->installed) l.newest_in = &rec;
   }
+  for (const auto& [spi, rec] : m.outbound()) {
+    LaneSas& l = at(rec);
+    l.packets_out += rec.sa->packets();
+    l.bytes_out += rec.sa->bytes();
+  }
+  return out;
+}
+
+json spi_or_null(const esp::Sa* sa) {
+  return sa ? json(spi_hex(sa->spi())) : json(nullptr);
+}
+
+// A tunnel's lanes (docs/lanes.md, docs/control-protocol.md#tunnels): each lane's state, SAs in
+// use, outer UDP ports, decrypting worker, counters and share of the buckets. outbound_spi ("":
+// none) is spi_out's older spelling.
+json lane_list(const TunnelEntry& te, const Model& m,
+               const std::map<std::string, std::vector<LaneSas>>& sas) {
+  json out = json::array();
+  const bool one = te.lane_out.empty();  // one lane: the tunnel's SA, every bucket
+  const size_t lanes = one ? 1 : te.lane_out.size();
   const auto buckets = lane_loads(te.buckets);
-  for (size_t lane = 0; lane < te.lane_out.size(); ++lane) {
-    const esp::Sa* sa = te.lane_out[lane];
-    out.push_back({{"lane", lane},
-                   {"outbound_spi", sa ? spi_hex(sa->spi()) : ""},
-                   {"buckets", buckets[lane]}});
+  const auto per_lane = sas.find(te.name);
+  for (size_t lane = 0; lane < lanes; ++lane) {
+    const esp::Sa* sa_out = one ? te.outbound : te.lane_out[lane];
+    const LaneSas l = per_lane != sas.end() && lane < per_lane->second.size()
+                          ? per_lane->second[lane]
+                          : LaneSas{};
+    const esp::Sa* sa_in = l.newest_in ? l.newest_in->sa.get() : nullptr;
+    json j = {
+        {"lane", lane},
+        {"state", lane_state_name(m.lane_state(te.name, static_cast<uint8_t>(lane)))},
+        {"outbound_spi", sa_out ? spi_hex(sa_out->spi()) : ""},
+        {"spi_out", spi_or_null(sa_out)},
+        {"spi_in", spi_or_null(sa_in)},
+        {"sport", nullptr},
+        {"dport", nullptr},
+        {"worker", sa_in && sa_in->owner() != esp::kNoOwner ? json(sa_in->owner()) : json(nullptr)},
+        {"packets_in", l.packets_in},
+        {"bytes_in", l.bytes_in},
+        {"packets_out", l.packets_out},
+        {"bytes_out", l.bytes_out},
+        {"buckets", one ? kLaneBuckets : buckets[lane]}};
+    if (sa_out && sa_out->params().udp_encap) {  // ESP in UDP: the lane's outer flow
+      j["sport"] = sa_out->params().local_port;
+      j["dport"] = sa_out->params().remote_port;
+    }
+    out.push_back(std::move(j));
   }
   return out;
 }
@@ -184,6 +244,7 @@ json App::tunnel_list() {
   std::lock_guard guard(lock_);
   json out = json::array();
   const Snapshot* s = rt_.tables.get();
+  const auto sas = lane_sas(*model_);
   for (const auto& te : s->tunnels) {
     json lc = json::array();
     json rc = json::array();
@@ -200,9 +261,11 @@ json App::tunnel_list() {
                    {"outbound_spi", te.outbound ? spi_hex(te.outbound->spi()) : ""},
                    {"acquires", acquire_count(te.name)},
                    {"liveness_checks", liveness_.sent(te.name)},
+                   {"lanes_silenced", lane_watch_.silenced(te.name)},
+                   {"lanes_revived", lane_watch_.revived(te.name)},
                    {"local_cidrs", lc},
                    {"remote_cidrs", rc},
-                   {"lanes", lane_list(te)}});
+                   {"lanes", lane_list(te, *model_, sas)}});
   }
   return out;
 }

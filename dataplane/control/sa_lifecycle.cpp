@@ -144,6 +144,26 @@ void App::check_liveness() {
     server_->broadcast(e.dump());
 }
 
+void App::check_lanes() {
+  const uint64_t now = now_ms();
+  if (!due(next_lane_check_ms_, now, kLaneCheckMs)) return;
+  std::lock_guard guard(lock_);
+  const std::vector<LaneWatch::Change> changes = lane_watch_.check(*model_, dataplane_now_ns());
+  if (changes.empty()) return;
+  for (const auto& c : changes)
+    lane_watch_.apply(*model_, c);
+  try {
+    rt_.tables.publish(model_->build(generation_ + 1, now), *rt_.rcu);
+  } catch (const std::exception& e) {
+    // The same model built a moment ago but for its lanes' buckets: not expected; the next
+    // publish carries the change.
+    std::fprintf(stderr, "espgw: cannot rebuild the tables for a lane: %s\n", e.what());
+    return;
+  }
+  ++generation_;
+  peer_tracker_.update(*model_, PeerClock::now());
+}
+
 void App::check_peers() {
   const uint64_t now = now_ms();
   if (!due(next_peer_check_ms_, now, 50)) return;

@@ -34,6 +34,7 @@ App::App(config::Config cfg, Options opts)
   if (opts_.control_socket) cfg_.dataplane.control_socket = *opts_.control_socket;
   if (opts_.crypto) cfg_.dataplane.crypto = *opts_.crypto;
   rt_.cfg = cfg_.dataplane;
+  lane_watch_ = LaneWatch(cfg_.dataplane.lane_keepalive_ms != 0 ? cfg_.dataplane.lane_dead_ms : 0);
   telemetry_attach(this);
 }
 

@@ -28,6 +28,14 @@ void esp_inbound(Worker& w, Batch& in, Batch& out) noexcept;
 // posts an acquire to the control thread (Worker::acquire).
 void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexcept;
 
+// keepalive.cpp. Worker 0's lane keepalives (docs/lanes.md "Lane liveness"): an ESP dummy
+// packet under every lane SA of a tunnel of several lanes (Snapshot::lane_tunnels) that has sent
+// nothing for `idle_ns`, silent lanes included, out of the tunnel's next hop. Starts at tunnel
+// `cursor` and stops after the tunnel that reaches kKeepaliveBurst packets; returns the tunnel
+// to go on from next loop, 0 when it went round all of them. Drops: no_mbuf, and the engine's.
+inline constexpr uint32_t kKeepaliveBurst = 32;
+uint32_t send_keepalives(Worker& w, uint32_t cursor, uint64_t idle_ns) noexcept;
+
 // route.cpp. L3 packets: TTL/hop limit, longest-prefix match, tunnel or port, egress MTU; decrypted
 // packets for our own addresses go to the kernel.
 // Drops: martian, ttl_exceeded, no_route, unprotected, fragmentation_needed.

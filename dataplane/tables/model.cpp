@@ -43,6 +43,7 @@ const char* lane_state_name(LaneState s) noexcept {
   switch (s) {
     case LaneState::kUp: return "up";
     case LaneState::kNoSa: return "no_sa";
+    case LaneState::kSilent: return "silent";
   }
   return "?";
 }
@@ -51,7 +52,26 @@ LaneState Model::lane_state(const std::string& tunnel, uint8_t lane) const {
   const auto per_lane = lane_out_.find(tunnel);
   const bool has_sa =
       per_lane != lane_out_.end() && lane < per_lane->second.size() && per_lane->second[lane] != 0;
-  return has_sa ? LaneState::kUp : LaneState::kNoSa;
+  if (!has_sa) return LaneState::kNoSa;
+  return lane_silent(tunnel, lane) ? LaneState::kSilent : LaneState::kUp;
+}
+
+bool Model::lane_silent(const std::string& tunnel, uint8_t lane) const noexcept {
+  const auto it = lane_silent_.find(tunnel);
+  return it != lane_silent_.end() && lane < 64 && ((it->second >> lane) & 1) != 0;
+}
+
+size_t Model::set_lane_silent(const std::string& tunnel, uint8_t lane, bool silent) {
+  const auto t = tunnels_.find(tunnel);
+  if (t == tunnels_.end() || lane >= t->second.lanes) return 0;
+  uint64_t& bits = lane_silent_[tunnel];
+  const uint64_t bit = uint64_t{1} << lane;
+  bits = silent ? bits | bit : bits & ~bit;
+  const auto per_lane = lane_out_.find(tunnel);
+  const bool has_sa =
+      per_lane != lane_out_.end() && lane < per_lane->second.size() && per_lane->second[lane] != 0;
+  if (!has_sa) return 0;
+  return lane_maps_.try_emplace(tunnel, t->second.lanes).first->second.set_up(lane, !silent);
 }
 
 uint16_t Model::lane_sport(esp::Direction dir, uint8_t lane, bool udp_encap, uint16_t local_port,
@@ -133,6 +153,7 @@ void Model::add_tunnel(const config::Tunnel& t, bool replace) {
   if (auto m = lane_maps_.find(t.name); m != lane_maps_.end() && m->second.lanes() != t.lanes) {
     lane_maps_.erase(m);
     lane_out_.erase(t.name);
+    lane_silent_.erase(t.name);
     for (uint8_t lane = 0; lane < t.lanes; ++lane)
       pick_active(t.name, lane);
   }
@@ -145,6 +166,7 @@ void Model::remove_tunnel(const std::string& name) {
   active_out_.erase(name);
   lane_out_.erase(name);
   lane_maps_.erase(name);
+  lane_silent_.erase(name);
 }
 
 void Model::add_sa(const std::string& tunnel, const esp::SaParams& params, uint64_t iv_seed,
@@ -229,8 +251,13 @@ void Model::set_lane_sa(const std::string& tunnel, uint8_t lane, uint32_t spi) {
   auto& per_lane = lane_out_[tunnel];
   per_lane.resize(lanes, 0);
   per_lane[lane] = spi;
+  if (spi == 0) {
+    if (auto s = lane_silent_.find(tunnel); s != lane_silent_.end()) {
+      s->second &= ~(uint64_t{1} << lane);
+    }
+  }
   auto map = lane_maps_.try_emplace(tunnel, lanes).first;
-  map->second.set_up(lane, spi != 0);
+  map->second.set_up(lane, spi != 0 && !lane_silent(tunnel, lane));
   active_out_.erase(tunnel);
   for (uint32_t s : per_lane) {
     if (s != 0) {

@@ -30,10 +30,11 @@ struct SaLifetime {
 
 enum class SaOrigin : uint8_t { kConfig, kControl, kIke };
 
-// What a tunnel's lane is doing (docs/lanes.md): up (carries its buckets' flows), or without an
-// outbound SA in use (its flows ride the other lanes).
-enum class LaneState : uint8_t { kUp, kNoSa };
-const char* lane_state_name(LaneState s) noexcept;  // "up", "no_sa"
+// What a tunnel's lane is doing (docs/lanes.md): up (carries its buckets' flows), without an
+// outbound SA in use, or silent (its inbound SAs heard nothing for dataplane.lane_dead_ms, "Lane
+// liveness"); in the last two its flows ride the other lanes.
+enum class LaneState : uint8_t { kUp, kNoSa, kSilent };
+const char* lane_state_name(LaneState s) noexcept;  // "up", "no_sa", "silent"
 
 // The IKE NAT-T port (RFC 3948): lane 0 sends from it, and lanes send from their own port only
 // towards it (docs/lanes.md, Decision point 7).
@@ -127,6 +128,11 @@ class Model {
   const std::map<std::string, LaneMap>& lane_maps() const noexcept { return lane_maps_; }
   // The state of a tunnel's lane (the tunnel and lane exist).
   LaneState lane_state(const std::string& tunnel, uint8_t lane) const;
+  // Lane liveness (dataplane/control/lane_watch.h): a silent lane keeps its SA (its keepalives
+  // go on) but hands its buckets to the lanes up, and takes them back when it is heard again.
+  // Returns how many buckets moved. A lane that loses its SA in use is no longer silent.
+  size_t set_lane_silent(const std::string& tunnel, uint8_t lane, bool silent);
+  bool lane_silent(const std::string& tunnel, uint8_t lane) const noexcept;
   // Lane k >= 1 of a tunnel sends its ESP-in-UDP from base + k - 1 (config
   // dataplane.lane_port_base); set by load().
   void set_lane_port_base(uint16_t base) noexcept { lane_port_base_ = base; }
@@ -166,6 +172,7 @@ class Model {
   std::map<std::string, uint32_t> active_out_;  // tunnel -> SPI of its outbound SA in use
   std::map<std::string, std::vector<uint32_t>> lane_out_;  // tunnel -> per lane, 0: none
   std::map<std::string, LaneMap> lane_maps_;
+  std::map<std::string, uint64_t> lane_silent_;  // tunnel -> a bit per silent lane
   // A lane's SA in use: the newest outbound SA of that tunnel and lane (or none), the lane up or
   // down in the tunnel's LaneMap accordingly, and the tunnel's SA in use after that.
   void pick_active(const std::string& tunnel, uint8_t lane);

@@ -60,8 +60,9 @@ struct TunnelEntry {
   std::vector<std::pair<uint32_t, uint32_t>> remote4;
 
   // Lanes (docs/lanes.md): with more than one, each inner flow's bucket names its lane, and
-  // lane_out[lane] is that lane's SA in use (null: down; its buckets are on other lanes). Empty
-  // for a tunnel of one lane, which sends under `outbound`.
+  // lane_out[lane] is that lane's SA in use (null: none; its buckets are on other lanes). A silent
+  // lane ("Lane liveness") keeps its SA here for its keepalives, but no bucket names it while
+  // another lane is up. Empty for a tunnel of one lane, which sends under `outbound`.
   std::vector<esp::Sa*> lane_out;
   LaneBuckets buckets{};
 
@@ -107,6 +108,9 @@ class Snapshot {
   // protected network (RFC 4301 5.2) and route() skips the lookup of the source.
   bool tunnel_routes4 = false;
   std::vector<TunnelEntry> tunnels;
+  // The tunnels of several lanes (indices into `tunnels`): worker 0 sends their keepalives
+  // (dataplane/stages/keepalive.cpp) without a pass over every tunnel.
+  std::vector<uint32_t> lane_tunnels;
   FlatMap<uint32_t, InboundEntry, U32Hash> inbound;  // by SPI
   FlatMap<uint32_t, uint16_t, U32Hash> local4;       // our IPv4 addresses (host order) -> port
   // The same, when there are few: every transit packet is checked against our addresses (twice

@@ -271,6 +271,7 @@ void add_tunnels(const Model& m, Snapshot& s) {
     }
     resolve_egress(m, s, t, out, te);
     add_lanes(m, t, te);
+    if (!te.lane_out.empty()) s.lane_tunnels.push_back(static_cast<uint32_t>(s.tunnels.size()));
     s.tunnels.push_back(std::move(te));
   }
 }

@@ -55,6 +55,10 @@ Worker::Worker(Runtime& runtime, uint32_t idx, rte_mempool* mp, crypto::BackendK
     rte_eth_tx_buffer_set_err_callback(q.buffer, tx_error, &drops);
     return q;
   };
+  if (idx == 0 && rt.cfg.lane_keepalive_ms != 0) {
+    keepalive_idle_ns_ = uint64_t{rt.cfg.lane_keepalive_ms} * 1000000;
+    keepalive_period_tsc_ = std::max<uint64_t>(1, rt.tsc_hz * rt.cfg.lane_keepalive_ms / 5000);
+  }
   for (const Port& p : rt.ports) {
     tx_.push_back(make_buffer(p.port_id));
     tx_kernel_.push_back(make_buffer(p.exc_port_id));
@@ -128,6 +132,12 @@ void Worker::poll_control() noexcept {
   }
 }
 
+void Worker::keepalives() noexcept {
+  if (keepalive_period_tsc_ == 0 || now_tsc < keepalive_next_tsc_) return;
+  keepalive_cursor_ = stages::send_keepalives(*this, keepalive_cursor_, keepalive_idle_ns_);
+  keepalive_next_tsc_ = keepalive_cursor_ == 0 ? now_tsc + keepalive_period_tsc_ : now_tsc;
+}
+
 void Worker::flush() noexcept {
   for (size_t p = 0; p < tx_.size(); ++p) {
     TxQueue& q = tx_[p];
@@ -162,6 +172,7 @@ int Worker::run() noexcept {
       if (p.exc_port_id != kNoPort) poll_kernel(p);
     }
     poll_control();
+    keepalives();
     flush();
     counters.loops.add();
     const uint64_t end = rte_rdtsc();

@@ -158,6 +158,13 @@ class Worker {
   void poll_kernel(const Port& p) noexcept;
   void poll_control() noexcept;
   void flush() noexcept;
+  // Worker 0 sends the lane keepalives (stages/keepalive.cpp): it looks every period (a fifth of
+  // dataplane.lane_keepalive_ms; 0: never), and next loop again while some are left.
+  void keepalives() noexcept;
+  uint64_t keepalive_period_tsc_ = 0;
+  uint64_t keepalive_next_tsc_ = 0;
+  uint64_t keepalive_idle_ns_ = 0;
+  uint32_t keepalive_cursor_ = 0;
 
   struct TxQueue {
     rte_eth_dev_tx_buffer* buffer = nullptr;

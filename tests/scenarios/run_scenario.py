@@ -67,6 +67,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Drop reasons (dataplane/common/drop_reason.h) that no pcap can produce, and why. --coverage
 # checks that every other reason is expected, non-zero, by some case's expect.json.
 UNREACHABLE = {
+    "dummy": "a dummy packet (next header 59) that passes the ICV and replay checks is a lane "
+             "keepalive (docs/lanes.md), counted in the SA's and the worker's keepalives, never as "
+             "a drop; 020_drops_esp expects those counts",
     "not_esp": "classify() hands IKE (non-ESP marker), NAT-T keepalives and every protocol but "
                "ESP to the kernel before the engine sees them (013_exception_path shows where "
                "they go); the engine's own check: tests/unit/esp_bad_input_test.cpp",
