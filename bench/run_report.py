@@ -196,8 +196,10 @@ def report(b, args, mems, raw, raw_cmd, dpdk_version, started, elapsed, load_bef
                    "vCPUs, shared with other developers: with 2 workers, worker 1 shares CPU 0 "
                    "with the main lcore (the control thread, mostly asleep in poll()) and each "
                    "worker polls its own net_pcap queue (each copies its packets); both workers "
-                   "share one outbound SA (one atomic add per burst on its sequence number) and "
-                   "one inbound SA (replay window off). Mpps per worker core divides by the CPU "
+                   "share one outbound SA (one atomic add per burst on its sequence number). "
+                   "Decryption over several workers is in the lanes section: an inbound SA has "
+                   "one writer (docs/lanes.md), so one SA on two queues is not run here. "
+                   "Mpps per worker core divides by the CPU "
                    "time both workers got; wall Mpps shows how little of the two CPUs they got "
                    "here. This shows the per-core cost with two workers, not how far espgw "
                    "scales on a larger machine.\n\n" + "\n".join(rows) + "\n")
