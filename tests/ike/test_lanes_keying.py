@@ -10,7 +10,8 @@ starts IKE (the generator's rule), region-two traps. What it proves, each within
   1. Bring-up: each charon has 4 ESTABLISHED IKE_SAs and 4 INSTALLED CHILD_SAs for the tunnel,
      one per lane connection (`to-X`, `to-X#1`..`#3`); each espgw holds 4 inbound and 4
      outbound SAs of origin ike, lanes 0 to 3, and lane k's outbound SPI on one gateway is lane
-     k's inbound SPI on the other. A ping passes. The time from region-one's stack being up to
+     k's inbound SPI on the other; espgw-ike's status lists the 4 lanes under the tunnel, each
+     ESTABLISHED. A ping passes. The time from region-one's stack being up to
      every lane in both espgws is printed (figure bring_up_s).
   2. `swanctl --rekey --child to-region-two#2` on region-one changes lane 2's SPIs on both
      gateways, and no other lane's.
@@ -133,6 +134,17 @@ def run(lab, figures, failures):
     one, two = before
     check(True, f"each espgw: {LANES} inbound and {LANES} outbound SAs of origin ike, lanes "
           f"0-{LANES - 1}, each lane mirrored ({one})", failures)
+    def ike_status_lanes():
+        got = {}
+        for g in lab.gateways:
+            t = next(t for t in g.ike_status()["tunnels"] if t["name"] == g.tunnel)
+            got[g.name] = (t.get("lanes_established"),
+                           [(x["name"], x["state"]) for x in t.get("lanes", [])])
+        return got if all(v[0] == LANES for v in got.values()) else None
+    got = wait_for("espgw-ike's status: every lane ESTABLISHED under its tunnel", ike_status_lanes,
+                   30, 0.2)
+    check(bool(got), f"espgw-ike's status lists the {LANES} lanes under the tunnel ({got})",
+          failures)
     traffic.wait_ping(lab, "h1", lanes_lab.HOST[1])
     check(True, "a ping host 1 -> host 2 passes", failures)
 
