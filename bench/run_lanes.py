@@ -39,7 +39,6 @@ PEER_PORT_BASE = 4501
 RSS_KEY = bytes.fromhex("6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da3"
                         "8030f20c6a42b73bbeac01fa")
 RETA_SIZE = 128
-LANE_BUCKETS = 1024
 
 
 def peer_port(k):
@@ -66,22 +65,11 @@ def rss_queue(src, dst, sport, dport, queues):
     return (h % RETA_SIZE) % queues
 
 
-def crc32c(crc, data):
-    """CRC32-C as SSE4.2's instruction computes it, no inversion (rte_hash_crc)."""
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc
-
-
 def peer_lane(src, dst, sport, dport, lanes):
-    """The lane the peer espgw gives an inner IPv4 UDP flow with every lane up: lane_hash4(), then
-    the home lane of its bucket (bucket mod lanes)."""
-    h = crc32c(0x6C616E65, ipaddress.IPv4Address(src).packed + ipaddress.IPv4Address(dst).packed)
-    h = crc32c(h, struct.pack("!HH", sport, dport))
-    h = crc32c(h, struct.pack("<I", 17))
-    return (h % LANE_BUCKETS) % lanes
+    """The lane the peer espgw gives an inner IPv4 UDP flow with every lane up (labkit.lanes
+    models lane_hash4() and the buckets' home lanes)."""
+    from labkit import lanes as lanes_model  # tests/ is on the path once pcapgen_lib is in
+    return lanes_model.home_lane(lanes, src, dst, 17, sport, dport)
 
 
 def sa_fields(alg, spi, label):

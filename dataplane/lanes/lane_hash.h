@@ -8,6 +8,11 @@
 // Fragments and other protocols hash on addresses and protocol alone, so every fragment of a
 // packet takes one lane (the first fragment has ports, the others do not). Nothing is allocated,
 // nothing branches on data beyond the protocol and fragment checks.
+//
+// CRC32-C is linear: its low bits over consecutive source ports (iperf3 -P, a NAT's port block)
+// take only a few of the possible patterns, so 8 consecutive ports never split 2-2-2-2 over 4
+// lanes. The result is therefore the top 10 bits of the CRC times the golden-ratio constant
+// (Fibonacci hashing), which depend on every bit of the CRC: a bucket number below 1024.
 
 #include <rte_byteorder.h>
 #include <rte_hash_crc.h>
@@ -16,9 +21,19 @@
 #include <cstdint>
 #include <cstring>
 
+#include "dataplane/lanes/lane_map.h"
+
 namespace espgw::dp {
 
 inline constexpr uint32_t kLaneHashSeed = 0x6c616e65;  // "lane"
+
+inline constexpr uint32_t kLaneBucketBits = 10;  // lane_map.h's kLaneBuckets is 1 << this
+
+static_assert(kLaneBuckets == 1u << kLaneBucketBits);
+
+inline uint32_t lane_bucket_of(uint32_t crc) noexcept {
+  return (crc * 0x9e3779b1u) >> (32 - kLaneBucketBits);
+}
 
 inline bool lane_ports_proto(uint8_t proto) noexcept {
   return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
@@ -36,7 +51,7 @@ inline uint32_t lane_hash4(const rte_ipv4_hdr* ip) noexcept {
     std::memcpy(&ports, reinterpret_cast<const uint8_t*>(ip) + rte_ipv4_hdr_len(ip), 4);
     h = rte_hash_crc_4byte(ports, h);
   }
-  return rte_hash_crc_4byte(rest, h);
+  return lane_bucket_of(rte_hash_crc_4byte(rest, h));
 }
 
 inline uint32_t lane_hash6(const rte_ipv6_hdr* ip) noexcept {
@@ -51,7 +66,7 @@ inline uint32_t lane_hash6(const rte_ipv6_hdr* ip) noexcept {
     std::memcpy(&ports, reinterpret_cast<const uint8_t*>(ip) + sizeof(rte_ipv6_hdr), 4);
     h = rte_hash_crc_4byte(ports, h);
   }
-  return rte_hash_crc_4byte(ip->proto, h);
+  return lane_bucket_of(rte_hash_crc_4byte(ip->proto, h));
 }
 
 }  // namespace espgw::dp

@@ -27,8 +27,12 @@ std::vector<LaneVerdict> LaneLiveness::decide(std::span<const LaneSeen> lanes, u
       }
       continue;
     }
+    // Never heard yet: the peer may still be installing its outbound SA for the lane (its
+    // IKE_AUTH answer in flight, its charon busy with the other lanes), so a lane just keyed gets
+    // kFirstHeardFactor x dead_ns before it is judged.
     const uint64_t from = std::max(l.heard_ns, st.since_ns);
-    if (l.has_inbound && now_ns >= from + dead_ns_) {
+    const uint64_t limit = l.heard_ns == 0 ? dead_ns_ * kFirstHeardFactor : dead_ns_;
+    if (l.has_inbound && now_ns >= from + limit) {
       quiet.push_back(k);
     } else {
       ++up;

@@ -4,7 +4,8 @@
 //
 // A lane is judged only while it has an outbound SA in use and at least one inbound SA. It is
 // silent when its inbound SAs received nothing (data or the peer's keepalives) for `dead_ns`,
-// counted from the later of its last packet and the moment it was first seen with an outbound SA.
+// counted from the later of its last packet and the moment it was first seen with an outbound SA
+// (kFirstHeardFactor x dead_ns while it has never been heard: a lane just keyed).
 // A silent lane is alive again as soon as anything newer than its silence arrives. A lane is
 // never made silent when no other lane would be left up: when every lane is quiet the peer or the
 // whole path is down, which moving flows cannot help, and charon's DPD over the IKE port decides
@@ -33,6 +34,8 @@ struct LaneVerdict {
 
 class LaneLiveness {
  public:
+  // A lane that has never been heard is judged after this many times dead_ns (lane_liveness.cpp).
+  static constexpr uint64_t kFirstHeardFactor = 5;
   explicit LaneLiveness(uint64_t dead_ns) : dead_ns_(dead_ns) {}
   // The lanes whose state changes at now_ns (the clock heard_ns is on).
   std::vector<LaneVerdict> decide(std::span<const LaneSeen> lanes, uint64_t now_ns);

@@ -3,8 +3,8 @@ UDP flows at once (labkit/flow_tools.py) to watch each flow across lane changes.
 
 home_lane() models the dataplane's choice: lane_hash4() (dataplane/lanes/lane_hash.h), CRC32-C
 as the SSE4.2 instruction computes it, over the addresses, then the ports, then the protocol;
-the bucket is its low 10 bits, and with every lane up a bucket's lane is bucket mod lanes
-(dataplane/lanes/lane_map.h).
+the bucket is the top 10 bits of that CRC times 0x9e3779b1 (lane_bucket_of), and with every
+lane up a bucket's lane is bucket mod lanes (dataplane/lanes/lane_map.h).
 """
 
 import ipaddress
@@ -29,14 +29,16 @@ def crc32c(crc, data):
 
 
 def lane_hash4(src, dst, proto, sport, dport):
+    """The bucket (0 to 1023) of an unfragmented IPv4 TCP or UDP flow."""
     h = crc32c(SEED, ipaddress.IPv4Address(src).packed + ipaddress.IPv4Address(dst).packed)
     h = crc32c(h, struct.pack("!HH", sport, dport))
-    return crc32c(h, struct.pack("<I", proto))
+    h = crc32c(h, struct.pack("<I", proto))
+    return ((h * 0x9E3779B1) & 0xFFFFFFFF) >> 22
 
 
 def home_lane(lanes, src, dst, proto, sport, dport):
     """The lane of an unfragmented TCP (6) or UDP (17) flow while every lane is up."""
-    return (lane_hash4(src, dst, proto, sport, dport) % BUCKETS) % lanes
+    return lane_hash4(src, dst, proto, sport, dport) % lanes
 
 
 def spread_ports(lanes, src, dst, proto, dport, count, start=40000):

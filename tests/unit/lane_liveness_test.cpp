@@ -62,7 +62,7 @@ TEST(LaneLiveness, QuietCountsFromTheLanesFirstSa) {
   l[1].out_spi = 0;   // lane 1 without SA yet
   uint64_t t = 50 * kMs;
   for (auto& x : l)
-    x.heard_ns = x.out_spi != 0 && &x != &l[3] ? t : 0;
+    x.heard_ns = x.out_spi != 0 ? t : 0;  // lanes 0, 2 and 3 heard once at 50 ms
   EXPECT_TRUE(d.decide(l, t).empty());
   // Lane 1's SA comes at 300 ms: its quiet counts from there, not from 0.
   l[1].out_spi = 0x201;
@@ -81,7 +81,14 @@ TEST(LaneLiveness, QuietCountsFromTheLanesFirstSa) {
   for (uint32_t k : {0u, 2u})
     l[k].heard_ns = t;
   EXPECT_TRUE(d.decide(l, t).empty());
-  t = 700 * kMs;
+  // Lane 1 has never been heard: it is judged after kFirstHeardFactor x dead, from its SA.
+  const uint64_t first = 300 * kMs + LaneLiveness::kFirstHeardFactor * kDead;
+  for (t = 700 * kMs; t < first; t += 100 * kMs) {
+    for (uint32_t k : {0u, 2u})
+      l[k].heard_ns = t;
+    EXPECT_TRUE(d.decide(l, t).empty()) << t;
+  }
+  t = first;
   v = d.decide(l, t);
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].lane, 1);
@@ -110,6 +117,7 @@ TEST(LaneLiveness, LanesWithoutInboundSaOrOutboundSaAreNotJudged) {
   LaneLiveness d(kDead);
   auto l = lanes(0);
   l[0].heard_ns = 1;
+  l[3].heard_ns = 1;
   l[1].has_inbound = false;  // nothing to hear it by (static outbound SA only)
   l[2].out_spi = 0;          // no SA: no_sa, not silent
   EXPECT_TRUE(d.decide(l, 1).empty());
