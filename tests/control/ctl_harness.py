@@ -1,7 +1,9 @@
 """A real espgw on virtual ports for the control tests, and espgwctl to talk to it.
 
 Each Gateway gets its own folder, --file-prefix and control socket; it is stopped, and its DPDK
-runtime folder removed, whatever happens. Every text a test sees (espgwctl's stdout and stderr,
+runtime folder removed, whatever happens. Should the test's process be killed outright, espgw gets
+SIGTERM from the kernel (labkit.proc.die_with_parent), and the next Gateway or lab to start removes
+the folder and the runtime folder (a note under labkit.lab.STATE_DIR, labkit.lab.sweep_abandoned). Every text a test sees (espgwctl's stdout and stderr,
 raw socket answers, telemetry answers, espgw's own output) is kept, so that the test can check at
 the end that no key appears in any of it.
 
@@ -13,6 +15,7 @@ depends on ARP timing.
 import hashlib
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -24,8 +27,10 @@ import tempfile
 import time
 import unittest
 
+from labkit import lab
 from labkit.control import Control
 from labkit.espgw import EAL_MEMORY_MB, lcores_arg
+from labkit.proc import die_with_parent
 
 START_TIMEOUT_S = 60  # the socket appears within this, or the test fails
 STOP_TIMEOUT_S = 30
@@ -147,12 +152,18 @@ class Gateway:
     _count = 0
 
     def __init__(self, espgw, espgwctl, name, traffic=False, socket_path=None, config=None,
-                 keys=()):
+                 keys=(), file_limit=None):
+        """file_limit: no file espgw writes grows past this many bytes (RLIMIT_FSIZE, SIGXFSZ
+        ignored: a write past it fails, and a net_pcap tx_pcap stops growing there)."""
         Gateway._count += 1
         self.espgw = espgw
         self.espgwctl = espgwctl
-        self.prefix = f"ctl-{name}-{os.getpid()}-{Gateway._count}"
+        self.file_limit = file_limit
+        tag = f"{name}-{os.getpid()}-{Gateway._count}"
+        self.prefix = f"ctl-{tag}"
+        lab.sweep_abandoned(lambda msg: print(f"[ctl] {msg}", flush=True))
         self.dir = tempfile.mkdtemp(prefix=f"espgw-{self.prefix}-")
+        self.note = lab.leave_note("ctl", tag, self.dir, [self.prefix])
         self.socket = socket_path or os.path.join(self.dir, "run", "espgw.sock")
         self.client = Control(self.socket)
         self.proc = None
@@ -180,8 +191,16 @@ class Gateway:
     def launch(self):
         """Starts espgw without waiting for it."""
         self.log = open(self.log_path, "w")
+        limit = self.file_limit
+
+        def child():
+            die_with_parent()
+            if limit:
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
         self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, preexec_fn=child)
         return self
 
     def start(self):
@@ -226,6 +245,11 @@ class Gateway:
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.note:
+            try:
+                os.unlink(self.note)
+            except FileNotFoundError:
+                pass
 
     def __enter__(self):
         return self.start()
@@ -403,9 +427,18 @@ class GatewayTest(unittest.TestCase):
 
 class FloodTest(GatewayTest):
     """A GatewayTest whose lan port reads an endless flood (net_pcap infinite_rx) from
-    172.50.1.10 to each of DESTINATIONS, COPIES datagrams each: set DESTINATIONS and COPIES too."""
+    172.50.1.10 to each of DESTINATIONS, COPIES datagrams each: set DESTINATIONS and COPIES too.
+    The ports' tx pcaps grow at line rate: no file espgw writes goes past FILE_LIMIT bytes (after
+    that its frames are counted and sent, but no longer written; 64 MiB is written in about a
+    second). The bound holds for the EAL's own files too: fbarray_nohugemem is about 6 MB."""
 
     COPIES = 32
+    FILE_LIMIT = 64 << 20
+
+    @classmethod
+    def gateway(cls):
+        return Gateway(cls.ESPGW, cls.ESPGWCTL, cls.NAME, traffic=cls.TRAFFIC, keys=cls.KEYS,
+                       file_limit=cls.FILE_LIMIT)
 
     @classmethod
     def prepare(cls):

@@ -67,6 +67,22 @@ def sweep_abandoned(say=print):
             "left behind")
 
 
+def leave_note(prefix, tag, workdir, dpdk=()):
+    """The note sweep_abandoned() acts on once this process is gone: its work folder and DPDK
+    prefixes go, and its namespaces (those named `<prefix>-<tag>-...`). Also for a test that is
+    not a Lab (tests/control/ctl_harness.py). Its path, or None where STATE_DIR cannot be made."""
+    try:
+        os.makedirs(STATE_DIR, exist_ok=True)
+        path = os.path.join(STATE_DIR, f"{prefix}-{tag}")
+        with open(path, "w") as f:
+            json.dump({"prefix": prefix, "tag": tag, "pid": os.getpid(),
+                       "start": _proc_start(os.getpid()), "workdir": workdir,
+                       "dpdk": list(dpdk)}, f)
+        return path
+    except OSError:
+        return None
+
+
 class Lab:
     """The base of every namespace lab; see the module's comment."""
 
@@ -121,12 +137,8 @@ class Lab:
     # ---- bring-up ----
 
     def _write_note(self):
-        if not os.path.isdir(STATE_DIR):
-            return
-        with open(os.path.join(STATE_DIR, f"{self.prefix}-{self.tag}"), "w") as f:
-            json.dump({"prefix": self.prefix, "tag": self.tag, "pid": os.getpid(),
-                       "start": _proc_start(os.getpid()), "workdir": self.workdir,
-                       "dpdk": self.dpdk_prefixes}, f)
+        if os.path.isdir(STATE_DIR):
+            leave_note(self.prefix, self.tag, self.workdir, self.dpdk_prefixes)
 
     def up_namespaces(self, *names):
         """Sweeps abandoned labs, leaves this lab's note, makes the namespaces."""

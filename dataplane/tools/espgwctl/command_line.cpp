@@ -24,6 +24,7 @@ commands:
   status
   show counters|ports|workers|drops|tunnels|routes|neighbours|peers
   show sas [SPI]
+  lanes [TUNNEL]        each lane of the tunnels of several lanes (or of TUNNEL)
   sa add|replace TUNNEL in|out SPI ALGORITHM KEY [SALT] [AUTHKEY]
   sa add|replace TUNNEL in|out --sa-json FILE|-
   sa del in|out SPI

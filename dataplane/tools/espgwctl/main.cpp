@@ -2,8 +2,8 @@
 // espgw-ike's status socket for `ike status` (docs/espgw-ike.md).
 //   espgwctl [-s SOCKET | -c CONFIG] [--json] [--all] [-t SECONDS] COMMAND ...
 // Its parts: the command line and the exit codes (command_line.h), the commands as requests
-// (requests.h), the answers as text (show.h, show_ike.h), the keys it must never print
-// (secrets.h); the socket itself is protocol/client.h's. The offline commands (import-aws,
+// (requests.h), the answers as text (show.h, show_lanes.h, show_ike.h), the keys it must never
+// print (secrets.h); the socket itself is protocol/client.h's. The offline commands (import-aws,
 // import-ipsec-conf, mesh) are config/import's.
 //
 // Keys given on the command line or in a FILE are never printed back: every message espgwctl

@@ -87,6 +87,13 @@ Request build_request(const Invocation& inv) {
     expect_args(w, 1, 1, "status");
     return {{{"cmd", "status"}}, View::kStatus};
   }
+  if (cmd == "lanes" || (cmd == "show" && w.size() >= 2 && w[1] == "lanes")) {
+    const size_t at = cmd == "lanes" ? 1 : 2;  // `show lanes` says the same
+    expect_args(w, at, at + 1, cmd == "lanes" ? "lanes [TUNNEL]" : "show lanes [TUNNEL]");
+    Request r{{{"cmd", "tunnels"}}, View::kLanes};
+    if (w.size() > at) r.tunnel = w[at];
+    return r;
+  }
   if (cmd == "show") {
     if (w.size() < 2) throw UsageError("usage: espgwctl show WHAT (see espgwctl --help)");
     const std::string& what = w[1];
@@ -117,8 +124,8 @@ Request build_request(const Invocation& inv) {
       }
     }
     throw UsageError("show: unknown \"" + what +
-                     "\" (counters, ports, workers, drops, sas, tunnels, routes, neighbours, "
-                     "peers)");
+                     "\" (counters, ports, workers, drops, sas, tunnels, lanes, routes, "
+                     "neighbours, peers)");
   }
   if (cmd == "sa") {
     if (w.size() < 2) throw UsageError("usage: espgwctl sa add|replace|del ...");

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "dataplane/tools/espgwctl/command_line.h"
 
@@ -23,6 +24,7 @@ struct Request {
     kDrops,
     kSas,
     kTunnels,
+    kLanes,
     kRoutes,
     kNeighbours,
     kPeers,
@@ -30,8 +32,9 @@ struct Request {
     kApply,
     kStop
   } view;
-  std::optional<uint32_t> spi;  // show sas SPI
-  size_t ops = 0;               // apply
+  std::optional<uint32_t> spi;        // show sas SPI
+  std::optional<std::string> tunnel;  // lanes TUNNEL
+  size_t ops = 0;                     // apply
 };
 
 // Throws UsageError for words that make no request; reads the FILEs of --sa-json, --json and

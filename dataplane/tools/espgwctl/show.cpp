@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/hex.h"
+#include "dataplane/tools/espgwctl/show_lanes.h"
 #include "dataplane/tools/espgwctl/table.h"
 
 namespace espgw::ctl {
@@ -260,6 +261,7 @@ std::string render(const Request& req, const json& resp, bool all) {
       return s;
     }
     case View::kTunnels: return tunnels_table(resp.value("tunnels", json::array()));
+    case View::kLanes: return lanes_table(resp.value("tunnels", json::array()), req.tunnel);
     case View::kRoutes: return routes_table(resp.value("routes", json::array()));
     case View::kNeighbours: return neighbours_table(resp.value("neighbours", json::array()));
     case View::kPeers: return peers_table(resp.value("peers", json::array()));
