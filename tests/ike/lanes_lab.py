@@ -14,6 +14,7 @@ every port per worker) where asked.
 
 import json
 import os
+import time
 
 import stack_lab
 from ike_lab import LabError, say, wait_for
@@ -114,8 +115,10 @@ class LanesLab(labkit_lab.Lab):
         # Responders first: region-one initiates (the generator's rule).
         for g in reversed(self.gateways):
             g.start()
+        self.stacks_up = time.monotonic()  # region-one's stack ready: it initiates every lane
         wait_for(f"{self.lanes} lane(s) installed in charon and espgw on both gateways",
                  self.established, 90, 0.2)
+        self.lanes_up_s = time.monotonic() - self.stacks_up
         return self
 
     def lane_rows(self, g):
