@@ -12,14 +12,16 @@ the gateways: the regions file gives gw2 `workers` and its ports as many `qpairs
 every port per worker) where asked.
 """
 
+import argparse
 import json
 import os
+import sys
 import time
 
 import stack_lab
 from ike_lab import LabError, say, wait_for
 from labkit import lab as labkit_lab
-from labkit.proc import run
+from labkit.proc import on_signals_unwind, run
 
 NAMES = ("region-one", "region-two")
 WAN = ("198.51.100.1", "203.0.113.2")
@@ -185,3 +187,20 @@ def check_lab(build):
     except LabError as e:
         return str(e)
     return None
+
+
+def main_args(doc, add=None):
+    """A lanes test's command line, BUILD PLUGIN plus what `add(parser)` adds; exits 77 (skipped)
+    where the lab cannot run, and from here on a signal unwinds the lab."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("build")
+    ap.add_argument("plugin")
+    if add:
+        add(ap)
+    a = ap.parse_args()
+    why = check_lab(a.build)
+    if why:
+        print(f"SKIP: {why}")
+        sys.exit(77)
+    on_signals_unwind()
+    return a

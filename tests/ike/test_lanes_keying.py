@@ -23,14 +23,13 @@ starts IKE (the generator's rule), region-two traps. What it proves, each within
 Exit 77 where it cannot run.
 """
 
-import argparse
 import sys
 import time
 
 import lanes_lab
 from ike_lab import say, wait_for
 from labkit import traffic
-from labkit.proc import check, on_signals_unwind, verdict
+from labkit.proc import check, verdict
 
 LANES = 4
 BRING_UP_S = 60
@@ -97,15 +96,7 @@ def lane_spis(spis, k):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("build")
-    ap.add_argument("plugin")
-    a = ap.parse_args()
-    why = lanes_lab.check_lab(a.build)
-    if why:
-        print(f"SKIP: {why}")
-        return 77
-    on_signals_unwind()
+    a = lanes_lab.main_args(__doc__)
     figures, failures = {}, []
     lab = KeyingLab(a.build, a.plugin, LANES)
     with lab:

@@ -47,7 +47,6 @@ the moved flows' longest outage, the return's losses.
 Exit 0: pass; 1: fail; 77: cannot run here.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -57,7 +56,7 @@ import lanes_lab
 from ike_lab import say, wait_for
 from labkit import lanes as lanes_model
 from labkit import traffic
-from labkit.proc import check, on_signals_unwind, verdict
+from labkit.proc import check, verdict
 
 CAP = 12_000_000  # bytes per second per outer flow (96 Mbit/s)
 LANES = 4
@@ -137,17 +136,9 @@ def cap_run(a, lanes, figures, failures):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("build")
-    ap.add_argument("plugin")
-    ap.add_argument("--measure", action="store_true",
-                    help="only espgw's uncapped throughput over one lane (to choose CAP)")
-    a = ap.parse_args()
-    why = lanes_lab.check_lab(a.build)
-    if why:
-        print(f"SKIP: {why}")
-        return 77
-    on_signals_unwind()
+    a = lanes_lab.main_args(__doc__, lambda ap: ap.add_argument(
+        "--measure", action="store_true",
+        help="only espgw's uncapped throughput over one lane (to choose CAP)"))
     figures, failures = {"cap_bytes_per_s": CAP}, []
     if a.measure:
         cap_run(a, 1, figures, failures)
