@@ -181,6 +181,46 @@ void peer_metrics(Exposition& e, const json& peers) {
   }
 }
 
+// Each lane of the tunnels of several lanes (`tunnels[].lanes`, docs/control-protocol.md#reading),
+// up to kMaxLaneSeries lanes; a one-lane tunnel adds nothing (its tunnel and SA series say it all).
+void lane_metrics(Exposition& e, const json& tunnels) {
+  e.declare("espgw_lane_up", Type::kGauge,
+            "1 when the lane of a tunnel of several lanes carries its flows (state up), 0 when "
+            "it has no outbound SA or is silent (its flows ride the other lanes).");
+  e.declare("espgw_lane_packets_total", Type::kCounter,
+            "Packets of the lane's SAs, by direction (an SA removed after a rekey takes its "
+            "counts with it: the counter restarts).");
+  e.declare("espgw_lane_bytes_total", Type::kCounter,
+            "Bytes of the lane's SAs, by direction (restarts as espgw_lane_packets_total).");
+  e.declare("espgw_lane_series_omitted", Type::kGauge,
+            "Lanes left out of the espgw_lane_* series this scrape: beyond the exporter's cap of " +
+                std::to_string(kMaxLaneSeries) + " lanes.");
+  size_t shown = 0;
+  size_t omitted = 0;
+  for (const auto& t : tunnels) {
+    const json lanes = t.value("lanes", json::array());
+    if (!lanes.is_array() || lanes.size() < 2) continue;
+    const std::string tunnel = text(t.value("name", json()));
+    for (const auto& l : lanes) {
+      if (shown == kMaxLaneSeries) {
+        ++omitted;
+        continue;
+      }
+      ++shown;
+      const std::string lane = text(l.value("lane", json()));
+      e.sample("espgw_lane_up", {{"tunnel", tunnel}, {"lane", lane}},
+               l.value("state", "") == "up" ? 1 : 0);
+      for (const char* dir : {"in", "out"}) {
+        const Labels ld{{"tunnel", tunnel}, {"lane", lane}, {"direction", dir}};
+        e.sample("espgw_lane_packets_total", ld,
+                 num(l.value(std::string("packets_") + dir, json())));
+        e.sample("espgw_lane_bytes_total", ld, num(l.value(std::string("bytes_") + dir, json())));
+      }
+    }
+  }
+  e.sample("espgw_lane_series_omitted", {}, static_cast<double>(omitted));
+}
+
 void espgw_metrics(Exposition& e, const json& all) {
   const json status = all.value("status", json::object());
   e.declare("espgw_info", Type::kGauge, "espgw's version and crypto backend (always 1).");
@@ -254,6 +294,7 @@ void espgw_metrics(Exposition& e, const json& all) {
     e.sample("espgw_tunnel_inner_mtu_bytes", l, num(t.value("inner_mtu", json())));
     if (t.contains("acquires")) e.sample("espgw_tunnel_acquires_total", l, num(t["acquires"]));
   }
+  lane_metrics(e, all.value("tunnels", json::array()));
   peer_metrics(e, all.value("peers", json::array()));
 }
 

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,11 @@ class Exposition {
   };
   std::vector<Family> families_;
 };
+
+// Per-lane series (docs/metrics.md#lanes): only for tunnels of more than one lane (at most 64 by
+// config), and at most this many lanes in all per scrape; the lanes beyond it are left out and
+// counted in espgw_lane_series_omitted.
+inline constexpr size_t kMaxLaneSeries = 4096;
 
 struct Scrape {
   std::optional<nlohmann::json> all;         // espgw's `all`; empty: espgw did not answer

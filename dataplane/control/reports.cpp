@@ -199,7 +199,7 @@ json spi_or_null(const esp::Sa* sa) {
   return sa ? json(spi_hex(sa->spi())) : json(nullptr);
 }
 
-// A tunnel's lanes (docs/lanes.md, docs/control-protocol.md#tunnels): each lane's state, SAs in
+// A tunnel's lanes (docs/lanes.md, docs/control-protocol.md#reading): each lane's state, SAs in
 // use, outer UDP ports, decrypting worker, counters and share of the buckets. outbound_spi ("":
 // none) is spi_out's older spelling.
 json lane_list(const TunnelEntry& te, const Model& m,

@@ -442,15 +442,7 @@ class FloodTest(GatewayTest):
 
     @classmethod
     def prepare(cls):
-        frames = [udp_frame("172.50.1.10", dst, 1000 + i, 5201, bytes(range(64)))
-                  for i in range(cls.COPIES) for dst in cls.DESTINATIONS]
-        write_pcap(os.path.join(cls.gw.dir, "flood.pcap"), frames)
-        with open(cls.gw.config_path) as f:
-            text = f.read()
-        lan = f"rx_pcap={cls.gw.dir}/lan_in.pcap"
-        assert lan in text
-        with open(cls.gw.config_path, "w") as f:
-            f.write(text.replace(lan, f"rx_pcap={cls.gw.dir}/flood.pcap,infinite_rx=1"))
+        flood(cls.gw, cls.DESTINATIONS, cls.COPIES)
 
     def ok(self, req):
         resp = self.gw.request(req)
@@ -459,6 +451,21 @@ class FloodTest(GatewayTest):
 
     def tunnels(self):
         return {t["name"]: t for t in self.ok({"cmd": "tunnels"})["tunnels"]}
+
+
+def flood(gw, destinations, copies):
+    """Before gw starts: its lan port reads an endless flood (net_pcap infinite_rx) from
+    172.50.1.10 to each of `destinations`, `copies` datagrams each (source ports 1000 up). Give
+    the Gateway a file_limit (FloodTest.FILE_LIMIT): its tx pcaps grow at line rate."""
+    frames = [udp_frame("172.50.1.10", dst, 1000 + i, 5201, bytes(range(64)))
+              for i in range(copies) for dst in destinations]
+    write_pcap(os.path.join(gw.dir, "flood.pcap"), frames)
+    with open(gw.config_path) as f:
+        text = f.read()
+    lan = f"rx_pcap={gw.dir}/lan_in.pcap"
+    assert lan in text
+    with open(gw.config_path, "w") as f:
+        f.write(text.replace(lan, f"rx_pcap={gw.dir}/flood.pcap,infinite_rx=1"))
 
 
 def main_args():

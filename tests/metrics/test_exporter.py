@@ -15,6 +15,11 @@ What it proves:
   - Every answer is valid exposition format (prom_parse.py: HELP/TYPE per family, *_total
     counters, escapes, no series twice); no key material appears in any of it.
   - HTTP: HEAD, 404, 405 with Allow, 400 for garbage, 505 for another HTTP version.
+  - Lanes: a flooded espgw (ctl_harness.flood) with tunnel "wide" of 4 lanes, an outbound SA per
+    lane given by sa-add "lane" over the control socket: espgw_lane_up and the per-direction
+    espgw_lane_packets_total / _bytes_total of each lane lie between two `tunnels` answers
+    taken around the scrape, packets out > 0 on every lane; lane 2 without its SA is down (0);
+    the one-lane tunnel "east" has no lane series; espgw_lane_series_omitted 0.
 
 Run by meson: test_exporter.py ESPGW ESPGWCTL EXPORTER.
 """
@@ -32,6 +37,7 @@ import unittest
 import prom_parse as pp
 from control import ctl_harness as h
 from control import peer_config as pc
+from labkit.proc import wait_for
 
 if len(sys.argv) < 4:
     print(f"usage: {sys.argv[0]} ESPGW ESPGWCTL EXPORTER", file=sys.stderr)
@@ -215,6 +221,61 @@ class Exporter(unittest.TestCase):
             gw.cleanup()
         s = self.scrape()
         self.assertEqual(pp.value(s, "espgw_up"), 0)
+
+    def test_4_lanes(self):
+        lanes = 4
+        keys = [h.test_key(f"exporter lane {k}", 20) for k in range(lanes)]
+        gw = h.Gateway(ESPGW, ESPGWCTL, "exporter-lanes", socket_path=self.control, keys=keys,
+                       file_limit=h.FloodTest.FILE_LIMIT)
+        h.flood(gw, ("172.70.1.20",), 64)
+        try:
+            gw.start()
+            wide = {"name": "wide", "local": "198.51.100.1", "remote": "203.0.113.7",
+                    "local_cidrs": ["172.50.0.0/16"], "remote_cidrs": ["172.70.0.0/16"],
+                    "nat_t": True, "ike": {"psk_ref": "wide-psk", "dpd_delay_s": 0},
+                    "lanes": lanes, "peer_kind": "espgw"}
+            r = gw.request({"cmd": "apply", "ops": [{"op": "tunnel-add", "tunnel": wide}] + [
+                {"op": "sa-add", "tunnel": "wide", "direction": "out", "lane": k,
+                 "sa": {"spi": 0x7000 + k, "algorithm": "aes128gcm16", "key": "0x" + keys[k]}}
+                for k in range(lanes)]})
+            self.assertTrue(r.get("ok"), r)
+
+            def wide_lanes():
+                return next(t for t in gw.request({"cmd": "tunnels"})["tunnels"]
+                            if t["name"] == "wide")["lanes"]
+
+            wait_for("packets on every lane",
+                     lambda: all(x["packets_out"] > 0 for x in wide_lanes()), 15)
+            self.assert_lanes(wide_lanes, ["up"] * lanes)
+            self.assertTrue(gw.request({"cmd": "sa-del", "direction": "out",
+                                        "spi": 0x7002}).get("ok"))
+            self.assert_lanes(wide_lanes, ["up", "up", "no_sa", "up"])
+        finally:
+            gw.close()
+            gw.assert_no_key_material(self.texts)
+            gw.cleanup()
+
+    def assert_lanes(self, wide_lanes, states):
+        """The scrape's lane series against `tunnels` answers before and after it."""
+        before = wide_lanes()
+        s = self.scrape()
+        after = wide_lanes()
+        self.assertEqual([x["state"] for x in after], states)
+        self.assertEqual([x["state"] for x in before], states)
+        series = [dict(k) for k in pp.family(s, "espgw_lane_up")]
+        self.assertEqual(sorted((x["tunnel"], x["lane"]) for x in series),
+                         [("wide", str(k)) for k in range(len(states))])
+        self.assertEqual(pp.value(s, "espgw_lane_series_omitted"), 0)
+        for b, a in zip(before, after):
+            lane = str(a["lane"])
+            self.assertEqual(pp.value(s, "espgw_lane_up", tunnel="wide", lane=lane),
+                             1 if a["state"] == "up" else 0, lane)
+            for d in ("in", "out"):
+                for what in ("packets", "bytes"):
+                    v = pp.value(s, f"espgw_lane_{what}_total", tunnel="wide", lane=lane,
+                                 direction=d)
+                    key = f"{what}_{d}"
+                    self.assertTrue(b[key] <= v <= a[key], (lane, key, b[key], v, a[key]))
 
     def assert_peer(self, s, all_, active, moves):
         for t in pc.TUNNELS:

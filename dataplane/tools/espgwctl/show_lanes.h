@@ -1,6 +1,6 @@
 #pragma once
 // `espgwctl lanes [TUNNEL]`: each lane of the tunnels of several lanes (or of TUNNEL), from the
-// `tunnels` answer (docs/control-protocol.md#tunnels, docs/lanes.md), as a table.
+// `tunnels` answer (docs/control-protocol.md#reading, docs/lanes.md), as a table.
 
 #include <nlohmann/json.hpp>
 
