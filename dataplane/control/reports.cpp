@@ -142,9 +142,10 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
     if (inbound) {
       j["replay_window"] = sa.replay().size();
       j["highest_seq"] = sa.replay().top();
-      // The worker that writes its replay window (dataplane/esp/sa.h), null before the first
-      // packet; owner_moves: how often another worker took it over.
-      j["worker"] = sa.owner() == esp::kNoOwner ? json(nullptr) : json(sa.owner());
+      // The worker that writes its replay window (dataplane/esp/sa.h), absent before the first
+      // packet (DPDK telemetry, which mirrors this report, has no null); owner_moves: how often
+      // another worker took it over.
+      if (sa.owner() != esp::kNoOwner) j["worker"] = sa.owner();
       j["owner_moves"] = sa.owner_moves();
     } else {
       j["next_seq"] = sa.next_seq();

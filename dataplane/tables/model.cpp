@@ -71,7 +71,20 @@ size_t Model::set_lane_silent(const std::string& tunnel, uint8_t lane, bool sile
   const bool has_sa =
       per_lane != lane_out_.end() && lane < per_lane->second.size() && per_lane->second[lane] != 0;
   if (!has_sa) return 0;
-  return lane_maps_.try_emplace(tunnel, t->second.lanes).first->second.set_up(lane, !silent);
+  return lane_map(tunnel, t->second.lanes).set_up(lane, !silent);
+}
+
+LaneMap& Model::lane_map(const std::string& tunnel, uint8_t lanes) {
+  auto [it, made] = lane_maps_.try_emplace(tunnel, lanes);
+  if (made) {
+    const auto per_lane = lane_out_.find(tunnel);
+    for (uint8_t k = 0; k < lanes; ++k) {
+      const bool has_sa =
+          per_lane != lane_out_.end() && k < per_lane->second.size() && per_lane->second[k] != 0;
+      if (!has_sa) it->second.set_up(k, false);
+    }
+  }
+  return it->second;
 }
 
 uint16_t Model::lane_sport(esp::Direction dir, uint8_t lane, bool udp_encap, uint16_t local_port,
@@ -256,8 +269,7 @@ void Model::set_lane_sa(const std::string& tunnel, uint8_t lane, uint32_t spi) {
       s->second &= ~(uint64_t{1} << lane);
     }
   }
-  auto map = lane_maps_.try_emplace(tunnel, lanes).first;
-  map->second.set_up(lane, spi != 0 && !lane_silent(tunnel, lane));
+  lane_map(tunnel, lanes).set_up(lane, spi != 0 && !lane_silent(tunnel, lane));
   active_out_.erase(tunnel);
   for (uint32_t s : per_lane) {
     if (s != 0) {
