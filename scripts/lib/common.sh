@@ -27,6 +27,8 @@ ESPGW_PACKAGES=(
   # nft and conntrack: the IKE interop lab's 1:1 NAT (an Elastic IP) in front of a gateway, and
   # moving its mapping
   nftables conntrack
+  # prometheus: metrics_prometheus scrapes espgw-exporter with a real Prometheus (its own port)
+  prometheus
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

@@ -26,8 +26,8 @@ Run by meson: test_exporter.py ESPGW ESPGWCTL EXPORTER.
 
 import json
 import os
+import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +38,7 @@ import prom_parse as pp
 from control import ctl_harness as h
 from control import peer_config as pc
 from labkit.proc import wait_for
+from metrics import exporter_kit as kit
 
 if len(sys.argv) < 4:
     print(f"usage: {sys.argv[0]} ESPGW ESPGWCTL EXPORTER", file=sys.stderr)
@@ -95,26 +96,12 @@ class Exporter(unittest.TestCase):
         cls.dir = tempfile.mkdtemp(prefix="espgw-exporter-test-")
         cls.control = os.path.join(cls.dir, "run", "espgw.sock")
         cls.ike = os.path.join(cls.dir, "espgw-ike.sock")
-        cls.proc = subprocess.Popen(
-            [EXPORTER, "--listen", "127.0.0.1:0", "--control-socket", cls.control,
-             "--ike-socket", cls.ike, "--timeout", "5"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        line = cls.proc.stdout.readline()
-        if "listening on http://127.0.0.1:" not in line:
-            cls.proc.kill()
-            raise AssertionError(f"exporter did not start: {line}")
-        cls.port = int(line.split("127.0.0.1:")[1].split("/")[0])
+        cls.proc, cls.port = kit.start_exporter(EXPORTER, cls.control, cls.ike)
         cls.texts = []
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.terminate()
-        try:
-            cls.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            cls.proc.kill()
-            cls.proc.wait()
-        import shutil
+        kit.stop_exporter(cls.proc)
         shutil.rmtree(cls.dir, ignore_errors=True)
 
     def http(self, raw):
@@ -224,31 +211,20 @@ class Exporter(unittest.TestCase):
 
     def test_4_lanes(self):
         lanes = 4
-        keys = [h.test_key(f"exporter lane {k}", 20) for k in range(lanes)]
-        gw = h.Gateway(ESPGW, ESPGWCTL, "exporter-lanes", socket_path=self.control, keys=keys,
-                       file_limit=h.FloodTest.FILE_LIMIT)
-        h.flood(gw, ("172.70.1.20",), 64)
+        keys = kit.lane_keys(lanes)
+        gw = kit.flooded_gateway(ESPGW, ESPGWCTL, "exporter-lanes", self.control, keys)
         try:
             gw.start()
-            wide = {"name": "wide", "local": "198.51.100.1", "remote": "203.0.113.7",
-                    "local_cidrs": ["172.50.0.0/16"], "remote_cidrs": ["172.70.0.0/16"],
-                    "nat_t": True, "ike": {"psk_ref": "wide-psk", "dpd_delay_s": 0},
-                    "lanes": lanes, "peer_kind": "espgw"}
-            r = gw.request({"cmd": "apply", "ops": [{"op": "tunnel-add", "tunnel": wide}] + [
-                {"op": "sa-add", "tunnel": "wide", "direction": "out", "lane": k,
-                 "sa": {"spi": 0x7000 + k, "algorithm": "aes128gcm16", "key": "0x" + keys[k]}}
-                for k in range(lanes)]})
+            r = kit.add_wide(gw, keys)
             self.assertTrue(r.get("ok"), r)
 
             def wide_lanes():
-                return next(t for t in gw.request({"cmd": "tunnels"})["tunnels"]
-                            if t["name"] == "wide")["lanes"]
+                return kit.wide_lanes(gw)
 
             wait_for("packets on every lane",
                      lambda: all(x["packets_out"] > 0 for x in wide_lanes()), 15)
             self.assert_lanes(wide_lanes, ["up"] * lanes)
-            self.assertTrue(gw.request({"cmd": "sa-del", "direction": "out",
-                                        "spi": 0x7002}).get("ok"))
+            self.assertTrue(kit.delete_lane_sa(gw, 2).get("ok"))
             self.assert_lanes(wide_lanes, ["up", "up", "no_sa", "up"])
         finally:
             gw.close()

@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""The per-lane series as a real Prometheus sees them: a flooded espgw (tests/control/ctl_harness.py,
+net_pcap ports) with tunnel "wide" of 4 lanes keyed by sa-add "lane" and the one-lane tunnel
+"east", espgw-exporter on a free localhost port, and Debian's `prometheus` scraping it every
+second into a TSDB of its own in the test's folder (tests/metrics/exporter_kit.py sets up all but
+Prometheus, as metrics_exporter does).
+
+What it proves, through Prometheus's HTTP API only:
+  - the exporter is its target, healthy ("up");
+  - espgw_lane_up{tunnel="wide"} is 4 series, lanes "0".."3", 1 for each lane whose state in the
+    control socket's `tunnels` answers taken around the query is up;
+  - each lane's espgw_lane_packets_total{direction="out"}, from a scrape that began after the
+    first `tunnels` answer, lies between that answer and one taken after the query;
+  - rate(espgw_lane_packets_total[5s]) > 0 for every flooded lane;
+  - no espgw_lane_* series for "east" (its espgw_tunnel_up is there); espgw_lane_series_omitted 0;
+  - once lane 2's outbound SA is deleted over the control socket, Prometheus reports its
+    espgw_lane_up 0, the other lanes' still 1;
+  - no key appears in anything Prometheus answered.
+
+Skipped (77) without root (espgw's DPDK runtime folder) or without a `prometheus` binary.
+Run by meson: test_prometheus.py ESPGW ESPGWCTL EXPORTER.
+"""
+
+import json
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+import urllib.request
+
+from control import ctl_harness as h
+from labkit import lab
+from labkit.proc import LabError, alive_or_raise, start, stop_process, tail, wait_for
+from metrics import exporter_kit as kit
+
+if len(sys.argv) < 4:
+    print(f"usage: {sys.argv[0]} ESPGW ESPGWCTL EXPORTER", file=sys.stderr)
+    sys.exit(2)
+ESPGW, ESPGWCTL, EXPORTER = sys.argv[1:4]
+del sys.argv[1:4]
+
+LANES = 4
+WAIT_S = 30  # each bounded wait on Prometheus (start, first scrape, a change seen)
+
+CONFIG = """\
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: espgw
+    static_configs:
+      - targets: ["127.0.0.1:{port}"]
+"""
+
+
+def free_port():
+    """A localhost TCP port free now (Prometheus cannot tell which port :0 gave it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Prometheus:
+    """One prometheus process scraping 127.0.0.1:target every second; its config, TSDB and log
+    in `folder`. stop() kills it (SIGTERM, then SIGKILL)."""
+
+    def __init__(self, binary, folder, target):
+        self.folder = folder
+        self.log = os.path.join(folder, "prometheus.log")
+        config = os.path.join(folder, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write(CONFIG.format(port=target))
+        self.port = free_port()
+        self.texts = []  # every answer, for the key check
+        self.proc = start([binary, f"--config.file={config}",
+                           f"--storage.tsdb.path={os.path.join(folder, 'tsdb')}",
+                           f"--web.listen-address=127.0.0.1:{self.port}",
+                           "--storage.tsdb.retention.time=1h"], log=self.log)
+
+    def stop(self):
+        stop_process(self.proc, timeout=15)
+
+    def alive(self):
+        alive_or_raise(self.proc, "prometheus", tail(self.log))
+
+    def get(self, path, **params):
+        """The JSON answer to GET path?params; LabError when Prometheus does not answer."""
+        self.alive()
+        url = f"http://127.0.0.1:{self.port}{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                text = r.read().decode()
+        except OSError as e:
+            raise LabError(f"GET {url}: {e}") from e
+        self.texts.append(text)
+        return json.loads(text)
+
+    def wait_ready(self):
+        def ready():
+            self.alive()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=5) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+
+        wait_for("prometheus ready", ready, WAIT_S)
+
+    def targets(self):
+        return self.get("/api/v1/targets")["data"]["activeTargets"]
+
+    def query(self, expr):
+        """An instant query's vector: [(labels, value)]."""
+        r = self.get("/api/v1/query", query=expr)
+        if r.get("status") != "success" or r["data"]["resultType"] != "vector":
+            raise AssertionError(f"{expr}: {r}")
+        return [(x["metric"], float(x["value"][1])) for x in r["data"]["result"]]
+
+    def by_lane(self, expr):
+        """{lane: value} of a query whose series differ by lane only."""
+        rows = self.query(expr)
+        out = {m["lane"]: v for m, v in rows}
+        if len(out) != len(rows):
+            raise AssertionError(f"{expr}: several series per lane: {rows}")
+        return out
+
+
+class Lanes(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="espgw-prometheus-test-")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, ignore_errors=True)
+        note = lab.leave_note("prom", f"{os.getpid()}", cls.dir)
+        if note:
+            cls.addClassCleanup(os.unlink, note)
+        control = os.path.join(cls.dir, "run", "espgw.sock")
+        cls.keys = kit.lane_keys(LANES)
+        cls.gw = kit.flooded_gateway(ESPGW, ESPGWCTL, "prometheus", control, cls.keys)
+        cls.addClassCleanup(cls.gw.cleanup)
+        cls.addClassCleanup(cls.gw.close)
+        exporter, port = kit.start_exporter(EXPORTER, control, os.path.join(cls.dir, "ike.sock"))
+        cls.addClassCleanup(kit.stop_exporter, exporter)
+        cls.prom = Prometheus(shutil.which("prometheus"), cls.dir, port)
+        cls.addClassCleanup(cls.prom.stop)
+        cls.target = f"127.0.0.1:{port}"
+        cls.gw.start()
+        r = kit.add_wide(cls.gw, cls.keys)
+        assert r.get("ok"), r
+        wait_for("packets on every lane",
+                 lambda: all(x["packets_out"] > 0 for x in kit.wide_lanes(cls.gw)), 15)
+        cls.prom.wait_ready()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.prom.stop()
+        cls.gw.close()
+        cls.gw.assert_no_key_material(cls.prom.texts + [tail(cls.prom.log, 1000)])
+
+    def lanes(self):
+        return kit.wide_lanes(self.gw)
+
+    def test_lanes(self):
+        p = self.prom
+        t0 = time.monotonic()
+
+        def target_up():
+            ts = p.targets()
+            return len(ts) == 1 and ts[0]["health"] == "up" and ts[0]
+        target = wait_for("the exporter's target up", target_up, WAIT_S)
+        self.assertEqual(target["labels"]["instance"], self.target)
+        self.assertEqual(target["lastError"], "")
+        print(f"target up after {time.monotonic() - t0:.1f} s", flush=True)
+
+        # States and counters per lane, against `tunnels` answers around a scrape.
+        before = self.lanes()
+        since = time.time()
+
+        def scraped_since():
+            stamps = [v for _, v in p.query('timestamp(espgw_lane_up{tunnel="wide"})')]
+            return len(stamps) == LANES and min(stamps) > since
+        wait_for("a scrape after the first tunnels answer", scraped_since, WAIT_S)
+        up = p.by_lane('espgw_lane_up{tunnel="wide"}')
+        out = p.by_lane('espgw_lane_packets_total{tunnel="wide",direction="out"}')
+        after = self.lanes()
+        lanes = [str(k) for k in range(LANES)]
+        self.assertEqual(sorted(up), lanes)
+        self.assertEqual(sorted(out), lanes)
+        self.assertEqual([x["state"] for x in before], ["up"] * LANES)
+        self.assertEqual([x["state"] for x in after], ["up"] * LANES)
+        for b, a in zip(before, after):
+            lane = str(a["lane"])
+            self.assertEqual(up[lane], 1 if a["state"] == "up" else 0, lane)
+            self.assertTrue(b["packets_out"] <= out[lane] <= a["packets_out"],
+                            (lane, b["packets_out"], out[lane], a["packets_out"]))
+        # Every flooded lane moves, as Prometheus computes it over a few scrapes.
+        rate = 'rate(espgw_lane_packets_total{tunnel="wide",direction="out"}[5s])'
+
+        def moving():
+            r = p.by_lane(rate)
+            return len(r) == LANES and all(v > 0 for v in r.values()) and r
+        rates = wait_for("a rate on every lane", moving, WAIT_S)
+        print("packets/s per lane: " + ", ".join(f"{k}: {rates[k]:.0f}" for k in sorted(rates)),
+              flush=True)
+
+        # The one-lane tunnel adds no lane series; none is left out.
+        self.assertEqual(p.query('espgw_tunnel_up{tunnel="east"}')[0][1], 1)
+        self.assertEqual(p.query('{__name__=~"espgw_lane_.*",tunnel="east"}'), [])
+        self.assertEqual(p.query('{__name__=~"espgw_lane_.*",tunnel=~".+",tunnel!="wide"}'), [])
+        self.assertEqual([v for _, v in p.query("espgw_lane_series_omitted")], [0])
+
+        # Lane 2 loses its SA: Prometheus sees it down, the others still up.
+        r = kit.delete_lane_sa(self.gw, 2)
+        self.assertTrue(r.get("ok"), r)
+        self.assertEqual([x["state"] for x in self.lanes()], ["up", "up", "no_sa", "up"])
+        t1 = time.monotonic()
+        wait_for("lane 2 down in prometheus",
+                 lambda: p.by_lane('espgw_lane_up{tunnel="wide"}').get("2") == 0, WAIT_S)
+        print(f"lane 2 down in prometheus after {time.monotonic() - t1:.1f} s", flush=True)
+        self.assertEqual(p.by_lane('espgw_lane_up{tunnel="wide"}'),
+                         {"0": 1, "1": 1, "2": 0, "3": 1})
+
+
+if __name__ == "__main__":
+    h.skip_unless_runnable()
+    if shutil.which("prometheus") is None:
+        print("SKIP: no prometheus binary on PATH (Debian package prometheus, "
+              "scripts/lib/common.sh installs it)")
+        sys.exit(77)
+    unittest.main(verbosity=2)
