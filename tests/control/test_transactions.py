@@ -224,7 +224,15 @@ class Transactions(h.GatewayTest):
         final = self.gw.state()
         self.assertEqual(final["generation"], g + 1)
         self.assertEqual(final["routes"], before["routes"])
-        self.assertEqual(final["tunnels"], before["tunnels"])
+        # The tunnels are as before but for their lanes' inbound side: 0x2001 stays deleted.
+        inbound = ("spi_in", "worker", "packets_in", "bytes_in")
+
+        def outbound_side(tunnels):
+            return [dict(t, lanes=[{k: v for k, v in lane.items() if k not in inbound}
+                                   for lane in t["lanes"]]) for t in tunnels]
+        self.assertEqual(outbound_side(final["tunnels"]), outbound_side(before["tunnels"]))
+        self.assertEqual([lane["spi_in"] for t in final["tunnels"] for lane in t["lanes"]],
+                         [None])
         self.assertEqual({(s["direction"], s["spi"]) for s in final["sas"]},
                          {(s["direction"], s["spi"]) for s in before["sas"]} - {("in", "0x00002001")})
 

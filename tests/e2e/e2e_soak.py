@@ -14,7 +14,8 @@ What it proves:
   - neither espgw crashes (both stay up and stop with exit code 0, writing their stats);
   - every malformed frame is counted under the drop reason it was built for, exactly: for each
     gateway and every reason, the counter grew by what the generators sent under it, and no other
-    reason grew; the per-SA drop counters of the real and the soak SA agree as well;
+    reason grew; the per-SA drop counters of the real and the soak SA agree as well; authentic
+    dummy packets (next header 59) are no drop: the soak SA counts each as a keepalive, exactly;
   - the exception path: frames for the kernel = handed to the kernel + dropped by the rate limit
     (exception_rate_limited), exactly, and the limit did drop some; the kernel's tap counted what
     espgw handed it;
@@ -187,6 +188,10 @@ def main():
             got = {r: n - before.get(r, 0) for r, n in now.items() if n - before.get(r, 0)}
             exp = g_wan["per_sa"].get(f"0x{spi:08x}", {})
             check(got == exp, f"gw2 SA 0x{spi:08x}: per-SA drops {got} = sent {exp}", failures)
+        keepalives = sas[("in", soak_spi)]["keepalives"] - s0["gw2"]["sas"][("in", soak_spi)][
+            "keepalives"]
+        check(keepalives == g_wan["keepalives"], f"gw2 SA 0x{soak_spi:08x}: {keepalives} dummy "
+              f"packets counted as keepalives, {g_wan['keepalives']} sent", failures)
 
         print("== the valid traffic", flush=True)
         for name, (snd, rcv) in streams.items():

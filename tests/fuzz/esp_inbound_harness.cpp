@@ -202,6 +202,7 @@ void InboundHarness::run(const uint8_t* data, size_t size) {
     uint64_t before = 0;
     for (size_t k = 0; k < kDropReasonCount; ++k)
       before += engine.drops()[static_cast<DropReason>(k)];
+    const uint64_t keepalives_before = engine.keepalives_in();
 
     engine.inbound(
         std::span(views.data(), copies),
@@ -212,10 +213,15 @@ void InboundHarness::run(const uint8_t* data, size_t size) {
     for (size_t k = 0; k < kDropReasonCount; ++k)
       after += engine.drops()[static_cast<DropReason>(k)];
     uint64_t dropped = 0;
+    uint64_t keepalives = 0;  // authentic dummy packets: counted as keepalives, not drops
     for (int c = 0; c < copies; ++c) {
       const DropReason r = reasons[c];
       const esp::PacketView& v = views[c];
       if (r >= DropReason::kCount) fail("reason out of range", c, r);
+      if (r == DropReason::kDummy) {
+        ++keepalives;
+        continue;
+      }
       if (r != DropReason::kNone) {
         ++dropped;
         if (r == DropReason::kAuthFailed && icv_must_verify && pass == 0 && c == 0) {
@@ -242,6 +248,9 @@ void InboundHarness::run(const uint8_t* data, size_t size) {
       }
     }
     if (after - before != dropped) fail("drop counters do not add up", 0, DropReason::kNone);
+    if (engine.keepalives_in() - keepalives_before != keepalives) {
+      fail("keepalive counter does not add up", 0, DropReason::kDummy);
+    }
   }
 }
 
