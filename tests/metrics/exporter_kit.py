@@ -3,6 +3,7 @@
 by sa-add "lane" over the control socket, beside the base config's one-lane tunnel "east"."""
 
 import subprocess
+import sys
 
 from control import ctl_harness as h
 from labkit.proc import die_with_parent, stop_process
@@ -10,6 +11,16 @@ from labkit.proc import die_with_parent, stop_process
 WIDE = "wide"
 WIDE_SPI = 0x7000  # lane k's outbound SA is WIDE_SPI + k
 FLOOD_DST = "172.70.1.20"  # in wide's remote_cidrs
+
+
+def main_args():
+    """ESPGW ESPGWCTL EXPORTER from the command line, taken off sys.argv (unittest reads the rest)."""
+    if len(sys.argv) < 4:
+        print(f"usage: {sys.argv[0]} ESPGW ESPGWCTL EXPORTER", file=sys.stderr)
+        sys.exit(2)
+    args = sys.argv[1:4]
+    del sys.argv[1:4]
+    return args
 
 
 def start_exporter(exporter, control, ike):

@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import socket
-import sys
 import tempfile
 import threading
 import time
@@ -40,11 +39,7 @@ from control import peer_config as pc
 from labkit.proc import wait_for
 from metrics import exporter_kit as kit
 
-if len(sys.argv) < 4:
-    print(f"usage: {sys.argv[0]} ESPGW ESPGWCTL EXPORTER", file=sys.stderr)
-    sys.exit(2)
-ESPGW, ESPGWCTL, EXPORTER = sys.argv[1:4]
-del sys.argv[1:4]
+ESPGW, ESPGWCTL, EXPORTER = kit.main_args()
 
 IKE_STATUS = {
     "ok": True,

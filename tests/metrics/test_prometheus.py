@@ -37,11 +37,7 @@ from labkit import lab
 from labkit.proc import LabError, alive_or_raise, start, stop_process, tail, wait_for
 from metrics import exporter_kit as kit
 
-if len(sys.argv) < 4:
-    print(f"usage: {sys.argv[0]} ESPGW ESPGWCTL EXPORTER", file=sys.stderr)
-    sys.exit(2)
-ESPGW, ESPGWCTL, EXPORTER = sys.argv[1:4]
-del sys.argv[1:4]
+ESPGW, ESPGWCTL, EXPORTER = kit.main_args()
 
 LANES = 4
 WAIT_S = 30  # each bounded wait on Prometheus (start, first scrape, a change seen)
