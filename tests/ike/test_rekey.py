@@ -53,6 +53,16 @@ COLLISION_TRIES = 16
 BOTH_OUTCOMES_TRIES = 10  # after three collisions, go on this far for gw1 to win and to lose
 
 
+def sa_call_failures(log):
+    """charon's log lines where an SA call failed ("unable to ...", "espgw refused"). Not "unable to
+    rekey, CHILD_SA not found": that is charon's own race, a rekey job (swanctl's, or charon's
+    schedule) for a CHILD_SA that a collision's other rekey has just replaced (CI saw it once in
+    step 5); the SAs themselves are checked against espgw."""
+    return [line for line in log.splitlines()
+            if re.search(r"unable to|espgw refused", line)
+            and "unable to rekey, CHILD_SA not found" not in line]
+
+
 def flowing(lab, child, at_least=200, timeout=20):
     """Both streams cross the CHILD_SA's SAs in espgw: its inbound and outbound SA each count
     `at_least` more packets."""
@@ -242,7 +252,7 @@ def main():
         streams = ha_lab.streams(lab, a.rate)
         flowing(lab, child)
         drops0 = lab.drops()
-        failed0 = len(re.findall(r"unable to|espgw refused", lab.gw1.log_text()))
+        failed0 = len(sa_call_failures(lab.gw1.log_text()))
 
         if a.long:
             child = long_run(lab, child, a.long, failures)
@@ -257,8 +267,7 @@ def main():
         check(not grown, f"espgw dropped nothing under any reason (grown: {grown})", failures)
         stale = lab.stale_sas()
         check(not stale, f"no SA in espgw that charon does not have ({stale})", failures)
-        bad = [line for line in lab.gw1.log_text().splitlines()
-               if re.search(r"unable to|espgw refused", line)][failed0:]
+        bad = sa_call_failures(lab.gw1.log_text())[failed0:]
         check(not bad, "charon on gw1 never failed an SA call" + (f": {bad[:5]}" if bad else ""),
               failures)
         say("figures: " + ", ".join(
