@@ -14,4 +14,7 @@ mkdir -p "$work/seeds" "$work/corpus" "$artifacts"
 # New inputs go to the scratch corpus (the first directory), never into the seeds.
 status=0
 "$fuzzer" "$work/corpus" "$work/seeds" -artifact_prefix="$artifacts/" "$@" || status=$?
+# libFuzzer exits 77 (its -error_exitcode) on a crash or a sanitizer report, which meson would
+# count as a skipped test.
+[ "$status" -eq 77 ] && status=1
 exit $status
