@@ -333,7 +333,7 @@ class Parser {
   };
   std::vector<Named> tunnel_name_values_;                  // valid, unique names with their nodes
   std::map<std::string, unsigned, std::less<>> lanes_of_;  // tunnel -> lanes, when more than 1
-  std::vector<Value> local_port_values_;                    // tunnels' local_port given
+  std::vector<Value> local_port_values_;                   // tunnels' local_port given
   struct DpdSeen {
     std::string tunnel;
     Value at;  // dpd_timeout_s, or the ike section where it is the default

@@ -116,6 +116,9 @@ class App {
   // Lanes that hear nothing, or are heard again: their buckets move (dataplane/control/
   // lane_watch.h), and the tables are published.
   void check_lanes();
+  // Builds and publishes the tables from the Model as it is (generation + 1); false, logged, when
+  // the build fails. Under lock_.
+  bool republish(const char* what, uint64_t now);
   // Now on the clock the workers stamp SAs with (TSC based), in ns.
   uint64_t dataplane_now_ns() const;
 

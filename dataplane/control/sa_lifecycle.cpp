@@ -152,16 +152,22 @@ void App::check_lanes() {
   if (changes.empty()) return;
   for (const auto& c : changes)
     lane_watch_.apply(*model_, c);
+  // On failure the next publish carries the change.
+  republish("a lane", now);
+}
+
+// The same model built a moment ago but for what the control thread changed in it (a lane's
+// buckets, a peer's tunnel): a failure is not expected, and is logged naming `what`.
+bool App::republish(const char* what, uint64_t now) {
   try {
     rt_.tables.publish(model_->build(generation_ + 1, now), *rt_.rcu);
   } catch (const std::exception& e) {
-    // The same model built a moment ago but for its lanes' buckets: not expected; the next
-    // publish carries the change.
-    std::fprintf(stderr, "espgw: cannot rebuild the tables for a lane: %s\n", e.what());
-    return;
+    std::fprintf(stderr, "espgw: cannot rebuild the tables for %s: %s\n", what, e.what());
+    return false;
   }
   ++generation_;
   peer_tracker_.update(*model_, PeerClock::now());
+  return true;
 }
 
 void App::check_peers() {
@@ -170,16 +176,10 @@ void App::check_peers() {
   std::lock_guard guard(lock_);
   if (!model_->peer_choice_due(now)) return;
   const auto before = model_->peer_active();
-  try {
-    rt_.tables.publish(model_->build(generation_ + 1, now), *rt_.rcu);
-  } catch (const std::exception& e) {
-    // The same model built a moment ago: not expected; try again in a second.
-    std::fprintf(stderr, "espgw: cannot rebuild the tables for a peer's tunnel: %s\n", e.what());
-    next_peer_check_ms_ = now + 1000;
+  if (!republish("a peer's tunnel", now)) {
+    next_peer_check_ms_ = now + 1000;  // try again in a second
     return;
   }
-  ++generation_;
-  peer_tracker_.update(*model_, PeerClock::now());
   log_peer_changes(before);
 }
 

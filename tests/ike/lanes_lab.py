@@ -63,7 +63,9 @@ class LanesLab(labkit_lab.Lab):
         self.net.declare("h1", "gw1", "router", "gw2", "h2")
         self.gateways = []
         for i, name in enumerate(NAMES):
-            g = stack_lab.Stack(self, f"gw{i + 1}", f"gw{i + 1}", {}, None, None, {})
+            # charon as shipped (espgw-up's settings), plus a file log.
+            g = stack_lab.Stack(self, f"gw{i + 1}", f"gw{i + 1}", {}, None, None, {},
+                                lab_retransmits=False)
             g.region = name
             g.tunnel = f"to-{NAMES[1 - i]}"
             g.config = os.path.join(self.configs, f"{name}.yaml")

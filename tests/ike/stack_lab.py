@@ -53,7 +53,8 @@ class Stack(Swanctl):
 
     workers = 1  # the config's dataplane.workers: espgw gets one lcore more
 
-    def __init__(self, lab, name, ns, ports, wan, lan, psk, idle_sleep_us=200):
+    def __init__(self, lab, name, ns, ports, wan, lan, psk, idle_sleep_us=200,
+                 lab_retransmits=True):
         self.lab = lab
         self.name = name
         self.ns = ns  # a key of lab.ns
@@ -77,10 +78,12 @@ class Stack(Swanctl):
         self.ctl = Control(self.socket)
         self.proc = None
         plugin_overlay(self.plugin_dir, lab.plugin)
-        # The lab's charon settings on top of espgw-up's: quick retransmits, a detailed log.
+        # The lab's charon settings on top of espgw-up's: a detailed log and, unless the lab runs
+        # charon's shipped retransmits (lab_retransmits=False), quick retransmits.
+        retransmits = LAB_RETRANSMITS if lab_retransmits else ""
         with open(self.include, "w") as f:
             f.write(f"""charon {{
-  {LAB_RETRANSMITS}
+  {retransmits}
   filelog {{
     espgw {{
       path = {self.log_dir}/charon.log

@@ -12,10 +12,9 @@ here (--measure: iperf3 -P 8 over one lane, no cap) was about 1.2 Gbit/s, so fou
 (384 Mbit/s) measure the cap, not the CPUs.
 
 The gateways run what users run: configs from `espgwctl mesh --lanes N`, `scripts/espgw-up`
-unmodified, the shipped lane defaults (keepalive 100 ms, dead after 400 ms). The lab's only
-addition is stack_lab's charon include: a file log, and its quick retransmits (which make a
-dropped IKE_SA_INIT cost 1 s instead of 4 s; check 4 therefore counts the drops in the log
-instead of trusting the bring-up time alone).
+unmodified, the shipped lane defaults (keepalive 100 ms, dead after 400 ms) and charon's shipped
+retransmits. The lab's only addition is a charon file log (stack_lab's include), which check 4
+reads.
 
 What it proves:
   1. The cap. iperf3 -P 8 host 1 -> host 2 over one lane: at most 1.3 x CAP. Over four lanes
