@@ -9,7 +9,7 @@ FpmDecoder::StreamState FpmDecoder::feed(std::span<const uint8_t> bytes,
   buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
   while (take_frame(out)) {
   }
-  if (start_ == buffer_.size()) {
+  if (state_ == StreamState::kClose || start_ == buffer_.size()) {  // nothing more will be read
     buffer_.clear();
     start_ = 0;
   } else if (start_ >= buffer_.size() / 2) {  // a partial frame left: move it to the front

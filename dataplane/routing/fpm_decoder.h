@@ -58,7 +58,7 @@ class FpmDecoder {
   const FpmCounters& counters() const noexcept { return counters_; }
   // The latest error, naming its byte offset in the stream ("" when none yet).
   const std::string& last_error() const noexcept { return last_error_; }
-  // Bytes held towards a frame not yet complete.
+  // Bytes held towards a frame not yet complete (always under the frame limit; 0 once closed).
   size_t buffered() const noexcept { return buffer_.size() - start_; }
 
  private:

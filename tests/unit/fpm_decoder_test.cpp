@@ -493,6 +493,7 @@ TEST(FpmMalformed, BadHeaderClosesAndStaysClosedUntilReset) {
     const auto r = decode(d, stream);
     EXPECT_EQ(r.state, State::kClose);
     EXPECT_EQ(r.events.size(), 1u);  // the frame before it
+    EXPECT_EQ(d.buffered(), 0u);     // what followed the bad header is gone
     EXPECT_EQ(d.counters().bad_fpm_header, 1u);
     EXPECT_THAT(d.last_error(), HasSubstr("FPM stream offset 48: version"));
     EXPECT_THAT(d.last_error(), HasSubstr("closing the connection"));
