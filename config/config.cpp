@@ -165,3 +165,27 @@ uint32_t lane_if_id(std::string_view tunnel_name, unsigned lane) {
 }
 
 }  // namespace espgw::config
+
+namespace espgw::config {
+
+IpAddress inside_peer_address(const IpPrefix& ours) noexcept {
+  // The host part of our address within the prefix: a /30 (/126) has hosts 1 and 2, a /31
+  // (/127) addresses 0 and 1; the peer is the other one.
+  IpAddress peer = ours.address;
+  uint8_t& last = peer.bytes[peer.size() - 1];
+  const bool point_to_point = ours.length == (ours.address.is_v4() ? 31 : 127);
+  if (point_to_point) {
+    last ^= 1;
+  } else {
+    last = static_cast<uint8_t>((last & ~3u) | ((last & 3u) == 1 ? 2u : 1u));
+  }
+  return peer;
+}
+
+std::string inside_interface_name(std::string_view tunnel_name) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "espt%08x", tunnel_if_id(tunnel_name));
+  return buf;
+}
+
+}  // namespace espgw::config

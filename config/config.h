@@ -92,7 +92,8 @@ struct Interface {
 struct Route {
   IpPrefix prefix;
   std::optional<IpAddress> via;  // next hop; absent = directly connected
-  std::string interface;         // egress interface name (must exist)
+  std::string interface;         // egress interface name (must exist); empty with `tunnel`
+  std::string tunnel;            // into this route-based tunnel instead (exclusive with the above)
 };
 
 struct StaticSa {
@@ -164,7 +165,33 @@ struct Tunnel {
   };
   std::optional<StaticSas> static_sa;  // lab and benchmark keys, instead of IKE
   std::optional<IkeConfig> ike;        // keys from IKE; exclusive with static_sa
+  // Route-based tunnels (docs/routing.md): our inside addresses, at most one IPv4 (/30 or /31)
+  // and one IPv6 (/126 or /127), on a kernel interface of the tunnel's own (inside_interface),
+  // where bgpd and bfdd reach the peer's inside address through the tunnel. A tunnel with inside
+  // addresses is route-based: its remote_cidrs are traffic selectors only, and routes (config
+  // routes with `tunnel:`, BGP's through FPM) decide what enters it.
+  std::vector<IpPrefix> inside;
+  std::string inside_interface;  // default: inside_interface_name(name)
+  bool route_based() const noexcept { return !inside.empty(); }
+  // BGP with the peer over the tunnel (needs `inside` and the top-level `bgp` section).
+  struct Bgp {
+    uint32_t remote_asn = 0;
+    // The peer's inside address: default the other host of each inside /30 (/126); with a /31
+    // (/127) the other address.
+    std::vector<IpAddress> neighbours;
+    uint32_t keepalive_s = 10;  // AWS: 10
+    uint32_t hold_s = 30;       // AWS: 30; 0 or at least 3
+    bool bfd = false;           // default: true when peer_kind is espgw (AWS does not run BFD)
+  };
+  std::optional<Bgp> bgp;
 };
+
+// The peer's address in an inside prefix: the other host of a /30 (/126), the other address of
+// a /31 (/127).
+IpAddress inside_peer_address(const IpPrefix& ours) noexcept;
+// The tunnel's inside kernel interface by default: "espt" and tunnel_if_id() in hex (12
+// characters, under IFNAMSIZ; unique as the ids are).
+std::string inside_interface_name(std::string_view tunnel_name);
 
 // Tunnels that back each other up, as an AWS VPN connection's two tunnels do: the same CIDRs,
 // traffic on the first one that is up (has an outbound SA), in the order listed.
@@ -172,6 +199,39 @@ struct Peer {
   std::string name;
   std::vector<std::string> tunnels;  // preference order; each tunnel in at most one peer
   bool failback = true;              // return to a more preferred tunnel when it comes back
+};
+
+// zebra's routes into espgw's FIB (docs/routing.md): zebra (dplane_fpm_nl) connects to this
+// address and sends the routes it selects as netlink messages.
+struct FpmConfig {
+  bool enabled = false;  // `routing.fpm` given, or implied by a `bgp` section
+  IpAddress address = IpAddress::v4(0x7f000001);  // 127.0.0.1
+  uint16_t port = 2620;
+  // When zebra's connection goes, its routes stay this long, then go in one transaction.
+  uint32_t grace_s = 30;
+  // The administrative distance of FPM routes against config routes (1) and tunnels' routed
+  // remote_cidrs (1): the lowest wins a prefix; the other takes over when it goes.
+  uint8_t distance = 20;
+};
+
+struct RoutingConfig {
+  FpmConfig fpm;
+};
+
+// FRR beside the dataplane (docs/routing.md): espgw-up renders bgpd's, bfdd's and zebra's config
+// from this (frr_conf.h) and starts them. asn 0: no BGP.
+struct BgpConfig {
+  uint32_t asn = 0;
+  std::optional<IpAddress> router_id;  // default: the first IPv4 interface address
+  // What every neighbour is sent: these prefixes only (an outbound prefix list; AWS takes at most
+  // 100 from a customer gateway).
+  std::vector<IpPrefix> announce;
+  uint32_t maximum_paths = 8;      // ECMP over tunnels
+  uint32_t bfd_interval_ms = 200;  // transmit and receive, with bfd_multiplier: see routing.md
+  uint8_t bfd_multiplier = 3;
+  // FRR's path space (its daemons' -N): the vty sockets are in /var/run/frr/<instance>/.
+  std::string frr_instance = "espgw";
+  bool enabled() const noexcept { return asn != 0; }
 };
 
 // Settings of the IKE side as a whole.
@@ -188,6 +248,8 @@ struct Config {
   std::vector<Tunnel> tunnels;
   std::vector<Peer> peers;
   IkeGlobal ike;
+  RoutingConfig routing;
+  BgpConfig bgp;
   // What loads but will not behave as written ("file:line: key: why"): espgw-config-check and
   // the importers print them.
   std::vector<std::string> warnings;
