@@ -107,7 +107,7 @@ class Stack(Swanctl):
     # ---- processes ----
 
     def start(self, timeout=120):
-        """espgw-up in the namespace; returns once it says all three are up."""
+        """espgw-up in the namespace; returns once it says all its children are up."""
         up = [PYTHON, ESPGW_UP, "run", "-c", self.config, "--build", self.lab.build,
               "--log-dir", self.log_dir, "--state-file", self.state_file, *self.up_options(),
               "--", *eal_args(self.prefix, self.workers)]
@@ -117,7 +117,8 @@ class Stack(Swanctl):
 
         def up_now():
             proc.alive_or_raise(self.proc, f"espgw-up on {self.name}", self.tail("espgw-up"))
-            return "all three are up" in self.log_text("espgw-up")[mark:]
+            # "all three are up; ...", or "all N are up; ..." where espgw-up also runs FRR
+            return " are up; supervising" in self.log_text("espgw-up")[mark:]
 
         wait_for(f"espgw-up on {self.name} to start espgw, charon and espgw-ike", up_now, timeout,
                  0.2)
