@@ -1,5 +1,6 @@
 // espgw-exporter: serves espgw's counters for Prometheus on GET /metrics. Each scrape asks
 // espgw's control socket for `all` and, when it answers, espgw-ike's status socket for `status`;
+// with a config that has a `bgp` section, FRR's vtysh for the tunnels' BGP and BFD sessions;
 // a gateway that is down is reported as espgw_up 0 (still HTTP 200, so that the scrape itself
 // does not count as failed). Read-only: it sends no command that changes anything.
 //   espgw-exporter [--listen ADDR:PORT] [--control-socket PATH | -c CONFIG] [--ike-socket PATH]
@@ -11,6 +12,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "frr/bgp_peers.h"
+#include "frr/bgp_view.h"
+#include "frr/vtysh.h"
 #include "metrics/http_server.h"
 #include "metrics/prometheus.h"
 #include "protocol/client.h"
@@ -41,10 +45,43 @@ Serves espgw's counters in Prometheus's text format on http://ADDR:PORT/metrics.
   -c, --config CONFIG    read the control socket's path from this config
   --ike-socket PATH      espgw-ike's status socket (default /run/espgw/espgw-ike.sock);
                          skipped when nothing answers there
-  --timeout SECONDS      how long to wait for each socket per scrape (default 5)
+  --timeout SECONDS      how long to wait for each socket (and vtysh) per scrape (default 5)
+
+With -c CONFIG (or a readable /etc/espgw/espgw.yaml) that has a bgp section, each scrape
+also asks FRR (vtysh -N bgp.frr_instance) for the tunnels' BGP and BFD sessions.
 )";
 
 volatile bool g_stop = false;
+
+// The tunnels' BGP sessions into s (docs/metrics.md#bgp): the config read again at each scrape
+// (neighbours change with it), then bgpd's summary and bfdd's peers. A failure is a count, not
+// a failed scrape.
+void scrape_bgp(const std::string& config, int timeout_s, uint64_t& errors,
+                espgw::metrics::Scrape& s) {
+  espgw::frr::BgpPeers peers;
+  try {
+    peers = espgw::frr::bgp_peers_from_config(config);
+  } catch (const std::exception&) {
+    return;  // no config to read: no BGP series (the control socket's path came from elsewhere)
+  }
+  if (!peers.enabled) return;
+  s.bgp_configured = true;
+  nlohmann::json bfd;
+  try {
+    const auto summary =
+        espgw::frr::vtysh_json(peers.instance, "show bgp summary json", timeout_s * 1000);
+    try {
+      bfd = espgw::frr::vtysh_json(peers.instance, "show bfd peers json", timeout_s * 1000);
+      s.bfd_known = true;
+    } catch (const espgw::frr::FrrUnreachable&) {
+      ++errors;
+    }
+    s.bgp = espgw::frr::bgp_view(peers, summary, bfd);
+  } catch (const espgw::frr::FrrUnreachable&) {
+    ++errors;
+  }
+  s.bgp_scrape_errors = errors;
+}
 
 void on_signal(int) {
   g_stop = true;
@@ -58,6 +95,7 @@ int main(int argc, char** argv) {
   std::string config;
   std::string ike = kDefaultIkeSocket;
   int timeout_s = 5;
+  uint64_t bgp_errors = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -92,6 +130,8 @@ int main(int argc, char** argv) {
   try {
     if (!control.empty() && !config.empty())
       throw std::runtime_error("give --control-socket or -c, not both");
+    const std::string bgp_config =
+        !config.empty() ? config : (access(kDefaultConfig, R_OK) == 0 ? kDefaultConfig : "");
     if (control.empty()) {
       const std::string from = config.empty() ? kDefaultConfig : config;
       if (!config.empty() || access(kDefaultConfig, R_OK) == 0) {
@@ -120,6 +160,7 @@ int main(int argc, char** argv) {
         } catch (const std::exception&) {
           // espgw-ike not running (static SAs, or not installed): its metrics say so
         }
+        if (!bgp_config.empty()) scrape_bgp(bgp_config, timeout_s, bgp_errors, s);
         s.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         r.content_type = "text/plain; version=0.0.4; charset=utf-8";
         r.body = espgw::metrics::render(s);

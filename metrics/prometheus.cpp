@@ -346,6 +346,40 @@ void ike_metrics(Exposition& e, const std::optional<json>& st) {
   }
 }
 
+// The tunnels' BGP sessions as FRR reports them (frr/bgp_view.h), per tunnel and neighbour.
+void bgp_metrics(Exposition& e, const Scrape& s) {
+  e.declare("espgw_bgp_frr_up", Type::kGauge,
+            "1 when FRR's bgpd answered vtysh at this scrape (bgp.frr_instance).");
+  e.declare("espgw_bgp_scrape_errors_total", Type::kCounter,
+            "vtysh calls for BGP or BFD state that failed or timed out (FRR not running, "
+            "bgpd or bfdd down), since the exporter started.");
+  e.sample("espgw_bgp_frr_up", {}, s.bgp ? 1 : 0);
+  e.sample("espgw_bgp_scrape_errors_total", {}, static_cast<double>(s.bgp_scrape_errors));
+  if (!s.bgp || !s.bgp->is_array()) return;
+  e.declare("espgw_bgp_session_up", Type::kGauge,
+            "1 when the BGP session with the tunnel's neighbour is Established.");
+  e.declare("espgw_bgp_prefixes_received", Type::kGauge,
+            "Prefixes received from the neighbour (pfxRcd, all address families).");
+  e.declare("espgw_bgp_prefixes_sent", Type::kGauge,
+            "Prefixes sent to the neighbour (pfxSnt, all address families).");
+  e.declare("espgw_bgp_session_flaps_total", Type::kCounter,
+            "Times the session went down since bgpd started (connectionsDropped).");
+  e.declare("espgw_bfd_up", Type::kGauge,
+            "1 when bfdd's session with the neighbour is up; only neighbours bfdd has a "
+            "session with.");
+  for (const auto& n : *s.bgp) {
+    if (!n.is_object()) continue;
+    const Labels l{{"tunnel", text(n.value("tunnel", json()))},
+                   {"neighbour", text(n.value("neighbour", json()))}};
+    e.sample("espgw_bgp_session_up", l, n.value("state", "") == "Established" ? 1 : 0);
+    e.sample("espgw_bgp_prefixes_received", l, num(n.value("prefixes_received", json())));
+    e.sample("espgw_bgp_prefixes_sent", l, num(n.value("prefixes_sent", json())));
+    e.sample("espgw_bgp_session_flaps_total", l, num(n.value("flaps", json())));
+    const json bfd = n.value("bfd", json());
+    if (s.bfd_known && bfd.is_string()) e.sample("espgw_bfd_up", l, bfd == "up" ? 1 : 0);
+  }
+}
+
 }  // namespace
 
 std::string render(const Scrape& s) {
@@ -354,6 +388,7 @@ std::string render(const Scrape& s) {
   e.sample("espgw_up", {}, s.all ? 1 : 0);
   if (s.all) espgw_metrics(e, *s.all);
   ike_metrics(e, s.ike_status);
+  if (s.bgp_configured) bgp_metrics(e, s);
   e.declare("espgw_exporter_scrape_duration_seconds", Type::kGauge,
             "Time the exporter took to ask espgw and espgw-ike.");
   e.sample("espgw_exporter_scrape_duration_seconds", {}, s.duration_s);

@@ -1,7 +1,8 @@
 #pragma once
 // Prometheus text exposition (format 0.0.4) of espgw's state: what the control socket's `all`
-// answers and, when espgw-ike runs, its `status`. Families are written whole, each with its HELP
-// and TYPE lines; counters end in _total; label values are escaped (\\, \", \n).
+// answers, when espgw-ike runs its `status`, and with BGP the tunnels' sessions from FRR. Families
+// are written whole, each with its HELP and TYPE lines; counters end in _total; label values are
+// escaped (\\, \", \n).
 
 #include <nlohmann/json.hpp>
 
@@ -48,6 +49,12 @@ struct Scrape {
   std::optional<nlohmann::json> all;         // espgw's `all`; empty: espgw did not answer
   std::string espgw_error;                   // why not
   std::optional<nlohmann::json> ike_status;  // espgw-ike's `status`; empty: not reachable
+  // BGP (docs/metrics.md#bgp), only where the config has a `bgp` section: frr/bgp_view.h's view
+  // of the tunnels' sessions, empty when FRR did not answer; bfd_known: bfdd answered.
+  bool bgp_configured = false;
+  std::optional<nlohmann::json> bgp;
+  bool bfd_known = false;
+  uint64_t bgp_scrape_errors = 0;  // vtysh calls that failed since the exporter started
   double duration_s = 0;
 };
 

@@ -35,6 +35,8 @@ commands:
   apply FILE|-          a transaction: a JSON list of ops, applied whole or not at all
   stop
   ike status            IKE and CHILD_SAs of the IKE tunnels, from espgw-ike
+  bgp [TUNNEL]          the tunnels' BGP sessions (state, prefixes, flaps, BFD), from FRR
+                        (vtysh -N bgp.frr_instance of -c CONFIG)
 
 offline commands (no socket; espgwctl COMMAND --help):
   import-aws FILE       an AWS VPN connection's configuration download -> config

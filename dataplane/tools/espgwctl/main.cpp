@@ -1,5 +1,6 @@
-// espgwctl: the operator's CLI over espgw's control socket (docs/control-protocol.md), and over
-// espgw-ike's status socket for `ike status` (docs/espgw-ike.md).
+// espgwctl: the operator's CLI over espgw's control socket (docs/control-protocol.md), over
+// espgw-ike's status socket for `ike status` (docs/espgw-ike.md), and over FRR's vtysh for `bgp`
+// (show_bgp.h).
 //   espgwctl [-s SOCKET | -c CONFIG] [--json] [--all] [-t SECONDS] COMMAND ...
 // Its parts: the command line and the exit codes (command_line.h), the commands as requests
 // (requests.h), the answers as text (show.h, show_lanes.h, show_ike.h), the keys it must never
@@ -17,6 +18,7 @@
 #include "dataplane/tools/espgwctl/requests.h"
 #include "dataplane/tools/espgwctl/secrets.h"
 #include "dataplane/tools/espgwctl/show.h"
+#include "dataplane/tools/espgwctl/show_bgp.h"
 #include "dataplane/tools/espgwctl/show_ike.h"
 #include "protocol/client.h"
 
@@ -51,6 +53,7 @@ int run_ike(const Invocation& inv) {
 int run(int argc, char** argv) {
   const Invocation inv = parse_command_line(argc, argv);
   if (inv.words[0] == "ike") return run_ike(inv);
+  if (inv.words[0] == "bgp") return run_bgp(inv);
   const Request req = build_request(inv);
   return ask(inv, socket_path(inv), req.body, "espgw",
              [&](const json& resp) { return render(req, resp, inv.all); });

@@ -8,6 +8,19 @@ namespace espgw::ctl {
 
 using nlohmann::json;
 
+std::string human_seconds(uint64_t s) {
+  const auto two = [](uint64_t big, const char* b, uint64_t small, const char* u, uint64_t v) {
+    char out[48];
+    std::snprintf(out, sizeof out, "%llu%s%02llu%s", static_cast<unsigned long long>(v / big), b,
+                  static_cast<unsigned long long>(v % big / small), u);
+    return std::string(out);
+  };
+  if (s < 60) return std::to_string(s) + "s";
+  if (s < 3600) return two(60, "m", 1, "s", s);
+  if (s < 86400) return two(3600, "h", 60, "m", s);
+  return two(86400, "d", 3600, "h", s);
+}
+
 std::string human_bytes(uint64_t n) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   if (n < 1024) return std::to_string(n) + " B";

@@ -11,6 +11,8 @@ namespace espgw::ctl {
 
 // 1536 -> "1.5 KiB".
 std::string human_bytes(uint64_t n);
+// 75 -> "1m15s", 7300 -> "2h01m": the two largest units.
+std::string human_seconds(uint64_t s);
 // A value as a cell shows it: strings as they are, yes/no, "-" for null, lists joined by ", ".
 std::string text_of(const nlohmann::json& v);
 // An unsigned number, else 0.
