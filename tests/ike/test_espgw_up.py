@@ -19,8 +19,10 @@
     (a tunnel's MSS) restarts espgw first; SIGTERM stops espgw-ike, charon, espgw in that order
     and exits 0.
  4. The systemd units as meson configured them: charon BindsTo and follows espgw, espgw-ike
-    Requires and follows charon, every service restarts on failure and is part of espgw.target,
-    which wants all three; no @VARIABLE@ left; `systemd-analyze verify` (where there is one)
+    Requires and follows charon; FRR's zebra, bfdd and bgpd follow espgw-ike, bfdd and bgpd are
+    bound to zebra, each runs only with a bgp section (ExecCondition frr-enabled) and execs its
+    daemon through espgw-up frr-exec; every service restarts on failure and is part of
+    espgw.target, which wants all six; no @VARIABLE@ left; `systemd-analyze verify` (where there is one)
     finds nothing but the binaries not being installed yet.
 """
 
@@ -435,7 +437,9 @@ def unit_file(path):
 
 
 def check_units(units_dir, target):
-    services = ("espgw.service", "espgw-charon.service", "espgw-ike.service")
+    services = ("espgw.service", "espgw-charon.service", "espgw-ike.service",
+                "espgw-zebra.service", "espgw-bfdd.service", "espgw-bgpd.service")
+    frr = services[3:]
     u = {n: unit_file(os.path.join(units_dir, n)) for n in services}
     u["espgw.target"] = unit_file(target)
 
@@ -445,7 +449,14 @@ def check_units(units_dir, target):
     want = [("espgw-charon.service", "BindsTo", "espgw.service"),
             ("espgw-charon.service", "After", "espgw.service"),
             ("espgw-ike.service", "Requires", "espgw-charon.service"),
-            ("espgw-ike.service", "After", "espgw-charon.service")]
+            ("espgw-ike.service", "After", "espgw-charon.service"),
+            # FRR after the IKE stack (so stopped before it), bfdd before bgpd, both bound to
+            # zebra; zebra wants espgw (its FPM port) but outlives espgw's restarts.
+            ("espgw-zebra.service", "After", "espgw-ike.service"),
+            ("espgw-zebra.service", "Wants", "espgw.service"),
+            ("espgw-bfdd.service", "BindsTo", "espgw-zebra.service"),
+            ("espgw-bgpd.service", "BindsTo", "espgw-zebra.service"),
+            ("espgw-bgpd.service", "After", "espgw-bfdd.service")]
     for unit, key, dep in want:
         if dep not in words(unit, "Unit", key):
             fail(f"{unit}: {key} lacks {dep}")
@@ -454,10 +465,18 @@ def check_units(units_dir, target):
                 n, "Unit", "PartOf"):
             fail(f"{n}: Restart {words(n, 'Service', 'Restart')}, PartOf "
                  f"{words(n, 'Unit', 'PartOf')}")
-        for k in ("ExecStart", "ExecStartPre", "ExecStartPost"):
+        for k in ("ExecStart", "ExecStartPre", "ExecStartPost", "ExecCondition"):
             for cmd in u[n]["Service"].get(k, []):
                 if "@" in cmd or not cmd.startswith("/"):
                     fail(f"{n}: {k}={cmd}")
+    for n in frr:
+        daemon = n.split("-")[1].split(".")[0]
+        s = u[n]["Service"]
+        if not (any("espgw-up frr-enabled" in c for c in s.get("ExecCondition", [])) and any(
+                f"espgw-up frr-exec {daemon} " in c for c in s["ExecStart"]) and any(
+                "espgw-up frr-conf" in c for c in s.get("ExecStartPre", [])) and any(
+                f"espgw-up wait {daemon} " in c for c in s.get("ExecStartPost", []))):
+            fail(f"{n}: not frr-enabled / frr-conf / frr-exec {daemon} / wait {daemon}: {s}")
     if set(words("espgw.target", "Unit", "Wants")) != set(services):
         fail(f"espgw.target wants {words('espgw.target', 'Unit', 'Wants')}")
     if "espgw-up charon-conf" not in " ".join(u["espgw-charon.service"]["Service"][
