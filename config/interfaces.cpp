@@ -243,7 +243,7 @@ void Parser::exception_path(const Value& v, ExceptionPath& out) {
 }
 
 void Parser::route(const Value& v, Route& out) {
-  auto f = map(v, {"prefix", "via", "interface"});
+  auto f = map(v, {"prefix", "via", "interface", "tunnel"});
   if (!f) return;
   auto px = require(*f, "prefix");
   std::optional<IpPrefix> p = px ? prefix(*px) : std::nullopt;
@@ -258,6 +258,20 @@ void Parser::route(const Value& v, Route& out) {
       }
     }
     if (p) route_prefixes_.push_back({*p, "", px->line});
+  }
+  // Into a route-based tunnel: the tunnel is the next hop (check_route_tunnels(), once the
+  // tunnels are known).
+  if (auto tx = f->get("tunnel")) {
+    for (std::string_view key : {"via", "interface"}) {
+      if (auto x = f->get(key)) {
+        error(*x, "a route into a tunnel takes no via or interface (the tunnel is its next hop)");
+      }
+    }
+    if (auto s = name(*tx)) {
+      out.tunnel = *s;
+      route_tunnels_.push_back({p, *s, *tx});
+    }
+    return;
   }
   auto vx = f->get("via");
   if (vx) {

@@ -362,10 +362,14 @@ std::optional<std::string> Parser::socket_path(const Value& v) {
 Config Parser::run(const YAML::Node& root) {
   config_.source = source_;
   const Value top{root, "", line_of(root)};
-  auto f = map(top, {"dataplane", "interfaces", "routes", "tunnels", "peers", "ike"});
+  auto f =
+      map(top, {"dataplane", "interfaces", "routes", "tunnels", "peers", "ike", "routing", "bgp"});
   if (!f) raise();
 
   if (auto v = f->get("dataplane")) dataplane(*v, config_.dataplane);
+  // Before the tunnels, whose bgp needs the top-level section.
+  if (auto v = f->get("routing")) routing(*v, config_.routing);
+  if (auto v = f->get("bgp")) bgp(*v, config_.bgp);
 
   // Each list section in turn; `clean` says whether it parsed without errors, so the checks of
   // later sections that refer to it run only then.
@@ -394,6 +398,8 @@ Config Parser::run(const YAML::Node& root) {
   check_remote_cidrs();
   check_if_ids();
   check_lane_ports(nullptr);
+  check_route_tunnels();
+  check_bgp();
   load_secrets();
 
   if (!errors_.empty()) raise();

@@ -5,6 +5,7 @@
 //   config/interfaces.cpp          interfaces: and routes:
 //   config/tunnels.cpp             tunnels: and their static SAs
 //   config/ike.cpp                 tunnels[].ike, peers: and the top-level ike:
+//   config/routing.cpp             routing:, bgp:, tunnels[].inside and .bgp, routes into tunnels
 //   config/proposals.cpp           strongSwan proposal strings (ike_proposals, esp_proposals)
 //   config/checks.cpp              checks across sections (remote CIDRs, if_ids, DPD, psk_ref)
 //   config/secrets.cpp             the secrets file
@@ -49,6 +50,10 @@ constexpr uint64_t kMaxLifetime = 86400;
 constexpr uint64_t kMaxFuzzPercent = 1000;
 constexpr uint64_t kMaxDpdDelay = 3600;
 constexpr uint64_t kMaxDpdTimeout = 86400;
+// Dynamic routing (docs/routing.md). AWS takes at most 100 prefixes from a customer gateway.
+constexpr size_t kMaxAnnounce = 100;
+constexpr uint64_t kMaxMaximumPaths = 64;
+constexpr uint64_t kMaxFpmGrace = 86400;
 
 // A YAML node with the key path and line that an error about it names.
 struct Value {
@@ -147,7 +152,10 @@ class Parser {
     });
   }
   Route one_route(const YAML::Node& root) {
-    return one<Route>(root, [&](const Value& v, Route& r) { route(v, r); });
+    return one<Route>(root, [&](const Value& v, Route& r) {
+      route(v, r);
+      check_route_tunnels();
+    });
   }
   StaticSa one_sa(const YAML::Node& root, esp::Direction dir) {
     return one<StaticSa>(root, [&](const Value& v, StaticSa& sa) { static_sa(v, sa, dir); });
@@ -253,6 +261,20 @@ class Parser {
   void tunnel_lanes(const Fields& f, Tunnel& out);
   void tunnel_peer_kind(const Fields& f, Tunnel& out);
   void tunnel_keys(const Fields& f, Tunnel& out, bool nat_t_ok);
+  // Route-based tunnels (config/routing.cpp).
+  void tunnel_inside(const Fields& f, Tunnel& out);
+  void tunnel_inside_interface(const Fields& f, Tunnel& out);
+  void tunnel_inside_covered(const Fields& f, const Tunnel& out);
+  void tunnel_bgp(const Fields& f, Tunnel& out);
+  void tunnel_bgp_neighbours(const Fields& bf, const Tunnel& t, Tunnel::Bgp& out);
+  void tunnel_bgp_timers(const Fields& bf, Tunnel::Bgp& out);
+  void routing(const Value& v, RoutingConfig& out);
+  void bgp(const Value& v, BgpConfig& out);
+  void bgp_announce(const Value& v, BgpConfig& out);
+  void bgp_bfd(const Value& v, BgpConfig& out);
+  // After every section: the routes into tunnels, the default router ID, what BGP leaves unused.
+  void check_route_tunnels();
+  void check_bgp();
   void cidrs(const Fields& f, std::string_view key, std::vector<IpPrefix>& out, bool remote,
              const std::string& tunnel_name);
   void static_sa(const Value& v, StaticSa& out, esp::Direction dir);
@@ -350,6 +372,17 @@ class Parser {
     Value at;
   };
   std::vector<RemoteCidr> remote_cidrs_;
+  // Route-based tunnels: the inside prefixes and interface names seen, the routes into tunnels.
+  std::vector<SeenPrefix> inside_prefixes_;
+  std::map<std::string, int, std::less<>> inside_names_;
+  struct RouteTunnel {
+    std::optional<IpPrefix> prefix;  // absent when it was bad
+    std::string tunnel;
+    Value at;  // the tunnel key
+  };
+  std::vector<RouteTunnel> route_tunnels_;
+  std::optional<Value> bgp_at_;  // the top-level bgp section, when given
+  std::vector<Value> tunnel_bgp_values_;
   std::map<std::string, size_t, std::less<>> peer_of_tunnel_;  // peer index, as listed
   std::vector<Named> psk_refs_;
   std::optional<Value> first_ike_;        // tunnels[i].ike of the first IKE tunnel

@@ -19,23 +19,38 @@ std::string algorithm_list() {
 }  // namespace
 
 void Parser::tunnel(const Value& v, Tunnel& out) {
-  auto f = map(v, {"name",  "local",      "remote",      "local_cidrs", "remote_cidrs",
-                   "nat_t", "local_port", "remote_port", "esn",         "replay_window",
-                   "df",    "dscp",       "ecn",         "ttl",         "mtu",
-                   "mss",   "lanes",      "peer_kind",   "static_sa",   "ike"});
+  auto f = map(v, {"name",         "local",
+                   "remote",       "local_cidrs",
+                   "remote_cidrs", "nat_t",
+                   "local_port",   "remote_port",
+                   "esn",          "replay_window",
+                   "df",           "dscp",
+                   "ecn",          "ttl",
+                   "mtu",          "mss",
+                   "lanes",        "peer_kind",
+                   "static_sa",    "ike",
+                   "inside",       "inside_interface",
+                   "bgp"});
   if (!f) return;
   tunnel_name(*f, out);
   bool local_ok = false;
   const Interface* local_iface = tunnel_local(*f, out, local_ok);
   tunnel_remote(*f, out, local_ok);
+  tunnel_inside(*f, out);
+  // A route-based tunnel's remote_cidrs are traffic selectors only (routes decide what enters
+  // it): they may be 0.0.0.0/0, shared with other route-based tunnels and with routes.
+  const bool route_based = f->get("inside").has_value();
   cidrs(*f, "local_cidrs", out.local_cidrs, false, out.name);
-  cidrs(*f, "remote_cidrs", out.remote_cidrs, true, out.name);
+  cidrs(*f, "remote_cidrs", out.remote_cidrs, !route_based, out.name);
+  tunnel_inside_covered(*f, out);
+  tunnel_inside_interface(*f, out);
   const bool nat_t_ok = tunnel_nat_t(*f, out);
   tunnel_outer_header(*f, out, local_ok);
   tunnel_sizes(*f, out, local_iface);
   tunnel_keys(*f, out, nat_t_ok);
   tunnel_peer_kind(*f, out);
   tunnel_lanes(*f, out);
+  tunnel_bgp(*f, out);
 }
 
 // peer_kind: espgw | other (default). Only an espgw peer can key and receive lanes.
@@ -120,8 +135,10 @@ void Parser::tunnel_remote(const Fields& f, Tunnel& out, bool local_ok) {
               return std::any_of(i.addresses.begin(), i.addresses.end(),
                                  [&](const IpPrefix& p) { return p.contains(*a); });
             });
-        const bool routed = std::any_of(config_.routes.begin(), config_.routes.end(),
-                                        [&](const Route& r) { return r.prefix.contains(*a); });
+        // A route into a tunnel does not carry the tunnel's own outer packets.
+        const bool routed =
+            std::any_of(config_.routes.begin(), config_.routes.end(),
+                        [&](const Route& r) { return r.tunnel.empty() && r.prefix.contains(*a); });
         if (!connected && !routed) {
           error(*x, "no route to the peer (add a route or a connected address) " +
                         quote(x->node.Scalar()));

@@ -100,7 +100,7 @@ TEST(ConfigKeys, UnknownKeyDeepInside) {
                "tunnels[0].time_to_live",
                "unknown key \"time_to_live\" (expected one of: name local remote local_cidrs "
                "remote_cidrs nat_t local_port remote_port esn replay_window df dscp ecn ttl mtu "
-               "mss lanes peer_kind static_sa ike)");
+               "mss lanes peer_kind static_sa ike inside inside_interface bgp)");
   expect_error(with("  workers: 2\n", "  workers: 2\n  worker: 3\n"), "worker:", "dataplane.worker",
                "unknown key \"worker\" (did you mean \"workers\"?)");
 }
