@@ -1,7 +1,9 @@
 // import-aws: an AWS Site-to-Site VPN connection's configuration, as the console downloads it for
 // the vendor "Generic" (text) or as the API's CustomerGatewayConfiguration (XML), into an espgw
-// config with both tunnels grouped in one peer. Both formats fill the same AwsConnection; the
-// conversion does not care which it came from.
+// config. A static-routing connection's two tunnels become one peer (failover); a dynamic-routing
+// (BGP) connection's become route-based tunnels, each with its BGP neighbour, and a top-level
+// `bgp` that announces the local CIDRs: both tunnels carry traffic (ECMP). Both formats fill the
+// same AwsConnection; the conversion does not care which it came from.
 //
 // This file is the driver and the YAML it writes; aws_vpn.h lists the files that read the two
 // formats and convert a tunnel.
@@ -71,14 +73,18 @@ class TunnelWriter {
     y_.line(4, "local: " + local.to_string(),
             nat ? "the WAN port's address (NAT: the EIP maps onto it)" : "");
     std::string inside;
-    if (!t_.from->inside_cgw.value.empty()) {
+    if (!t_.bgp && !t_.from->inside_cgw.value.empty()) {
       inside = " (inside: " + t_.from->inside_cgw.value + ", for BGP only)";
     }
     y_.line(4, "remote: " + t_.vgw.to_string(),
             "tunnel " + std::to_string(t_.from->number) + "'s outside address" + inside,
             at("outside.vgw"));
-    y_.line(4, "local_cidrs: " + prefix_list(local_cidrs));
-    y_.line(4, "remote_cidrs: " + prefix_list(remote));
+    if (t_.bgp) {
+      bgp();
+    } else {
+      y_.line(4, "local_cidrs: " + prefix_list(local_cidrs));
+      y_.line(4, "remote_cidrs: " + prefix_list(remote));
+    }
     y_.line(4, std::string("nat_t: ") + (nat ? "true" : "false"),
             nat ? "behind a NAT (an Elastic IP): ESP in UDP 4500" : "no NAT between us and AWS");
     if (t_.clear_df) y_.line(4, "df: clear", "AWS: clear the Don't Fragment bit", at("clear_df"));
@@ -93,6 +99,44 @@ class TunnelWriter {
   Origin at(std::string_view key) const {
     const Field* f = t_.from->get(key);
     return f ? Origin{source_, f->line, f->where} : o_;
+  }
+
+  // A route-based tunnel: any-to-any selectors (what AWS negotiates for a BGP connection), the
+  // inside address(es) and the BGP neighbour.
+  void bgp() {
+    const Tunnel::Bgp& b = *t_.bgp;
+    std::vector<std::string> any, inside, neighbours;
+    for (const auto& in : b.inside) {
+      any.push_back(in.address.is_v4() ? "0.0.0.0/0" : "\"::/0\"");
+      inside.push_back(in.address.is_v4() ? in.to_string() : yaml_quote(in.to_string()));
+    }
+    for (const auto& n : b.neighbours)
+      neighbours.push_back(n.is_v4() ? n.to_string() : yaml_quote(n.to_string()));
+    auto list = [](const std::vector<std::string>& v) {
+      std::string s;
+      for (const auto& x : v)
+        s += (s.empty() ? "" : ", ") + x;
+      return "[" + s + "]";
+    };
+    y_.line(4, "local_cidrs: " + list(any),
+            "route-based: BGP's routes decide what enters the tunnel");
+    y_.line(4, "remote_cidrs: " + list(any), "the selectors AWS negotiates with BGP");
+    const Field& in = t_.from->inside_cgw.line ? t_.from->inside_cgw : t_.from->inside6_cgw;
+    y_.line(4, "inside: " + list(inside), "AWS: Inside IP Addresses, Customer Gateway",
+            Origin{source_, in.line, in.where});
+    y_.line(4, "bgp:");
+    const Field& asn = t_.from->vgw_asn;
+    y_.line(6, "remote_asn: " + std::to_string(b.remote_asn), "AWS: the Amazon side's ASN",
+            Origin{source_, asn.line, asn.where});
+    const Field& nb = t_.from->neighbour.line ? t_.from->neighbour : t_.from->inside_vgw;
+    y_.line(6, "neighbours: " + list(neighbours), "AWS's inside address",
+            Origin{source_, nb.line, nb.where});
+    const Field& hold = t_.from->hold_time;
+    y_.line(6, "hold_s: " + std::to_string(b.hold_s), "AWS: BGP hold time",
+            hold.line ? Origin{source_, hold.line, hold.where} : o_);
+    y_.line(6, "keepalive_s: " + std::to_string(b.hold_s / 3), "a third of the hold time");
+    y_.line(6, "bfd: false",
+            "AWS runs no BFD: a dead tunnel's routes go when the hold time runs out");
   }
 
   void ike() {
@@ -155,6 +199,60 @@ void write_head(YamlWriter& y, const AwsConnection& c, const std::string& source
              source);
 }
 
+// The top-level bgp: section of a dynamic-routing connection: our ASN (the customer gateway's,
+// the same on both tunnels) and what we announce (the local CIDRs, at most AWS's 100).
+void write_bgp(YamlWriter& y, const std::vector<Tunnel>& tunnels, const Site& site,
+               const std::string& source, std::vector<std::string>& notes) {
+  const Tunnel::Bgp& first = *tunnels[0].bgp;
+  for (const auto& t : tunnels) {
+    if (t.bgp->local_asn != first.local_asn) {
+      aws::fail(source, *t.bgp->local_asn_from,
+                "customer gateway ASN " + std::to_string(t.bgp->local_asn) + " where " +
+                    tunnels[0].name + " has " + std::to_string(first.local_asn) +
+                    ": espgw's bgp has one ASN");
+    }
+  }
+  constexpr size_t kAwsMaxPrefixes = 100;  // AWS takes at most 100 prefixes from a gateway
+  if (site.local_cidrs.size() > kAwsMaxPrefixes) {
+    throw ImportError(source + ": " + std::to_string(site.local_cidrs.size()) +
+                      " --local-cidr: AWS accepts at most 100 prefixes from a customer gateway "
+                      "over BGP (more and it drops the session): summarise them");
+  }
+  bool v4 = false, v6 = false;
+  for (const auto& t : tunnels) {
+    for (const auto& in : t.bgp->inside)
+      (in.address.is_v4() ? v4 : v6) = true;
+  }
+  std::vector<IpPrefix> announce;
+  for (const auto& p : site.local_cidrs) {
+    const bool p4 = p.address.is_v4();
+    if (p4 ? v4 : v6) {
+      announce.push_back(p);
+      continue;
+    }
+    notes.push_back(source + ": --local-cidr " + p.to_string() +
+                    " is not announced: the connection's tunnels have no " +
+                    (p4 ? "IPv4" : "IPv6") + " inside address, and AWS takes IPv" +
+                    (p4 ? "4" : "6") + " prefixes only over an IPv" + (p4 ? "4" : "6") +
+                    " VPN connection");
+  }
+  if (announce.empty()) {
+    throw ImportError(source + ": no --local-cidr of the connection's address family to announce");
+  }
+  if (!site.remote_cidrs.empty()) {
+    notes.push_back(source +
+                    ": --remote-cidr is not used with BGP: the VPC's networks are the routes "
+                    "AWS announces");
+  }
+  const Field& asn = *first.local_asn_from;
+  y.line(0, "bgp:", "FRR's bgpd beside espgw (docs/routing.md); implies routing.fpm");
+  y.line(2, "asn: " + std::to_string(first.local_asn), "AWS: Customer Gateway ASN",
+         Origin{source, asn.line, asn.where});
+  y.line(2, "announce: " + prefix_list(announce),
+         "--local-cidr: all that AWS is sent (at most 100)");
+  y.line(2, "maximum_paths: 8", "both tunnels' routes at once (ECMP)");
+}
+
 }  // namespace
 
 Result import_aws(const std::string& text, const std::string& source, const Site& site,
@@ -167,16 +265,19 @@ Result import_aws(const std::string& text, const std::string& source, const Site
   }
   Result r;
   r.notes = c.notes;
-  if (c.bgp_line) {
+  const bool dynamic = c.bgp_line && !options.static_routing;
+  if (c.bgp_line && options.static_routing) {
     r.notes.push_back(source + ":" + std::to_string(c.bgp_line) +
-                      ": the connection uses BGP (dynamic routing); espgw routes statically: the "
+                      ": the connection uses BGP (dynamic routing); --static-routing: the "
                       "VPC's CIDRs come from --remote-cidr, and the connection needs static routes "
                       "to --local-cidr in AWS (or keep BGP on another router)");
   }
-  const std::vector<IpPrefix> remote = remote_cidrs(c, site, source);
+  const std::vector<IpPrefix> remote = dynamic ? site.remote_cidrs : remote_cidrs(c, site, source);
   std::vector<Tunnel> tunnels;
-  for (const auto& t : c.tunnels)
+  for (const auto& t : c.tunnels) {
     tunnels.push_back(aws::convert(c, t, options, r.notes));
+    if (dynamic) tunnels.back().bgp = aws::convert_bgp(c, t, r.notes);
+  }
   if (!(tunnels[0].cgw == tunnels[1].cgw)) {
     r.notes.push_back(source + ": the two tunnels name different customer gateway addresses (" +
                       tunnels[0].cgw.to_string() + ", " + tunnels[1].cgw.to_string() +
@@ -191,12 +292,25 @@ Result import_aws(const std::string& text, const std::string& source, const Site
   YamlWriter y;
   write_head(y, c, source, site, wan_fallback);
   y.blank();
+  if (dynamic) {
+    write_bgp(y, tunnels, site, source, r.notes);
+    y.blank();
+  }
   y.line(0, "tunnels:");
   for (const auto& t : tunnels) {
     TunnelWriter(y, t, source).write(local, nat, site.local_cidrs, remote);
     r.secrets[t.name] = t.psk;
   }
   y.blank();
+  if (dynamic) {
+    y.comment(0,
+              "No peers: with BGP both tunnels carry traffic (ECMP over the routes AWS announces "
+              "on each); a tunnel that dies takes its routes with it when its BGP hold time "
+              "runs out, and the other carries all.");
+    write_secrets_file(y, site);
+    y.move_into(r);
+    return r;
+  }
   y.line(0, "peers:");
   y.line(2, "- name: " + options.name + "-vpn",
          "AWS keeps one tunnel out of service now and then: traffic takes the first one up");

@@ -3,6 +3,7 @@
 //   config/import/aws_vpn_text.cpp     the "Generic" text download into an AwsConnection
 //   config/import/aws_vpn_xml.cpp      the CustomerGatewayConfiguration XML into an AwsConnection
 //   config/import/aws_vpn_convert.cpp  one tunnel's fields into espgw's values (Tunnel)
+//   config/import/aws_vpn_bgp.cpp      a dynamic-routing tunnel's BGP fields (Tunnel::Bgp)
 //   config/import/aws_vpn.cpp          import_aws: the driver and the YAML it writes
 // import.h is the interface; this header is not part of it.
 
@@ -71,7 +72,12 @@ struct AwsTunnel {
   int end_line = 0;   // text: the last line that belongs to it
   std::string where;  // "IPSec Tunnel #1" / "vpn_connection/ipsec_tunnel[1]"
   std::map<std::string, Field> f;
-  Field inside_cgw, inside_vgw;  // informational: the BGP /30s
+  Field inside_cgw, inside_vgw;    // the inside /30s: "169.254.44.2/30"
+  Field inside6_cgw, inside6_vgw;  // the IPv6 inside /126s, when the connection has them
+  // Dynamic routing (text: "#4: Border Gateway Protocol (BGP) Configuration"; XML: <bgp>).
+  Field cgw_asn, vgw_asn;  // "Customer Gateway ASN", "Virtual Private  Gateway ASN"
+  Field neighbour;         // "Neighbor IP Address" (the XML has none: the AWS inside address)
+  Field hold_time;         // "Neighbor Hold Time" / <vpn_gateway><bgp><hold_time>
   const Field* get(std::string_view key) const {
     auto it = f.find(std::string(key));
     return it == f.end() ? nullptr : &it->second;
@@ -85,7 +91,7 @@ struct AwsConnection {
   std::string vpn_id, cgw_id, vgw_id;
   std::vector<AwsTunnel> tunnels;
   std::vector<Field> static_routes;
-  int bgp_line = 0;
+  int bgp_line = 0;  // where the file says it uses BGP (dynamic routing); 0: static routing
   int last_line = 0;
   std::vector<std::string> notes;
 };
@@ -114,9 +120,22 @@ struct Tunnel {
   bool clear_df = true;
   std::string psk;
   const AwsTunnel* from = nullptr;
+  // A dynamic-routing tunnel: route-based, with its BGP neighbour (aws_vpn_bgp.cpp).
+  struct Bgp {
+    uint32_t local_asn = 0, remote_asn = 0;
+    std::vector<InterfaceAddress> inside;  // ours: "169.254.44.2/30", "fd00:44::2/126"
+    std::vector<IpAddress> neighbours;     // AWS's inside addresses
+    uint32_t hold_s = 30;
+    const Field* local_asn_from = nullptr;  // for the top-level bgp.asn's origin
+  };
+  std::optional<Bgp> bgp;
 };
 
 Tunnel convert(const AwsConnection& c, const AwsTunnel& t, const AwsOptions& o,
                std::vector<std::string>& notes);
+// The BGP side of a dynamic-routing tunnel (aws_vpn_bgp.cpp): fails with the line of a value
+// espgw cannot take, notes what it does not use.
+Tunnel::Bgp convert_bgp(const AwsConnection& c, const AwsTunnel& t,
+                        std::vector<std::string>& notes);
 
 }  // namespace espgw::import::aws

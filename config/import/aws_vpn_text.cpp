@@ -70,6 +70,8 @@ class TextParser {
         subsection_ = "outside";
       } else if (l.starts_with("inside ip addresses")) {
         subsection_ = "inside";
+      } else if (l.starts_with("inside ipv6 addresses")) {
+        subsection_ = "inside6";
       } else if (!t_ && l.starts_with("your ") && s.find(':') != std::string::npos) {
         connection_id(s);
       } else if (s.starts_with("- ") && t_ && !ended_) {
@@ -106,6 +108,7 @@ class TextParser {
     section_ = 0;
     subsection_.clear();
     static_routing_ = false;
+    bgp_ = false;
   }
 
   // "#N: ..." inside a tunnel.
@@ -113,9 +116,8 @@ class TextParser {
     section_ = s[1] - '0';
     subsection_.clear();
     static_routing_ = l.find("static rout") != std::string::npos;
-    if (l.find("border gateway protocol") != std::string::npos && c_.bgp_line == 0) {
-      c_.bgp_line = line_;
-    }
+    bgp_ = l.find("border gateway protocol") != std::string::npos;
+    if (bgp_ && c_.bgp_line == 0) c_.bgp_line = line_;
   }
 
   // "Your VPN Connection ID : vpn-..." and the gateways' IDs, before the tunnels.
@@ -151,7 +153,7 @@ class TextParser {
       if (subsection_ != "outside") return inside_address(key, label, value);
       ours = std::string("outside.") + (key == "customer gateway" ? "cgw" : "vgw");
     }
-    if (section_ == 4) return static_route(label, value);
+    if (section_ == 4) return bgp_ ? bgp_field(key, label, value) : static_route(label, value);
     if (ours.empty()) {
       c_.notes.push_back(c_.source + ":" + std::to_string(line_) + ": " + t_->where + ": \"" +
                          label + "\" is not used");
@@ -166,15 +168,47 @@ class TextParser {
     }
   }
 
-  // A gateway's address under "Inside IP Addresses" (for BGP: informational).
+  // A gateway's address under "Inside IP Addresses" (or "Inside IPv6 Addresses").
   void inside_address(const std::string& key, const std::string& label, const std::string& value) {
-    if (subsection_ != "inside") {
+    const bool v6 = subsection_ == "inside6";
+    if (subsection_ != "inside" && !v6) {
       fail(c_.source, line_,
            t_->where + ": \"" + label +
                "\" outside \"Outside IP Addresses\" or \"Inside IP Addresses\"");
     }
-    (key == "customer gateway" ? t_->inside_cgw : t_->inside_vgw) =
-        Field{value, line_, t_->where + ": Inside IP Addresses: " + label};
+    Field& f = key == "customer gateway" ? (v6 ? t_->inside6_cgw : t_->inside_cgw)
+                                         : (v6 ? t_->inside6_vgw : t_->inside_vgw);
+    once(f,
+         Field{value, line_,
+               t_->where + (v6 ? ": Inside IPv6 Addresses: " : ": Inside IP Addresses: ") + label});
+  }
+
+  // Under "#4: Border Gateway Protocol (BGP) Configuration": the ASNs, the neighbour, the hold
+  // time. AWS writes "Virtual Private  Gateway ASN" with two blanks (label_of makes them one).
+  void bgp_field(const std::string& key, const std::string& label, const std::string& value) {
+    Field* f = nullptr;
+    if (key == "customer gateway asn") f = &t_->cgw_asn;
+    if (key == "virtual private gateway asn" || key == "transit gateway asn") f = &t_->vgw_asn;
+    if (key == "neighbor ip address" || key == "neighbour ip address") f = &t_->neighbour;
+    if (key == "neighbor hold time" || key == "bgp hold time" || key == "hold time") {
+      f = &t_->hold_time;
+    }
+    if (!f) {
+      c_.notes.push_back(c_.source + ":" + std::to_string(line_) + ": " + t_->where + ": \"" +
+                         label + "\" is not used");
+      return;
+    }
+    if (value.empty()) fail(c_.source, line_, t_->where + ": \"" + label + "\" has no value");
+    once(*f, Field{value, line_, t_->where + ": BGP: " + label});
+  }
+
+  // Sets `f` to `v` unless the tunnel already has it.
+  void once(Field& f, Field v) {
+    if (f.line) {
+      fail(c_.source, line_,
+           v.where + ": given twice (first at line " + std::to_string(f.line) + ")");
+    }
+    f = std::move(v);
   }
 
   // Under #4: a static route's prefix; next hop and BGP options are not used for static routing
@@ -194,6 +228,7 @@ class TextParser {
   int section_ = 0;         // the "#N:" heading inside a tunnel
   std::string subsection_;  // "outside" / "inside" under #3
   bool static_routing_ = false;
+  bool bgp_ = false;    // under "#4: Border Gateway Protocol (BGP) Configuration"
   bool ended_ = false;  // "Additional Notes": no more tunnel content
 };
 

@@ -75,12 +75,39 @@ std::vector<std::string> known_elements() {
         "customer_gateway/tunnel_inside_address/network_cidr",
         "vpn_gateway/tunnel_inside_address/ip_address",
         "vpn_gateway/tunnel_inside_address/network_mask",
-        "vpn_gateway/tunnel_inside_address/network_cidr", "customer_gateway/bgp/asn",
+        "vpn_gateway/tunnel_inside_address/network_cidr",
+        "customer_gateway/tunnel_inside_ipv6_address/ip_address",
+        "customer_gateway/tunnel_inside_ipv6_address/prefix_length",
+        "vpn_gateway/tunnel_inside_ipv6_address/ip_address",
+        "vpn_gateway/tunnel_inside_ipv6_address/prefix_length", "customer_gateway/bgp/asn",
         "customer_gateway/bgp/hold_time", "vpn_gateway/bgp/asn", "vpn_gateway/bgp/hold_time",
         "ipsec/fragmentation_before_encryption"}) {
     known.push_back(k);
   }
   return known;
+}
+
+// The text of the element at `path` below `e` as a Field, or an empty Field.
+Field leaf(const XmlElement& e, const std::string& path, const std::string& source,
+           const std::string& where) {
+  const XmlElement* x = find_path(e, path, source, where);
+  if (!x) return {};
+  if (!x->children.empty()) fail(source, x->line, where + "/" + path + ": expected a value");
+  const std::string v = trim(x->text);
+  if (v.empty()) fail(source, x->line, where + "/" + path + ": empty");
+  return Field{v, x->line, where + "/" + path};
+}
+
+// An inside address with its prefix length ("169.254.44.2/30"), from <ip_address> and
+// <network_cidr> (IPv4) or <prefix_length> (IPv6).
+Field inside(const XmlElement& e, const std::string& base, const char* length,
+             const std::string& source, const std::string& where) {
+  Field f = leaf(e, base + "/ip_address", source, where);
+  if (f.line == 0) return f;
+  const Field len = leaf(e, base + "/" + length, source, where);
+  if (len.line) f.value.append("/").append(len.value);
+  f.where = where + "/" + base;
+  return f;
 }
 
 // <ipsec_tunnel> number `number`.
@@ -100,16 +127,17 @@ AwsTunnel read_tunnel(const XmlElement& e, int number, const std::string& source
     if (v.empty()) fail(source, x->line, t.where + "/" + k.element + ": empty");
     t.f[k.key] = Field{v, x->line, t.where + "/" + k.element};
   }
-  for (const char* who : {"customer_gateway", "vpn_gateway"}) {
-    const std::string base = std::string(who) + "/tunnel_inside_address/";
-    const XmlElement* ip = find_path(e, base + "ip_address", source, t.where);
-    const XmlElement* len = find_path(e, base + "network_cidr", source, t.where);
-    if (ip) {
-      Field f{trim(ip->text), ip->line, t.where + "/" + base};
-      if (len) f.value.append("/").append(trim(len->text));
-      (std::string(who) == "customer_gateway" ? t.inside_cgw : t.inside_vgw) = f;
-    }
-  }
+  const std::string cgw = "customer_gateway", vgw = "vpn_gateway";
+  t.inside_cgw = inside(e, cgw + "/tunnel_inside_address", "network_cidr", source, t.where);
+  t.inside_vgw = inside(e, vgw + "/tunnel_inside_address", "network_cidr", source, t.where);
+  t.inside6_cgw = inside(e, cgw + "/tunnel_inside_ipv6_address", "prefix_length", source, t.where);
+  t.inside6_vgw = inside(e, vgw + "/tunnel_inside_ipv6_address", "prefix_length", source, t.where);
+  // Dynamic routing: <bgp> under each gateway. The neighbour is AWS's inside address; the hold
+  // time AWS's (the customer gateway's is the same in every download seen).
+  t.cgw_asn = leaf(e, cgw + "/bgp/asn", source, t.where);
+  t.vgw_asn = leaf(e, vgw + "/bgp/asn", source, t.where);
+  t.hold_time = leaf(e, vgw + "/bgp/hold_time", source, t.where);
+  if (t.hold_time.line == 0) t.hold_time = leaf(e, cgw + "/bgp/hold_time", source, t.where);
   return t;
 }
 
@@ -130,8 +158,10 @@ AwsConnection parse_xml_connection(const std::string& text, const std::string& s
   const std::string rw = "vpn_connection";
   if (const auto* e = child(root, "customer_gateway_id", source, rw)) c.cgw_id = trim(e->text);
   if (const auto* e = child(root, "vpn_gateway_id", source, rw)) c.vgw_id = trim(e->text);
+  bool static_attr = false;
   if (const auto* e = child(root, "vpn_connection_attributes", source, rw)) {
-    if (trim(e->text) != "NoBGPVPNConnection") c.bgp_line = e->line;
+    static_attr = trim(e->text) == "NoBGPVPNConnection";
+    if (!static_attr) c.bgp_line = e->line;
   }
   const std::vector<std::string> known = known_elements();
   for (const auto& e : root.children) {
@@ -148,6 +178,10 @@ AwsConnection parse_xml_connection(const std::string& text, const std::string& s
     }
     AwsTunnel t = read_tunnel(e, static_cast<int>(c.tunnels.size()) + 1, source);
     note_unknown(e, "", known, c);
+    // Without <vpn_connection_attributes>NoBGPVPNConnection, <bgp> says dynamic routing.
+    if (c.bgp_line == 0 && !static_attr && (t.cgw_asn.line || t.vgw_asn.line)) {
+      c.bgp_line = t.cgw_asn.line ? t.cgw_asn.line : t.vgw_asn.line;
+    }
     c.tunnels.push_back(std::move(t));
   }
   c.last_line = root.line;

@@ -28,16 +28,24 @@ constexpr int kExitUsage = 2;
 
 const char* const kUsage = R"(usage:
   espgwctl import-aws FILE [-o OUT.yaml] [--secrets OUT.secrets.yaml] [SITE] [--name NAME]
-                           [--ike-version 1|2]
+                           [--ike-version 1|2] [--frr-dir DIR] [--static-routing]
   espgwctl import-ipsec-conf FILE [--secrets ipsec.secrets] [-o OUT.yaml]
                            [--secrets-out OUT.secrets.yaml] [SITE]
-  espgwctl mesh --regions FILE -o DIR [--static-sas] [--secrets-dir DIR] [--lanes N]
+  espgwctl mesh --regions FILE -o DIR [--static-sas] [--secrets-dir DIR] [--lanes N] [--bgp]
 
 import-aws reads an AWS Site-to-Site VPN connection's configuration as the console downloads it
 (vendor "Generic", the text file) or the CustomerGatewayConfiguration XML; import-ipsec-conf reads
 strongSwan's ipsec.conf (with its includes) and ipsec.secrets (default: the one beside FILE).
 Both write an espgw config (stdout without -o) and its pre-shared keys in a separate secrets file,
 mode 0600 (default: OUT with .secrets.yaml); they note on stderr whatever they do not carry over.
+
+import-aws and dynamic routing (BGP): a download whose tunnels have BGP gives route-based tunnels
+(inside addresses, selectors 0.0.0.0/0), a BGP neighbour on each (AWS's ASN, inside address and
+hold time) and a top-level bgp: that announces the --local-cidr prefixes (at most 100); both
+tunnels carry traffic (ECMP), so no peer. docs/routing.md.
+  --frr-dir DIR             also write FRR's zebra.conf, bgpd.conf and bfdd.conf there, as
+                            espgw-up renders them from the config
+  --static-routing          treat a BGP download as static: one peer, --remote-cidr required
 
 SITE, this gateway's own side, which the files do not describe:
   --wan-interface DEVARGS   the DPDK device that carries the tunnels, e.g. 0000:00:06.0
@@ -58,6 +66,9 @@ mesh writes DIR/REGION.yaml for every region of FILE (and DIR/REGION.secrets.yam
   --secrets-dir DIR         where the secrets files will be installed (default /etc/espgw)
   --lanes N                 lanes of every tunnel, 1 to 64 (default: the file's defaults.lanes,
                             else 1); more than 1 needs IKE and NAT-T (docs/lanes.md)
+  --bgp                     route-based tunnels with BGP and BFD between the regions: each
+                            region its private ASN (64512 + its index) announcing its CIDRs,
+                            inside /30s from 169.254.0.0/16 (docs/routing.md)
 )";
 
 struct Usage : std::runtime_error {
@@ -214,6 +225,9 @@ struct Args {
   std::string name = "aws";
   std::optional<int> ike_version;
   bool static_sas = false;
+  bool static_routing = false;
+  bool bgp = false;
+  std::string frr_dir;
   unsigned lanes = 0;
   Site site;
 };
@@ -244,6 +258,12 @@ Args parse_args(int argc, char** argv) {
       a.secrets_dir = value();
     } else if (arg == "--static-sas") {
       a.static_sas = true;
+    } else if (arg == "--static-routing") {
+      a.static_routing = true;
+    } else if (arg == "--bgp") {
+      a.bgp = true;
+    } else if (arg == "--frr-dir") {
+      a.frr_dir = value();
     } else if (arg == "--lanes") {
       a.lanes = static_cast<unsigned>(number_arg(arg, value(), 1, 64));
     } else if (arg == "--name") {
@@ -290,14 +310,14 @@ int run(int argc, char** argv) {
     if (a.regions.empty() || a.out.empty() || !a.positional.empty()) {
       throw Usage(
           "usage: espgwctl mesh --regions FILE -o DIR [--static-sas] [--secrets-dir DIR] "
-          "[--lanes N]");
+          "[--lanes N] [--bgp]");
     }
     if (a.secrets_dir.empty() || a.secrets_dir[0] != '/') {
       throw Usage("--secrets-dir: an absolute path, got \"" + a.secrets_dir + "\"");
     }
     std::filesystem::create_directories(a.out);
     const auto configs = generate_mesh(read_all(a.regions), a.regions,
-                                       MeshOptions{a.static_sas, a.secrets_dir, a.lanes});
+                                       MeshOptions{a.static_sas, a.secrets_dir, a.lanes, a.bgp});
     for (const auto& mc : configs) {
       const std::string out = (std::filesystem::path(a.out) / (mc.region + ".yaml")).string();
       const std::string secrets =
@@ -311,6 +331,8 @@ int run(int argc, char** argv) {
     return kExitOk;
   }
   const bool aws = a.command == "import-aws";
+  if (!a.frr_dir.empty())
+    throw Usage("--frr-dir: not built yet (FRR's renderer, config/frr_conf.h)");
   if (a.positional.size() != 1) {
     throw Usage(
         aws ? "usage: espgwctl import-aws FILE [-o OUT.yaml] [--secrets OUT.secrets.yaml] ..."
@@ -329,7 +351,8 @@ int run(int argc, char** argv) {
   if (a.site.secrets_file[0] != '/') throw Usage("--secrets-file: an absolute path");
   Result r;
   if (aws) {
-    r = import_aws(read_all(file), file, a.site, AwsOptions{a.name, a.ike_version});
+    r = import_aws(read_all(file), file, a.site,
+                   AwsOptions{a.name, a.ike_version, a.static_routing});
   } else {
     std::string secrets = a.secrets;
     if (secrets.empty()) {

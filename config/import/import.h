@@ -71,6 +71,8 @@ struct Result {
 struct AwsOptions {
   std::string name = "aws";        // tunnels NAME-tunnel1/2, peer NAME-vpn
   std::optional<int> ike_version;  // overrides the file's
+  // A dynamic-routing (BGP) download as if static: one peer, the VPC's CIDRs from remote_cidrs.
+  bool static_routing = false;
 };
 Result import_aws(const std::string& text, const std::string& source, const Site& site,
                   const AwsOptions& options);
@@ -89,6 +91,9 @@ struct MeshOptions {
   // Lanes of every tunnel (docs/lanes.md); 0: the regions file's defaults.lanes, else 1. More
   // than 1 needs IKE and NAT-T and marks every tunnel peer_kind: espgw.
   unsigned lanes = 0;
+  // Route-based tunnels with BGP and BFD (docs/routing.md): region i's ASN 64512 + i announces
+  // its CIDRs; each pair's tunnels share an inside /30 from 169.254.0.0/16.
+  bool bgp = false;
 };
 struct MeshConfig {
   std::string region;

@@ -9,6 +9,11 @@
 //       public_address: 203.0.113.10    # its Elastic IP (default: the WAN address)
 //       vpc_cidr: 10.1.0.0/16           # or vpc_cidrs: [...]
 //       workers: 2                      # this region's (default: the defaults' workers)
+//
+// With --bgp the tunnels are route-based (docs/routing.md): each region runs BGP as private ASN
+// 64512 + its index and announces its CIDRs; each pair of regions shares an inside /30 from
+// 169.254.8.0 on (the first region .1, the second .2), whatever the lanes; BFD on every
+// neighbour, as both ends are espgw.
 
 #include <sys/random.h>
 #include <yaml-cpp/yaml.h>
@@ -324,6 +329,20 @@ std::string static_sa(uint32_t spi, const std::string& algorithm, const std::vec
   return "{spi: " + hex(spi_bytes) + ", algorithm: " + algorithm + ", key: " + hex(key) + "}";
 }
 
+// Region i's inside address towards region j (--bgp): the pair's /30 counts up from 169.254.8.0
+// (AWS reserves 169.254.0.0/30 to 169.254.5.0/30 and 169.254.169.252/30 for VPN inside CIDRs;
+// 169.254.169.254 is EC2's metadata address), the region listed first .1, the other .2.
+constexpr uint32_t kInsideBase = 0xa9fe0800;   // 169.254.8.0
+constexpr uint32_t kInsideLimit = 0xa9fea900;  // 169.254.169.0
+constexpr uint32_t kFirstAsn = 64512;          // RFC 6996's private 16-bit ASNs
+
+InterfaceAddress inside_of(size_t i, size_t j, size_t n) {
+  const size_t a = std::min(i, j), b = std::max(i, j);
+  const size_t pair = a * n - a * (a + 1) / 2 + (b - a - 1);  // (0,1) 0, (0,2) 1, ...
+  const uint32_t base = kInsideBase + static_cast<uint32_t>(4 * pair);
+  return InterfaceAddress{IpAddress::v4(base + (i < j ? 1 : 2)), 30};
+}
+
 // The configs of a mesh of `regions`, one a region.
 class MeshWriter {
  public:
@@ -352,6 +371,12 @@ class MeshWriter {
     y.blank();
     write_site(y, me.site, me.wan, false, "", source_);
     y.blank();
+    if (options_.bgp) {
+      y.line(0, "bgp:", "FRR's bgpd and bfdd beside espgw (docs/routing.md)");
+      y.line(2, "asn: " + std::to_string(kFirstAsn + i), "private: 64512 + the region's index");
+      y.line(2, "announce: " + prefix_list(me.cidrs), "this region's CIDRs");
+      y.blank();
+    }
     y.line(0, "tunnels:");
     for (size_t j = 0; j < n; ++j) {
       if (i != j) tunnel(y, i, j);
@@ -382,14 +407,28 @@ class MeshWriter {
            Origin{source_, peer.line, "region " + peer.name});
     y.line(4, "local: " + me.wan.address.to_string());
     y.line(4, "remote: " + peer.public_address.to_string());
-    y.line(4, "local_cidrs: " + prefix_list(me.cidrs));
-    y.line(4, "remote_cidrs: " + prefix_list(peer.cidrs));
+    if (options_.bgp) {
+      const size_t n = regions_.size();
+      y.line(4, "local_cidrs: [0.0.0.0/0]", "route-based: BGP's routes decide what enters");
+      y.line(4, "remote_cidrs: [0.0.0.0/0]");
+      y.line(4, "inside: [" + inside_of(i, j, n).to_string() + "]",
+             "the pair's /30; region " + peer.name + " has the other address");
+      y.line(4, "bgp: {remote_asn: " + std::to_string(kFirstAsn + j) + ", neighbours: [" +
+                    inside_of(j, i, n).address.to_string() + "], bfd: true}");
+    } else {
+      y.line(4, "local_cidrs: " + prefix_list(me.cidrs));
+      y.line(4, "remote_cidrs: " + prefix_list(peer.cidrs));
+    }
     y.line(4, std::string("nat_t: ") + (nat ? "true" : "false"));
     if (defaults_.mss) y.line(4, "mss: " + std::to_string(*defaults_.mss));
     if (defaults_.lanes > 1) {
       y.line(4, "lanes: " + std::to_string(defaults_.lanes),
              "each lane its own IKE_SA, CHILD_SA and outer flow (docs/lanes.md)");
-      y.line(4, "peer_kind: espgw", "lanes need an espgw gateway at both ends");
+    }
+    if (defaults_.lanes > 1 || options_.bgp) {
+      y.line(4, "peer_kind: espgw",
+             defaults_.lanes > 1 ? "lanes need an espgw gateway at both ends"
+                                 : "an espgw gateway at both ends: BFD");
     }
     if (options_.static_sas) {
       y.line(4, "static_sa:");
@@ -445,6 +484,21 @@ std::vector<MeshConfig> generate_mesh(const std::string& regions_yaml, const std
   for (size_t i = 0; i < list.size(); ++i)
     regions.push_back(read_region(rd, list[i], i, defaults, options, names));
   check_overlaps(regions, source);
+  if (options.bgp) {
+    const size_t n = regions.size();
+    if (kInsideBase + 4 * (n * (n - 1) / 2) > kInsideLimit) {
+      throw ImportError(source + ": " + std::to_string(n) + " regions: --bgp has inside /30s for " +
+                        std::to_string((kInsideLimit - kInsideBase) / 4) +
+                        " pairs (169.254.8.0 to 169.254.168.255), fewer regions please");
+    }
+    for (const auto& r : regions) {
+      if (r.cidrs.size() > 100) {
+        throw ImportError(source + ":" + std::to_string(r.line) + ": region " + r.name + ": " +
+                          std::to_string(r.cidrs.size()) +
+                          " CIDRs: bgp.announce takes at most 100");
+      }
+    }
+  }
   const MeshWriter writer(regions, defaults, options, source);
   std::vector<MeshConfig> out;
   for (size_t i = 0; i < regions.size(); ++i)
