@@ -60,6 +60,14 @@ ESP_PROPOSALS = "aes256-sha256-modp2048, aes128-sha256-modp2048, aes128-sha1-mod
 
 # The lab's networks.
 INET_AWS, INET_CGW = "198.51.100.1", "203.0.113.1"
+# espgw as the customer gateway runs as on EC2: its WAN port has a private address behind a 1:1
+# NAT to the sample's customer gateway address (its Elastic IP), as in tests/ike/ike_lab.py.
+CGW_PRIVATE, INET_PRIVATE = "172.31.1.10", "172.31.1.1"
+EIP_NAT = f"""table ip eip {{
+  chain pre {{ type nat hook prerouting priority -100; ip daddr {CGW_OUTSIDE} dnat to {CGW_PRIVATE}; }}
+  chain post {{ type nat hook postrouting priority 100; ip saddr {CGW_PRIVATE} snat to {CGW_OUTSIDE}; }}
+}}
+"""
 VPC_CIDR, VPC_GW, VPC_HOST = "10.20.0.0/16", "10.20.1.1", "10.20.1.10"
 ONPREM_CIDR, ONPREM_GW, ONPREM_HOST = "172.16.0.0/16", "172.16.1.1", "172.16.1.10"
 
@@ -226,9 +234,10 @@ class AwsPeerLab(labkit_lab.Lab):
     prefix = "awsp"
     mac_prefix = "02:1a:a3:00:00"
 
-    def __init__(self, espgw_cgw=False):
+    def __init__(self, espgw_cgw=False, build=None, plugin=None):
         super().__init__(say=say)
         self.espgw_cgw = espgw_cgw
+        self.build, self.plugin = build, plugin  # espgw's (stack_lab.Stack reads them)
         self.net.declare("vpc", "aws", "inet", "cgw", "onprem")
         # veth ends (labkit.netns.short_name: "aws1" -> "a1"): 1 is a router's LAN, 2 its WAN
         for end in ("vpc", "aws1", "aws2", "inet1", "inet2", "cgw2", "cgw1", "prem"):
@@ -254,16 +263,18 @@ class AwsPeerLab(labkit_lab.Lab):
         self.sh("aws", "ip", "route", "add", "203.0.113.0/24", "via", INET_AWS)
         net.router("aws")
         net.address("inet", "inet1", f"{INET_AWS}/24")
-        net.address("inet", "inet2", f"{INET_CGW}/24")
         net.router("inet")
         if self.espgw_cgw:
+            net.address("inet", "inet2", f"{INET_PRIVATE}/24")
+            self.sh("inet", "nft", "-f", "-", stdin=EIP_NAT)
             for end in ("cgw1", "cgw2"):
                 net.gateway_port("cgw", end)
-        else:
-            net.address("cgw", "cgw1", f"{ONPREM_GW}/24")
-            net.address("cgw", "cgw2", f"{CGW_OUTSIDE}/24")
-            self.sh("cgw", "ip", "route", "add", "198.51.100.0/24", "via", INET_CGW)
-            net.router("cgw")
+            return self
+        net.address("inet", "inet2", f"{INET_CGW}/24")
+        net.address("cgw", "cgw1", f"{ONPREM_GW}/24")
+        net.address("cgw", "cgw2", f"{CGW_OUTSIDE}/24")
+        self.sh("cgw", "ip", "route", "add", "198.51.100.0/24", "via", INET_CGW)
+        net.router("cgw")
         return self
 
     def ports(self, gw):
@@ -290,7 +301,7 @@ class AwsPeerLab(labkit_lab.Lab):
 def check_established(lab, router, timeout):
     """router's CHILD_SA installed and its BGP session Established; the CHILD_SA."""
     child = wait_for(f"{router.name}'s CHILD_SA", router.child_sa, timeout)
-    wait_for(f"{router.name}'s BGP session to {router.neighbour} Established",
+    wait_for(f"{router.name}'s BGP session to {ip_of(router.neighbour)} Established",
              lambda: router.bgp_state() == "Established", timeout)
     return child
 
