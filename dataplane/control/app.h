@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "dataplane/control/fpm_listener.h"
 #include "dataplane/control/lane_watch.h"
 #include "dataplane/control/liveness.h"
 #include "dataplane/control/neighbour_manager.h"
@@ -75,6 +76,7 @@ class App {
   void create_rings(uint32_t workers);
   void load_tables(uint32_t workers);  // the Model from the config, its first snapshot
   void start_neighbours();             // the static neighbours, published
+  void start_fpm();                    // routing.fpm: the FPM listener (fpm.cpp)
   void launch_workers(uint32_t workers);
   void log_started(uint32_t workers) const;
 
@@ -119,6 +121,11 @@ class App {
   // Builds and publishes the tables from the Model as it is (generation + 1); false, logged, when
   // the build fails. Under lock_.
   bool republish(const char* what, uint64_t now);
+  // fpm.cpp: zebra's routes. Once a loop turn: what the FPM connection brought, as one
+  // transaction; the grace period and the stale sweep.
+  void check_fpm();
+  void follow_inside_ifindex();       // lock_ held
+  nlohmann::json fpm_status() const;  // lock_ held
   // Now on the clock the workers stamp SAs with (TSC based), in ns.
   uint64_t dataplane_now_ns() const;
 
@@ -154,6 +161,20 @@ class App {
   LaneWatch lane_watch_{0};  // lock_ held
   uint64_t next_lane_check_ms_ = 0;
   uint64_t started_ns_ = 0;
+  std::unique_ptr<FpmListener> fpm_;  // null without routing.fpm
+  std::unique_ptr<FpmGrace> fpm_grace_;
+  std::vector<routing::RouteEvent> fpm_events_;  // one turn's
+  uint64_t fpm_ifindex_generation_ = ~uint64_t{0};
+  struct FpmApplyCounters {
+    uint64_t transactions = 0;
+    uint64_t transactions_failed = 0;  // the build refused the turn's changes (logged)
+    uint64_t events_applied = 0;
+    uint64_t routes_unresolved = 0;     // an add none of whose next hops resolved: not installed
+    uint64_t next_hops_unresolved = 0;  // next hops of adds that did not resolve
+    uint64_t swept_stale = 0;           // routes a reconnect's dump did not name again
+    uint64_t cleared_after_grace = 0;   // routes removed when the grace period ended
+  };
+  FpmApplyCounters fpm_counters_;
 };
 
 }  // namespace espgw::dp

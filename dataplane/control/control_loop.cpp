@@ -61,6 +61,7 @@ int App::run() {
     check_peers();
     check_liveness();
     check_lanes();
+    check_fpm();
     // --max-packets: stop once the packets are handled and the workers have taken what this
     // thread queued for them in return (gratuitous ARPs, ARP requests, released packets); each
     // worker flushes its TX queues on its way out.

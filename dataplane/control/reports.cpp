@@ -4,7 +4,9 @@
 
 #include <rte_ethdev.h>
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,7 +42,8 @@ json App::status() {
           {"tunnels", model_->tunnels().size()},
           {"inbound_sas", model_->inbound().size()},
           {"outbound_sas", model_->outbound().size()},
-          {"packets", handled_packets()}};
+          {"packets", handled_packets()},
+          {"fpm", fpm_status()}};
 }
 
 json App::port_counters() {
@@ -271,25 +274,124 @@ json App::tunnel_list() {
   return out;
 }
 
+namespace {
+
+// An FPM route's next hops as resolved now, with each ECMP member's bucket count (as the build
+// makes them: a member that does not resolve hands its buckets to the others).
+json fpm_next_hops(const Model& m, const HopResolver& resolver, const IpPrefix& prefix,
+                   const FpmRoute& r, bool* resolved) {
+  json out = json::array();
+  const EcmpState* st = m.fpm().ecmp(prefix);
+  const std::vector<routing::NextHop>& hops = st ? st->slots : r.hops;
+  std::optional<LaneMap> map;
+  if (st) map = st->map;
+  std::vector<std::optional<ResolvedHop>> res;
+  for (size_t i = 0; i < hops.size(); ++i) {
+    const bool named = st ? map->up(static_cast<uint32_t>(i)) : true;
+    res.push_back(named ? resolver.resolve(hops[i]) : std::nullopt);
+    if (st && named && !res.back()) map->set_up(static_cast<uint32_t>(i), false);
+  }
+  const auto loads = map ? map->load() : std::array<uint32_t, kMaxLanes>{};
+  *resolved = false;
+  for (size_t i = 0; i < hops.size(); ++i) {
+    if (st && !map->up(static_cast<uint32_t>(i)) && !res[i]) {
+      // A member the route no longer names: kept as a slot so that it takes its buckets back.
+      if (std::find(r.hops.begin(), r.hops.end(), hops[i]) == r.hops.end()) continue;
+    }
+    json h = json::object();
+    h["gateway"] = hops[i].gateway ? json(hops[i].gateway->to_string()) : json(nullptr);
+    h["ifindex"] = hops[i].ifindex;
+    if (res[i]) {
+      *resolved = true;
+      h["resolved"] = true;
+      h["by"] = res[i]->how;
+      if (res[i]->tunnel) {
+        h["tunnel"] = res[i]->tunnel_name;
+      } else {
+        h["interface"] = m.ports()[res[i]->port].name;
+        h["via"] = res[i]->gateway.to_string();
+      }
+    } else {
+      h["resolved"] = false;
+    }
+    if (st) h["buckets"] = loads[i];
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+}  // namespace
+
+// Every candidate route (docs/control-protocol.md "routes"): its origin and distance, whether the
+// tables use it ("selected": the lowest distance for the prefix wins, a config candidate on a
+// tie; an FPM route whose next hops do not resolve is not used), and its next hops.
 json App::route_list() {
   std::lock_guard guard(lock_);
+  const HopResolver resolver = model_->resolver();
+  const uint8_t fpm_distance = model_->fpm_distance();
+  // Prefixes where an FPM route of a lower distance than the config's resolves.
+  auto fpm_wins = [&](const IpPrefix& p, uint8_t distance) {
+    if (fpm_distance >= distance) return false;
+    const auto it = model_->fpm().routes().find(p);
+    return it != model_->fpm().routes().end() && resolver.resolvable(it->second.hops) != 0;
+  };
   json out = json::array();
   for (const auto& p : model_->ports()) {
     for (const auto& a : p.addresses) {
-      out.push_back({{"prefix", a.to_string()}, {"interface", p.name}, {"origin", "connected"}});
+      out.push_back({{"prefix", a.to_string()},
+                     {"interface", p.name},
+                     {"origin", "connected"},
+                     {"distance", kConnectedDistance},
+                     {"selected", true}});
     }
   }
   for (const auto& r : model_->routes()) {
-    json j = {{"prefix", r.prefix.to_string()}, {"interface", r.interface}, {"origin", "static"}};
+    json j = {{"prefix", r.prefix.to_string()},
+              {"origin", "static"},
+              {"distance", kConfigDistance},
+              {"selected", !fpm_wins(r.prefix, kConfigDistance)}};
+    if (r.tunnel.empty()) {
+      j["interface"] = r.interface;
+    } else {
+      j["tunnel"] = r.tunnel;
+    }
     if (r.via) j["via"] = r.via->to_string();
     out.push_back(j);
   }
   for (const auto& [name, t] : model_->tunnels()) {
+    if (t.route_based()) continue;  // its remote_cidrs are selectors, not routes
     for (const auto& c : t.remote_cidrs) {
-      json j = {{"prefix", c.to_string()}, {"tunnel", name}, {"origin", "tunnel"}};
+      json j = {{"prefix", c.to_string()},
+                {"tunnel", name},
+                {"origin", "tunnel"},
+                {"distance", kConfigDistance},
+                {"selected", !fpm_wins(c, kConfigDistance)}};
       j.update(peer_route_members(*model_, name));
       out.push_back(std::move(j));
     }
+  }
+  if (model_->fpm().size() != 0) {
+    const auto config = model_->config_candidates();
+    std::vector<std::pair<std::string, json>> fpm;
+    for (const auto& [prefix, r] : model_->fpm().routes()) {
+      bool resolved = false;
+      json hops = fpm_next_hops(*model_, resolver, prefix, r, &resolved);
+      const auto held = config.find(prefix);
+      const bool beaten = held != config.end() && held->second <= fpm_distance;
+      json j = {{"prefix", prefix.to_string()},
+                {"origin", "fpm"},
+                {"distance", fpm_distance},
+                {"selected", resolved && !beaten},
+                {"protocol", r.protocol},
+                {"stale", r.stale},
+                {"ecmp", model_->fpm().ecmp(prefix) != nullptr && hops.size() > 1},
+                {"next_hops", std::move(hops)}};
+      fpm.emplace_back(prefix.to_string(), std::move(j));
+    }
+    std::sort(fpm.begin(), fpm.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [key, j] : fpm)
+      out.push_back(std::move(j));
   }
   return out;
 }

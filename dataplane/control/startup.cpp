@@ -64,6 +64,7 @@ void App::start() {
   ports_started_ = true;
   load_tables(workers);
   start_neighbours();
+  start_fpm();
   server_ = std::make_unique<protocol::LineServer>(
       cfg_.dataplane.control_socket,
       [this](const std::string& r, bool* subscribe) { return handle(r, subscribe); });

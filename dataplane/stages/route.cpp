@@ -6,6 +6,7 @@
 
 #include "common/bytes.h"
 #include "dataplane/common/checksum.h"
+#include "dataplane/lanes/lane_hash.h"
 #include "dataplane/stages/stages.h"
 
 namespace espgw::dp::stages {
@@ -45,6 +46,23 @@ void prefetch_tunnel(const Snapshot& s, uint32_t tunnel) noexcept {
   __builtin_prefetch(t + 64);
   __builtin_prefetch(t + 128);
   __builtin_prefetch(t + 192);
+}
+
+// An ECMP route's member for this packet's inner flow (docs/routing.md "ECMP"): the flow's CRC
+// through ecmp_bucket_of(), whose bits are independent of the lanes' bucket bits.
+const NextHop* ecmp_member(const Snapshot& s, const NextHop* nh, const uint8_t* ip,
+                           bool v4) noexcept {
+  const EcmpGroup& g = s.ecmp[nh->tunnel];
+  const uint32_t crc = v4 ? flow_crc4(reinterpret_cast<const rte_ipv4_hdr*>(ip))
+                          : flow_crc6(reinterpret_cast<const rte_ipv6_hdr*>(ip));
+  return &g.members[g.buckets[ecmp_bucket_of(crc)]];
+}
+
+// Whether a route's next hop goes into a tunnel (RFC 4301 5.2: what a tunnel protects must not
+// arrive in the clear).
+bool into_tunnel(const Snapshot& s, const NextHop* nh) noexcept {
+  return nh != nullptr && (nh->kind == NextHopKind::kTunnel ||
+                           (nh->kind == NextHopKind::kEcmp && s.ecmp[nh->tunnel].any_tunnel));
 }
 
 }  // namespace
@@ -109,6 +127,8 @@ void route(Worker& w, Batch& b) noexcept {
         w.drop(m, DropReason::kNoRoute);
         continue;
       }
+      if (nh->kind == NextHopKind::kEcmp) [[unlikely]]
+        nh = ecmp_member(s, nh, ip, true);
       if (nh->kind == NextHopKind::kTunnel) {
         if (ntun == 0 || tun_id[ntun - 1] != nh->tunnel) prefetch_tunnel(s, nh->tunnel);
         tun_m[ntun] = m;
@@ -117,8 +137,7 @@ void route(Worker& w, Batch& b) noexcept {
       }
       // RFC 4301 5.2: what a tunnel protects must not arrive in the clear.
       if (s.tunnel_routes4 && !(flags & (Batch::kFromTunnel | Batch::kLocalOrigin))) {
-        const NextHop* back = s.lookup4(src);
-        if (back != nullptr && back->kind == NextHopKind::kTunnel) {
+        if (into_tunnel(s, s.lookup4(src))) {
           w.drop(m, DropReason::kUnprotected);
           continue;
         }
@@ -168,14 +187,15 @@ void route(Worker& w, Batch& b) noexcept {
         w.drop(m, DropReason::kNoRoute);
         continue;
       }
+      if (nh->kind == NextHopKind::kEcmp) [[unlikely]]
+        nh = ecmp_member(s, nh, ip, false);
       if (nh->kind == NextHopKind::kTunnel) {
         tun_m[ntun] = m;
         tun_id[ntun++] = nh->tunnel;
         continue;
       }
       if (!(flags & (Batch::kFromTunnel | Batch::kLocalOrigin))) {
-        const NextHop* back = s.lookup6(ip + 8);
-        if (back != nullptr && back->kind == NextHopKind::kTunnel) {
+        if (into_tunnel(s, s.lookup6(ip + 8))) {
           w.drop(m, DropReason::kUnprotected);
           continue;
         }

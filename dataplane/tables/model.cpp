@@ -118,9 +118,10 @@ Model::Model(std::vector<PortDesc> ports, uint32_t workers)
     : ports_(std::move(ports)), workers_(workers) {}
 
 void Model::add_route(const config::Route& r, bool replace) {
+  // A route into a tunnel names it; the build checks that it exists (tunnels load after routes).
   const auto port = std::find_if(ports_.begin(), ports_.end(),
                                  [&](const PortDesc& p) { return p.name == r.interface; });
-  if (port == ports_.end()) {
+  if (r.tunnel.empty() && port == ports_.end()) {
     invalid("route " + r.prefix.to_string() + ": no interface \"" + r.interface + "\"");
   }
   if (r.via && r.via->family != r.prefix.address.family) {
@@ -135,6 +136,28 @@ void Model::add_route(const config::Route& r, bool replace) {
     routes_.push_back(r);
     route_prefixes_.insert(r.prefix);
   }
+}
+
+std::unordered_map<IpPrefix, uint8_t, IpPrefixHash> Model::config_candidates() const {
+  std::unordered_map<IpPrefix, uint8_t, IpPrefixHash> out;
+  out.reserve(routes_.size() + 16);
+  for (const auto& r : routes_)
+    out.emplace(r.prefix, kConfigDistance);
+  for (const auto& [name, t] : tunnels_) {
+    if (t.route_based()) continue;  // its remote_cidrs are selectors only
+    for (const auto& c : t.remote_cidrs)
+      out.emplace(c, kConfigDistance);
+  }
+  for (const auto& p : ports_) {
+    for (const auto& a : p.addresses) {
+      IpPrefix n = a;
+      const unsigned max = a.address.is_v4() ? 32 : 128;
+      for (unsigned bit = a.length; bit < max; ++bit)
+        n.address.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+      out[n] = kConnectedDistance;
+    }
+  }
+  return out;
 }
 
 void Model::remove_route(const IpPrefix& prefix) {
@@ -346,6 +369,7 @@ void Model::set_peers(std::vector<config::Peer> peers) {
 
 void Model::load(const config::Config& cfg, uint64_t (*iv_seed)(void*), void* seed_ctx) {
   set_lane_port_base(cfg.dataplane.lane_port_base);
+  set_fpm_distance(cfg.routing.fpm.distance);
   for (const auto& r : cfg.routes)
     add_route(r, false);
   // Without its peers, a config whose tunnels back each other up (the same remote CIDRs) would

@@ -7,13 +7,16 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "config/config.h"
 #include "dataplane/esp/sa.h"
 #include "dataplane/lanes/lane_map.h"
+#include "dataplane/tables/fpm_table.h"
 #include "dataplane/tables/snapshot.h"
 
 namespace espgw::dp {
@@ -76,6 +79,20 @@ class Model {
   // Each throws std::invalid_argument naming the object and the problem.
   void add_route(const config::Route& r, bool replace);
   void remove_route(const IpPrefix& prefix);
+  // zebra's routes (fpm_table.h): the control thread's FPM listener applies its events here.
+  // The snapshot takes, per prefix, the candidate of the lowest distance: connected 0, config
+  // routes and routed remote_cidrs 1 (kConfigDistance), FPM routes fpm_distance().
+  FpmTable& fpm() noexcept { return fpm_; }
+  const FpmTable& fpm() const noexcept { return fpm_; }
+  uint8_t fpm_distance() const noexcept { return fpm_distance_; }
+  void set_fpm_distance(uint8_t d) noexcept { fpm_distance_ = d; }
+  // RTA_OIF -> tunnel: the inside interfaces' kernel ifindexes (set by the control thread).
+  void set_inside_ifindex(std::map<uint32_t, std::string> m) { inside_ifindex_ = std::move(m); }
+  const std::map<uint32_t, std::string>& inside_ifindex() const noexcept { return inside_ifindex_; }
+  HopResolver resolver() const { return HopResolver(tunnels_, inside_ifindex_, ports_); }
+  // Every prefix with a candidate from the config (connected, a config route, a routed
+  // remote_cidr) and the lowest distance among them: what an FPM route for it competes with.
+  std::unordered_map<IpPrefix, uint8_t, IpPrefixHash> config_candidates() const;
   void reserve_routes(size_t more) {
     routes_.reserve(routes_.size() + more);
     route_prefixes_.reserve(routes_.size() + more);
@@ -164,6 +181,9 @@ class Model {
   std::vector<PortDesc> ports_;
   uint32_t workers_;
   std::vector<config::Route> routes_;
+  FpmTable fpm_;
+  uint8_t fpm_distance_ = 20;
+  std::map<uint32_t, std::string> inside_ifindex_;
   // The prefixes of routes_, so that adding one of a million routes is not a scan of the others.
   std::unordered_set<IpPrefix, PrefixHash> route_prefixes_;
   std::map<std::string, config::Tunnel> tunnels_;

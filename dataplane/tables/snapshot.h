@@ -26,14 +26,16 @@ namespace espgw::dp {
 inline constexpr uint16_t kNoPort = 0xffff;
 inline constexpr uint32_t kNoTunnel = 0xffffffff;
 
-enum class NextHopKind : uint8_t { kPort, kTunnel };
+// kEcmp: several paths (docs/routing.md "ECMP"); the flow's bucket in Snapshot::ecmp[group]
+// names the member, a kPort or kTunnel next hop.
+enum class NextHopKind : uint8_t { kPort, kTunnel, kEcmp };
 
 struct NextHop {
   NextHopKind kind = NextHopKind::kPort;
   uint16_t port = kNoPort;   // kPort: egress port index
   bool via_gateway = false;  // false: directly connected, resolve the packet's own destination
   IpAddress gateway;
-  uint32_t tunnel = kNoTunnel;  // kTunnel: index into Snapshot::tunnels
+  uint32_t tunnel = kNoTunnel;  // kTunnel: index into Snapshot::tunnels; kEcmp: into ecmp
 
   friend bool operator==(const NextHop&, const NextHop&) = default;
 };
@@ -75,6 +77,15 @@ struct TunnelEntry {
   static bool in6(const std::vector<IpPrefix>& set, const uint8_t* a) noexcept;
 };
 
+// An ECMP route's paths: each of kLaneBuckets buckets names a member (lane_map.h's resilient
+// table, kept in the Model across builds); a flow's bucket is ecmp_bucket_of() of its CRC
+// (lane_hash.h).
+struct EcmpGroup {
+  std::vector<NextHop> members;  // kPort or kTunnel
+  LaneBuckets buckets{};
+  bool any_tunnel = false;  // some member goes into a tunnel (the unprotected-source check)
+};
+
 struct InboundEntry {
   esp::Sa* sa = nullptr;
   uint32_t tunnel = kNoTunnel;
@@ -108,6 +119,7 @@ class Snapshot {
   // protected network (RFC 4301 5.2) and route() skips the lookup of the source.
   bool tunnel_routes4 = false;
   std::vector<TunnelEntry> tunnels;
+  std::vector<EcmpGroup> ecmp;
   // The tunnels of several lanes (indices into `tunnels`): worker 0 sends their keepalives
   // (dataplane/stages/keepalive.cpp) without a pass over every tunnel.
   std::vector<uint32_t> lane_tunnels;

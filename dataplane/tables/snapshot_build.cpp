@@ -35,6 +35,7 @@ struct RouteEntry {
   IpPrefix prefix;
   NextHop nh;
   std::string origin;
+  uint8_t distance = kConfigDistance;  // fpm_table.h
 };
 
 // The ports' addresses: the local-address tables, and a connected route per address.
@@ -52,7 +53,7 @@ void add_port_routes(const Model& m, Snapshot& s, std::vector<RouteEntry>& entri
       NextHop nh;
       nh.kind = NextHopKind::kPort;
       nh.port = i;
-      entries.push_back({network_of(a), nh, "interface " + ports[i].name});
+      entries.push_back({network_of(a), nh, "interface " + ports[i].name, kConnectedDistance});
     }
   }
   s.local4 = FlatMap<uint32_t, uint16_t, U32Hash>(local4);
@@ -61,10 +62,21 @@ void add_port_routes(const Model& m, Snapshot& s, std::vector<RouteEntry>& entri
   }
 }
 
-void add_static_routes(const Model& m, std::vector<RouteEntry>& entries) {
+void add_static_routes(const Model& m, const std::map<std::string, uint32_t>& tunnel_index,
+                       std::vector<RouteEntry>& entries) {
   const auto& ports = m.ports();
   for (const auto& r : m.routes()) {
     NextHop nh;
+    if (!r.tunnel.empty()) {  // into a route-based tunnel (docs/routing.md)
+      const auto t = tunnel_index.find(r.tunnel);
+      if (t == tunnel_index.end()) {
+        invalid("route " + r.prefix.to_string() + ": no tunnel \"" + r.tunnel + "\"");
+      }
+      nh.kind = NextHopKind::kTunnel;
+      nh.tunnel = t->second;
+      entries.push_back({r.prefix, nh, "static route"});
+      continue;
+    }
     nh.kind = NextHopKind::kPort;
     for (uint16_t i = 0; i < ports.size(); ++i) {
       if (ports[i].name == r.interface) nh.port = i;
@@ -88,6 +100,7 @@ void add_tunnel_routes(const Model& m, const std::map<std::string, std::string>&
   for (const auto& [name, t] : m.tunnels()) {
     auto rb = routed_by.find(name);
     if (rb != routed_by.end() && rb->second.empty()) continue;  // a backup: its peer routes
+    if (t.route_based()) continue;  // its remote_cidrs are selectors; routes pick it
     const uint32_t idx = tunnel_index.at(rb != routed_by.end() ? rb->second : name);
     for (const auto& c : t.remote_cidrs) {
       NextHop nh;
@@ -105,26 +118,110 @@ struct RouteCounts {
   uint32_t max_depth6 = 0;
 };
 
-// The same prefix from two places is a configuration mistake, not a tie to break silently.
-RouteCounts check_routes(const std::vector<RouteEntry>& entries) {
-  std::unordered_map<IpPrefix, const RouteEntry*, Model::PrefixHash> seen;
+void count_route(RouteCounts& c, const IpPrefix& p) {
+  if (p.address.is_v4()) {
+    ++c.n4;
+    if (p.length > 24) ++c.deep4;
+  } else {
+    ++c.n6;
+    c.max_depth6 = std::max<uint32_t>(c.max_depth6, p.length);
+  }
+}
+
+using SeenPrefixes = std::unordered_map<IpPrefix, size_t, Model::PrefixHash>;  // -> entry index
+
+// The same prefix from two places of the config is a mistake, not a tie to break silently.
+RouteCounts check_routes(const std::vector<RouteEntry>& entries, SeenPrefixes& seen) {
   seen.reserve(entries.size());
   RouteCounts c;
-  for (const auto& e : entries) {
-    auto [it, fresh] = seen.emplace(e.prefix, &e);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const RouteEntry& e = entries[i];
+    auto [it, fresh] = seen.emplace(e.prefix, i);
     if (!fresh) {
       invalid("route " + e.prefix.to_string() + " (" + e.origin + ") duplicates the one from " +
-              it->second->origin);
+              entries[it->second].origin);
     }
-    if (e.prefix.address.is_v4()) {
-      ++c.n4;
-      if (e.prefix.length > 24) ++c.deep4;
-    } else {
-      ++c.n6;
-      c.max_depth6 = std::max<uint32_t>(c.max_depth6, e.prefix.length);
-    }
+    count_route(c, e.prefix);
   }
   return c;
+}
+
+NextHop next_hop_of(const ResolvedHop& r, const std::map<std::string, uint32_t>& tunnel_index) {
+  NextHop nh;
+  if (r.tunnel) {
+    nh.kind = NextHopKind::kTunnel;
+    nh.tunnel = tunnel_index.at(r.tunnel_name);
+  } else {
+    nh.kind = NextHopKind::kPort;
+    nh.port = r.port;
+    nh.via_gateway = true;
+    nh.gateway = r.gateway;
+  }
+  return nh;
+}
+
+// An FPM route's next hop in this build: its members that resolve now, one path or an ECMP group
+// with the route's bucket table (a member that does not resolve hands its buckets to the
+// others); nullopt when none resolves (docs/routing.md "Next hops").
+std::optional<NextHop> fpm_next_hop(const Model& m, const HopResolver& resolver, Snapshot& s,
+                                    const IpPrefix& prefix, const FpmRoute& r,
+                                    const std::map<std::string, uint32_t>& tunnel_index) {
+  const EcmpState* st = m.fpm().ecmp(prefix);
+  if (st == nullptr) {
+    for (const auto& h : r.hops) {
+      if (auto res = resolver.resolve(h)) return next_hop_of(*res, tunnel_index);
+    }
+    return std::nullopt;
+  }
+  EcmpGroup g;
+  g.members.resize(st->slots.size());
+  LaneMap map = st->map;
+  size_t up = 0;
+  size_t last = 0;
+  for (size_t i = 0; i < st->slots.size(); ++i) {
+    if (!map.up(static_cast<uint32_t>(i))) continue;
+    const auto res = resolver.resolve(st->slots[i]);
+    if (!res) {
+      map.set_up(static_cast<uint32_t>(i), false);
+      continue;
+    }
+    g.members[i] = next_hop_of(*res, tunnel_index);
+    g.any_tunnel |= res->tunnel;
+    ++up;
+    last = i;
+  }
+  if (up == 0) return std::nullopt;
+  if (up == 1) return g.members[last];
+  g.buckets = map.buckets();
+  NextHop nh;
+  nh.kind = NextHopKind::kEcmp;
+  nh.tunnel = static_cast<uint32_t>(s.ecmp.size());
+  s.ecmp.push_back(std::move(g));
+  return nh;
+}
+
+// zebra's routes: each prefix's FPM route goes in where no config candidate of a lower or equal
+// distance holds the prefix, and replaces one of a higher distance (docs/routing.md "Origin and
+// precedence").
+void add_fpm_routes(const Model& m, Snapshot& s,
+                    const std::map<std::string, uint32_t>& tunnel_index,
+                    std::vector<RouteEntry>& entries, SeenPrefixes& seen, RouteCounts& c) {
+  if (m.fpm().size() == 0) return;
+  const HopResolver resolver = m.resolver();
+  const uint8_t distance = m.fpm_distance();
+  for (const auto& [prefix, r] : m.fpm().routes()) {
+    const auto held = seen.find(prefix);
+    if (held != seen.end() && entries[held->second].distance <= distance) continue;
+    const std::optional<NextHop> nh = fpm_next_hop(m, resolver, s, prefix, r, tunnel_index);
+    if (!nh) continue;
+    if (held != seen.end()) {
+      entries[held->second] = {prefix, *nh, "fpm", distance};
+      continue;
+    }
+    seen.emplace(prefix, entries.size());
+    entries.push_back({prefix, *nh, "fpm", distance});
+    count_route(c, prefix);
+  }
 }
 
 // Next hops are shared by the routes that have the same one; the id of each entry's.
@@ -182,7 +279,7 @@ void fill_tables(Snapshot& s, const std::vector<RouteEntry>& entries,
   for (size_t i = 0; i < entries.size(); ++i) {
     const RouteEntry& e = entries[i];
     const uint32_t id = ids[i];
-    if (e.prefix.address.is_v4() && e.nh.kind == NextHopKind::kTunnel) s.tunnel_routes4 = true;
+    if (e.prefix.address.is_v4() && e.nh.kind != NextHopKind::kPort) s.tunnel_routes4 = true;
     if (e.prefix.length == 0) {
       (e.prefix.address.is_v4() ? s.default4 : s.default6) = id;
       continue;
@@ -302,9 +399,11 @@ std::unique_ptr<Snapshot> build_snapshot(const Model& model,
 
   std::vector<RouteEntry> entries;
   add_port_routes(model, *s, entries);
-  add_static_routes(model, entries);
+  add_static_routes(model, tunnel_index, entries);
   add_tunnel_routes(model, routed_by, tunnel_index, entries);
-  const RouteCounts counts = check_routes(entries);
+  SeenPrefixes seen;
+  RouteCounts counts = check_routes(entries, seen);
+  add_fpm_routes(model, *s, tunnel_index, entries, seen, counts);
   // Next hop ids first: their number picks the FIB's next-hop width.
   const std::vector<uint32_t> ids = next_hop_ids(*s, entries);
   create_tables(*s, counts, generation);

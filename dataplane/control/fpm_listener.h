@@ -1,0 +1,98 @@
+#pragma once
+// zebra's FPM connection on the control thread (docs/routing.md "The listener"): a non-blocking
+// TCP listener on routing.fpm's address and port, one connection at a time (a new one replaces
+// the old), read into the FPM decoder once per control-loop turn. The App applies what a turn
+// read as one transaction on a copy of the Model.
+//
+// FpmGrace holds the timing of the disconnect grace and the stale sweep, without sockets, so
+// that the unit test drives it with a clock of its own.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "dataplane/routing/fpm_decoder.h"
+
+namespace espgw::dp {
+
+// What FPM routes must undergo at a moment (docs/routing.md "Disconnect and grace"):
+//   - the connection closes: the routes stay until the grace period (grace_ms) ends, then all
+//     go (kClearAll);
+//   - a connection comes: the App marks every FPM route stale; the dump refreshes the marks;
+//     once the stream has been quiet for quiet_ms, or the grace period that began at the last
+//     close ends, the stale ones go (kSweepStale).
+// The grace period starts at a close and ends only with a sweep or a clear, so a connection that
+// comes and goes cannot keep stale routes forever.
+class FpmGrace {
+ public:
+  enum class Action : uint8_t { kNone, kSweepStale, kClearAll };
+
+  explicit FpmGrace(uint64_t grace_ms, uint64_t quiet_ms = 1000)
+      : grace_ms_(grace_ms), quiet_ms_(quiet_ms) {}
+
+  void connected(uint64_t now_ms);
+  void data(uint64_t now_ms);  // route events arrived
+  void closed(uint64_t now_ms);
+  // What is due now; each action is returned once.
+  Action due(uint64_t now_ms);
+
+  bool is_connected() const noexcept { return connected_; }
+  bool sweep_pending() const noexcept { return sweep_pending_; }
+  // Time left of the grace period that a close started (nullopt: none running).
+  std::optional<uint64_t> grace_left_ms(uint64_t now_ms) const;
+
+ private:
+  uint64_t grace_ms_;
+  uint64_t quiet_ms_;
+  bool connected_ = false;
+  bool sweep_pending_ = false;
+  uint64_t last_data_ms_ = 0;
+  std::optional<uint64_t> deadline_ms_;  // end of the grace period
+};
+
+struct FpmListenerCounters {
+  uint64_t connections = 0;  // accepted
+  uint64_t replaced = 0;     // a connection closed because a new one came
+  uint64_t closed_by_peer = 0;
+  uint64_t closed_bad_stream = 0;  // the decoder asked for it (a bad FPM header)
+  uint64_t read_errors = 0;
+};
+
+class FpmListener {
+ public:
+  // Listens at once; throws std::runtime_error naming the address when it cannot.
+  explicit FpmListener(const config::FpmConfig& cfg);
+  ~FpmListener();
+  FpmListener(const FpmListener&) = delete;
+  FpmListener& operator=(const FpmListener&) = delete;
+
+  struct Turn {
+    bool accepted = false;  // a new connection (the previous one, if any, is closed)
+    bool closed = false;    // the connection went (and no new one came this turn)
+  };
+  // Accepts a waiting connection and reads what is there (at most kMaxReadPerTurn bytes), adding
+  // the decoded route events to `out`. Never blocks.
+  Turn poll(std::vector<routing::RouteEvent>& out);
+
+  static constexpr size_t kMaxReadPerTurn = size_t{8} << 20;
+
+  bool connected() const noexcept { return conn_ >= 0; }
+  const std::string& peer() const noexcept { return peer_; }
+  const routing::FpmDecoder& decoder() const noexcept { return decoder_; }
+  const FpmListenerCounters& counters() const noexcept { return counters_; }
+  const std::string& listen_address() const noexcept { return listen_; }
+
+ private:
+  void close_conn();
+
+  int listen_fd_ = -1;
+  int conn_ = -1;
+  std::string listen_;
+  std::string peer_;
+  routing::FpmDecoder decoder_;
+  FpmListenerCounters counters_;
+};
+
+}  // namespace espgw::dp
