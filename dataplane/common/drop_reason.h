@@ -57,6 +57,7 @@ namespace espgw {
   X(kNeighbourHoldFull, "neighbour_hold_full", "too many packets waiting for one next hop")       \
   X(kControlRingFull, "control_ring_full", "the control thread's queue was full")                 \
   X(kExceptionRateLimit, "exception_rate_limited", "over the exception path's packet rate")       \
+  X(kInsideRingFull, "inside_ring_full", "for an inside interface: control thread queue full")    \
   X(kNoExceptionPath, "no_exception_path", "for the kernel, but the port has no exception path")  \
   X(kArpIgnored, "arp_ignored", "ARP neither for us nor a reply we can use")                      \
   X(kTxFull, "tx_full", "the port's TX queue was full")

@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "dataplane/control/fpm_listener.h"
+#include "dataplane/control/inside_interfaces.h"
 #include "dataplane/control/lane_watch.h"
 #include "dataplane/control/liveness.h"
 #include "dataplane/control/neighbour_manager.h"
@@ -77,6 +78,7 @@ class App {
   void load_tables(uint32_t workers);  // the Model from the config, its first snapshot
   void start_neighbours();             // the static neighbours, published
   void start_fpm();                    // routing.fpm: the FPM listener (fpm.cpp)
+  void start_inside();                 // the inside interfaces of route-based tunnels
   void launch_workers(uint32_t workers);
   void log_started(uint32_t workers) const;
 
@@ -121,6 +123,10 @@ class App {
   // Builds and publishes the tables from the Model as it is (generation + 1); false, logged, when
   // the build fails. Under lock_.
   bool republish(const char* what, uint64_t now);
+  // Route-based tunnels' inside interfaces (inside_interfaces.h): follows the tunnels after a
+  // change (a new generation), moves the packets both ways. Once a loop turn.
+  void check_inside();
+  void add_inside(nlohmann::json& tunnel, const std::string& name) const;  // reports.cpp, lock_
   // fpm.cpp: zebra's routes. Once a loop turn: what the FPM connection brought, as one
   // transaction; the grace period and the stale sweep.
   void check_fpm();
@@ -175,6 +181,8 @@ class App {
     uint64_t cleared_after_grace = 0;   // routes removed when the grace period ended
   };
   FpmApplyCounters fpm_counters_;
+  std::unique_ptr<InsideInterfaces> inside_;  // lock_ held
+  uint64_t inside_generation_ = 0;            // the generation inside_ last followed
 };
 
 }  // namespace espgw::dp

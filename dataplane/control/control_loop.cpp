@@ -40,7 +40,7 @@ uint64_t App::handled_packets() const {
 int App::run() {
   std::array<ControlMsg, 64> msgs;
   while (!g_stop.load()) {
-    server_->poll(opts_.max_packets ? 1 : 5);
+    server_->poll(opts_.max_packets ? 1 : 5, inside_->pollfds());
     // Counted before the ring is drained: a worker queues what it asks of this thread (packets to
     // hold, neighbours learned) before it counts the packet, and x86 keeps stores in order, so
     // the drain below sees every message about the packets counted here.
@@ -62,6 +62,7 @@ int App::run() {
     check_liveness();
     check_lanes();
     check_fpm();
+    check_inside();
     // --max-packets: stop once the packets are handled and the workers have taken what this
     // thread queued for them in return (gratuitous ARPs, ARP requests, released packets); each
     // worker flushes its TX queues on its way out.
@@ -85,6 +86,16 @@ int App::run() {
     std::fclose(f);
   }
   return 0;
+}
+
+void App::check_inside() {
+  std::lock_guard guard(lock_);
+  if (inside_generation_ != generation_) {
+    inside_->sync(*model_, *rt_.tables.get(), false);
+    inside_generation_ = generation_;
+  }
+  inside_->deliver();
+  inside_->poll(false);
 }
 
 std::string App::handle(const std::string& request, bool* subscribe) {

@@ -89,6 +89,8 @@ json App::worker_counters() {
                                      {"mss_clamped", c.mss_clamped.get()},
                                      {"arp_nd_replies", c.arp_replies.get()},
                                      {"held_for_neighbour", c.held.get()},
+                                     {"to_inside", c.to_inside.get()},
+                                     {"from_inside", c.from_inside.get()},
                                      {"esn_resyncs", w->engine.esn_resyncs()},
                                      {"keepalives_out", w->engine.keepalives_out()},
                                      {"keepalives_in", w->engine.keepalives_in()}};
@@ -244,6 +246,32 @@ json lane_list(const TunnelEntry& te, const Model& m,
 
 }  // namespace
 
+// A route-based tunnel's inside interface (inside_interfaces.h): its name and addresses, and the
+// packets it carried; nothing for other tunnels. "inside_interface_up" is false where the device
+// could not be made (a tunnel added at run time; espgw's log says why).
+void App::add_inside(json& tunnel, const std::string& name) const {
+  auto t = model_->tunnels().find(name);
+  if (t == model_->tunnels().end() || !t->second.route_based()) return;
+  json addresses = json::array();
+  for (const auto& a : t->second.inside)
+    addresses.push_back(a.to_string());
+  tunnel["inside"] = addresses;
+  const InsideInterfaces::Device* d = inside_ ? inside_->find(name) : nullptr;
+  tunnel["inside_interface"] = d ? d->name
+                               : t->second.inside_interface.empty()
+                                   ? config::inside_interface_name(name)
+                                   : t->second.inside_interface;
+  tunnel["inside_interface_up"] = d != nullptr;
+  const InsideInterfaces::Counters c = d ? d->counters : InsideInterfaces::Counters{};
+  tunnel["inside_packets"] = {{"to_kernel", c.to_kernel_packets},
+                              {"to_kernel_bytes", c.to_kernel_bytes},
+                              {"to_kernel_errors", c.to_kernel_errors},
+                              {"from_kernel", c.from_kernel_packets},
+                              {"from_kernel_bytes", c.from_kernel_bytes},
+                              {"from_kernel_dropped", c.from_kernel_dropped},
+                              {"from_kernel_ignored", c.from_kernel_ignored}};
+}
+
 json App::tunnel_list() {
   std::lock_guard guard(lock_);
   json out = json::array();
@@ -270,6 +298,7 @@ json App::tunnel_list() {
                    {"local_cidrs", lc},
                    {"remote_cidrs", rc},
                    {"lanes", lane_list(te, *model_, sas)}});
+    add_inside(out.back(), te.name);
   }
   return out;
 }

@@ -45,11 +45,13 @@ App::~App() {
   workers_.clear();
   server_.reset();
   neighbours_.reset();
+  inside_.reset();  // closing the TUN devices removes the inside interfaces
   if (ports_started_) stop_ports(rt_.ports);
   model_.reset();
   for (auto* r : rt_.to_worker)
     rte_ring_free(r);
   rte_ring_free(rt_.to_control);
+  rte_ring_free(rt_.to_inside);
 }
 
 void App::start() {
@@ -64,6 +66,7 @@ void App::start() {
   ports_started_ = true;
   load_tables(workers);
   start_neighbours();
+  start_inside();
   start_fpm();
   server_ = std::make_unique<protocol::LineServer>(
       cfg_.dataplane.control_socket,
@@ -130,12 +133,14 @@ void App::create_pools(uint32_t workers) {
 void App::create_rings(uint32_t workers) {
   rt_.to_control =
       rte_ring_create_elem("espgw_to_ctl", sizeof(ControlMsg), 4096, SOCKET_ID_ANY, RING_F_SC_DEQ);
+  rt_.to_inside = rte_ring_create_elem("espgw_to_inside", sizeof(InsidePacket), 4096, SOCKET_ID_ANY,
+                                       RING_F_SC_DEQ);
   for (uint32_t w = 0; w < workers; ++w) {
     rt_.to_worker.push_back(rte_ring_create_elem(("espgw_to_w" + std::to_string(w)).c_str(),
                                                  sizeof(TxRequest), 1024, SOCKET_ID_ANY,
                                                  RING_F_SP_ENQ | RING_F_SC_DEQ));
   }
-  if (rt_.to_control == nullptr ||
+  if (rt_.to_control == nullptr || rt_.to_inside == nullptr ||
       std::count(rt_.to_worker.begin(), rt_.to_worker.end(), nullptr) != 0) {
     throw std::runtime_error(std::string("cannot create the control rings: ") +
                              rte_strerror(rte_errno));
@@ -164,6 +169,18 @@ void App::start_neighbours() {
       neighbours_->add_static(port, n.address, n.mac);
   }
   neighbours_->publish();
+}
+
+// Route-based tunnels' inside interfaces, before the workers run: a device that cannot be made
+// fails the start.
+void App::start_inside() {
+  inside_ = std::make_unique<InsideInterfaces>(rt_, control_pool_);
+  try {
+    inside_->sync(*model_, *rt_.tables.get(), true);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(cfg_.source + ": " + e.what());
+  }
+  inside_generation_ = generation_;
 }
 
 void App::launch_workers(uint32_t workers) {

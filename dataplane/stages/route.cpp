@@ -107,6 +107,13 @@ void route(Worker& w, Batch& b) noexcept {
           to_host(w, local, 0x0800, m);
           continue;
         }
+        // A route-based tunnel's inside address: its TUN device (bgpd, bfdd behind it).
+        if (flags & Batch::kFromTunnel) {
+          if (const uint32_t id = s.inside_if_id4(dst); id != 0) {
+            w.to_inside(id, m);
+            continue;
+          }
+        }
       }
       if (!(flags & Batch::kLocalOrigin)) {
         if (ip[8] <= 1) {
@@ -168,6 +175,12 @@ void route(Worker& w, Batch& b) noexcept {
         if (const uint16_t local = s.local_port6(ip + 24); local != kNoPort) {
           to_host(w, local, 0x86dd, m);
           continue;
+        }
+        if (flags & Batch::kFromTunnel) {
+          if (const uint32_t id = s.inside_if_id6(ip + 24); id != 0) {
+            w.to_inside(id, m);
+            continue;
+          }
         }
       }
       if (!(flags & Batch::kLocalOrigin)) {

@@ -37,7 +37,8 @@ inline constexpr uint32_t kKeepaliveBurst = 32;
 uint32_t send_keepalives(Worker& w, uint32_t cursor, uint64_t idle_ns) noexcept;
 
 // route.cpp. L3 packets: TTL/hop limit, longest-prefix match, tunnel or port, egress MTU; decrypted
-// packets for our own addresses go to the kernel.
+// packets for our own addresses go to the kernel, those for a route-based tunnel's inside address
+// to its TUN device (Worker::to_inside).
 // Drops: martian, ttl_exceeded, no_route, unprotected, fragmentation_needed.
 void route(Worker& w, Batch& b) noexcept;
 

@@ -28,6 +28,13 @@ uint16_t Snapshot::local_port6(const uint8_t* addr) const noexcept {
   return kNoPort;
 }
 
+uint32_t Snapshot::inside_if_id6(const uint8_t* addr) const noexcept {
+  for (const auto& [a, id] : inside6) {
+    if (std::memcmp(a.data(), addr, 16) == 0) return id;
+  }
+  return 0;
+}
+
 const NextHop* Snapshot::lookup4(uint32_t host_order) const noexcept {
   uint64_t nh;
   rte_fib_lookup_bulk(fib4, &host_order, &nh, 1);

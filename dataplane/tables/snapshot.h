@@ -131,6 +131,11 @@ class Snapshot {
   std::vector<std::pair<uint32_t, uint16_t>> local4_few;
   static constexpr size_t kFewLocal = 8;
   std::vector<std::pair<std::array<uint8_t, 16>, uint16_t>> local6;  // our IPv6 addresses
+  // Route-based tunnels' inside addresses (ours) -> config::tunnel_if_id() of the tunnel whose
+  // inside interface holds them: route() hands decrypted packets for them to that TUN device
+  // (dataplane/control/inside_interfaces.h). A handful per tunnel, scanned.
+  std::vector<std::pair<uint32_t, uint32_t>> inside4;
+  std::vector<std::pair<std::array<uint8_t, 16>, uint32_t>> inside6;
   std::vector<PortAddressing> ports;
   std::vector<uint16_t> natt_ports;  // local UDP ports that carry ESP-in-UDP (4500 and tunnels')
   std::vector<std::shared_ptr<esp::Sa>> sa_refs;  // keeps every referenced SA alive
@@ -147,6 +152,14 @@ class Snapshot {
     return p ? *p : kNoPort;
   }
   uint16_t local_port6(const uint8_t* addr) const noexcept;
+  // The tunnel (its if_id) whose inside interface holds a local address, or 0.
+  uint32_t inside_if_id4(uint32_t host_order) const noexcept {
+    for (const auto& [a, id] : inside4) {
+      if (a == host_order) return id;
+    }
+    return 0;
+  }
+  uint32_t inside_if_id6(const uint8_t* addr) const noexcept;
   // Longest-prefix match; nullptr when no route.
   const NextHop* lookup4(uint32_t host_order) const noexcept;
   // Burst form: n addresses (host order) to next hops (nullptr: no route).

@@ -111,6 +111,28 @@ void add_tunnel_routes(const Model& m, const std::map<std::string, std::string>&
   }
 }
 
+// Route-based tunnels' inside addresses: ours go in the inside tables (decrypted packets for
+// them go to the tunnel's TUN device), and each inside prefix is routed into its tunnel, so the
+// kernel's packets to the peer's inside address (bgpd, bfdd) are encrypted into it.
+void add_inside(const Model& m, Snapshot& s, const std::map<std::string, uint32_t>& tunnel_index,
+                std::vector<RouteEntry>& entries) {
+  for (const auto& [name, t] : m.tunnels()) {
+    if (!t.route_based()) continue;
+    const uint32_t if_id = config::tunnel_if_id(name);
+    for (const auto& a : t.inside) {
+      if (a.address.is_v4()) {
+        s.inside4.emplace_back(a.address.v4_host(), if_id);
+      } else {
+        s.inside6.emplace_back(a.address.bytes, if_id);
+      }
+      NextHop nh;
+      nh.kind = NextHopKind::kTunnel;
+      nh.tunnel = tunnel_index.at(name);
+      entries.push_back({network_of(a), nh, "tunnel " + name + " inside"});
+    }
+  }
+}
+
 struct RouteCounts {
   size_t n4 = 0;
   size_t n6 = 0;
@@ -401,6 +423,7 @@ std::unique_ptr<Snapshot> build_snapshot(const Model& model,
   add_port_routes(model, *s, entries);
   add_static_routes(model, tunnel_index, entries);
   add_tunnel_routes(model, routed_by, tunnel_index, entries);
+  add_inside(model, *s, tunnel_index, entries);
   SeenPrefixes seen;
   RouteCounts counts = check_routes(entries, seen);
   add_fpm_routes(model, *s, tunnel_index, entries, seen, counts);

@@ -8,6 +8,9 @@
 //                                                         requests, released packets)
 //   worker --(AcquireMailbox, per worker)--> control thread: traffic into a tunnel that IKE
 //                                            starts on demand and that has no SA yet
+//   worker --(InsidePacket, MP/SC ring)--> control thread: decrypted packets for a route-based
+//                                          tunnel's inside address, to its TUN device; the
+//                                          kernel's packets come back as TxRequest::route
 
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -40,12 +43,22 @@ struct ControlMsg {
 static_assert(sizeof(ControlMsg) == 40);
 
 struct TxRequest {
-  rte_mbuf* mbuf;  // a whole frame
+  rte_mbuf* mbuf;  // a whole frame; with `route`, an L3 packet
   uint16_t port;
   uint8_t to_kernel;
-  uint8_t pad[5];
+  uint8_t route;  // from an inside interface (TUN): route() it as our own (Batch::kLocalOrigin)
+  uint8_t pad[4];
 };
 static_assert(sizeof(TxRequest) == 16);
+
+// A decrypted packet for one of a route-based tunnel's inside addresses (dataplane/control/
+// inside_interfaces.h): the control thread writes it to the TUN device of tunnel `if_id`.
+struct InsidePacket {
+  rte_mbuf* mbuf;  // an L3 packet
+  uint32_t if_id;  // config::tunnel_if_id() of the tunnel whose interface holds the address
+  uint32_t pad;
+};
+static_assert(sizeof(InsidePacket) == 16);
 
 // What a worker saw when it dropped a packet as tunnel_down in a tunnel with an `ike:` section: the
 // control thread turns it into an `acquire` event, and charon initiates (its trap policies).
@@ -122,6 +135,7 @@ struct Runtime {
   std::unique_ptr<Rcu> rcu;
   std::atomic<bool> stop{false};
   rte_ring* to_control = nullptr;
+  rte_ring* to_inside = nullptr;  // InsidePacket
   std::vector<rte_ring*> to_worker;
   uint64_t tsc_hz = 1;
 };

@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "common/bytes.h"
+#include "dataplane/inside/priority.h"
 #include "dataplane/stages/stages.h"
 
 namespace espgw::dp {
@@ -42,6 +44,11 @@ Worker::Worker(Runtime& runtime, uint32_t idx, rte_mempool* mp, crypto::BackendK
       engine(*crypto, idx),
       port_counters(runtime.ports.size()) {
   exception_tokens.configure(std::max<uint64_t>(1, rt.cfg.exception_pps / rt.workers), rt.tsc_hz);
+  // BGP, BFD and IKE: a quarter of exception_pps on top of it, at least 1000/s in all (BFD at
+  // 200 ms is 5 packets a second per tunnel each way).
+  priority_tokens.configure(
+      std::max<uint64_t>(1, std::max<uint64_t>(1000, rt.cfg.exception_pps / 4) / rt.workers),
+      rt.tsc_hz);
   icmp_tokens.configure(1000, rt.tsc_hz);
   ip_id = static_cast<uint16_t>(engine.random().next64());
   auto make_buffer = [&](uint16_t port_id) {
@@ -79,11 +86,32 @@ void Worker::send(uint16_t port, rte_mbuf* m) noexcept {
   rte_eth_tx_buffer(q.port_id, queue, q.buffer, m);
 }
 
+bool Worker::admit_exception(const uint8_t* ip, uint32_t len) noexcept {
+  if (priority_control(ip, len) && priority_tokens.take(now_tsc)) return true;
+  return exception_tokens.take(now_tsc);
+}
+
 void Worker::to_kernel(uint16_t port, rte_mbuf* m) noexcept {
   if (tx_kernel_[port].buffer == nullptr) return drop(m, DropReason::kNoExceptionPath);
-  if (!exception_tokens.take(now_tsc)) return drop(m, DropReason::kExceptionRateLimit);
+  const uint8_t* eth = rte_pktmbuf_mtod(m, const uint8_t*);
+  const uint16_t type = m->data_len >= 14 ? load_be16(eth + 12) : 0;
+  const bool ip = type == 0x0800 || type == 0x86dd;
+  if (!admit_exception(eth + 14, ip ? m->data_len - 14u : 0)) {
+    return drop(m, DropReason::kExceptionRateLimit);
+  }
   port_counters[port].to_kernel.add();
   rte_eth_tx_buffer(tx_kernel_[port].port_id, queue, tx_kernel_[port].buffer, m);
+}
+
+void Worker::to_inside(uint32_t if_id, rte_mbuf* m) noexcept {
+  if (!admit_exception(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len)) {
+    return drop(m, DropReason::kExceptionRateLimit);
+  }
+  InsidePacket p{m, if_id, 0};
+  if (rte_ring_mp_enqueue_elem(rt.to_inside, &p, sizeof p) != 0) {
+    return drop(m, DropReason::kInsideRingFull);
+  }
+  counters.to_inside.add();
 }
 
 void Worker::hold(uint16_t port, const uint8_t* ip, uint8_t family, rte_mbuf* m) noexcept {
@@ -123,12 +151,19 @@ void Worker::poll_control() noexcept {
   TxRequest reqs[kRxBurst];
   const unsigned n = rte_ring_sc_dequeue_burst_elem(rt.to_worker[index], reqs, sizeof(TxRequest),
                                                     kRxBurst, nullptr);
+  Batch inside;  // from inside interfaces: routed as our own, into their tunnels
   for (unsigned i = 0; i < n; ++i) {
-    if (reqs[i].to_kernel) {
+    if (reqs[i].route) {
+      inside.push(reqs[i].mbuf, Batch::kLocalOrigin);
+    } else if (reqs[i].to_kernel) {
       to_kernel(reqs[i].port, reqs[i].mbuf);
     } else {
       send(reqs[i].port, reqs[i].mbuf);
     }
+  }
+  if (inside.n != 0) {
+    counters.from_inside.add(inside.n);
+    stages::route(*this, inside);
   }
 }
 

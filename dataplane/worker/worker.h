@@ -47,7 +47,9 @@ struct alignas(64) WorkerCounters {
   Counter fragments;
   Counter mss_clamped;
   Counter arp_replies;
-  Counter held;  // handed to the control thread to wait for a next hop
+  Counter held;         // handed to the control thread to wait for a next hop
+  Counter to_inside;    // decrypted packets handed to the control thread for an inside interface
+  Counter from_inside;  // packets from an inside interface, routed (TxRequest::route)
   Counter busy_tsc;
   Counter total_tsc;
 };
@@ -117,6 +119,12 @@ class Worker {
   void send(uint16_t port, rte_mbuf* m) noexcept;
   // A whole frame to the port's kernel interface; rate limited, counted.
   void to_kernel(uint16_t port, rte_mbuf* m) noexcept;
+  // A decrypted L3 packet for the inside interface of tunnel `if_id` (config::tunnel_if_id()),
+  // through the control thread; rate limited with the exception path, counted.
+  void to_inside(uint32_t if_id, rte_mbuf* m) noexcept;
+  // The exception path's rate limit: BGP, BFD and IKE (priority_control()) take their own
+  // reserved budget first, then the shared one; everything else the shared one only.
+  bool admit_exception(const uint8_t* ip, uint32_t len) noexcept;
   // Hands a packet to the control thread to wait for its next hop.
   void hold(uint16_t port, const uint8_t* ip, uint8_t family, rte_mbuf* m) noexcept;
   void learn(uint16_t port, const uint8_t* ip, uint8_t family, const uint8_t* mac) noexcept;
@@ -136,6 +144,7 @@ class Worker {
   WorkerCounters counters;
   std::vector<PortCounters> port_counters;
   TokenBucket exception_tokens;
+  TokenBucket priority_tokens;  // BGP, BFD, IKE to the kernel: kept apart from bulk's
   TokenBucket icmp_tokens;
   AcquireMailbox acquire;  // tunnel_down in tunnels IKE starts on demand, to the control thread
 

@@ -89,6 +89,8 @@ UNREACHABLE = {
     "control_ring_full": "needs 4095 messages queued to the control thread, or 1023 frames to "
                          "a worker, before the other side polls its ring: a race between two "
                          "threads, not something a packet's content decides",
+    "inside_ring_full": "as control_ring_full: 4095 packets for route-based tunnels' inside "
+                        "interfaces queued before the control thread drains them",
     "tx_full": "net_pcap's TX writes every frame to its file and never refuses one",
     "sa_other_worker": "an inbound SA's packets reaching a second worker within 1 s of its owner's "
                        "last one: which worker an outer flow reaches is the NIC's RSS choice, "
