@@ -3,8 +3,8 @@ virtual private gateway runs one tunnel of a dynamic-routing (BGP) VPN connectio
 
     vpc host ----- aws ---------------- inet ---------------- cgw ----- onprem host
     10.20.1.10   lan 10.20.1.1                                lan 172.16.1.1   172.16.1.10
-                 wan 198.51.100.10   .1 198.51.100/24         wan 203.0.113.10
-                                        203.0.113/24 .1
+                 wan 198.51.100.30   .1 198.51.100/24         wan 203.0.113.30 (espgw:
+                                        203.0.113/24 .1       172.31.1.10 behind a 1:1 NAT)
 
 The kernel here has no ESP (docs/platform-notes.md). `aws` runs charon with kernel-libipsec:
 ESP in user space, always in UDP, with the decrypted packets handed to the kernel through its TUN
@@ -19,9 +19,9 @@ selectors, 0.0.0.0/0 <-> 0.0.0.0/0 as AWS's dynamic VPN negotiates. What makes i
   namespace's own LAN did). `charon.plugins.kernel-netlink.fwmark` set to
   a mark without `!` makes kernel-netlink add the rule as `from all fwmark <mark> lookup 220`,
   and no packet carries the mark: the route is there and never used.
-- the AWS inside address (169.254.10.1/30) goes on ipsec0 once charon has made it; the /30's
-  connected route takes bgpd's packets to our inside address into the tunnel, and the peer's
-  packets to 169.254.10.1 come out of ipsec0 to bgpd.
+- the AWS inside address (169.254.116.137/30 in the sample) goes on ipsec0 once charon has
+  made it; the /30's connected route takes bgpd's packets to our inside address into the tunnel, and the peer's
+  packets to it come out of ipsec0 to bgpd.
 - FRR in the namespace (zebra and bgpd, no bfdd: AWS runs no BFD), `-N` its own path space,
   hold time 30 and keepalive 10 as AWS's, announcing the VPC's CIDR; the routes it learns go to
   the kernel through ipsec0, and decide what enters the tunnel.
@@ -30,10 +30,11 @@ selectors, 0.0.0.0/0 <-> 0.0.0.0/0 as AWS's dynamic VPN negotiates. What makes i
 (LibipsecRouter, the control) or espgw under scripts/espgw-up.
 
 The addresses, ASNs, pre-shared key and proposals are those of tunnel 1 of the dynamic-routing
-sample in tests/aws/samples (SAMPLE).
+sample in tests/aws/samples (SAMPLE), read from it (sample_tunnel).
 """
 
 import os
+import re
 import sys
 
 from labkit import lab as labkit_lab
@@ -45,15 +46,35 @@ from frr_kit import Frr
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLE = os.path.join(ROOT, "tests", "aws", "samples", "aws-vpn-generic-bgp.txt")
 
-# Tunnel 1 of SAMPLE.
-AWS_OUTSIDE = "198.51.100.10"
-CGW_OUTSIDE = "203.0.113.10"
-AWS_INSIDE = "169.254.10.1/30"
-CGW_INSIDE = "169.254.10.2/30"
-AWS_ASN = 64512
-CGW_ASN = 65000
-PSK = "FAKE_psk_tunnel1.not.a.real.key"
-HOLD_S, KEEPALIVE_S = 30, 10
+
+
+def sample_tunnel(path, n=1):
+    """Tunnel n of an AWS dynamic-routing "Generic" download: its outside and inside addresses
+    (AWS's and the customer's), ASNs, pre-shared key and hold time, read as a user reads them."""
+    with open(path) as f:
+        part = re.split(r"^IPSec Tunnel #\d+\s*$", f.read(), flags=re.M)[n]
+
+    def field(label, which=0):
+        found = re.findall(r"^\s*- " + label + r"\s*:\s*(\S+)\s*$", part, re.M)
+        if len(found) <= which:
+            raise LabError(f"{path}: tunnel {n} has no {label!r}")
+        return found[which]
+
+    return {"cgw_outside": field("Customer Gateway"), "aws_outside":
+            field("Virtual Private Gateway"), "cgw_inside": field("Customer Gateway", 1),
+            "aws_inside": field("Virtual Private Gateway", 1), "psk": field("Pre-Shared Key"),
+            "cgw_asn": int(field("Customer Gateway ASN")),
+            "aws_asn": int(field(r"Virtual Private\s+Gateway ASN")),
+            "hold_s": int(field("Neighbor Hold Time"))}
+
+
+# Tunnel 1 of SAMPLE: the peer's side is configured from the same file as espgw's.
+_T1 = sample_tunnel(SAMPLE)
+AWS_OUTSIDE, CGW_OUTSIDE = _T1["aws_outside"], _T1["cgw_outside"]
+AWS_INSIDE, CGW_INSIDE = _T1["aws_inside"], _T1["cgw_inside"]
+AWS_ASN, CGW_ASN = _T1["aws_asn"], _T1["cgw_asn"]
+PSK = _T1["psk"]
+HOLD_S, KEEPALIVE_S = _T1["hold_s"], 10  # AWS's keepalive: a third of the hold time
 IKE_PROPOSALS = "aes256-sha256-modp2048, aes128-sha256-modp2048, aes128-sha1-modp2048"
 ESP_PROPOSALS = "aes256-sha256-modp2048, aes128-sha256-modp2048, aes128-sha1-modp2048, " \
                 "aes128gcm16-modp2048, aes256gcm16-modp2048"
