@@ -290,6 +290,11 @@ void Parser::tunnel_bgp(const Fields& f, Tunnel& out) {
             "the peer is not an espgw gateway (peer_kind: other) and may not run BFD (AWS does "
             "not): its BFD session then never comes up, and only hold_s detects a dead peer");
   }
+  if (b.hold_s != 0 && b.keepalive_s > b.hold_s / 3) {
+    warning(bf->get("keepalive_s").value_or(*x),
+            "bgpd sends keepalives every hold_s / 3 = " + std::to_string(b.hold_s / 3) +
+                " s at most, not every " + std::to_string(b.keepalive_s) + " s");
+  }
   if (b.hold_s == 0 && !b.bfd) {
     warning(bf->get("hold_s").value_or(*x),
             "hold_s 0 and no BFD: nothing detects a dead peer, and its routes stay");

@@ -7,7 +7,9 @@
 // --json prints instead, on success, one JSON object with what a tool that starts espgw, charon
 // and espgw-ike needs from the config (scripts/espgw-up): the sockets with defaults applied, the
 // interfaces with their kernel interfaces, the tunnels, and a digest of the dataplane's part of
-// the file (to tell a reload that espgw must be restarted for). Never a key or pre-shared key.
+// the file (to tell a reload that espgw must be restarted for), dynamic routing (routing.fpm, the
+// tunnels' inside addresses and BGP, and FRR's rendered config when bgp is enabled: "frr"). Never
+// a key or pre-shared key.
 
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
@@ -19,6 +21,7 @@
 
 #include "config/charon_retransmit.h"
 #include "config/config.h"
+#include "config/frr_conf.h"
 
 namespace {
 
@@ -82,6 +85,23 @@ nlohmann::json summary(const std::string& path, const espgw::config::Config& c) 
                        : t.static_sa ? "static"
                                      : "none"},
               {"lanes", t.lanes}};
+    // Route-based tunnels (docs/routing.md): inside addresses, their kernel interface, BGP.
+    json inside = json::array();
+    for (const auto& p : t.inside)
+      inside.push_back(p.to_string());
+    j["inside"] = inside;
+    j["inside_interface"] = t.route_based() ? json(t.inside_interface) : json(nullptr);
+    j["bgp"] = nullptr;
+    if (t.bgp) {
+      json neighbours = json::array();
+      for (const auto& a : t.bgp->neighbours)
+        neighbours.push_back(a.to_string());
+      j["bgp"] = {{"remote_asn", t.bgp->remote_asn},
+                  {"neighbours", neighbours},
+                  {"bfd", t.bgp->bfd},
+                  {"hold_s", t.bgp->hold_s},
+                  {"keepalive_s", t.bgp->keepalive_s}};
+    }
     if (t.ike) {
       j["ike_version"] = t.ike->version;
       j["dpd_delay_s"] = t.ike->dpd_delay_s;
@@ -103,6 +123,26 @@ nlohmann::json summary(const std::string& path, const espgw::config::Config& c) 
   // espgw-ike's default status socket: espgw-ike.sock beside the VICI socket (docs/espgw-ike.md).
   const std::string status =
       (std::filesystem::path(c.ike.vici_socket).parent_path() / "espgw-ike.sock").string();
+  const auto& fpm = c.routing.fpm;
+  json routing = {{"fpm",
+                   {{"enabled", fpm.enabled},
+                    {"address", fpm.address.to_string()},
+                    {"port", fpm.port},
+                    {"grace_s", fpm.grace_s},
+                    {"distance", fpm.distance}}}};
+  // FRR's daemons' config, for espgw-up to write and start them with -N <instance>.
+  json frr = nullptr;
+  json bgp = nullptr;
+  if (c.bgp.enabled()) {
+    const auto conf = espgw::config::render_frr(c);
+    frr = {{"instance", c.bgp.frr_instance},
+           {"zebra", conf.zebra},
+           {"bgpd", conf.bgpd},
+           {"bfdd", conf.bfdd}};
+    bgp = {{"asn", c.bgp.asn},
+           {"router_id", c.bgp.router_id ? c.bgp.router_id->to_string() : ""},
+           {"maximum_paths", c.bgp.maximum_paths}};
+  }
   return {{"file", path},
           {"workers", c.dataplane.workers},
           {"control_socket", c.dataplane.control_socket},
@@ -112,6 +152,9 @@ nlohmann::json summary(const std::string& path, const espgw::config::Config& c) 
           {"interfaces", interfaces},
           {"tunnels", tunnels},
           {"charon_retransmit", retransmit},
+          {"routing", routing},
+          {"bgp", bgp},
+          {"frr", frr},
           {"warnings", c.warnings},
           {"dataplane_digest", dataplane_digest(path)}};
 }
