@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "config/config.h"
+#include "config/frr_conf.h"
 #include "config/import/import.h"
 
 namespace espgw::import {
@@ -142,10 +143,30 @@ void say(const std::string& s) {
   std::cerr << "espgwctl: " << s << "\n";
 }
 
+// FRR's files for config `c` in `dir` (zebra.conf, bgpd.conf, bfdd.conf), as espgw-up renders
+// them (config/frr_conf.h); written to temporary names for rename() into place: {tmp, final}.
+std::vector<std::pair<std::string, std::string>> frr_files(const config::Config& c,
+                                                           const std::string& dir) {
+  if (!c.bgp.enabled()) {
+    throw ImportError("--frr-dir: the connection uses static routing: there is no FRR config");
+  }
+  const config::FrrConf frr = config::render_frr(c);
+  std::filesystem::create_directories(dir);
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const auto& [name, text] :
+       {std::pair{"zebra.conf", &frr.zebra}, std::pair{"bgpd.conf", &frr.bgpd},
+        std::pair{"bfdd.conf", &frr.bfdd}}) {
+    const std::string path = (std::filesystem::path(dir) / name).string();
+    files.emplace_back(write_temp(path, *text, 0644), path);
+  }
+  return files;
+}
+
 // Validates `r` and writes it: the config to `out` (stdout when empty), the keys to `secrets`
-// when it has any. Nothing is left behind when validation fails.
+// when it has any, FRR's files to `frr_dir` when given. Nothing is left behind when validation
+// fails.
 void emit(const Result& r, const std::string& out, const std::string& secrets,
-          const std::string& about, bool config_secret) {
+          const std::string& about, bool config_secret, const std::string& frr_dir = {}) {
   for (const auto& n : r.notes)
     say("note: " + n);
   const std::string name = out.empty() ? "(output)" : out;
@@ -157,6 +178,8 @@ void emit(const Result& r, const std::string& out, const std::string& secrets,
     const config::Config c = config::parse(check, name);
     for (const auto& w : c.warnings)
       say("warning: " + w);
+    std::vector<std::pair<std::string, std::string>> frr;
+    if (!frr_dir.empty()) frr = frr_files(c, frr_dir);
     if (out.empty()) {
       std::cout << r.yaml << std::flush;
     } else {
@@ -170,6 +193,11 @@ void emit(const Result& r, const std::string& out, const std::string& secrets,
     if (!tmp_secrets.empty() && std::rename(tmp_secrets.c_str(), secrets.c_str()) != 0) {
       throw ImportError(secrets + ": cannot write: " + std::strerror(errno));
     }
+    for (const auto& [tmp, path] : frr) {
+      if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        throw ImportError(path + ": cannot write: " + std::strerror(errno));
+      }
+    }
     say("wrote " + name + " (" + std::to_string(c.tunnels.size()) + " tunnels, " +
         std::to_string(c.peers.size()) + " peers; espgw-config-check accepts it)" +
         (r.secrets.empty()
@@ -177,6 +205,10 @@ void emit(const Result& r, const std::string& out, const std::string& secrets,
              : " and " + secrets + " (mode 0600, " + std::to_string(r.secrets.size()) + " keys)"));
     for (const auto& p : r.placeholders)
       say(name + ": edit before use: " + p);
+    if (!frr.empty()) {
+      say("wrote FRR's zebra.conf, bgpd.conf and bfdd.conf in " + frr_dir +
+          " (as espgw-up renders them from the config)");
+    }
   } catch (const config::ConfigError& e) {
     if (!tmp_secrets.empty()) ::unlink(tmp_secrets.c_str());
     throw ImportError("the generated config is refused by the validator (nothing was written):\n" +
@@ -331,8 +363,7 @@ int run(int argc, char** argv) {
     return kExitOk;
   }
   const bool aws = a.command == "import-aws";
-  if (!a.frr_dir.empty())
-    throw Usage("--frr-dir: not built yet (FRR's renderer, config/frr_conf.h)");
+  if (!aws && !a.frr_dir.empty()) throw Usage("--frr-dir: import-aws only");
   if (a.positional.size() != 1) {
     throw Usage(
         aws ? "usage: espgwctl import-aws FILE [-o OUT.yaml] [--secrets OUT.secrets.yaml] ..."
@@ -361,7 +392,7 @@ int run(int argc, char** argv) {
     }
     r = import_ipsec_conf(file, a.site, IpsecConfOptions{secrets});
   }
-  emit(r, a.out, secrets_out, file, false);
+  emit(r, a.out, secrets_out, file, false, a.frr_dir);
   return kExitOk;
 }
 

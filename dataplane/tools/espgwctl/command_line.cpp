@@ -40,8 +40,9 @@ commands:
 
 offline commands (no socket; espgwctl COMMAND --help):
   import-aws FILE       an AWS VPN connection's configuration download -> config
+                        (static or BGP routing; --frr-dir DIR: FRR's files too)
   import-ipsec-conf FILE  strongSwan's ipsec.conf and ipsec.secrets -> config
-  mesh --regions FILE -o DIR  the configs of a full mesh of regions
+  mesh --regions FILE -o DIR  the configs of a full mesh of regions (--bgp: BGP and BFD)
 
 options:
   -s, --socket SOCKET   the control socket (default: dataplane.control_socket of
