@@ -94,6 +94,9 @@ struct MeshOptions {
   // Route-based tunnels with BGP and BFD (docs/routing.md): region i's ASN 64512 + i announces
   // its CIDRs; each pair's tunnels share an inside /30 from 169.254.0.0/16.
   bool bgp = false;
+  // Tunnels per pair of regions (--bgp with IKE only): each its own inside /30, BGP session and
+  // IKE identities; BGP spreads the traffic over them (ECMP).
+  unsigned tunnels = 1;
 };
 struct MeshConfig {
   std::string region;

@@ -13,7 +13,8 @@
 // With --bgp the tunnels are route-based (docs/routing.md): each region runs BGP as private ASN
 // 64512 + its index and announces its CIDRs; each pair of regions shares an inside /30 from
 // 169.254.8.0 on (the first region .1, the second .2), whatever the lanes; BFD on every
-// neighbour, as both ends are espgw.
+// neighbour, as both ends are espgw. --tunnels T (with --bgp) gives each pair T tunnels, each its
+// own /30, BGP session and IKE identities, over which BGP spreads the traffic (ECMP).
 
 #include <sys/random.h>
 #include <yaml-cpp/yaml.h>
@@ -336,10 +337,11 @@ constexpr uint32_t kInsideBase = 0xa9fe0800;   // 169.254.8.0
 constexpr uint32_t kInsideLimit = 0xa9fea900;  // 169.254.169.0
 constexpr uint32_t kFirstAsn = 64512;          // RFC 6996's private 16-bit ASNs
 
-InterfaceAddress inside_of(size_t i, size_t j, size_t n) {
+// With --tunnels T, tunnel k (0 to T-1) of a pair takes the pair's k-th /30 of its T.
+InterfaceAddress inside_of(size_t i, size_t j, size_t n, size_t k = 0, size_t tunnels = 1) {
   const size_t a = std::min(i, j), b = std::max(i, j);
   const size_t pair = a * n - a * (a + 1) / 2 + (b - a - 1);  // (0,1) 0, (0,2) 1, ...
-  const uint32_t base = kInsideBase + static_cast<uint32_t>(4 * pair);
+  const uint32_t base = kInsideBase + static_cast<uint32_t>(4 * (pair * tunnels + k));
   return InterfaceAddress{IpAddress::v4(base + (i < j ? 1 : 2)), 30};
 }
 
@@ -379,7 +381,8 @@ class MeshWriter {
     }
     y.line(0, "tunnels:");
     for (size_t j = 0; j < n; ++j) {
-      if (i != j) tunnel(y, i, j);
+      for (size_t k = 0; k < options_.tunnels && i != j; ++k)
+        tunnel(y, i, j, k);
     }
     if (!options_.static_sas) write_secrets_file(y, me.site);
     MeshConfig mc;
@@ -387,18 +390,40 @@ class MeshWriter {
     y.move_into(mc.result);
     if (!options_.static_sas) {
       for (size_t j = 0; j < n; ++j) {
-        if (j != i) mc.result.secrets["to-" + regions_[j].name] = keys_.psk[i][j];
+        for (size_t k = 0; k < options_.tunnels && j != i; ++k)
+          mc.result.secrets[tunnel_name(j, k)] = keys_.psk[i][j];
       }
     }
     return mc;
   }
 
  private:
-  // Region i's tunnel to region j.
-  void tunnel(YamlWriter& y, size_t i, size_t j) const {
+  // The name of the k-th tunnel to region j: "to-<region>", then "to-<region>-2", ...
+  std::string tunnel_name(size_t j, size_t k) const {
+    std::string name = "to-" + regions_[j].name;
+    if (k != 0) {
+      name += '-';
+      name += std::to_string(k + 1);
+    }
+    return name;
+  }
+  // An IKE identity of the k-th tunnel (--tunnels): the first uses the address; the others
+  // "t<k+1>.<address>", so that charon tells the tunnels of a pair apart by their IDs (they
+  // share the outer addresses).
+  static std::string tunnel_id(const IpAddress& a, size_t k) {
+    if (k == 0) return a.to_string();
+    std::string id = "t";
+    id += std::to_string(k + 1);
+    id += '.';
+    id += a.to_string();
+    return id;
+  }
+  // Region i's k-th tunnel to region j.
+  void tunnel(YamlWriter& y, size_t i, size_t j, size_t k) const {
     const Region& me = regions_[i];
     const Region& peer = regions_[j];
-    const std::string name = "to-" + peer.name;
+    const std::string name = tunnel_name(j, k);
+    const size_t tunnels = options_.tunnels;
     const bool nat = defaults_.nat_t_set   ? defaults_.nat_t
                      : defaults_.lanes > 1 ? true
                                            : !(me.public_address == me.wan.address) ||
@@ -411,10 +436,10 @@ class MeshWriter {
       const size_t n = regions_.size();
       y.line(4, "local_cidrs: [0.0.0.0/0]", "route-based: BGP's routes decide what enters");
       y.line(4, "remote_cidrs: [0.0.0.0/0]");
-      y.line(4, "inside: [" + inside_of(i, j, n).to_string() + "]",
+      y.line(4, "inside: [" + inside_of(i, j, n, k, tunnels).to_string() + "]",
              "the pair's /30; region " + peer.name + " has the other address");
       y.line(4, "bgp: {remote_asn: " + std::to_string(kFirstAsn + j) + ", neighbours: [" +
-                    inside_of(j, i, n).address.to_string() + "], bfd: true}");
+                    inside_of(j, i, n, k, tunnels).address.to_string() + "], bfd: true}");
     } else {
       y.line(4, "local_cidrs: " + prefix_list(me.cidrs));
       y.line(4, "remote_cidrs: " + prefix_list(peer.cidrs));
@@ -437,8 +462,8 @@ class MeshWriter {
       return;
     }
     y.line(4, "ike:");
-    y.line(6, "local_id: " + yaml_quote(me.public_address.to_string()));
-    y.line(6, "remote_id: " + yaml_quote(peer.public_address.to_string()));
+    y.line(6, "local_id: " + yaml_quote(tunnel_id(me.public_address, k)));
+    y.line(6, "remote_id: " + yaml_quote(tunnel_id(peer.public_address, k)));
     y.line(6, "psk_ref: " + name);
     // One side starts, so that the pair does not race two IKE_SAs at load; the other traps: its
     // own traffic brings the tunnel up too (espgw raises an acquire), as a network engineer
@@ -484,12 +509,16 @@ std::vector<MeshConfig> generate_mesh(const std::string& regions_yaml, const std
   for (size_t i = 0; i < list.size(); ++i)
     regions.push_back(read_region(rd, list[i], i, defaults, options, names));
   check_overlaps(regions, source);
+  if (options.tunnels > 1 && (!options.bgp || options.static_sas)) {
+    throw ImportError(source + ": --tunnels " + std::to_string(options.tunnels) +
+                      " needs --bgp and IKE: the tunnels of a pair share their traffic by ECMP");
+  }
   if (options.bgp) {
     const size_t n = regions.size();
-    if (kInsideBase + 4 * (n * (n - 1) / 2) > kInsideLimit) {
+    if (kInsideBase + 4 * (n * (n - 1) / 2) * options.tunnels > kInsideLimit) {
       throw ImportError(source + ": " + std::to_string(n) + " regions: --bgp has inside /30s for " +
                         std::to_string((kInsideLimit - kInsideBase) / 4) +
-                        " pairs (169.254.8.0 to 169.254.168.255), fewer regions please");
+                        " tunnels (169.254.8.0 to 169.254.168.255), fewer regions please");
     }
     for (const auto& r : regions) {
       if (r.cidrs.size() > 100) {
