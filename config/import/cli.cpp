@@ -33,6 +33,7 @@ const char* const kUsage = R"(usage:
   espgwctl import-ipsec-conf FILE [--secrets ipsec.secrets] [-o OUT.yaml]
                            [--secrets-out OUT.secrets.yaml] [SITE]
   espgwctl mesh --regions FILE -o DIR [--static-sas] [--secrets-dir DIR] [--lanes N] [--bgp]
+                [--tunnels N]
 
 import-aws reads an AWS Site-to-Site VPN connection's configuration as the console downloads it
 (vendor "Generic", the text file) or the CustomerGatewayConfiguration XML; import-ipsec-conf reads
@@ -70,6 +71,9 @@ mesh writes DIR/REGION.yaml for every region of FILE (and DIR/REGION.secrets.yam
   --bgp                     route-based tunnels with BGP and BFD between the regions: each
                             region its private ASN (64512 + its index) announcing its CIDRs,
                             inside /30s from 169.254.0.0/16 (docs/routing.md)
+  --tunnels N               with --bgp and IKE: N tunnels between each pair of regions, 1 to 4
+                            (default 1), each its own inside /30 and BGP session; BGP spreads
+                            the traffic over them (ECMP)
 )";
 
 struct Usage : std::runtime_error {
@@ -261,6 +265,7 @@ struct Args {
   bool bgp = false;
   std::string frr_dir;
   unsigned lanes = 0;
+  unsigned tunnels = 1;
   Site site;
 };
 
@@ -298,6 +303,8 @@ Args parse_args(int argc, char** argv) {
       a.frr_dir = value();
     } else if (arg == "--lanes") {
       a.lanes = static_cast<unsigned>(number_arg(arg, value(), 1, 64));
+    } else if (arg == "--tunnels") {
+      a.tunnels = static_cast<unsigned>(number_arg(arg, value(), 1, 4));
     } else if (arg == "--name") {
       a.name = value();
     } else if (arg == "--ike-version") {
@@ -342,14 +349,15 @@ int run(int argc, char** argv) {
     if (a.regions.empty() || a.out.empty() || !a.positional.empty()) {
       throw Usage(
           "usage: espgwctl mesh --regions FILE -o DIR [--static-sas] [--secrets-dir DIR] "
-          "[--lanes N] [--bgp]");
+          "[--lanes N] [--bgp [--tunnels N]]");
     }
     if (a.secrets_dir.empty() || a.secrets_dir[0] != '/') {
       throw Usage("--secrets-dir: an absolute path, got \"" + a.secrets_dir + "\"");
     }
     std::filesystem::create_directories(a.out);
-    const auto configs = generate_mesh(read_all(a.regions), a.regions,
-                                       MeshOptions{a.static_sas, a.secrets_dir, a.lanes, a.bgp});
+    const auto configs =
+        generate_mesh(read_all(a.regions), a.regions,
+                      MeshOptions{a.static_sas, a.secrets_dir, a.lanes, a.bgp, a.tunnels});
     for (const auto& mc : configs) {
       const std::string out = (std::filesystem::path(a.out) / (mc.region + ".yaml")).string();
       const std::string secrets =

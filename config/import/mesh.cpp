@@ -9,6 +9,7 @@
 //       public_address: 203.0.113.10    # its Elastic IP (default: the WAN address)
 //       vpc_cidr: 10.1.0.0/16           # or vpc_cidrs: [...]
 //       workers: 2                      # this region's (default: the defaults' workers)
+//       frr_instance: espgw-eu          # --bgp: FRR's path space (default espgw)
 //
 // With --bgp the tunnels are route-based (docs/routing.md): each region runs BGP as private ASN
 // 64512 + its index and announces its CIDRs; each pair of regions shares an inside /30 from
@@ -76,6 +77,7 @@ struct Region {
   std::vector<IpPrefix> cidrs;
   Site site;
   std::vector<std::pair<std::string, std::string>> dataplane;  // extra keys, as written
+  std::string frr_instance;  // --bgp: bgp.frr_instance, when given
 };
 
 class RegionsReader {
@@ -226,6 +228,8 @@ void read_site(RegionsReader& rd, const YAML::Node& n, const std::string& where,
     s.lan_mtu = static_cast<uint16_t>(rd.integer(n["lan_mtu"], where + ".lan_mtu", 576, 9216));
   if (n["control_socket"])
     s.control_socket = rd.scalar(n["control_socket"], where + ".control_socket");
+  // FRR's path space (bgp.frr_instance): several gateways on one host (a lab) need their own.
+  if (n["frr_instance"]) r.frr_instance = rd.scalar(n["frr_instance"], where + ".frr_instance");
   r.dataplane = defaults.dataplane;
   if (n["dataplane"]) rd.dataplane(n["dataplane"], where + ".dataplane", r.dataplane);
   s.dataplane_extra = r.dataplane;
@@ -239,7 +243,7 @@ Region read_region(RegionsReader& rd, const YAML::Node& n, size_t i, const Defau
   rd.keys(n, where,
           {"name", "wan_address", "public_address", "vpc_cidr", "vpc_cidrs", "wan_device",
            "wan_gateway", "wan_mtu", "lan_device", "lan_address", "lan_gateway", "lan_mtu",
-           "control_socket", "dataplane", "workers"});
+           "control_socket", "frr_instance", "dataplane", "workers"});
   Region r;
   r.line = n.Mark().line + 1;
   if (!n["name"]) rd.fail(n, where + ": missing key \"name\"");
@@ -377,6 +381,7 @@ class MeshWriter {
       y.line(0, "bgp:", "FRR's bgpd and bfdd beside espgw (docs/routing.md)");
       y.line(2, "asn: " + std::to_string(kFirstAsn + i), "private: 64512 + the region's index");
       y.line(2, "announce: " + prefix_list(me.cidrs), "this region's CIDRs");
+      if (!me.frr_instance.empty()) y.line(2, "frr_instance: " + me.frr_instance);
       y.blank();
     }
     y.line(0, "tunnels:");

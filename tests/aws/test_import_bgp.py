@@ -252,6 +252,32 @@ class ImportBgp(unittest.TestCase):
                 self.assertEqual(u["lanes"], 4)
                 self.assertEqual((t["inside"], t["bgp"]), (u["inside"], u["bgp"]))
 
+    def test_mesh_tunnels(self):
+        """--tunnels 2: two tunnels per pair, each its own /30 and session, told apart in IKE by
+        their identities (they share the outer addresses); refused without --bgp."""
+        configs = self.mesh("two", "--tunnels", "2")
+        nets = set()
+        for name, c in configs.items():
+            names = [t["name"] for t in c["tunnels"]]
+            others = [o for o in "abc" if o != name]
+            self.assertEqual(names, [n for o in others for n in (f"to-{o}", f"to-{o}-2")])
+            for t in c["tunnels"]:
+                peer = t["name"][len("to-"):].split("-")[0]
+                back_name = "to-" + name + t["name"][len("to-" + peer):]
+                back = next(x for x in configs[peer]["tunnels"] if x["name"] == back_name)
+                mine = ipaddress.ip_interface(t["inside"][0])
+                self.assertEqual(back["bgp"]["neighbours"], [str(mine.ip)])
+                self.assertEqual(t["ike"]["local_id"], back["ike"]["remote_id"])
+                nets.add(mine.network)
+            ids = [t["ike"]["local_id"] for t in c["tunnels"]]
+            self.assertEqual(len(ids), 4)
+            self.assertEqual(len(set(zip(ids, [t["ike"]["remote_id"] for t in c["tunnels"]]))), 4)
+        self.assertEqual(len(nets), 6)  # one /30 per tunnel
+        regions = self.out("regions.yaml")
+        r = ctl("mesh", "--regions", regions, "-o", self.out("no"), "--tunnels", "2")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("--tunnels 2 needs --bgp", r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
