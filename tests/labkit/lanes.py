@@ -84,3 +84,59 @@ class FlowStreams:
         sent = result(self.send, "udp-flows-send", 30)
         got = result(self.recv, "udp-flows-recv", timeout)
         return {int(k): v for k, v in got["flows"].items()}, got["foreign"], sent
+
+
+def flow_crc4(src, dst, proto, sport, dport):
+    """The raw CRC32-C of an unfragmented IPv4 TCP or UDP flow (flow_crc4 in lane_hash.h), from
+    which both the lane bucket and the ECMP bucket derive."""
+    h = crc32c(SEED, ipaddress.IPv4Address(src).packed + ipaddress.IPv4Address(dst).packed)
+    h = crc32c(h, struct.pack("!HH", sport, dport))
+    return crc32c(h, struct.pack("<I", proto))
+
+
+def ecmp_bucket(src, dst, proto, sport, dport):
+    """The ECMP bucket (0 to 1023) of a flow: ecmp_bucket_of() in lane_hash.h, the top 10 bits of
+    the flow's CRC times 0x85ebca6b (another multiplier than the lanes')."""
+    return ((flow_crc4(src, dst, proto, sport, dport) * 0x85EBCA6B) & 0xFFFFFFFF) >> 22
+
+
+class BucketTable:
+    """LaneMap's rules (dataplane/lanes/lane_map.h), which an ECMP route's bucket table follows
+    too (dataplane/tables/fpm_table.h): bucket b starts on b % members; a member that goes down
+    hands each of its buckets to the up member with the fewest (ties: the lowest index); one that
+    comes back takes back the buckets whose home it is."""
+
+    def __init__(self, members):
+        self.members = members
+        self.up = [True] * members
+        self.buckets = [b % members for b in range(BUCKETS)]
+
+    def load(self):
+        n = [0] * self.members
+        for m in self.buckets:
+            n[m] += 1
+        return n
+
+    def set_up(self, member, up):
+        if self.up[member] == up:
+            return
+        self.up[member] = up
+        if up:
+            for b in range(member, BUCKETS, self.members):
+                self.buckets[b] = member
+        self._rehome_stranded()
+
+    def _rehome_stranded(self):
+        if not any(self.up):
+            return
+        n = self.load()
+        for b, m in enumerate(self.buckets):
+            if self.up[m]:
+                continue
+            best = min((i for i in range(self.members) if self.up[i]), key=lambda i: (n[i], i))
+            self.buckets[b] = best
+            n[best] += 1
+            n[m] -= 1
+
+    def member_of(self, bucket):
+        return self.buckets[bucket]
