@@ -104,26 +104,42 @@ class LanesLab(labkit_lab.Lab):
                 f"    lan_device: net_af_packet1,iface={self.dev[lan]},framecnt=4096{qpairs}",
                 f"    lan_address: {LAN[i]}.1/24",
                 "    lan_mtu: 1500",
-                f"    vpc_cidr: {LAN[i]}.0/24",
+                f"    vpc_cidrs: [{', '.join(self.vpc_cidrs(i))}]",
                 f"    control_socket: {self.gateways[i].socket}",
-            ] + ([f"    workers: {workers}"] if workers > 1 else [])
-        self.sh("router", "nft", "-f", "-", stdin=router_nft(self.cap))
+            ] + ([f"    workers: {workers}"] if workers > 1 else []) + self.region_extra(i)
+        self.sh("router", "nft", "-f", "-", stdin=self.router_rules())
         path = os.path.join(self.workdir, "regions.yaml")
         with open(path, "w") as f:
             f.write("\n".join(regions) + "\n")
         lanes = ["--lanes", str(self.lanes)] if self.lanes > 1 else []
         r = run([os.path.join(self.build, "dataplane", "espgwctl"), "mesh", "--regions", path,
-                 "-o", self.configs, "--secrets-dir", self.configs, *lanes])
+                 "-o", self.configs, "--secrets-dir", self.configs, *lanes, *self.mesh_args])
         for line in r.stderr.strip().splitlines():
             say(line)
         # Responders first: region-one initiates (the generator's rule).
         for g in reversed(self.gateways):
             g.start()
         self.stacks_up = time.monotonic()  # region-one's stack ready: it initiates every lane
-        wait_for(f"{self.lanes} lane(s) installed in charon and espgw on both gateways",
-                 self.established, 90, 0.2)
+        wait_for(self.established_what(), self.established, 90, 0.2)
         self.lanes_up_s = time.monotonic() - self.stacks_up
         return self
+
+    # ---- what a subclass changes (bgp_lab.py) ----
+
+    mesh_args = ()  # more of the generator's options
+
+    def router_rules(self):
+        return router_nft(self.cap)
+
+    def vpc_cidrs(self, i):
+        return [f"{LAN[i]}.0/24"]
+
+    def region_extra(self, i):
+        """More lines of region i in the regions file."""
+        return []
+
+    def established_what(self):
+        return f"{self.lanes} lane(s) installed in charon and espgw on both gateways"
 
     def lane_rows(self, g):
         """The tunnel's lanes from espgw's `tunnels` report ([{"lane", "outbound_spi",

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""BGP, BFD and ECMP between two espgw gateways, end to end (docs/routing.md; the lab: bgp_lab.py).
+
+    test_bgp_lab.py BUILD PLUGIN [--dpd]
+
+Two regions from `espgwctl mesh --bgp --tunnels 2`, each gateway the full stack under an
+unmodified scripts/espgw-up, FRR included; two route-based tunnels between them, each with its
+BGP session and BFD (the shipped 200 ms x 3).
+
+What it proves:
+  1. Routes are learnt both ways: each espgw routes the other region's CIDR over both tunnels
+     (origin fpm, two next hops), and `espgwctl bgp` shows both sessions Established with BFD up,
+     each receiving the far CIDRs and sending only the region's own (the announce route-map).
+  2. ECMP: 64 sequence-numbered UDP flows host 1 -> host 2 spread over both tunnels (gw1's
+     per-tunnel counters, each at least a fifth).
+  3. A path dies: tunnel 2's ESP is dropped on the router under the flows. BFD takes its session
+     down and zebra withdraws the path: gw1's route keeps only tunnel 1 within BOUND_S; the flows
+     that lost datagrams are exactly those of one half of the buckets (the dataplane's ECMP hash,
+     labkit.lanes.ecmp_bucket: the killed tunnel's), their longest outage is under BOUND_S, and
+     the flows of tunnel 1 lose nothing.
+  4. The path returns: the route has both tunnels again, tunnel 2 carries packets again, and the
+     flows of tunnel 1 lose nothing on the way.
+  5. Announce and withdraw, as an operator does it (edit bgp.announce, SIGHUP espgw-up): region
+     two stops announcing 172.61.1.0/24; gw1's route is gone and host 1 no longer reaches host 2's
+     172.61.1.10; announced again, it is back and reached.
+With --dpd: instead, tunnel 2 stays dead until charon's DPD (shipped settings) ends its SAs, to
+compare (not in the suite; docs/ike-ha.md measures DPD).
+
+Exit 0: pass; 1: fail; 77: cannot run here.
+"""
+
+import time
+
+import bgp_lab
+import lanes_lab
+from ike_lab import say, wait_for
+from labkit import lanes as lanes_model
+from labkit import traffic
+from labkit.proc import check, verdict
+
+FLOWS, RATE = 64, 50
+BOUND_S = 1.0  # the issue's bound on a failover with BFD
+HOLD_S = 1.0   # traffic on the surviving tunnel before the path returns
+
+
+def share(before, after, tunnels):
+    d = {t: after.get(t, 0) - before.get(t, 0) for t in tunnels}
+    total = sum(d.values()) or 1
+    return d, {t: round(n / total, 3) for t, n in d.items()}
+
+
+def halves(streams):
+    """The flows by the parity of their ECMP bucket: with two members every bucket b is on slot
+    b % 2 (LaneMap's home rule), whichever tunnel holds which slot."""
+    out = ({*()}, {*()})
+    for i in range(streams.flows):
+        b = lanes_model.ecmp_bucket(streams.src_ip, streams.dst_ip, 17, streams.sport + i,
+                                    streams.port)
+        out[b % 2].add(i)
+    return out
+
+
+def main():
+    a = lanes_lab.main_args(__doc__, lambda ap: ap.add_argument("--dpd", action="store_true"))
+    figures, failures = {}, []
+    lab = bgp_lab.BgpLab(a.build, a.plugin)
+    with lab:
+        try:
+            run_lab(lab, a, figures, failures)
+        except Exception:
+            lab.dump_logs()
+            raise
+    return verdict(figures, failures)
+
+
+def run_lab(lab, a, figures, failures):
+    gw1, gw2 = lab.gw1, lab.gw2
+    lab.up()
+    figures["bgp_ecmp_up_s"] = round(lab.lanes_up_s, 2)
+    say(f"1. routes both ways, ECMP over both tunnels, {lab.lanes_up_s:.1f} s after the stacks")
+    for i, g in enumerate(lab.gateways):
+        far = bgp_lab.CIDR[1 - i]
+        r = lab.route(g, far)
+        check(r is not None and r["ecmp"] and lab.paths(g, far) == set(g.tunnels),
+              f"{g.name}: {far} from FRR over {sorted(lab.paths(g, far))}", failures)
+        view = lab.bgp(g)
+        rows = {n["tunnel"]: n for n in view["sessions"]}
+        figures[f"bgp_{g.name}"] = {t: {x: n.get(x) for x in (
+            "state", "prefixes_received", "prefixes_sent", "bfd")} for t, n in rows.items()}
+        want_rcv = 2 if i == 0 else 1
+        ok = len(rows) == 2 and all(
+            n["state"] == "Established" and n["prefixes_received"] == want_rcv
+            and n["prefixes_sent"] == (1 if i == 0 else 2) and n["bfd"] == "up"
+            for n in rows.values())
+        check(ok, f"{g.name}: espgwctl bgp: both sessions Established, BFD up, "
+              f"{want_rcv} prefix(es) in, own CIDRs only out ({figures[f'bgp_{g.name}']})",
+              failures)
+    traffic.wait_ping(lab, "h1", lanes_lab.HOST[1])
+
+    say(f"2. ECMP: {FLOWS} UDP flows at {RATE}/s each")
+    streams = lanes_model.FlowStreams(lab, "h1", lanes_lab.HOST[0], "h2", lanes_lab.HOST[1],
+                                      FLOWS, RATE).start()
+    before = lab.tunnel_packets(gw1)
+    wait_for("500 packets into each tunnel on gw1", lambda: all(
+        lab.tunnel_packets(gw1)[t] - before[t] >= 500 for t in gw1.tunnels), 20, 0.1)
+    d, frac = share(before, lab.tunnel_packets(gw1), gw1.tunnels)
+    figures["ecmp_packets"] = d
+    figures["ecmp_share"] = frac
+    check(all(f >= 0.2 for f in frac.values()), f"both tunnels carry at least a fifth ({frac})",
+          failures)
+
+    dead = gw1.tunnels[1]
+    say(f"3. {dead} dies: its ESP dropped on the router")
+    t0 = time.monotonic()
+    lab.kill(dead)
+    if a.dpd:
+        wait_for(f"charon's DPD to end {dead}'s SAs on gw1", lambda: not any(
+            s["tunnel"] == dead for s in gw1.ctl("sas")["sas"]), 240, 0.5)
+        figures["dpd_s"] = round(time.monotonic() - t0, 1)
+        streams.stop_and_collect()
+        return
+    wait_for(f"gw1's route to {bgp_lab.CIDR[1]} without {dead}",
+             lambda: lab.paths(gw1, bgp_lab.CIDR[1]) == {gw1.tunnels[0]}, 10, 0.02)
+    figures["withdraw_s"] = round(time.monotonic() - t0, 3)
+    wait_for(f"gw2's route to {bgp_lab.CIDR[0]} without its tunnel 2",
+             lambda: lab.paths(gw2, bgp_lab.CIDR[0]) == {gw2.tunnels[0]}, 10, 0.02)
+    figures["withdraw_gw2_s"] = round(time.monotonic() - t0, 3)
+    mid = lab.tunnel_packets(gw1)
+    wait_for(f"{RATE * FLOWS // 2} more packets on the surviving tunnel", lambda: lab.tunnel_packets(
+        gw1)[gw1.tunnels[0]] - mid[gw1.tunnels[0]] >= RATE * FLOWS // 2, 10, 0.05)
+
+    say(f"4. {dead} returns")
+    t_back = time.monotonic()
+    lab.kill(dead, on=False)
+    wait_for("gw1's route over both tunnels again", lambda: lab.paths(
+        gw1, bgp_lab.CIDR[1]) == set(gw1.tunnels), 30, 0.05)
+    figures["return_s"] = round(time.monotonic() - t_back, 2)
+    back = lab.tunnel_packets(gw1)
+    wait_for(f"300 packets into {dead} again", lambda: lab.tunnel_packets(gw1)[dead] - back[dead]
+             >= 300, 10, 0.05)
+    got, foreign, _ = streams.stop_and_collect()
+    figures["router_dropped"] = lab.dropped()
+
+    lossy = {i for i, r in got.items() if r["missing"]}
+    h = halves(streams)
+    moved = h[0] if lossy & h[0] else h[1]
+    kept = h[1] if moved is h[0] else h[0]
+    figures["flows_moved"], figures["flows_kept"] = len(moved), len(kept)
+    check(lossy == moved, f"the flows that lost datagrams ({len(lossy)}) are exactly one half of "
+          f"the ECMP buckets ({len(moved)} flows): the dead tunnel's", failures)
+    kept_lost = sum(got[i]["missing"] for i in kept)
+    kept_reord = sum(got[i]["reordered"] for i in kept)
+    check(kept_lost == 0 and kept_reord == 0 and all(got[i]["ended"] for i in kept),
+          f"the {len(kept)} flows of the surviving tunnel lost {kept_lost}, reordered "
+          f"{kept_reord}", failures)
+    outage = []
+    for i in moved:
+        for gap in got[i]["gaps"]:
+            if gap["after_t"] is not None and gap["before_t"] is not None and \
+                    gap["after_t"] < t_back:
+                outage.append(gap["before_t"] - gap["after_t"])
+    worst = max(outage, default=0)
+    outage.sort()
+    figures["outage_ms_max"] = round(worst * 1000)
+    figures["outage_ms_median"] = round(outage[len(outage) // 2] * 1000) if outage else None
+    check(0 < worst < BOUND_S, f"the moved flows' longest outage {worst * 1000:.0f} ms "
+          f"(< {BOUND_S * 1000:.0f} ms)", failures)
+    check(foreign == 0, f"nothing foreign arrived ({foreign})", failures)
+
+    say(f"5. region two withdraws {bgp_lab.EXTRA}, then announces it again")
+    traffic.wait_ping(lab, "h1", bgp_lab.EXTRA_HOST)
+    t0 = time.monotonic()
+    lab.set_announce(gw2, [bgp_lab.CIDR[1]])
+    wait_for(f"{bgp_lab.EXTRA} gone from gw1", lambda: lab.route(gw1, bgp_lab.EXTRA) is None,
+             30, 0.05)
+    figures["withdraw_by_reload_s"] = round(time.monotonic() - t0, 2)
+    r = lab.sh("h1", "ping", "-c", "3", "-i", "0.2", "-W", "1", bgp_lab.EXTRA_HOST, check=False)
+    check(r.returncode != 0, "host 1 no longer reaches 172.61.1.10", failures)
+    t0 = time.monotonic()
+    lab.set_announce(gw2, [bgp_lab.CIDR[1], bgp_lab.EXTRA])
+    wait_for(f"{bgp_lab.EXTRA} back on gw1 over both tunnels", lambda: lab.paths(
+        gw1, bgp_lab.EXTRA) == set(gw1.tunnels), 30, 0.05)
+    figures["announce_by_reload_s"] = round(time.monotonic() - t0, 2)
+    traffic.wait_ping(lab, "h1", bgp_lab.EXTRA_HOST)
+    check(True, "host 1 reaches 172.61.1.10 again", failures)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
