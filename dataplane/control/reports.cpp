@@ -396,6 +396,7 @@ json App::route_list() {
                 {"distance", kConfigDistance},
                 {"selected", !fpm_wins(c, kConfigDistance)}};
       j.update(peer_route_members(*model_, name));
+      if (j.value("state", "") == "backup") j["selected"] = false;  // the peer's other tunnel
       out.push_back(std::move(j));
     }
   }

@@ -155,12 +155,15 @@ class Commands(h.GatewayTest):
     def test_show_routes(self):
         routes = self.gw.ctl_json("show", "routes")["routes"]
         self.assertIn({"prefix": "203.0.113.0/24", "via": "198.51.100.254", "interface": "wan",
-                       "origin": "static"}, routes)
-        self.assertIn({"prefix": "172.60.0.0/16", "tunnel": "east", "origin": "tunnel"}, routes)
+                       "origin": "static", "distance": 1, "selected": True}, routes)
+        self.assertIn({"prefix": "172.60.0.0/16", "tunnel": "east", "origin": "tunnel",
+                       "distance": 1, "selected": True}, routes)
+        self.assertIn({"prefix": "172.50.1.1/24", "interface": "lan", "origin": "connected",
+                       "distance": 0, "selected": True}, routes)
         t = rows(self.gw.ctl("show", "routes").stdout)
-        self.assertEqual(t[0], ["PREFIX", "VIA", "DEV", "ORIGIN"])
-        self.assertIn(["203.0.113.0/24", "198.51.100.254", "wan", "static"], t)
-        self.assertIn(["172.60.0.0/16", "-", "tunnel east", "tunnel"], t)
+        self.assertEqual(t[0], ["PREFIX", "VIA", "DEV", "ORIGIN", "DIST", "SEL", "BUCKETS"])
+        self.assertIn(["203.0.113.0/24", "198.51.100.254", "wan", "static", "1", "yes", "-"], t)
+        self.assertIn(["172.60.0.0/16", "-", "tunnel east", "tunnel", "1", "yes", "-"], t)
 
     def test_show_neighbours(self):
         ns = self.gw.ctl_json("show", "neighbours")["neighbours"]
@@ -236,12 +239,13 @@ class Commands(h.GatewayTest):
                                         "dev", "wan"), g)
         routes = self.gw.ctl_json("show", "routes")["routes"]
         self.assertIn({"prefix": "192.0.2.0/24", "via": "198.51.100.254", "interface": "wan",
-                       "origin": "static"}, routes)
+                       "origin": "static", "distance": 1, "selected": True}, routes)
         # replace: directly connected now; "dev" may come first
         self.assertEqual(self.gw.ctl_json("route", "replace", "192.0.2.0/24", "dev", "lan"),
                          {"ok": True, "generation": g + 2})
         routes = self.gw.ctl_json("show", "routes")["routes"]
-        self.assertIn({"prefix": "192.0.2.0/24", "interface": "lan", "origin": "static"}, routes)
+        self.assertIn({"prefix": "192.0.2.0/24", "interface": "lan", "origin": "static",
+                       "distance": 1, "selected": True}, routes)
         self.assert_changed(self.gw.ctl("route", "del", "192.0.2.0/24"), g + 2)
         self.assertNotIn("192.0.2.0/24",
                          {r["prefix"] for r in self.gw.ctl_json("show", "routes")["routes"]})

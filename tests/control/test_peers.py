@@ -99,13 +99,14 @@ class Peers(GatewayCase):
         self.assertEqual(self.sa_states(), {"east": "in use", "vpn1": "in use", "vpn2": "backup"})
         self.assertEqual(self.peer_routes(), [
             {"prefix": pc.PEER_CIDR, "tunnel": "vpn1", "origin": "tunnel", "peer": "vpn",
-             "state": "active"},
+             "state": "active", "distance": 1, "selected": True},
             {"prefix": pc.PEER_CIDR, "tunnel": "vpn2", "origin": "tunnel", "peer": "vpn",
-             "state": "backup"}])
+             "state": "backup", "distance": 1, "selected": False}])
         t = rows(self.gw.ctl("show", "routes").stdout)
-        self.assertIn(["172.60.0.0/16", "-", "tunnel east", "tunnel"], t)
-        self.assertIn([pc.PEER_CIDR, "-", "tunnel vpn1", "tunnel (peer vpn)"], t)
-        self.assertIn([pc.PEER_CIDR, "-", "tunnel vpn2", "backup (peer vpn, not routed)"], t)
+        self.assertIn(["172.60.0.0/16", "-", "tunnel east", "tunnel", "1", "yes", "-"], t)
+        self.assertIn([pc.PEER_CIDR, "-", "tunnel vpn1", "tunnel (peer vpn)", "1", "yes", "-"], t)
+        self.assertIn([pc.PEER_CIDR, "-", "tunnel vpn2", "backup (peer vpn, not routed)", "1",
+                       "no", "-"], t)
         # `all` carries the same peers.
         everything = self.gw.request({"cmd": "all"})["peers"]
         strip = lambda ps: [{k: v for k, v in x.items() if k != "seconds_since"} for x in ps]

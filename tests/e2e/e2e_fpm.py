@@ -16,7 +16,7 @@ What it proves:
     (but for nlmsg_pid).
   - Routes from FPM are installed: `routes` shows them with origin fpm, the configured distance
     (30), selected, resolved by inside address; the ECMP route over t1, t2, t3 with its members'
-    bucket counts (1024 split 342/341/341).
+    bucket counts (1024 split 342/341/341); so do `espgwctl show routes` and `espgwctl status`.
   - A config route (10.7.0.0/16 tunnel t3) and an FPM route (10.7.0.0/16 via t1) for one prefix:
     both in the report, the config one selected; its traffic goes into t3.
   - ECMP: 96 UDP flows to 10.9.0.1 spread over the three tunnels, each flow on exactly the tunnel
@@ -36,6 +36,7 @@ Exit 0: pass; 1: fail; 77: cannot run here (not root, tools missing).
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -305,6 +306,19 @@ def prove(lab, failures, figures):
     check(dyn is not None and not dyn["selected"] and dyn["distance"] == DISTANCE,
           f"10.7.0.0/16: the FPM route is reported, not selected: {dyn}", failures)
 
+    # espgwctl's views of the same: a line per ECMP member with its buckets; the connection.
+    text = espgwctl(lab, "show", "routes")
+    say("espgwctl show routes:\n" + text)
+    lines = [re.split(r"\s{2,}", x.strip()) for x in text.splitlines()]
+    check(["10.9.0.0/16", "169.254.10.2", "tunnel t1", "fpm", str(DISTANCE), "yes", "342"] in lines
+          and ["169.254.10.6", "tunnel t2", "341"] in lines
+          and ["10.7.0.0/16", "169.254.10.2", "tunnel t1", "fpm", str(DISTANCE), "no", "-"]
+          in lines and ["10.7.0.0/16", "-", "tunnel t3", "static", "1", "yes", "-"] in lines,
+          "espgwctl show routes: origin, distance, selected, ECMP members' buckets", failures)
+    status = espgwctl(lab, "status")
+    check(re.search(r"^fpm +connected from 127\.0\.0\.1:\d+, 4 routes$", status, re.M)
+          is not None, f"espgwctl status shows the FPM connection: {status!r}", failures)
+
     # ---- ECMP spread: each flow where the model of the hash puts it ----
     table = lanes.BucketTable(3)
     buckets = flows.buckets()
@@ -424,6 +438,11 @@ def prove(lab, failures, figures):
           f"status.fpm: 2 cleared after the grace: {st}", failures)
     cfg = route_of(gw.ctl("routes")["routes"], "10.7.0.0/16", "static")
     check(cfg is not None and cfg["selected"], "the config route stays", failures)
+
+
+def espgwctl(lab, *args):
+    exe = os.path.join(lab.build, "dataplane", "espgwctl")
+    return proc.run([exe, "-s", lab.gw.socket, *args]).stdout
 
 
 def sas_out(gw):

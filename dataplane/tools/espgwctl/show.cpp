@@ -160,10 +160,37 @@ std::string tunnels_table(const json& tunnels) {
   return t.render();
 }
 
+// An FPM route's next hop: its tunnel, or its gateway out of a port, or why not.
+std::string fpm_hop_dev(const json& h) {
+  if (!h.value("resolved", false)) return "unresolved";
+  if (h.contains("tunnel")) return "tunnel " + text_of(h["tunnel"]);
+  return text_of(h.value("interface", json()));
+}
+
+// Every candidate (docs/control-protocol.md "routes"): the lowest distance of a prefix is
+// selected; an FPM route has a line per next hop, an ECMP member's with its bucket count.
 std::string routes_table(const json& routes) {
   if (routes.empty()) return "no routes\n";
-  Table t({"PREFIX", "VIA", "DEV", "ORIGIN"});
+  Table t({"PREFIX", "VIA", "DEV", "ORIGIN", ">DIST", "SEL", ">BUCKETS"});
   for (const auto& r : routes) {
+    const std::string prefix = text_of(r.value("prefix", json()));
+    const std::string dist = text_of(r.value("distance", json()));
+    const std::string sel = r.value("selected", true) ? "yes" : "no";
+    if (r.contains("next_hops")) {
+      std::string origin = text_of(r.value("origin", json()));
+      if (r.value("stale", false)) origin += " (stale)";
+      const json hops = r["next_hops"];
+      if (hops.empty()) t.add({prefix, "-", "none", origin, dist, sel, "-"});
+      bool first = true;
+      for (const auto& h : hops) {
+        const json via = h.value("via", h.value("gateway", json()));
+        t.add({first ? prefix : "", text_of(via), fpm_hop_dev(h), first ? origin : "",
+               first ? dist : "", first ? sel : "",
+               h.contains("buckets") ? text_of(h["buckets"]) : "-"});
+        first = false;
+      }
+      continue;
+    }
     const std::string dev = r.contains("tunnel") ? "tunnel " + text_of(r["tunnel"])
                                                  : text_of(r.value("interface", json()));
     std::string origin = text_of(r.value("origin", json()));
@@ -172,9 +199,34 @@ std::string routes_table(const json& routes) {
                    ? "backup (peer " + text_of(r["peer"]) + ", not routed)"
                    : origin + " (peer " + text_of(r["peer"]) + ")";
     }
-    t.add({text_of(r.value("prefix", json())), text_of(r.value("via", json())), dev, origin});
+    t.add({prefix, text_of(r.value("via", json())), dev, origin, dist, sel, "-"});
   }
   return t.render();
+}
+
+// status.fpm in one line: off, or the connection (or the grace period after it), the routes.
+std::string fpm_text(const json& f) {
+  if (!f.value("enabled", false)) return "off";
+  std::string s;
+  if (f.value("connected", false)) {
+    s = "connected from " + text_of(f.value("peer", json()));
+  } else {
+    s = "listening on " + text_of(f.value("listen", json())) + ", not connected";
+    const json left = f.value("grace_left_ms", json());
+    if (left.is_number()) {
+      char b[48];
+      std::snprintf(b, sizeof b, ", grace %.1f s left", number_of(left) / 1000.0);
+      s += b;
+    }
+  }
+  s += ", " + text_of(f.value("routes", json())) + " routes";
+  if (const uint64_t stale = number_of(f.value("stale", json())); stale != 0) {
+    s += " (" + std::to_string(stale) + " stale)";
+  }
+  const uint64_t failed = number_of(f.value("transactions_failed", json())) +
+                          number_of(f.value("routes_unresolved", json()));
+  if (failed != 0) s += ", " + std::to_string(failed) + " refused or unresolved";
+  return s;
 }
 
 // 75 -> "1m15s": how long a peer's tunnel has been in use, at a glance.
@@ -234,6 +286,7 @@ std::string status_text(const json& s) {
   t.add({"inbound SAs", text_of(s.value("inbound_sas", json()))});
   t.add({"outbound SAs", text_of(s.value("outbound_sas", json()))});
   t.add({"packets", text_of(s.value("packets", json()))});
+  if (s.contains("fpm")) t.add({"fpm", fpm_text(s["fpm"])});
   const std::string r = t.render();
   return r.substr(r.find('\n') + 1);
 }
