@@ -221,6 +221,66 @@ void lane_metrics(Exposition& e, const json& tunnels) {
   e.sample("espgw_lane_series_omitted", {}, static_cast<double>(omitted));
 }
 
+// status.fpm (docs/control-protocol.md "status"): zebra's FPM connection, the routes it gave, and
+// its counters by reason. Nothing when routing.fpm is off.
+void fpm_metrics(Exposition& e, const json& fpm) {
+  if (!fpm.is_object() || !fpm.value("enabled", false)) return;
+  e.declare("espgw_fpm_connected", Type::kGauge, "1 while zebra's FPM connection is open.");
+  e.sample("espgw_fpm_connected", {}, num(fpm.value("connected", json())));
+  e.declare("espgw_fpm_routes", Type::kGauge,
+            "Routes espgw holds from FPM (installed or not: see espgw_fpm_refused_total).");
+  e.sample("espgw_fpm_routes", {}, num(fpm.value("routes", json())));
+  e.declare("espgw_fpm_stale_routes", Type::kGauge,
+            "FPM routes not named again since zebra reconnected (swept once its dump is done).");
+  e.sample("espgw_fpm_stale_routes", {}, num(fpm.value("stale", json())));
+  e.declare("espgw_fpm_grace_left_seconds", Type::kGauge,
+            "Time left before the FPM routes go, after the connection closed (0: none running).");
+  e.sample("espgw_fpm_grace_left_seconds", {}, num(fpm.value("grace_left_ms", json())) / 1000.0);
+  e.declare("espgw_fpm_connections_total", Type::kCounter, "FPM connections accepted.");
+  e.sample("espgw_fpm_connections_total", {}, num(fpm.value("connections", json())));
+  e.declare("espgw_fpm_disconnects_total", Type::kCounter,
+            "FPM connections that ended, by reason.");
+  for (const auto& [key, reason] :
+       {std::pair{"closed_by_peer", "peer"}, std::pair{"closed_bad_stream", "bad_stream"},
+        std::pair{"read_errors", "read_error"}, std::pair{"connections_replaced", "replaced"}}) {
+    e.sample("espgw_fpm_disconnects_total", {{"reason", reason}}, num(fpm.value(key, json())));
+  }
+  const json d = fpm.value("decoder", json::object());
+  e.declare("espgw_fpm_route_events_total", Type::kCounter,
+            "Route adds and deletes decoded from zebra's FPM stream.");
+  e.sample("espgw_fpm_route_events_total", {{"action", "add"}},
+           num(d.value("routes_added", json())));
+  e.sample("espgw_fpm_route_events_total", {{"action", "delete"}},
+           num(d.value("routes_deleted", json())));
+  e.declare("espgw_fpm_skipped_total", Type::kCounter,
+            "FPM messages skipped by design (next-hop groups, connected, link-local, other "
+            "tables, ...), by reason.");
+  e.declare("espgw_fpm_errors_total", Type::kCounter,
+            "Malformed FPM input (a bad header closes the connection), by reason.");
+  for (const auto& [key, v] : d.items()) {
+    if (key.rfind("skipped_", 0) == 0) {
+      e.sample("espgw_fpm_skipped_total", {{"reason", key.substr(8)}}, num(v));
+    } else if (key.rfind("bad_", 0) == 0 || key == "partial_frames_dropped") {
+      e.sample("espgw_fpm_errors_total", {{"reason", key}}, num(v));
+    }
+  }
+  e.declare("espgw_fpm_refused_total", Type::kCounter,
+            "FPM routes or next hops not installed, by reason: unresolved (no next hop of the "
+            "route resolves), next_hop_unresolved (one next hop), build_failed (a turn's "
+            "changes refused by the table build).");
+  for (const auto& [key, reason] : {std::pair{"routes_unresolved", "unresolved"},
+                                    std::pair{"next_hops_unresolved", "next_hop_unresolved"},
+                                    std::pair{"transactions_failed", "build_failed"}}) {
+    e.sample("espgw_fpm_refused_total", {{"reason", reason}}, num(fpm.value(key, json())));
+  }
+  e.declare("espgw_fpm_removed_total", Type::kCounter,
+            "FPM routes removed by espgw itself, by reason: stale (not in zebra's dump after a "
+            "reconnect), grace_over (the connection stayed closed past routing.fpm.grace_s).");
+  e.sample("espgw_fpm_removed_total", {{"reason", "stale"}}, num(fpm.value("swept_stale", json())));
+  e.sample("espgw_fpm_removed_total", {{"reason", "grace_over"}},
+           num(fpm.value("cleared_after_grace", json())));
+}
+
 void espgw_metrics(Exposition& e, const json& all) {
   const json status = all.value("status", json::object());
   e.declare("espgw_info", Type::kGauge, "espgw's version and crypto backend (always 1).");
@@ -296,6 +356,7 @@ void espgw_metrics(Exposition& e, const json& all) {
   }
   lane_metrics(e, all.value("tunnels", json::array()));
   peer_metrics(e, all.value("peers", json::array()));
+  fpm_metrics(e, status.value("fpm", json()));
 }
 
 // espgw-ike's status: {"charon": {"connected": bool}, "tunnels": [{"name", "state", "ike_sas":
