@@ -35,16 +35,22 @@ const char* exception_kind(espgw::config::ExceptionKind k) {
 }
 
 // A digest of what the dataplane reads of the file: everything but the tunnels' ike sections and
-// the top-level ike section, which only espgw-ike and charon read. espgw has no reload of its
-// own: when this changes, espgw-up restarts espgw on SIGHUP (charon's plugin hands the new one
-// its SAs); when only IKE settings change, espgw-ike's reload is enough. Re-emitted YAML, so
-// comments and layout do not count. FNV-1a: a change detector, not a secret.
+// the top-level ike section, which only espgw-ike and charon read, and what only FRR reads (the
+// bgp section, whose presence alone the dataplane sees: it implies routing.fpm, and the tunnels'
+// bgp). espgw has no reload of its own: when this changes, espgw-up restarts espgw on SIGHUP
+// (charon's plugin hands the new one its SAs); when only IKE or BGP settings change, espgw-ike's
+// reload and FRR's are enough. Re-emitted YAML, so comments and layout do not count. FNV-1a: a
+// change detector, not a secret.
 std::string dataplane_digest(const std::string& path) {
   YAML::Node root = YAML::LoadFile(path);
   root.remove("ike");
+  if (root["bgp"]) root["bgp"] = "present";
   if (YAML::Node tunnels = root["tunnels"]; tunnels && tunnels.IsSequence()) {
     for (YAML::Node t : tunnels) {
-      if (t.IsMap()) t.remove("ike");
+      if (t.IsMap()) {
+        t.remove("ike");
+        t.remove("bgp");
+      }
     }
   }
   YAML::Emitter out;

@@ -48,7 +48,6 @@ void App::check_fpm() {
     fpm_grace_->connected(now);
     std::fprintf(stderr, "espgw: FPM: connection from %s\n", fpm_->peer().c_str());
   }
-  if (!fpm_events_.empty()) fpm_grace_->data(now);
   if (turn.closed && !fpm_->connected()) {
     fpm_grace_->closed(now);
     std::fprintf(stderr, "espgw: FPM: connection closed; routes kept for %u s\n",

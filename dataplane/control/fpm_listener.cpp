@@ -17,11 +17,7 @@ namespace espgw::dp {
 void FpmGrace::connected(uint64_t now_ms) {
   connected_ = true;
   sweep_pending_ = true;
-  last_data_ms_ = now_ms;
-}
-
-void FpmGrace::data(uint64_t now_ms) {
-  last_data_ms_ = now_ms;
+  sweep_at_ms_ = deadline_ms_ ? *deadline_ms_ : now_ms + grace_ms_;
 }
 
 void FpmGrace::closed(uint64_t now_ms) {
@@ -30,15 +26,13 @@ void FpmGrace::closed(uint64_t now_ms) {
 }
 
 FpmGrace::Action FpmGrace::due(uint64_t now_ms) {
-  const bool grace_over = deadline_ms_ && now_ms >= *deadline_ms_;
   if (!connected_) {
-    if (!grace_over) return Action::kNone;
+    if (!deadline_ms_ || now_ms < *deadline_ms_) return Action::kNone;
     deadline_ms_.reset();
     sweep_pending_ = false;
     return Action::kClearAll;
   }
-  if (!sweep_pending_) return Action::kNone;
-  if (!grace_over && now_ms - last_data_ms_ < quiet_ms_) return Action::kNone;
+  if (!sweep_pending_ || now_ms < sweep_at_ms_) return Action::kNone;
   sweep_pending_ = false;
   deadline_ms_.reset();
   return Action::kSweepStale;

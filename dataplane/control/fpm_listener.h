@@ -20,20 +20,20 @@ namespace espgw::dp {
 // What FPM routes must undergo at a moment (docs/routing.md "Disconnect and grace"):
 //   - the connection closes: the routes stay until the grace period (grace_ms) ends, then all
 //     go (kClearAll);
-//   - a connection comes: the App marks every FPM route stale; the dump refreshes the marks;
-//     once the stream has been quiet for quiet_ms, or the grace period that began at the last
-//     close ends, the stale ones go (kSweepStale).
-// The grace period starts at a close and ends only with a sweep or a clear, so a connection that
-// comes and goes cannot keep stale routes forever.
+//   - a connection comes: the App marks every FPM route stale; the dump and what follows refresh
+//     the marks; when the grace period that began at the last close ends (or grace_ms after a
+//     connection that replaced another without a close), the ones still stale go (kSweepStale).
+// Not sooner: zebra's dump has no end marker, and a restarted zebra dumps before bgpd has given
+// it its routes again (measured: seconds later), so a sweep when the dump goes quiet would take
+// live routes away. The grace period starts at a close and ends only with a sweep or a clear, so
+// a connection that comes and goes cannot keep stale routes forever.
 class FpmGrace {
  public:
   enum class Action : uint8_t { kNone, kSweepStale, kClearAll };
 
-  explicit FpmGrace(uint64_t grace_ms, uint64_t quiet_ms = 1000)
-      : grace_ms_(grace_ms), quiet_ms_(quiet_ms) {}
+  explicit FpmGrace(uint64_t grace_ms) : grace_ms_(grace_ms) {}
 
   void connected(uint64_t now_ms);
-  void data(uint64_t now_ms);  // route events arrived
   void closed(uint64_t now_ms);
   // What is due now; each action is returned once.
   Action due(uint64_t now_ms);
@@ -45,11 +45,10 @@ class FpmGrace {
 
  private:
   uint64_t grace_ms_;
-  uint64_t quiet_ms_;
   bool connected_ = false;
   bool sweep_pending_ = false;
-  uint64_t last_data_ms_ = 0;
-  std::optional<uint64_t> deadline_ms_;  // end of the grace period
+  uint64_t sweep_at_ms_ = 0;             // with sweep_pending_
+  std::optional<uint64_t> deadline_ms_;  // end of the grace period a close started
 };
 
 struct FpmListenerCounters {

@@ -23,6 +23,9 @@ What it proves:
   5. Announce and withdraw, as an operator does it (edit bgp.announce, SIGHUP espgw-up): region
      two stops announcing 172.61.1.0/24; gw1's route is gone and host 1 no longer reaches host 2's
      172.61.1.10; announced again, it is back and reached.
+  6. zebra is killed on gw1 under the flows: espgw keeps FRR's routes (routing.fpm.grace_s) and
+     forwards on, espgw-up starts zebra again, its FPM connection comes back with a dump, nothing is
+     left stale, and no datagram was lost.
 With --dpd: instead, tunnel 2 stays dead until charon's DPD (shipped settings) ends its SAs, to
 compare (not in the suite; docs/ike-ha.md measures DPD).
 
@@ -169,6 +172,7 @@ def run_lab(lab, a, figures, failures):
 
     say(f"5. region two withdraws {bgp_lab.EXTRA}, then announces it again")
     traffic.wait_ping(lab, "h1", bgp_lab.EXTRA_HOST)
+    espgw_pid = gw2.pids()[0]["espgw"]
     t0 = time.monotonic()
     lab.set_announce(gw2, [bgp_lab.CIDR[1]])
     wait_for(f"{bgp_lab.EXTRA} gone from gw1", lambda: lab.route(gw1, bgp_lab.EXTRA) is None,
@@ -182,7 +186,39 @@ def run_lab(lab, a, figures, failures):
         gw1, bgp_lab.EXTRA) == set(gw1.tunnels), 30, 0.05)
     figures["announce_by_reload_s"] = round(time.monotonic() - t0, 2)
     traffic.wait_ping(lab, "h1", bgp_lab.EXTRA_HOST)
-    check(True, "host 1 reaches 172.61.1.10 again", failures)
+    check(gw2.pids()[0]["espgw"] == espgw_pid, "host 1 reaches 172.61.1.10 again; the reloads "
+          "left gw2's espgw running (bgp is FRR's part of the config)", failures)
+
+    say("6. zebra dies on gw1: espgw keeps FRR's routes (grace) and espgw-up restarts zebra")
+    streams = lanes_model.FlowStreams(lab, "h1", lanes_lab.HOST[0], "h2", lanes_lab.HOST[1],
+                                      FLOWS, RATE).start()
+    before = lab.tunnel_packets(gw1)
+    wait_for("200 packets into each tunnel on gw1", lambda: all(
+        lab.tunnel_packets(gw1)[t] - before[t] >= 200 for t in gw1.tunnels), 20, 0.1)
+    fpm0 = gw1.ctl("status")["fpm"]
+    old = gw1.kill("zebra")
+    wait_for("gw1's FPM connection closed", lambda: not gw1.ctl("status")["fpm"]["connected"],
+             10, 0.05)
+    held = lab.paths(gw1, bgp_lab.CIDR[1])
+    grace = gw1.ctl("status")["fpm"]["grace_left_ms"]
+    check(held == set(gw1.tunnels) and grace is not None and grace > 0,
+          f"routes kept over both tunnels in the grace period ({grace} ms left)", failures)
+    wait_for("espgw-up to start zebra again", lambda: gw1.pids()[0].get("zebra") not in (
+        None, old), 30, 0.1)
+    wait_for("zebra connected to espgw's FPM port again", lambda: (lambda f: f["connected"] and
+             f["connections"] > fpm0["connections"])(gw1.ctl("status")["fpm"]), 30, 0.05)
+    wait_for("FRR's routes refreshed (none stale) over both tunnels", lambda: gw1.ctl(
+        "status")["fpm"]["stale"] == 0 and lab.paths(gw1, bgp_lab.CIDR[1]) == set(gw1.tunnels),
+        30, 0.05)
+    mid = lab.tunnel_packets(gw1)
+    wait_for("200 more packets into each tunnel", lambda: all(
+        lab.tunnel_packets(gw1)[t] - mid[t] >= 200 for t in gw1.tunnels), 20, 0.1)
+    got, _, _ = streams.stop_and_collect()
+    lost = sum(r["missing"] for r in got.values())
+    figures["zebra_restart_lost"] = lost
+    figures["zebra_restart_fpm"] = {k: gw1.ctl("status")["fpm"][k] for k in (
+        "connections", "swept_stale", "cleared_after_grace")}
+    check(lost == 0, f"no datagram lost while zebra restarted ({lost})", failures)
 
 
 if __name__ == "__main__":

@@ -54,43 +54,47 @@ using Action = FpmGrace::Action;
 TEST(FpmGrace, RoutesStayForTheGracePeriodAfterACloseThenAllGo) {
   FpmGrace g(30000);
   g.connected(0);
-  EXPECT_EQ(g.due(1000), Action::kSweepStale);  // the first dump: nothing stale yet
-  g.closed(5000);
-  EXPECT_EQ(*g.grace_left_ms(5000), 30000u);
-  EXPECT_EQ(g.due(34999), Action::kNone);
-  EXPECT_EQ(*g.grace_left_ms(34000), 1000u);
-  EXPECT_EQ(g.due(35000), Action::kClearAll);
-  EXPECT_EQ(g.due(36000), Action::kNone) << "once";
-  EXPECT_FALSE(g.grace_left_ms(36000));
+  EXPECT_EQ(g.due(1000), Action::kNone);
+  EXPECT_EQ(g.due(30000), Action::kSweepStale);  // the first dump: nothing stale yet
+  g.closed(35000);
+  EXPECT_EQ(*g.grace_left_ms(35000), 30000u);
+  EXPECT_EQ(g.due(64999), Action::kNone);
+  EXPECT_EQ(*g.grace_left_ms(64000), 1000u);
+  EXPECT_EQ(g.due(65000), Action::kClearAll);
+  EXPECT_EQ(g.due(66000), Action::kNone) << "once";
+  EXPECT_FALSE(g.grace_left_ms(66000));
 }
 
-TEST(FpmGrace, AReconnectSweepsTheStaleOnesOnceTheDumpIsQuietForASecond) {
+// A restarted zebra dumps before bgpd has given it its routes again: the stale ones stay until
+// the grace period that the close started is over, however quiet the stream.
+TEST(FpmGrace, AReconnectSweepsTheStaleOnesWhenTheGracePeriodEnds) {
+  FpmGrace g(30000);
+  g.closed(10000);
+  g.connected(12000);  // within the grace period: no clear; the sweep at its end
+  EXPECT_EQ(g.due(13000), Action::kNone);
+  EXPECT_EQ(g.due(39999), Action::kNone);
+  EXPECT_EQ(*g.grace_left_ms(39000), 1000u);
+  EXPECT_EQ(g.due(40000), Action::kSweepStale);
+  EXPECT_FALSE(g.grace_left_ms(40001)) << "the sweep ends the grace period";
+  EXPECT_EQ(g.due(90000), Action::kNone);
+}
+
+TEST(FpmGrace, AConnectionThatReplacesAnotherSweepsAGracePeriodLater) {
+  FpmGrace g(3000);
+  g.connected(0);
+  EXPECT_EQ(g.due(3000), Action::kSweepStale);
+  g.connected(5000);  // a new connection without a close of the old one
+  EXPECT_EQ(g.due(7999), Action::kNone);
+  EXPECT_EQ(g.due(8000), Action::kSweepStale);
+}
+
+TEST(FpmGrace, ACloseGetsAWholeGracePeriodWhileTheFirstDumpsSweepIsPending) {
   FpmGrace g(30000);
   g.connected(0);
-  g.data(0);
-  EXPECT_EQ(g.due(999), Action::kNone);
-  g.data(900);  // the stream goes on: the quiet second starts again
-  EXPECT_EQ(g.due(1800), Action::kNone);
-  EXPECT_EQ(g.due(1900), Action::kSweepStale);
-  g.closed(10000);
-  g.connected(12000);  // within the grace period: no clear, a sweep after the dump
-  g.data(12001);
-  EXPECT_EQ(g.due(12500), Action::kNone);
-  EXPECT_EQ(g.due(13001), Action::kSweepStale);
-  EXPECT_FALSE(g.grace_left_ms(13001)) << "the sweep ends the grace period";
-  EXPECT_EQ(g.due(50000), Action::kNone);
-}
-
-TEST(FpmGrace, AStreamThatNeverGoesQuietIsSweptAtTheEndOfTheGracePeriod) {
-  FpmGrace g(3000);
-  g.closed(0);
-  g.connected(100);
-  for (uint64_t t = 100; t < 3000; t += 100) {
-    g.data(t);
-    EXPECT_EQ(g.due(t), Action::kNone) << t;
-  }
-  g.data(3000);
-  EXPECT_EQ(g.due(3000), Action::kSweepStale);
+  g.closed(20000);  // before the first connection's sweep (at 30000)
+  EXPECT_EQ(*g.grace_left_ms(20000), 30000u);
+  EXPECT_EQ(g.due(30000), Action::kNone);
+  EXPECT_EQ(g.due(50000), Action::kClearAll);
 }
 
 TEST(FpmGrace, AConnectionThatComesAndGoesKeepsNothingPastTheFirstGracePeriod) {
@@ -98,9 +102,8 @@ TEST(FpmGrace, AConnectionThatComesAndGoesKeepsNothingPastTheFirstGracePeriod) {
   g.closed(0);
   for (uint64_t t = 500; t < 3000; t += 1000) {
     g.connected(t);
-    g.data(t);
     EXPECT_EQ(g.due(t + 100), Action::kNone);
-    g.closed(t + 200);  // gone again before the dump was quiet
+    g.closed(t + 200);  // gone again before the grace period ended
   }
   EXPECT_EQ(g.due(3000), Action::kClearAll) << "the deadline set at the first close";
 }
