@@ -184,10 +184,17 @@ NextHop next_hop_of(const ResolvedHop& r, const std::map<std::string, uint32_t>&
 
 // An FPM route's next hop in this build: its members that resolve now, one path or an ECMP group
 // with the route's bucket table (a member that does not resolve hands its buckets to the
-// others); nullopt when none resolves (docs/routing.md "Next hops").
+// others); nullopt when none resolves (docs/routing.md "Next hops"). A member into a tunnel
+// without an outbound SA (its IKE is down: DPD ended it, or it is not up yet) is left out too
+// while another member can carry: BGP's hold time (AWS: 30 s) would otherwise keep its share of
+// the flows on a tunnel that drops them. With no member that can carry, they all stay (traffic
+// into an on-demand tunnel is what starts it).
 std::optional<NextHop> fpm_next_hop(const Model& m, const HopResolver& resolver, Snapshot& s,
                                     const IpPrefix& prefix, const FpmRoute& r,
                                     const std::map<std::string, uint32_t>& tunnel_index) {
+  auto keyed = [&](const ResolvedHop& h) {
+    return !h.tunnel || m.active_outbound().count(h.tunnel_name) != 0;
+  };
   const EcmpState* st = m.fpm().ecmp(prefix);
   if (st == nullptr) {
     for (const auto& h : r.hops) {
@@ -198,12 +205,19 @@ std::optional<NextHop> fpm_next_hop(const Model& m, const HopResolver& resolver,
   EcmpGroup g;
   g.members.resize(st->slots.size());
   LaneMap map = st->map;
+  std::vector<std::optional<ResolvedHop>> resolved(st->slots.size());
+  bool any_keyed = false;
+  for (size_t i = 0; i < st->slots.size(); ++i) {
+    if (!map.up(static_cast<uint32_t>(i))) continue;
+    resolved[i] = resolver.resolve(st->slots[i]);
+    any_keyed |= resolved[i] && keyed(*resolved[i]);
+  }
   size_t up = 0;
   size_t last = 0;
   for (size_t i = 0; i < st->slots.size(); ++i) {
     if (!map.up(static_cast<uint32_t>(i))) continue;
-    const auto res = resolver.resolve(st->slots[i]);
-    if (!res) {
+    const auto& res = resolved[i];
+    if (!res || (any_keyed && !keyed(*res))) {
       map.set_up(static_cast<uint32_t>(i), false);
       continue;
     }

@@ -367,6 +367,42 @@ TEST_F(FpmSnapshot, EcmpSpreadsFlowsOverBothTunnelsAndEachTunnelStillOverAllItsL
   EXPECT_EQ(lookup(*s, "10.2.0.9")->tunnel, 0u) << "t2, now the only tunnel";
 }
 
+// An outbound SA of a tunnel of model(): local 198.51.100.1, remote the tunnel's.
+esp::SaParams outbound(uint32_t spi, const char* remote) {
+  esp::SaParams p;
+  p.spi = spi;
+  p.direction = esp::Direction::kOutbound;
+  p.algorithm = *esp::parse_algorithm("aes128gcm16");
+  p.enc_key.assign(16, 0x11);
+  p.salt.assign(4, 0x22);
+  p.local = ip("198.51.100.1");
+  p.remote = ip(remote);
+  return p;
+}
+
+// A tunnel whose IKE is down (no outbound SA: DPD ended it) leaves the ECMP route while another
+// member has one, and takes its own buckets back when it is keyed again; with none keyed, all
+// stay (traffic into an on-demand tunnel starts it).
+TEST_F(FpmSnapshot, AnEcmpMemberIntoATunnelWithoutAnSaLeavesWhileAnotherCanCarry) {
+  m.fpm().apply(add("10.2.0.0/16", {via("169.254.44.1"), via("169.254.44.5")}));
+  m.fpm().prune();
+  auto s = build();
+  ASSERT_EQ(lookup(*s, "10.2.0.9")->kind, NextHopKind::kEcmp) << "neither keyed: both stay";
+  const LaneBuckets both = s->ecmp.at(lookup(*s, "10.2.0.9")->tunnel).buckets;
+  m.add_sa("t2", outbound(0x1001, "198.51.100.8"), 1, false);
+  s = build();
+  ASSERT_EQ(lookup(*s, "10.2.0.9")->kind, NextHopKind::kTunnel) << "only t2 can carry";
+  EXPECT_EQ(lookup(*s, "10.2.0.9")->tunnel, t2);
+  m.add_sa("t1", outbound(0x1002, "198.51.100.7"), 2, false);
+  s = build();
+  ASSERT_EQ(lookup(*s, "10.2.0.9")->kind, NextHopKind::kEcmp);
+  EXPECT_EQ(s->ecmp.at(lookup(*s, "10.2.0.9")->tunnel).buckets, both) << "t1 takes its own back";
+  m.remove_sa(esp::Direction::kOutbound, 0x1001);
+  s = build();
+  EXPECT_EQ(lookup(*s, "10.2.0.9")->kind, NextHopKind::kTunnel);
+  EXPECT_EQ(lookup(*s, "10.2.0.9")->tunnel, t1);
+}
+
 }  // namespace
 }  // namespace espgw::dp
 
