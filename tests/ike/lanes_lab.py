@@ -116,6 +116,7 @@ class LanesLab(labkit_lab.Lab):
                  "-o", self.configs, "--secrets-dir", self.configs, *lanes, *self.mesh_args])
         for line in r.stderr.strip().splitlines():
             say(line)
+        self.after_mesh()
         # Responders first: region-one initiates (the generator's rule).
         for g in reversed(self.gateways):
             g.start()
@@ -130,6 +131,9 @@ class LanesLab(labkit_lab.Lab):
 
     def router_rules(self):
         return router_nft(self.cap)
+
+    def after_mesh(self):
+        """The generator's configs are written; the gateways not started yet."""
 
     def vpc_cidrs(self, i):
         return [f"{LAN[i]}.0/24"]
