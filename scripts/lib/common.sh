@@ -29,6 +29,9 @@ ESPGW_PACKAGES=(
   nftables conntrack
   # prometheus: metrics_prometheus scrapes espgw-exporter with a real Prometheus (its own port)
   prometheus
+  # FRR (zebra with dplane_fpm_nl, bgpd, bfdd, vtysh): dynamic routing beside espgw
+  # (docs/routing.md); espgw-up runs its own instances, so Debian's frr.service is disabled.
+  frr
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -59,6 +62,11 @@ ensure_packages() {
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get update -qq
   as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The frr package enables (and, under systemd, starts) its own zebra and staticd in the host
+  # namespace; espgw runs FRR through espgw-up and its units instead (docs/espgw-up.md).
+  if [[ " ${missing[*]} " == *" frr "* ]] && [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now frr.service >/dev/null 2>&1 || true
+  fi
 }
 
 # Configures (once) and builds the main build directory.
