@@ -130,8 +130,9 @@ class App {
   // fpm.cpp: zebra's routes. Once a loop turn: what the FPM connection brought, as one
   // transaction; the grace period and the stale sweep.
   void check_fpm();
-  void follow_inside_ifindex();       // lock_ held
-  nlohmann::json fpm_status() const;  // lock_ held
+  void wait_for_events(int timeout_ms);  // control_loop.cpp
+  void follow_inside_ifindex();          // lock_ held
+  nlohmann::json fpm_status() const;     // lock_ held
   // Now on the clock the workers stamp SAs with (TSC based), in ns.
   uint64_t dataplane_now_ns() const;
 
@@ -170,6 +171,7 @@ class App {
   std::unique_ptr<FpmListener> fpm_;  // null without routing.fpm
   std::unique_ptr<FpmGrace> fpm_grace_;
   std::vector<routing::RouteEvent> fpm_events_;  // one turn's
+  std::vector<pollfd> pollset_;                  // wait_for_events()'s, with the FPM sockets
   uint64_t fpm_ifindex_generation_ = ~uint64_t{0};
   struct FpmApplyCounters {
     uint64_t transactions = 0;

@@ -40,7 +40,7 @@ uint64_t App::handled_packets() const {
 int App::run() {
   std::array<ControlMsg, 64> msgs;
   while (!g_stop.load()) {
-    server_->poll(opts_.max_packets ? 1 : 5, inside_->pollfds());
+    wait_for_events(opts_.max_packets ? 1 : 5);
     // Counted before the ring is drained: a worker queues what it asks of this thread (packets to
     // hold, neighbours learned) before it counts the packet, and x86 keeps stores in order, so
     // the drain below sees every message about the packets counted here.
@@ -86,6 +86,21 @@ int App::run() {
     std::fclose(f);
   }
   return 0;
+}
+
+// One poll() over the control socket, the inside interfaces and the FPM connection: whichever
+// has something wakes the loop. The inside interfaces read their revents back.
+void App::wait_for_events(int timeout_ms) {
+  std::vector<pollfd>& inside = inside_->pollfds();
+  if (!fpm_) {
+    server_->poll(timeout_ms, inside);
+    return;
+  }
+  pollset_.assign(inside.begin(), inside.end());
+  fpm_->add_pollfds(pollset_);
+  server_->poll(timeout_ms, pollset_);
+  for (size_t i = 0; i < inside.size(); ++i)
+    inside[i].revents = pollset_[i].revents;
 }
 
 void App::check_inside() {

@@ -106,6 +106,11 @@ void FpmListener::close_conn() {
   decoder_.reset();
 }
 
+void FpmListener::add_pollfds(std::vector<pollfd>& out) const {
+  out.push_back({listen_fd_, POLLIN, 0});
+  if (conn_ >= 0) out.push_back({conn_, POLLIN, 0});
+}
+
 FpmListener::Turn FpmListener::poll(std::vector<routing::RouteEvent>& out) {
   Turn turn;
   // The newest waiting connection wins: zebra reconnects with a fresh one, and an older one

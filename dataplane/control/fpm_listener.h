@@ -7,6 +7,8 @@
 // FpmGrace holds the timing of the disconnect grace and the stale sweep, without sockets, so
 // that the unit test drives it with a clock of its own.
 
+#include <poll.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -76,6 +78,10 @@ class FpmListener {
   Turn poll(std::vector<routing::RouteEvent>& out);
 
   static constexpr size_t kMaxReadPerTurn = size_t{8} << 20;
+
+  // The listening socket and the connection (POLLIN), appended to `out`: the control loop waits
+  // on them with its other descriptors, so a frame wakes it at once.
+  void add_pollfds(std::vector<pollfd>& out) const;
 
   bool connected() const noexcept { return conn_ >= 0; }
   const std::string& peer() const noexcept { return peer_; }
