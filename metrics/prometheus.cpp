@@ -231,7 +231,8 @@ void fpm_metrics(Exposition& e, const json& fpm) {
             "Routes espgw holds from FPM (installed or not: see espgw_fpm_refused_total).");
   e.sample("espgw_fpm_routes", {}, num(fpm.value("routes", json())));
   e.declare("espgw_fpm_stale_routes", Type::kGauge,
-            "FPM routes not named again since zebra reconnected (swept once its dump is done).");
+            "FPM routes not named again since zebra reconnected (swept when the grace period "
+            "of the close ends).");
   e.sample("espgw_fpm_stale_routes", {}, num(fpm.value("stale", json())));
   e.declare("espgw_fpm_grace_left_seconds", Type::kGauge,
             "Time left before the FPM routes go, after the connection closed (0: none running).");
