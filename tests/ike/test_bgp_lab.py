@@ -28,6 +28,7 @@ What it proves:
      left stale, and no datagram was lost.
 With --no-bfd (by hand, not in the suite): the generator's configs with `bfd: false`, so that BGP's
 hold time rules as towards AWS; steps 1 to 4 only, the withdraw time is the figure (no bound).
+With --bfd-ms N (by hand): BFD at N ms x 3 instead of the shipped 200 ms x 3.
 
 Exit 0: pass; 1: fail; 77: cannot run here.
 """
@@ -64,9 +65,12 @@ def halves(streams):
 
 
 def main():
-    a = lanes_lab.main_args(__doc__, lambda ap: ap.add_argument("--no-bfd", action="store_true"))
+    def options(ap):
+        ap.add_argument("--no-bfd", action="store_true")
+        ap.add_argument("--bfd-ms", type=int, help="BFD's interval (x 3), by hand")
+    a = lanes_lab.main_args(__doc__, options)
     figures, failures = {}, []
-    lab = bgp_lab.BgpLab(a.build, a.plugin, bfd=not a.no_bfd)
+    lab = bgp_lab.BgpLab(a.build, a.plugin, bfd=not a.no_bfd, bfd_ms=a.bfd_ms)
     with lab:
         try:
             run_lab(lab, a, figures, failures)
