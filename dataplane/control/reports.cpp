@@ -388,6 +388,15 @@ json App::route_list() {
     out.push_back(j);
   }
   for (const auto& [name, t] : model_->tunnels()) {
+    // A route-based tunnel's inside prefixes go into it (the kernel's BGP and BFD to the peer's
+    // inside address); written with our address, as a port's connected prefix is.
+    for (const auto& a : t.inside) {
+      out.push_back({{"prefix", a.to_string()},
+                     {"tunnel", name},
+                     {"origin", "inside"},
+                     {"distance", kConfigDistance},
+                     {"selected", true}});
+    }
     if (t.route_based()) continue;  // its remote_cidrs are selectors, not routes
     for (const auto& c : t.remote_cidrs) {
       json j = {{"prefix", c.to_string()},

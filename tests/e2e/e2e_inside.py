@@ -185,6 +185,11 @@ def prove(lab, failures, figures):
         check(t.get("inside_interface") == IFNAME and t.get("inside_interface_up") is True
               and sorted(t.get("inside", [])) == want,
               f"{gw.name}: tunnels report names {IFNAME} and its addresses: {t}", failures)
+        inside = sorted(r["prefix"] for r in gw.ctl("routes")["routes"]
+                        if r["origin"] == "inside" and r.get("tunnel") == t["name"]
+                        and r["selected"])
+        check(inside == want, f"{gw.name}: routes lists the inside prefixes into the tunnel "
+              f"({inside})", failures)
 
     # The first ping may wait on nothing (no ARP inside a tunnel); one answered proves the path.
     traffic.wait_ping(lab, "gw1", INSIDE4["gw2"], timeout=10)
