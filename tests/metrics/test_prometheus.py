@@ -2,8 +2,8 @@
 """The per-lane series as a real Prometheus sees them: a flooded espgw (tests/control/ctl_harness.py,
 net_pcap ports) with tunnel "wide" of 4 lanes keyed by sa-add "lane" and the one-lane tunnel
 "east", espgw-exporter on a free localhost port, and Debian's `prometheus` scraping it every
-second into a TSDB of its own in the test's folder (tests/metrics/exporter_kit.py sets up all but
-Prometheus, as metrics_exporter does).
+second into a TSDB of its own in the test's folder (tests/metrics/prom_kit.py; the rest is
+tests/metrics/exporter_kit.py's, as in metrics_exporter).
 
 What it proves, through Prometheus's HTTP API only:
   - the exporter is its target, healthy ("up");
@@ -21,111 +21,29 @@ Skipped (77) without root (espgw's DPDK runtime folder) or without a `prometheus
 Run by meson: test_prometheus.py ESPGW ESPGWCTL EXPORTER.
 """
 
-import json
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import time
 import unittest
-import urllib.parse
-import urllib.request
 
 from control import ctl_harness as h
 from labkit import lab
-from labkit.proc import LabError, alive_or_raise, start, stop_process, tail, wait_for
+from labkit.proc import tail, wait_for
 from metrics import exporter_kit as kit
+from metrics import prom_kit
+from metrics.prom_kit import WAIT_S
 
 ESPGW, ESPGWCTL, EXPORTER = kit.main_args()
 
 LANES = 4
-WAIT_S = 30  # each bounded wait on Prometheus (start, first scrape, a change seen)
-
-CONFIG = """\
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: espgw
-    static_configs:
-      - targets: ["127.0.0.1:{port}"]
-"""
 
 
-def free_port():
-    """A localhost TCP port free now (Prometheus cannot tell which port :0 gave it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Prometheus:
-    """One prometheus process scraping 127.0.0.1:target every second; its config, TSDB and log
-    in `folder`. stop() kills it (SIGTERM, then SIGKILL)."""
-
-    def __init__(self, binary, folder, target):
-        self.folder = folder
-        self.log = os.path.join(folder, "prometheus.log")
-        config = os.path.join(folder, "prometheus.yml")
-        with open(config, "w") as f:
-            f.write(CONFIG.format(port=target))
-        self.port = free_port()
-        self.texts = []  # every answer, for the key check
-        self.proc = start([binary, f"--config.file={config}",
-                           f"--storage.tsdb.path={os.path.join(folder, 'tsdb')}",
-                           f"--web.listen-address=127.0.0.1:{self.port}",
-                           "--storage.tsdb.retention.time=1h"], log=self.log)
-
-    def stop(self):
-        stop_process(self.proc, timeout=15)
-
-    def alive(self):
-        alive_or_raise(self.proc, "prometheus", tail(self.log))
-
-    def get(self, path, **params):
-        """The JSON answer to GET path?params; LabError when Prometheus does not answer."""
-        self.alive()
-        url = f"http://127.0.0.1:{self.port}{path}"
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        try:
-            with urllib.request.urlopen(url, timeout=10) as r:
-                text = r.read().decode()
-        except OSError as e:
-            raise LabError(f"GET {url}: {e}") from e
-        self.texts.append(text)
-        return json.loads(text)
-
-    def wait_ready(self):
-        def ready():
-            self.alive()
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=5) as r:
-                    return r.status == 200
-            except OSError:
-                return False
-
-        wait_for("prometheus ready", ready, WAIT_S)
-
-    def targets(self):
-        return self.get("/api/v1/targets")["data"]["activeTargets"]
-
-    def query(self, expr):
-        """An instant query's vector: [(labels, value)]."""
-        r = self.get("/api/v1/query", query=expr)
-        if r.get("status") != "success" or r["data"]["resultType"] != "vector":
-            raise AssertionError(f"{expr}: {r}")
-        return [(x["metric"], float(x["value"][1])) for x in r["data"]["result"]]
-
+class Prometheus(prom_kit.Prometheus):
     def by_lane(self, expr):
         """{lane: value} of a query whose series differ by lane only."""
-        rows = self.query(expr)
-        out = {m["lane"]: v for m, v in rows}
-        if len(out) != len(rows):
-            raise AssertionError(f"{expr}: several series per lane: {rows}")
-        return out
+        return self.by_label(expr, "lane")
 
 
 class Lanes(unittest.TestCase):
@@ -143,7 +61,7 @@ class Lanes(unittest.TestCase):
         cls.addClassCleanup(cls.gw.close)
         exporter, port = kit.start_exporter(EXPORTER, control, os.path.join(cls.dir, "ike.sock"))
         cls.addClassCleanup(kit.stop_exporter, exporter)
-        cls.prom = Prometheus(shutil.which("prometheus"), cls.dir, port)
+        cls.prom = Prometheus(prom_kit.binary(), cls.dir, port)
         cls.addClassCleanup(cls.prom.stop)
         cls.target = f"127.0.0.1:{port}"
         cls.gw.start()
@@ -166,10 +84,7 @@ class Lanes(unittest.TestCase):
         p = self.prom
         t0 = time.monotonic()
 
-        def target_up():
-            ts = p.targets()
-            return len(ts) == 1 and ts[0]["health"] == "up" and ts[0]
-        target = wait_for("the exporter's target up", target_up, WAIT_S)
+        target = p.wait_target_up()
         self.assertEqual(target["labels"]["instance"], self.target)
         self.assertEqual(target["lastError"], "")
         print(f"target up after {time.monotonic() - t0:.1f} s", flush=True)
@@ -225,8 +140,7 @@ class Lanes(unittest.TestCase):
 
 if __name__ == "__main__":
     h.skip_unless_runnable()
-    if shutil.which("prometheus") is None:
-        print("SKIP: no prometheus binary on PATH (Debian package prometheus, "
-              "scripts/lib/common.sh installs it)")
+    if prom_kit.binary() is None:
+        print(f"SKIP: {prom_kit.MISSING}")
         sys.exit(77)
     unittest.main(verbosity=2)

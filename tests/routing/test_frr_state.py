@@ -20,7 +20,14 @@ has a neighbour that FRR does not know.
     answers 200 with espgw_bgp_frr_up 0 and espgw_bgp_scrape_errors_total raised, no session
     series. All of r1's FRR stopped: exit 3, "failed to connect to any daemons".
 
-Exit 77 (skip) without FRR.
+A real Prometheus (tests/metrics/prom_kit.py) scrapes the exporter every second throughout, and
+through its HTTP API only shows: the target up; espgw_bgp_session_up 1 for t1's two neighbours
+and 0 for t2's; t1's prefixes received and sent as r1's `show bgp summary json` says;
+espgw_bfd_up 1 as `show bfd peers json` says (no series for the IPv6 neighbour); the flap as
+espgw_bgp_session_flaps_total one higher and increase(...[30s]) >= 1; with bgpd stopped,
+espgw_bgp_frr_up 0, no session series, the target still up with no error.
+
+Exit 77 (skip) without FRR or without a prometheus binary.
 """
 
 import json
@@ -34,7 +41,7 @@ from frr_kit import Frr, skip_reason
 from labkit import proc
 from labkit.lab import Lab
 from labkit.proc import LabError, check, exit_with, on_signals_unwind, verdict
-from metrics import prom_parse
+from metrics import prom_kit, prom_parse
 
 V4 = ("169.254.44.1", "169.254.44.2")
 V6 = ("fd00:44::1", "fd00:44::2")
@@ -135,6 +142,7 @@ class Tools:
         self.config = config
         self.exporter = None
         self.port = None
+        self.prom = None
         self.last = None  # the last view of sessions(), for a failure's message
 
     def bgp(self, *args):
@@ -155,6 +163,10 @@ class Tools:
             raise LabError(f"espgw-exporter did not start: {line!r}")
         self.port = int(line.split("127.0.0.1:")[1].split("/")[0])
 
+    def start_prometheus(self, folder):
+        os.makedirs(folder)
+        self.prom = prom_kit.Prometheus(prom_kit.binary(), folder, self.port, wait_s=15)
+
     def scrape(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=30) as r:
             if r.status != 200:
@@ -162,6 +174,8 @@ class Tools:
             return prom_parse.parse(r.read().decode())
 
     def stop(self):
+        if self.prom is not None:
+            self.prom.stop()
         if self.exporter is not None:
             proc.stop_process(self.exporter, timeout=10)
             self.exporter.stdout.close()
@@ -174,6 +188,76 @@ def established(tools):
     t1 = [s.get(("t1", V4[1]), {}), s.get(("t1", V6[1]), {})]
     return all(x.get("state") == "Established" and x.get("prefixes_received") == 1
                and x.get("prefixes_sent") == 1 for x in t1) and t1[0].get("bfd") == "up" and s
+
+
+def per_session(prom, expr):
+    """{(tunnel, neighbour): value} of a query over the BGP series, as Prometheus answers it."""
+    rows = prom.query(expr)
+    out = {(m.get("tunnel"), m.get("neighbour")): v for m, v in rows}
+    if len(out) != len(rows):
+        raise LabError(f"{expr}: several series per session: {rows}")
+    return out
+
+
+def vtysh_prefixes(frr):
+    """{neighbour: (pfxRcd, pfxSnt)} summed over the address families of `show bgp summary
+    json`, read from FRR itself rather than through espgwctl."""
+    out = {}
+    for family in frr.json("show bgp summary json").values():
+        for peer, x in family.get("peers", {}).items():
+            rcd, snt = out.get(peer, (0, 0))
+            out[peer] = (rcd + x.get("pfxRcd", 0), snt + x.get("pfxSnt", 0))
+    return out
+
+
+def prom_state(lab, prom, target, failures):
+    """Prometheus's view of the Established sessions (it has scraped since the exporter began)."""
+    t = prom.wait_target_up()
+    check(t["labels"]["instance"] == target and t["lastError"] == "",
+          f"prometheus: the exporter's target {target} up", failures)
+    t1 = {("t1", V4[1]), ("t1", V6[1])}
+    want_up = {("t1", V4[1]): 1, ("t1", V6[1]): 1, ("t2", "169.254.45.2"): 0}
+    up = proc.wait_for("prometheus: every session's espgw_bgp_session_up", lambda: (
+        lambda x: len(x) == len(want_up) and x)(per_session(prom, "espgw_bgp_session_up")),
+        prom.wait_s, 0.2)
+    check(up == want_up, f"prometheus: espgw_bgp_session_up {up}", failures)
+    fib = vtysh_prefixes(lab.frr["r1"])
+    rcd = per_session(prom, "espgw_bgp_prefixes_received")
+    snt = per_session(prom, "espgw_bgp_prefixes_sent")
+    got = {n: (rcd.get((tn, n)), snt.get((tn, n))) for tn, n in t1}
+    check(got == {n: fib.get(n) for _, n in t1} and all(v == (1, 1) for v in got.values()),
+          f"prometheus: t1's prefixes (received, sent) {got}, vtysh {fib}", failures)
+    bfd = {x.get("peer"): x.get("status") for x in lab.frr["r1"].json("show bfd peers json")}
+    got = per_session(prom, "espgw_bfd_up")
+    check(got == {("t1", V4[1]): 1} and bfd.get(V4[1]) == "up",
+          f"prometheus: espgw_bfd_up {got} (vtysh: {bfd})", failures)
+
+
+def prom_flaps(prom, before):
+    """Waits until Prometheus has t1's IPv4 flap counter above `before`: (value, increase)."""
+    sel = f'espgw_bgp_session_flaps_total{{tunnel="t1",neighbour="{V4[1]}"}}'
+
+    def raised():
+        v = per_session(prom, sel).get(("t1", V4[1]))
+        return v is not None and v > before and v
+    value = proc.wait_for("prometheus: the flap counted", raised, prom.wait_s, 0.2)
+    inc = per_session(prom, f"increase({sel}[30s])").get(("t1", V4[1]))
+    return value, inc
+
+
+def prom_frr_down(prom, target, failures):
+    """With r1's bgpd stopped: espgw_bgp_frr_up 0 in Prometheus, the scrape still healthy."""
+    proc.wait_for("prometheus: espgw_bgp_frr_up 0", lambda: [
+        v for _, v in prom.query("espgw_bgp_frr_up")] == [0], prom.wait_s, 0.2)
+    t = prom.targets()
+    up = [v for _, v in prom.query(f'up{{instance="{target}"}}')]
+    sessions = prom.query("espgw_bgp_session_up")
+    errors = [v for _, v in prom.query("espgw_bgp_scrape_errors_total")]
+    check(len(t) == 1 and t[0]["health"] == "up" and t[0]["lastError"] == "" and up == [1]
+          and sessions == [] and len(errors) == 1 and errors[0] >= 1,
+          f"prometheus with bgpd stopped: espgw_bgp_frr_up 0, target up ({t[0]['health']}, "
+          f"{t[0]['lastError']!r}, up {up}), no session series ({len(sessions)}), "
+          f"scrape errors {errors}", failures)
 
 
 def steps(lab, tools, exporter, failures):
@@ -200,6 +284,8 @@ def steps(lab, tools, exporter, failures):
           f"{bad.stderr.strip()}", failures)
 
     tools.start_exporter(exporter)
+    tools.start_prometheus(os.path.join(lab.workdir, "prometheus"))
+    target = f"127.0.0.1:{tools.port}"
     m = tools.scrape()
 
     def val(name, tunnel="t1", neighbour=V4[1]):
@@ -218,6 +304,12 @@ def steps(lab, tools, exporter, failures):
           and prom_parse.value(m, "espgw_bgp_scrape_errors_total") == 0
           and prom_parse.value(m, "espgw_up") == 0,
           "exporter: FRR up, no scrape errors, espgw_up 0 (no espgw here)", failures)
+    tools.prom.wait_ready()
+    prom_state(lab, tools.prom, target, failures)
+
+    before = per_session(tools.prom, "espgw_bgp_session_flaps_total").get(("t1", V4[1]))
+    check(before == flaps0, f"prometheus: espgw_bgp_session_flaps_total {before} before the flap",
+          failures)
 
     # A flap: r2 resets the session; r1 counts it and the session comes back.
     lab.frr["r2"].vtysh(f"clear bgp {V4[0]}")
@@ -227,6 +319,10 @@ def steps(lab, tools, exporter, failures):
     m = tools.scrape()
     check(val("espgw_bgp_session_flaps_total") == flaps0 + 1,
           f"exporter: espgw_bgp_session_flaps_total {flaps0} -> {flaps0 + 1}", failures)
+    value, inc = prom_flaps(tools.prom, flaps0)
+    check(value == flaps0 + 1 and inc is not None and inc >= 1,
+          f"prometheus: espgw_bgp_session_flaps_total {flaps0} -> {value}, "
+          f"increase[30s] {inc}", failures)
 
     # r1's bgpd gone: a clear error, a scrape that still answers.
     r1 = lab.frr["r1"]
@@ -240,6 +336,7 @@ def steps(lab, tools, exporter, failures):
           and not prom_parse.family(m, "espgw_bgp_session_up"),
           "exporter with bgpd stopped: HTTP 200, espgw_bgp_frr_up 0, a scrape error, "
           "no session series", failures)
+    prom_frr_down(tools.prom, target, failures)
     for daemon in ("bfdd", "zebra"):
         proc.stop_process(r1.procs.pop(daemon), signal.SIGTERM, 15)
     r = tools.bgp()
@@ -252,6 +349,8 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     reason = skip_reason()
+    if prom_kit.binary() is None:
+        reason = prom_kit.MISSING
     if reason:
         print(f"SKIP: {reason}")
         return 77
