@@ -127,6 +127,7 @@ json App::fpm_status() const {
           {"transactions_failed", fpm_counters_.transactions_failed},
           {"events_applied", fpm_counters_.events_applied},
           {"routes_unresolved", fpm_counters_.routes_unresolved},
+          {"routes_recursive", rt_.tables.get()->fpm_recursive},
           {"next_hops_unresolved", fpm_counters_.next_hops_unresolved},
           {"swept_stale", fpm_counters_.swept_stale},
           {"cleared_after_grace", fpm_counters_.cleared_after_grace},

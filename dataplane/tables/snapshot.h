@@ -120,6 +120,9 @@ class Snapshot {
   bool tunnel_routes4 = false;
   std::vector<TunnelEntry> tunnels;
   std::vector<EcmpGroup> ecmp;
+  // FPM routes left out of this build because they would route a tunnel's own outer packets into
+  // a tunnel (snapshot_build.cpp outer_remotes); status.fpm reports it.
+  uint32_t fpm_recursive = 0;
   // The tunnels of several lanes (indices into `tunnels`): worker 0 sends their keepalives
   // (dataplane/stages/keepalive.cpp) without a pass over every tunnel.
   std::vector<uint32_t> lane_tunnels;

@@ -239,17 +239,52 @@ std::optional<NextHop> fpm_next_hop(const Model& m, const HopResolver& resolver,
 // zebra's routes: each prefix's FPM route goes in where no config candidate of a lower or equal
 // distance holds the prefix, and replaces one of a higher distance (docs/routing.md "Origin and
 // precedence").
+// A route into a tunnel must not catch the tunnel's own outer packets (a peer announcing the
+// prefix of our remote address over the tunnel): the longest prefix of the config's routes (and
+// connected ones) that holds each tunnel's remote address; an FPM route into a tunnel that holds
+// one and is longer would route the outer packets into a tunnel, and is left out
+// (Snapshot::fpm_recursive) rather than failing the whole build.
+std::vector<std::pair<IpAddress, int>> outer_remotes(const Model& m,
+                                                     const std::vector<RouteEntry>& entries) {
+  std::vector<std::pair<IpAddress, int>> out;
+  for (const auto& [name, t] : m.tunnels()) {
+    const auto active = m.active_outbound().find(name);
+    const IpAddress remote = active != m.active_outbound().end()
+                                 ? m.outbound().at(active->second).sa->params().remote
+                                 : t.remote;
+    out.emplace_back(remote, -1);
+  }
+  for (const auto& e : entries) {
+    for (auto& [a, longest] : out) {
+      if (e.prefix.length > longest && e.prefix.contains(a)) longest = e.prefix.length;
+    }
+  }
+  return out;
+}
+
 void add_fpm_routes(const Model& m, Snapshot& s,
                     const std::map<std::string, uint32_t>& tunnel_index,
                     std::vector<RouteEntry>& entries, SeenPrefixes& seen, RouteCounts& c) {
   if (m.fpm().size() == 0) return;
   const HopResolver resolver = m.resolver();
   const uint8_t distance = m.fpm_distance();
+  const auto remotes = outer_remotes(m, entries);
+  auto catches_outer = [&](const IpPrefix& p) {
+    return std::any_of(remotes.begin(), remotes.end(),
+                       [&](const auto& r) { return p.length > r.second && p.contains(r.first); });
+  };
   for (const auto& [prefix, r] : m.fpm().routes()) {
     const auto held = seen.find(prefix);
     if (held != seen.end() && entries[held->second].distance <= distance) continue;
     const std::optional<NextHop> nh = fpm_next_hop(m, resolver, s, prefix, r, tunnel_index);
     if (!nh) continue;
+    const bool into_tunnel = nh->kind == NextHopKind::kTunnel ||
+                             (nh->kind == NextHopKind::kEcmp && s.ecmp[nh->tunnel].any_tunnel);
+    if (into_tunnel && catches_outer(prefix)) {
+      if (nh->kind == NextHopKind::kEcmp) s.ecmp.pop_back();  // the group fpm_next_hop made
+      ++s.fpm_recursive;
+      continue;
+    }
     if (held != seen.end()) {
       entries[held->second] = {prefix, *nh, "fpm", distance};
       continue;

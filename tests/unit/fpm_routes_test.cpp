@@ -367,6 +367,25 @@ TEST_F(FpmSnapshot, EcmpSpreadsFlowsOverBothTunnelsAndEachTunnelStillOverAllItsL
   EXPECT_EQ(lookup(*s, "10.2.0.9")->tunnel, 0u) << "t2, now the only tunnel";
 }
 
+// A peer announcing the prefix of our tunnels' outer addresses over the tunnel: the route would
+// send the tunnels' own ESP into a tunnel. It is left out (and counted), the build goes on.
+TEST_F(FpmSnapshot, AnFpmRouteThatWouldCatchATunnelsOuterPacketsIsLeftOut) {
+  m.fpm().apply(add("198.51.100.7/32", {via("169.254.44.5")}));
+  m.fpm().apply(add("198.51.100.0/25", {via("169.254.44.1"), via("169.254.44.5")}));
+  m.fpm().apply(add("198.51.0.0/16", {via("169.254.44.1")}));  // shorter than the connected /24
+  m.fpm().apply(add("10.2.0.0/16", {via("169.254.44.1")}));
+  m.fpm().prune();
+  std::unique_ptr<Snapshot> s;
+  ASSERT_NO_THROW(s = build());
+  EXPECT_EQ(s->fpm_recursive, 2u);
+  EXPECT_EQ(lookup(*s, "198.51.100.7")->kind, NextHopKind::kPort) << "the connected /24";
+  EXPECT_EQ(lookup(*s, "198.51.100.9")->kind, NextHopKind::kPort);
+  EXPECT_EQ(lookup(*s, "198.51.7.7")->kind, NextHopKind::kTunnel) << "the /16 catches nothing";
+  EXPECT_EQ(lookup(*s, "10.2.0.1")->kind, NextHopKind::kTunnel);
+  EXPECT_TRUE(s->ecmp.empty()) << "the /25's group went with it";
+  EXPECT_EQ(s->tunnels.at(t1).egress_port, 0) << "the outer packets still leave by wan";
+}
+
 // An outbound SA of a tunnel of model(): local 198.51.100.1, remote the tunnel's.
 esp::SaParams outbound(uint32_t spi, const char* remote) {
   esp::SaParams p;
