@@ -181,6 +181,16 @@ class LanesLab(labkit_lab.Lab):
         verb = "add" if on else "delete"
         self.sh("router", "nft", verb, "element", "inet", TABLE, "dead", f"{{ {port} }}")
 
+    def run(self, steps, *args):
+        """steps(self, *args) in this lab, brought down afterwards; the daemons' logs on an
+        exception."""
+        with self:
+            try:
+                return steps(self, *args)
+            except Exception:
+                self.dump_logs()
+                raise
+
     # ---- teardown ----
 
     def stop_daemons(self):

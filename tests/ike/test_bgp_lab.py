@@ -70,13 +70,8 @@ def main():
         ap.add_argument("--bfd-ms", type=int, help="BFD's interval (x 3), by hand")
     a = lanes_lab.main_args(__doc__, options)
     figures, failures = {}, []
-    lab = bgp_lab.BgpLab(a.build, a.plugin, bfd=not a.no_bfd, bfd_ms=a.bfd_ms)
-    with lab:
-        try:
-            run_lab(lab, a, figures, failures)
-        except Exception:
-            lab.dump_logs()
-            raise
+    bgp_lab.BgpLab(a.build, a.plugin, bfd=not a.no_bfd, bfd_ms=a.bfd_ms).run(
+        run_lab, a, figures, failures)
     return verdict(figures, failures)
 
 

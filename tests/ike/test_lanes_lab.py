@@ -145,20 +145,9 @@ def main():
     _, one = cap_run(a, 1, figures, failures)
     check(one <= 1.3 * CAP * 8, f"one lane under the cap: {one / 1e6:.1f} Mbit/s <= 1.3 x "
           f"{CAP * 8 / 1e6:.0f}", failures)
-    lab = lanes_lab.LanesLab(a.build, a.plugin, LANES, cap=CAP, gw2_workers=2)
-    with lab:
-        try:
-            four_lanes(lab, one, figures, failures)
-        except Exception:
-            lab.dump_logs()
-            raise
-    lab = lanes_lab.LanesLab(a.build, a.plugin, MANY, gw2_workers=2)
-    with lab:
-        try:
-            many_lanes(lab, figures, failures)
-        except Exception:
-            lab.dump_logs()
-            raise
+    lanes_lab.LanesLab(a.build, a.plugin, LANES, cap=CAP, gw2_workers=2).run(
+        four_lanes, one, figures, failures)
+    lanes_lab.LanesLab(a.build, a.plugin, MANY, gw2_workers=2).run(many_lanes, figures, failures)
     return verdict(figures, failures)
 
 
