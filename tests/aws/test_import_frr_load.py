@@ -16,14 +16,11 @@ import os
 import subprocess
 import sys
 
-from labkit import proc
-from labkit.lab import Lab
 from labkit.proc import LabError
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit"))
 import frr_conf_load_test  # noqa: E402
 
-frr_kit = frr_conf_load_test.frr_kit
 SAMPLES = os.environ.get("ESPGW_AWS_SAMPLES", "")
 REGIONS = """regions:
   - {name: a, wan_address: 172.31.1.10/24, vpc_cidr: 10.1.0.0/16}
@@ -59,26 +56,9 @@ def configs(espgwctl, workdir):
 
 
 def main():
-    if os.geteuid() != 0:
-        print("skip: needs root (network namespaces, FRR's daemons)")
-        return 77
-    why = frr_kit.skip_reason()
-    if why:
-        print(f"skip: {why}")
-        return 77
     espgwctl, check_bin = sys.argv[1], sys.argv[2]
-    failures = []
-    with Lab(prefix="impfrr") as lab:
-        try:
-            texts = configs(espgwctl, lab.workdir)
-            lab.up_namespaces(*texts)
-            for name, text in texts.items():
-                frr_conf_load_test.check_instance(lab, name, text, check_bin, failures)
-        except LabError as e:
-            proc.check(False, str(e), failures)
-    print("import_frr_load: " + ("all checks passed" if not failures else
-                                 f"{len(failures)} checks failed"))
-    return 1 if failures else 0
+    return frr_conf_load_test.run_test("import_frr_load", "impfrr",
+                                       lambda lab: configs(espgwctl, lab.workdir), check_bin)
 
 
 if __name__ == "__main__":

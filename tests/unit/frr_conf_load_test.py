@@ -123,7 +123,10 @@ def check_instance(lab, name, yaml_text, check_bin, failures):
             print(f"  note: {e}", flush=True)
 
 
-def main():
+def run_test(name, prefix, texts_of, check_bin):
+    """A test's run: exit 77 (skip) without root or FRR; else the Lab `prefix`, the configs
+    texts_of(lab) gives ({namespace: YAML text}) each through check_instance in its namespace,
+    the verdict line; the exit code."""
     if os.geteuid() != 0:
         print("skip: needs root (network namespaces, FRR's daemons)")
         return 77
@@ -131,24 +134,33 @@ def main():
     if why:
         print(f"skip: {why}")
         return 77
-    check_bin, examples = sys.argv[1], sys.argv[2]
     failures = []
-    with Lab(prefix="frrconf") as lab:
-        secrets = os.path.join(lab.workdir, "bgp.secrets.yaml")
-        shutil.copy(os.path.join(examples, "bgp.secrets.yaml"), secrets)
-        os.chmod(secrets, 0o600)
-        with open(os.path.join(examples, "bgp.yaml")) as f:
-            example = f.read().replace("/etc/espgw/bgp.secrets.yaml", secrets)
-        texts = variants(example)
-        lab.up_namespaces(*texts)
+    with Lab(prefix=prefix) as lab:
         try:
-            for name, text in texts.items():
-                check_instance(lab, name, text, check_bin, failures)
+            texts = texts_of(lab)
+            lab.up_namespaces(*texts)
+            for ns, text in texts.items():
+                check_instance(lab, ns, text, check_bin, failures)
         except LabError as e:
             proc.check(False, str(e), failures)
-    print("frr_conf_load: " + ("all checks passed" if not failures else
-                               f"{len(failures)} checks failed"))
+    print(f"{name}: " + ("all checks passed" if not failures else
+                         f"{len(failures)} checks failed"))
     return 1 if failures else 0
+
+
+def example_texts(lab, examples):
+    """The example's config and its variants, its secrets file copied to the lab's folder."""
+    secrets = os.path.join(lab.workdir, "bgp.secrets.yaml")
+    shutil.copy(os.path.join(examples, "bgp.secrets.yaml"), secrets)
+    os.chmod(secrets, 0o600)
+    with open(os.path.join(examples, "bgp.yaml")) as f:
+        return variants(f.read().replace("/etc/espgw/bgp.secrets.yaml", secrets))
+
+
+def main():
+    check_bin, examples = sys.argv[1], sys.argv[2]
+    return run_test("frr_conf_load", "frrconf", lambda lab: example_texts(lab, examples),
+                    check_bin)
 
 
 if __name__ == "__main__":
