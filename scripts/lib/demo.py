@@ -94,7 +94,12 @@ def main():
     ap.add_argument("--lanes", type=int, default=1,
                     help="lanes of the tunnel, 1 to 64 (docs/lanes.md; more than 1 needs "
                          "--peer espgw)")
+    ap.add_argument("--bgp", action="store_true",
+                    help="two regions over BGP with FRR, BFD and ECMP over two tunnels "
+                         "(docs/routing.md) instead")
     a = ap.parse_args()
+    if a.bgp:
+        return bgp_demo(a)
     if a.lanes > 1 and a.peer != "espgw":
         ap.error("--lanes more than 1 needs --peer espgw: lanes run between espgw gateways")
     why = stack_skip_reason(a.build)
@@ -110,6 +115,21 @@ def main():
         except LabError:
             lab.dump_logs()
             raise
+    say(f"lab removed; {time.monotonic() - started:.0f} s in all")
+    return code
+
+
+def bgp_demo(a):
+    import demo_bgp  # noqa: PLC0415 - only for --bgp
+    import lanes_lab  # noqa: PLC0415
+
+    why = lanes_lab.check_lab(a.build)
+    if why:
+        print(f"error: the demo cannot run: {why}", file=sys.stderr)
+        return 1
+    on_signals_unwind()
+    started = time.monotonic()
+    code = demo_bgp.run(a, say)
     say(f"lab removed; {time.monotonic() - started:.0f} s in all")
     return code
 
