@@ -38,7 +38,7 @@ import ike_lab
 from ike_lab import B_IP, GW1_WAN, GW2_WAN, TUNNEL, LabError, say, wait_for
 from labkit import traffic
 from labkit.charon import skip_reason
-from labkit.proc import on_signals_unwind, read_text
+from labkit.proc import begin_test, read_text
 
 ESTABLISH_S = 30
 CONVERGE_S = 30
@@ -109,14 +109,9 @@ def step(n, text):
 
 
 def main():
-    if len(sys.argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    reason = skip_reason()
-    if reason:
-        print(f"SKIP: {reason}")
-        return 77
-    on_signals_unwind()
+    code = begin_test(2, __doc__, skip_reason)
+    if code is not None:
+        return code
     lab = ike_lab.Lab(os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]))
     ok = False
     try:

@@ -27,8 +27,6 @@
 """
 
 import contextlib
-import importlib.machinery
-import importlib.util
 import io
 import json
 import os
@@ -41,6 +39,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from labkit.proc import load_script
 
 
 def fail(msg):
@@ -158,15 +158,6 @@ def check_summary(check, config, psks, tmp):
     return j
 
 
-def load_espgw_up(up):
-    """scripts/espgw-up as a module (it runs main() only as a script)."""
-    loader = importlib.machinery.SourceFileLoader("espgw_up", up)
-    spec = importlib.util.spec_from_loader("espgw_up", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
 def check_plugin_choice(m, tmp):
     """charon_plugins() over plugin folders made up here: an optional plugin that is not
     installed is left out and logged once; a required one stays listed, installed or not."""
@@ -245,7 +236,7 @@ def check_charon_conf(up, check, config, tmp):
         fail(f"charon-conf: load = {load}")
     # The optional plugins that this host has, in CHARON_PLUGINS' order; those it lacks named
     # once on stderr (curve25519 where libstrongswan-extra-plugins is not installed).
-    m = load_espgw_up(up)
+    m = load_script(up, "espgw_up")
     missing = [p for p in m.CHARON_PLUGINS.split() if p in m.OPTIONAL_CHARON_PLUGINS
                and not os.path.exists(f"{m.CHARON_PLUGIN_DIR}/libstrongswan-{p}.so")]
     if load != [p for p in m.CHARON_PLUGINS.split() if p not in missing]:

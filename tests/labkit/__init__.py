@@ -1,8 +1,10 @@
 """labkit: the pieces every namespace lab of the tests is built from.
 
-    proc       errors, waits, commands, child processes, a test's exit (LabError, wait_for, run)
+    proc       errors, waits, commands, child processes, a test's start and exit (LabError,
+               wait_for, run, begin_test, verdict), a script without .py as a module (load_script)
     netns      namespaces and veths named by a tag, addresses, routes, gateway ports, clean-up
-    lab        a lab: its tag, work folder, namespaces and helper processes, torn down as one
+    lab        a lab: its tag, work folder, namespaces and helper processes, torn down as one;
+               teardown(steps) for a lab's stop_daemons()
     traffic    ping, iperf3, checked TCP transfers, sequence-numbered UDP streams
     capture    tcpdump on a wire, and nft counters of what a kernel takes from a wire
     control    espgw's control socket (one JSON line each way), tunnel_if_id

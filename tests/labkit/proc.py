@@ -5,6 +5,8 @@ every child a lab starts runs in its own session (Ctrl-C reaches only the test) 
 from the kernel when the test's process dies, however it dies (PR_SET_PDEATHSIG).
 """
 
+import importlib.machinery
+import importlib.util
 import json
 import os
 import signal
@@ -35,6 +37,22 @@ def on_signals_unwind():
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGHUP, handler)
+
+
+def begin_test(nargs, usage, skip_reason):
+    """The start of a lab test's main(): its exit code where it must not go on, 2 (and `usage`)
+    where the command line has not `nargs` arguments (a number, or a tuple of those allowed), 77
+    (meson's skip) where skip_reason() says why the lab cannot run here; else None, with SIGTERM
+    and SIGHUP set to unwind (on_signals_unwind)."""
+    if len(sys.argv) - 1 not in (nargs if isinstance(nargs, tuple) else (nargs,)):
+        print(usage, file=sys.stderr)
+        return 2
+    reason = skip_reason()
+    if reason:
+        print(f"SKIP: {reason}")
+        return 77
+    on_signals_unwind()
+    return None
 
 
 def verdict(figures, failures):
@@ -218,3 +236,12 @@ def write_secret(path, text):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
+
+
+def load_script(path, name):
+    """A Python script without a .py suffix (scripts/espgw-up) as module `name`: its functions to
+    call, its main() not run (it runs only as a script)."""
+    loader = importlib.machinery.SourceFileLoader(name, path)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
+    loader.exec_module(module)
+    return module

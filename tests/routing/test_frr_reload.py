@@ -29,8 +29,6 @@ Exit 77 (skip) without root or FRR.
 """
 
 import argparse
-import importlib.machinery
-import importlib.util
 import json
 import os
 import shutil
@@ -41,19 +39,10 @@ import time
 from frr_kit import Frr, skip_reason
 from labkit import proc
 from labkit.lab import Lab
-from labkit.proc import LabError, check, exit_with, on_signals_unwind, verdict
+from labkit.proc import LabError, begin_test, check, exit_with, load_script, verdict
 
 R1, R2 = "169.254.44.1", "169.254.44.2"
 BFD = "bfd\n profile espgw\n  receive-interval 100\n  transmit-interval 100\n"
-
-
-def load_espgw_up(path):
-    """scripts/espgw-up as a module (it has no .py suffix)."""
-    loader = importlib.machinery.SourceFileLoader("espgw_up", path)
-    spec = importlib.util.spec_from_loader("espgw_up", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 def gateway_yaml(workdir, instance, announce=("10.1.0.0/16",), router_id="10.1.0.1",
@@ -315,19 +304,12 @@ def steps(lab, espgw_up, figures, failures):
 
 
 def main():
-    if len(sys.argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    if os.geteuid() != 0:
-        print("SKIP: needs root (namespaces, FRR)")
-        return 77
-    reason = skip_reason()
-    if reason:
-        print(f"SKIP: {reason}")
-        return 77
+    code = begin_test(2, __doc__, lambda: "needs root (namespaces, FRR)" if os.geteuid() != 0
+                      else skip_reason())
+    if code is not None:
+        return code
     build, espgw_up = (os.path.abspath(a) for a in sys.argv[1:])
-    on_signals_unwind()
-    lab = ReloadLab(load_espgw_up(espgw_up), build)
+    lab = ReloadLab(load_script(espgw_up, "espgw_up"), build)
     failures, figures = [], {}
     try:
         lab.up()

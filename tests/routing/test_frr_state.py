@@ -40,7 +40,7 @@ import urllib.request
 from frr_kit import Frr, skip_reason
 from labkit import proc
 from labkit.lab import Lab
-from labkit.proc import LabError, check, exit_with, on_signals_unwind, verdict
+from labkit.proc import LabError, begin_test, check, exit_with, verdict
 from metrics import prom_kit, prom_parse
 
 V4 = ("169.254.44.1", "169.254.44.2")
@@ -345,17 +345,11 @@ def steps(lab, tools, exporter, failures):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    reason = skip_reason()
-    if prom_kit.binary() is None:
-        reason = prom_kit.MISSING
-    if reason:
-        print(f"SKIP: {reason}")
-        return 77
+    code = begin_test(1, __doc__, lambda: prom_kit.MISSING if prom_kit.binary() is None
+                      else skip_reason())
+    if code is not None:
+        return code
     build = os.path.abspath(sys.argv[1])
-    on_signals_unwind()
     lab = FrrStateLab()
     failures = []
     tools = None
