@@ -189,11 +189,7 @@ class FpmLab(labkit_lab.Lab):
         return self
 
     def stop_daemons(self):
-        try:
-            self.gw.stop()
-        except Exception as e:  # noqa: BLE001 - teardown goes on
-            return [f"gw: {e}"]
-        return []
+        return labkit_lab.teardown([("gw", self.gw.stop)])
 
     def client(self):
         return fpm.FpmClient("127.0.0.1", FPM_PORT, netns=self.ns["gw"]).connect()

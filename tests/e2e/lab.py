@@ -204,13 +204,7 @@ class Lab(labkit_lab.Lab):
         return self
 
     def stop_daemons(self):
-        errors = []
-        for gw in self.gateways:
-            try:
-                gw.stop()
-            except Exception as e:  # noqa: BLE001 - teardown goes on
-                errors.append(f"{gw.name}: {e}")
-        return errors
+        return labkit_lab.teardown((gw.name, gw.stop) for gw in self.gateways)
 
     def wait_tunnel(self, timeout=30):
         """Both gateways have their tunnel with an outbound SA, and the path carries a ping."""

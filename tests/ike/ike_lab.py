@@ -35,6 +35,7 @@ from labkit import lab as labkit_lab
 from labkit.charon import Charon
 from labkit.control import tunnel_if_id
 from labkit.espgw import Espgw
+from labkit.lab import teardown
 from labkit.proc import LabError, on_signals_unwind, write_secret
 from labkit.proc import wait_for as labkit_wait_for
 
@@ -108,17 +109,6 @@ def run_lab(lab, steps):
         return 1
     finally:
         lab.down()
-
-
-def teardown(steps):
-    """Runs each (what, stop) of a lab's stop_daemons(), whatever the others do; the errors."""
-    errors = []
-    for what, stop in steps:
-        try:
-            stop()
-        except Exception as e:  # noqa: BLE001 - teardown goes on
-            errors.append(f"{what}: {e}")
-    return errors
 
 
 # ---- config text ----

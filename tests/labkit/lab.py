@@ -83,6 +83,22 @@ def leave_note(prefix, tag, workdir, dpdk=()):
         return None
 
 
+def teardown(steps):
+    """Runs each (what, stop) of a lab's stop_daemons(), whatever the others do; the errors: what a
+    stop raised, as "what: error", and the errors a stop returned as a list (one that gets past
+    its own, as frr_kit.Frr.stop does)."""
+    errors = []
+    for what, stop in steps:
+        try:
+            got = stop()
+        except Exception as e:  # noqa: BLE001 - teardown goes on
+            errors.append(f"{what}: {e}")
+        else:
+            if isinstance(got, list):
+                errors += got
+    return errors
+
+
 class Lab:
     """The base of every namespace lab; see the module's comment."""
 
