@@ -39,7 +39,7 @@ import sys
 
 from labkit import lab as labkit_lab
 from labkit.charon import Charon
-from labkit.proc import LabError
+from labkit.proc import LabError, verdict
 from labkit.proc import wait_for as labkit_wait_for
 from frr_kit import Frr
 
@@ -306,17 +306,29 @@ class AwsPeerLab(labkit_lab.Lab):
         return [r for r in (self.aws, self.cgw) if r is not None]
 
     def stop_daemons(self):
-        errors = []
-        for r in self.routers():
-            try:
-                errors += r.stop()
-            except Exception as e:  # noqa: BLE001 - teardown goes on
-                errors.append(f"{r.name}: {e}")
-        return errors
+        # The customer gateway first: espgw's test stopped espgw-up before the lab went.
+        return labkit_lab.teardown((r.name, r.stop) for r in reversed(self.routers()))
 
     def dump_logs(self):
         for r in self.routers():
             r.dump_logs()
+
+
+def run_test(lab, steps, figures):
+    """lab.up(), then steps(failures); a LabError is a failure too (and a FAIL line); on any
+    failure the routers' logs' tails; lab.down() however it ends. The exit code (verdict)."""
+    failures = []
+    try:
+        lab.up()
+        steps(failures)
+    except LabError as e:
+        failures.append(str(e))
+        print(f"FAIL: {e}", file=sys.stderr)
+    finally:
+        if failures:
+            lab.dump_logs()
+        lab.down()
+    return verdict(figures, failures)
 
 
 def check_established(lab, router, timeout):
@@ -334,4 +346,5 @@ def skip_reason():
     return charon_skip() or frr_kit.skip_reason()
 
 
-__all__ = ["AwsPeerLab", "LibipsecRouter", "LabError", "check_established", "skip_reason"]
+__all__ = ["AwsPeerLab", "LibipsecRouter", "LabError", "check_established", "run_test",
+           "skip_reason"]

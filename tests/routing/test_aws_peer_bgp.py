@@ -23,13 +23,12 @@ lab (test_aws_peer_espgw.py) points import-aws's config at, with a known-good cu
 Exit 77 (skip) where it cannot run.
 """
 
-import sys
 import time
 
 from aws_peer_lab import (AWS_ASN, CGW_ASN, HOLD_S, KEEPALIVE_S, ONPREM_CIDR, ONPREM_HOST,
-                          UNUSED_FWMARK, VPC_CIDR, VPC_HOST, AwsPeerLab, check_established, ip_of, say,
-                          skip_reason, wait_for)
-from labkit.proc import LabError, check, exit_with, on_signals_unwind, verdict
+                          UNUSED_FWMARK, VPC_CIDR, VPC_HOST, AwsPeerLab, check_established, ip_of,
+                          run_test, say, skip_reason, wait_for)
+from labkit.proc import begin_test, check, exit_with
 
 
 def routes_to(lab, ns, prefix):
@@ -104,27 +103,12 @@ def steps(lab, failures, figures):
 
 
 def main():
-    if len(sys.argv) != 1:
-        print(__doc__, file=sys.stderr)
-        return 2
-    reason = skip_reason()
-    if reason:
-        print(f"SKIP: {reason}")
-        return 77
-    on_signals_unwind()
+    code = begin_test(0, __doc__, skip_reason)
+    if code is not None:
+        return code
     lab = AwsPeerLab()
-    failures, figures = [], {}
-    try:
-        lab.up()
-        steps(lab, failures, figures)
-    except LabError as e:
-        failures.append(str(e))
-        print(f"FAIL: {e}", file=sys.stderr)
-    finally:
-        if failures:
-            lab.dump_logs()
-        lab.down()
-    return verdict(figures, failures)
+    figures = {}
+    return run_test(lab, lambda failures: steps(lab, failures, figures), figures)
 
 
 if __name__ == "__main__":

@@ -25,9 +25,9 @@ import sys
 import time
 
 from aws_peer_lab import (CGW_PRIVATE, INET_PRIVATE, ONPREM_CIDR, ONPREM_GW, ONPREM_HOST, SAMPLE,
-                          VPC_CIDR, VPC_HOST, AwsPeerLab, check_established, ip_of, say,
+                          VPC_CIDR, VPC_HOST, AwsPeerLab, check_established, ip_of, run_test, say,
                           skip_reason, wait_for)
-from labkit.proc import LabError, check, exit_with, on_signals_unwind, run, verdict
+from labkit.proc import LabError, begin_test, check, exit_with, run
 
 # The IKE labs' Stack (espgw-up in a namespace) and test_aws_failover's AsShipped.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -104,39 +104,29 @@ def steps(lab, gw, failures, figures):
     check(grew >= 20, f"espgw's SAs of {TUNNEL} counted {grew} packets", failures)
 
 
-def main():
-    if len(sys.argv) not in (3, 4):
-        print(__doc__, file=sys.stderr)
-        return 2
-    build, plugin = (os.path.abspath(a) for a in sys.argv[1:3])
-    sample = sys.argv[3] if len(sys.argv) == 4 else SAMPLE
-    reason = skip_reason() or stack_skip_reason(build, nat=True) or (
+def sample_path():
+    return sys.argv[3] if len(sys.argv) == 4 else SAMPLE
+
+
+def why_skip():
+    """Why the test cannot run here (FRR and charon, espgw-up's stack, the sample), or None."""
+    sample = sample_path()
+    return skip_reason() or stack_skip_reason(os.path.abspath(sys.argv[1]), nat=True) or (
         None if os.path.exists(sample) else f"no dynamic-routing sample {sample}")
-    if reason:
-        print(f"SKIP: {reason}")
-        return 77
-    on_signals_unwind()
+
+
+def main():
+    code = begin_test((2, 3), __doc__, why_skip)
+    if code is not None:
+        return code
+    build, plugin = (os.path.abspath(a) for a in sys.argv[1:3])
     lab = AwsPeerLab(espgw_cgw=True, build=build, plugin=plugin)
-    lab.sample = sample
-    gw = None
-    failures, figures = [], {}
-    try:
-        gw = AsShipped(lab, "gw", "cgw", lab.ports("cgw"), f"{CGW_PRIVATE}/24",
-                       f"{ONPREM_GW}/16", {})
-        lab.up()
-        steps(lab, gw, failures, figures)
-    except LabError as e:
-        failures.append(str(e))
-        print(f"FAIL: {e}", file=sys.stderr)
-    finally:
-        if failures:
-            lab.dump_logs()
-            if gw:
-                gw.dump_logs()
-        if gw:
-            gw.stop()
-        lab.down()
-    return verdict(figures, failures)
+    lab.sample = sample_path()
+    # espgw is the lab's customer gateway: its logs and its stop go with the routers'.
+    lab.cgw = gw = AsShipped(lab, "gw", "cgw", lab.ports("cgw"), f"{CGW_PRIVATE}/24",
+                             f"{ONPREM_GW}/16", {})
+    figures = {}
+    return run_test(lab, lambda failures: steps(lab, gw, failures, figures), figures)
 
 
 if __name__ == "__main__":
