@@ -16,7 +16,6 @@ import time
 import bgp_lab
 import lanes_lab
 from ike_lab import wait_for
-from labkit import lanes as lanes_model
 from labkit import traffic
 from labkit.charon import in_mount_namespace
 
@@ -58,14 +57,9 @@ def steps(lab, say):
     traffic.wait_ping(lab, "h1", lanes_lab.HOST[1])
 
     say(f"{FLOWS} UDP flows host 1 -> host 2: ECMP spreads them over the two tunnels")
-    streams = lanes_model.FlowStreams(lab, "h1", lanes_lab.HOST[0], "h2", lanes_lab.HOST[1],
-                                      FLOWS, RATE).start()
-    before = lab.tunnel_packets(gw1)
-    wait_for("packets in both tunnels", lambda: all(
-        lab.tunnel_packets(gw1)[t] - before[t] >= 300 for t in gw1.tunnels), 20, 0.1)
-    after = lab.tunnel_packets(gw1)
-    for t in gw1.tunnels:
-        print(f"    {t}: {after[t] - before[t]} packets")
+    streams = lab.flows(FLOWS, RATE)
+    for t, n in lab.carried(gw1, 300).items():
+        print(f"    {t}: {n} packets")
     dead = gw1.tunnels[1]
     say(f"the router drops {dead}'s ESP: BFD (200 ms x 3) ends its BGP session")
     t0 = time.monotonic()

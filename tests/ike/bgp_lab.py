@@ -22,6 +22,8 @@ import os
 import re
 
 import lanes_lab
+from ike_lab import wait_for
+from labkit import lanes as lanes_model
 from labkit.charon import in_mount_namespace
 from labkit.proc import run
 
@@ -134,6 +136,21 @@ class BgpLab(lanes_lab.LanesLab):
         """{tunnel: packets sent into it} from espgw's `tunnels` report."""
         return {t["name"]: sum(r["packets_out"] for r in t["lanes"])
                 for t in g.ctl("tunnels")["tunnels"] if t["name"] in g.tunnels}
+
+    def flows(self, count, rate):
+        """`count` sequence-numbered UDP flows host 1 -> host 2 at `rate` datagrams/s each,
+        started (labkit.lanes.FlowStreams)."""
+        return lanes_model.FlowStreams(self, "h1", HOST[0], "h2", HOST[1], count, rate).start()
+
+    def carried(self, g, packets, tunnels=None, timeout=20):
+        """Waits until each of the gateway's tunnels (or those given) has sent `packets` more;
+        returns {tunnel: packets sent meanwhile}."""
+        tunnels = tunnels or g.tunnels
+        before = self.tunnel_packets(g)
+        wait_for(f"{packets} more packets into {', '.join(tunnels)} on {g.name}", lambda: all(
+            self.tunnel_packets(g)[t] - before[t] >= packets for t in tunnels), timeout, 0.05)
+        after = self.tunnel_packets(g)
+        return {t: after[t] - before[t] for t in g.tunnels}
 
     def spis(self, g, tunnel):
         """The SPIs of a tunnel's SAs on a gateway, both directions."""

@@ -47,12 +47,6 @@ BOUND_S = 1.0  # the issue's bound on a failover with BFD
 HOLD_S = 1.0   # traffic on the surviving tunnel before the path returns
 
 
-def share(before, after, tunnels):
-    d = {t: after.get(t, 0) - before.get(t, 0) for t in tunnels}
-    total = sum(d.values()) or 1
-    return d, {t: round(n / total, 3) for t, n in d.items()}
-
-
 def halves(streams):
     """The flows by the parity of their ECMP bucket: with two members every bucket b is on slot
     b % 2 (LaneMap's home rule), whichever tunnel holds which slot."""
@@ -100,12 +94,10 @@ def run_lab(lab, a, figures, failures):
     traffic.wait_ping(lab, "h1", lanes_lab.HOST[1])
 
     say(f"2. ECMP: {FLOWS} UDP flows at {RATE}/s each")
-    streams = lanes_model.FlowStreams(lab, "h1", lanes_lab.HOST[0], "h2", lanes_lab.HOST[1],
-                                      FLOWS, RATE).start()
-    before = lab.tunnel_packets(gw1)
-    wait_for("500 packets into each tunnel on gw1", lambda: all(
-        lab.tunnel_packets(gw1)[t] - before[t] >= 500 for t in gw1.tunnels), 20, 0.1)
-    d, frac = share(before, lab.tunnel_packets(gw1), gw1.tunnels)
+    streams = lab.flows(FLOWS, RATE)
+    d = lab.carried(gw1, 500)
+    total = sum(d.values())
+    frac = {t: round(n / total, 3) for t, n in d.items()}
     figures["ecmp_packets"] = d
     figures["ecmp_share"] = frac
     check(all(f >= 0.2 for f in frac.values()), f"both tunnels carry at least a fifth ({frac})",
@@ -125,9 +117,7 @@ def run_lab(lab, a, figures, failures):
     wait_for(f"gw2's route to {bgp_lab.CIDR[0]} without its tunnel 2",
              lambda: lab.paths(gw2, bgp_lab.CIDR[0]) == {gw2.tunnels[0]}, 10, 0.02)
     figures["withdraw_gw2_s"] = round(time.monotonic() - t0, 3)
-    mid = lab.tunnel_packets(gw1)
-    wait_for(f"{RATE * FLOWS // 2} more packets on the surviving tunnel", lambda: lab.tunnel_packets(
-        gw1)[gw1.tunnels[0]] - mid[gw1.tunnels[0]] >= RATE * FLOWS // 2, 10, 0.05)
+    lab.carried(gw1, RATE * FLOWS // 2, tunnels=gw1.tunnels[:1], timeout=10)
 
     say(f"4. {dead} returns")
     t_back = time.monotonic()
@@ -135,9 +125,7 @@ def run_lab(lab, a, figures, failures):
     wait_for("gw1's route over both tunnels again", lambda: lab.paths(
         gw1, bgp_lab.CIDR[1]) == set(gw1.tunnels), 30, 0.05)
     figures["return_s"] = round(time.monotonic() - t_back, 2)
-    back = lab.tunnel_packets(gw1)
-    wait_for(f"300 packets into {dead} again", lambda: lab.tunnel_packets(gw1)[dead] - back[dead]
-             >= 300, 10, 0.05)
+    lab.carried(gw1, 300, tunnels=[dead], timeout=10)
     got, foreign, _ = streams.stop_and_collect()
     figures["router_dropped"] = lab.dropped()
 
@@ -187,11 +175,8 @@ def run_lab(lab, a, figures, failures):
           "left gw2's espgw running (bgp is FRR's part of the config)", failures)
 
     say("6. zebra dies on gw1: espgw keeps FRR's routes (grace) and espgw-up restarts zebra")
-    streams = lanes_model.FlowStreams(lab, "h1", lanes_lab.HOST[0], "h2", lanes_lab.HOST[1],
-                                      FLOWS, RATE).start()
-    before = lab.tunnel_packets(gw1)
-    wait_for("200 packets into each tunnel on gw1", lambda: all(
-        lab.tunnel_packets(gw1)[t] - before[t] >= 200 for t in gw1.tunnels), 20, 0.1)
+    streams = lab.flows(FLOWS, RATE)
+    lab.carried(gw1, 200)
     fpm0 = gw1.ctl("status")["fpm"]
     old = gw1.kill("zebra")
     wait_for("gw1's FPM connection closed", lambda: not gw1.ctl("status")["fpm"]["connected"],
@@ -207,9 +192,7 @@ def run_lab(lab, a, figures, failures):
     wait_for("FRR's routes refreshed (none stale) over both tunnels", lambda: gw1.ctl(
         "status")["fpm"]["stale"] == 0 and lab.paths(gw1, bgp_lab.CIDR[1]) == set(gw1.tunnels),
         30, 0.05)
-    mid = lab.tunnel_packets(gw1)
-    wait_for("200 more packets into each tunnel", lambda: all(
-        lab.tunnel_packets(gw1)[t] - mid[t] >= 200 for t in gw1.tunnels), 20, 0.1)
+    lab.carried(gw1, 200)
     got, _, _ = streams.stop_and_collect()
     lost = sum(r["missing"] for r in got.values())
     figures["zebra_restart_lost"] = lost

@@ -6,7 +6,7 @@ Accepts zebra's dplane_fpm_nl connection on 127.0.0.1:--port, decodes the 4-byte
 message in the frame (zebra 8.4 puts RTM_DELROUTE + RTM_NEWROUTE in one frame for an update),
 and appends one JSON line per netlink message to --log.
 fpm_samples.jsonl beside it holds frames captured from FRR 8.4.4 with this listener."""
-import socket, struct, sys, json, time, ipaddress, argparse
+import socket, struct, json, time, ipaddress, argparse
 
 RTM = {24: "RTM_NEWROUTE", 25: "RTM_DELROUTE", 104: "RTM_NEWNEXTHOP", 105: "RTM_DELNEXTHOP",
        28: "RTM_NEWNEIGH", 29: "RTM_DELNEIGH"}
