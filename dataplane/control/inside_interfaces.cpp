@@ -181,7 +181,7 @@ void InsideInterfaces::poll(bool all) {
         continue;
       }
       // The last kReserve mbufs of the control pool and slots of the worker's ring are kept for
-      // BGP, BFD and IKE (priority_control()): a flood from the kernel cannot crowd them out.
+      // BGP and BFD (priority_control()): a flood from the kernel cannot crowd them out.
       if ((rte_mempool_avail_count(pool_) < kReserve || rte_ring_free_count(ring) < kReserve) &&
           !priority_control(data, static_cast<uint32_t>(n))) {
         ++d.counters.from_kernel_dropped;

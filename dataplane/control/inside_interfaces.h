@@ -35,7 +35,7 @@ class InsideInterfaces {
     uint64_t from_kernel_packets = 0;  // read from the device and handed to a worker
     uint64_t from_kernel_bytes = 0;
     // Read but not sent: no mbuf in the control pool, the worker's ring was full, or only the
-    // reserve for BGP, BFD and IKE was left (kReserve).
+    // reserve for BGP and BFD was left (kReserve).
     uint64_t from_kernel_dropped = 0;
     // Multicast and link-local the kernel sends by itself (IPv6 MLD, router solicitations):
     // nothing to carry to the peer.
@@ -75,7 +75,7 @@ class InsideInterfaces {
   uint64_t unknown_tunnel() const noexcept { return unknown_tunnel_; }
 
   static constexpr unsigned kReadBurst = 64;
-  // Control pool mbufs and worker ring slots that only BGP, BFD and IKE packets may take.
+  // Control pool mbufs and worker ring slots that only BGP and BFD packets may take.
   static constexpr unsigned kReserve = 256;
 
  private:

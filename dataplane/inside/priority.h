@@ -1,9 +1,10 @@
 #pragma once
 // Which packets for the kernel go first when the exception path is over its rate
 // (docs/routing.md "Inside interfaces"): the routing protocols that keep routes alive, BGP (TCP
-// port 179 either side) and BFD (UDP 3784 single hop, 3785 echo, 4784 multihop), and IKE (UDP 500
-// and 4500 either side; classify() sends only IKE of UDP 4500 to the kernel). A flood of anything
-// else to the same address then cannot starve them (Worker::admit_exception).
+// port 179 either side) and BFD (UDP 3784 single hop, 3785 echo, 4784 multihop). A flood of
+// anything else to the same address then cannot starve them (Worker::admit_exception). Not IKE:
+// anyone on the Internet can send UDP 500, and an IKE_SA_INIT flood in the reserved share would
+// starve BGP and BFD; IKE shares the budget with the rest, as before (e2e_soak floods it).
 
 #include <cstdint>
 
@@ -31,9 +32,7 @@ inline bool priority_control(const uint8_t* ip, uint32_t len) noexcept {
   const uint16_t dport = load_be16(ip + l4 + 2);
   if (proto == 6) return sport == 179 || dport == 179;
   if (proto != 17) return false;
-  auto udp = [](uint16_t p) {
-    return p == 3784 || p == 3785 || p == 4784 || p == 500 || p == 4500;
-  };
+  auto udp = [](uint16_t p) { return p == 3784 || p == 3785 || p == 4784; };
   return udp(sport) || udp(dport);
 }
 

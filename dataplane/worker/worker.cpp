@@ -44,7 +44,7 @@ Worker::Worker(Runtime& runtime, uint32_t idx, rte_mempool* mp, crypto::BackendK
       engine(*crypto, idx),
       port_counters(runtime.ports.size()) {
   exception_tokens.configure(std::max<uint64_t>(1, rt.cfg.exception_pps / rt.workers), rt.tsc_hz);
-  // BGP, BFD and IKE: a quarter of exception_pps on top of it, at least 1000/s in all (BFD at
+  // BGP and BFD: a quarter of exception_pps on top of it, at least 1000/s in all (BFD at
   // 200 ms is 5 packets a second per tunnel each way).
   priority_tokens.configure(
       std::max<uint64_t>(1, std::max<uint64_t>(1000, rt.cfg.exception_pps / 4) / rt.workers),

@@ -122,7 +122,7 @@ class Worker {
   // A decrypted L3 packet for the inside interface of tunnel `if_id` (config::tunnel_if_id()),
   // through the control thread; rate limited with the exception path, counted.
   void to_inside(uint32_t if_id, rte_mbuf* m) noexcept;
-  // The exception path's rate limit: BGP, BFD and IKE (priority_control()) take their own
+  // The exception path's rate limit: BGP and BFD (priority_control()) take their own
   // reserved budget first, then the shared one; everything else the shared one only.
   bool admit_exception(const uint8_t* ip, uint32_t len) noexcept;
   // Hands a packet to the control thread to wait for its next hop.
@@ -144,7 +144,7 @@ class Worker {
   WorkerCounters counters;
   std::vector<PortCounters> port_counters;
   TokenBucket exception_tokens;
-  TokenBucket priority_tokens;  // BGP, BFD, IKE to the kernel: kept apart from bulk's
+  TokenBucket priority_tokens;  // BGP and BFD to the kernel: kept apart from bulk's
   TokenBucket icmp_tokens;
   AcquireMailbox acquire;  // tunnel_down in tunnels IKE starts on demand, to the control thread
 

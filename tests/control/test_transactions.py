@@ -205,7 +205,8 @@ class Transactions(h.GatewayTest):
         self.assertEqual(routes["192.0.2.0/24"]["via"], "198.51.100.254")
         self.assertEqual(routes["203.0.113.0/24"]["via"], "198.51.100.253")
         self.assertEqual(routes["10.7.0.0/16"], {"prefix": "10.7.0.0/16", "tunnel": "west",
-                                                 "origin": "tunnel"})
+                                                 "origin": "tunnel", "distance": 1,
+                                                 "selected": True})
         sas = {(s["direction"], s["spi"]): s for s in after["sas"]}
         self.assertIn(("in", "0x00003001"), sas)
         self.assertNotIn(("in", "0x00002001"), sas)
