@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <cstring>
 
 namespace espgw {
 
@@ -85,6 +86,16 @@ bool IpPrefix::contains(const IpAddress& a) const noexcept {
 
 std::string IpPrefix::to_string() const {
   return address.to_string() + "/" + std::to_string(length);
+}
+
+size_t IpPrefixHash::operator()(const IpPrefix& p) const noexcept {
+  uint64_t a;
+  uint64_t b;
+  std::memcpy(&a, p.address.bytes.data(), 8);
+  std::memcpy(&b, p.address.bytes.data() + 8, 8);
+  const uint64_t family = static_cast<uint8_t>(p.address.family);
+  const uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b + p.length + (family << 8));
+  return static_cast<size_t>((h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ull >> 16);
 }
 
 }  // namespace espgw

@@ -45,4 +45,9 @@ struct IpPrefix {
   friend bool operator==(const IpPrefix&, const IpPrefix&) = default;
 };
 
+// For unordered containers of prefixes (a million routes: a strong mix, no std::hash of bytes).
+struct IpPrefixHash {
+  size_t operator()(const IpPrefix& p) const noexcept;
+};
+
 }  // namespace espgw

@@ -94,6 +94,9 @@ class App {
   static const Commands& commands();
   static const ChangeOps& change_ops();
   nlohmann::json apply(const nlohmann::json& ops);
+  // A changed copy of the Model and the snapshot built from it take over (under lock_): the
+  // tables published, the generation counted, the peers' tunnel choices followed and logged.
+  void commit(Model next, std::unique_ptr<Snapshot> snap);
   void apply_op(Model& next, const nlohmann::json& op);
   // The config that an op's object is checked against: the interfaces and dataplane settings
   // espgw runs with (a tunnel op adds the routes as they are then).

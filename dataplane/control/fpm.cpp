@@ -92,14 +92,9 @@ void App::check_fpm() {
                  e.what());
     return;
   }
-  const auto peers_before = model_->peer_active();
-  *model_ = std::move(next);
-  rt_.tables.publish(std::move(snap), *rt_.rcu);
-  ++generation_;
+  commit(std::move(next), std::move(snap));
   ++fpm_counters_.transactions;
   fpm_counters_.events_applied += fpm_events_.size();
-  peer_tracker_.update(*model_, PeerClock::now());
-  log_peer_changes(peers_before);
 }
 
 json App::fpm_status() const {

@@ -374,13 +374,17 @@ json App::apply(const json& ops) {
   } catch (const std::exception& e) {
     throw std::invalid_argument(std::string(e.what()) + " (nothing was changed)");
   }
+  commit(std::move(next), std::move(snap));
+  return {{"generation", generation_}};
+}
+
+void App::commit(Model next, std::unique_ptr<Snapshot> snap) {
   const auto peers_before = model_->peer_active();
   *model_ = std::move(next);
   rt_.tables.publish(std::move(snap), *rt_.rcu);
   ++generation_;
   peer_tracker_.update(*model_, PeerClock::now());
   log_peer_changes(peers_before);
-  return {{"generation", generation_}};
 }
 
 void App::apply_op(Model& next, const json& op) {

@@ -308,7 +308,7 @@ namespace {
 // An FPM route's next hops as resolved now, with each ECMP member's bucket count (as the build
 // makes them: a member that does not resolve hands its buckets to the others).
 json fpm_next_hops(const Model& m, const HopResolver& resolver, const IpPrefix& prefix,
-                   const FpmRoute& r, bool* resolved) {
+                   const FpmRoute& r) {
   json out = json::array();
   const EcmpState* st = m.fpm().ecmp(prefix);
   const std::vector<routing::NextHop>& hops = st ? st->slots : r.hops;
@@ -321,7 +321,6 @@ json fpm_next_hops(const Model& m, const HopResolver& resolver, const IpPrefix& 
     if (st && named && !res.back()) map->set_up(static_cast<uint32_t>(i), false);
   }
   const auto loads = map ? map->load() : std::array<uint32_t, kMaxLanes>{};
-  *resolved = false;
   for (size_t i = 0; i < hops.size(); ++i) {
     if (st && !map->up(static_cast<uint32_t>(i)) && !res[i]) {
       // A member the route no longer names: kept as a slot so that it takes its buckets back.
@@ -331,7 +330,6 @@ json fpm_next_hops(const Model& m, const HopResolver& resolver, const IpPrefix& 
     h["gateway"] = hops[i].gateway ? json(hops[i].gateway->to_string()) : json(nullptr);
     h["ifindex"] = hops[i].ifindex;
     if (res[i]) {
-      *resolved = true;
       h["resolved"] = true;
       h["by"] = res[i]->how;
       if (res[i]->tunnel) {
@@ -353,17 +351,15 @@ json fpm_next_hops(const Model& m, const HopResolver& resolver, const IpPrefix& 
 
 // Every candidate route (docs/control-protocol.md "routes"): its origin and distance, whether the
 // tables use it ("selected": the lowest distance for the prefix wins, a config candidate on a
-// tie; an FPM route whose next hops do not resolve is not used), and its next hops.
+// tie; an FPM route whose next hops do not resolve, or that would catch a tunnel's outer packets,
+// is not used: as the published snapshot installed them), and its next hops.
 json App::route_list() {
   std::lock_guard guard(lock_);
   const HopResolver resolver = model_->resolver();
   const uint8_t fpm_distance = model_->fpm_distance();
-  // Prefixes where an FPM route of a lower distance than the config's resolves.
-  auto fpm_wins = [&](const IpPrefix& p, uint8_t distance) {
-    if (fpm_distance >= distance) return false;
-    const auto it = model_->fpm().routes().find(p);
-    return it != model_->fpm().routes().end() && resolver.resolvable(it->second.hops) != 0;
-  };
+  const auto& fpm_selected = rt_.tables.get()->fpm_selected;
+  // A config candidate loses its prefix only to an FPM route the build installed over it.
+  auto fpm_wins = [&](const IpPrefix& p) { return fpm_selected.count(p) != 0; };
   json out = json::array();
   for (const auto& p : model_->ports()) {
     for (const auto& a : p.addresses) {
@@ -378,7 +374,7 @@ json App::route_list() {
     json j = {{"prefix", r.prefix.to_string()},
               {"origin", "static"},
               {"distance", kConfigDistance},
-              {"selected", !fpm_wins(r.prefix, kConfigDistance)}};
+              {"selected", !fpm_wins(r.prefix)}};
     if (r.tunnel.empty()) {
       j["interface"] = r.interface;
     } else {
@@ -403,24 +399,20 @@ json App::route_list() {
                 {"tunnel", name},
                 {"origin", "tunnel"},
                 {"distance", kConfigDistance},
-                {"selected", !fpm_wins(c, kConfigDistance)}};
+                {"selected", !fpm_wins(c)}};
       j.update(peer_route_members(*model_, name));
       if (j.value("state", "") == "backup") j["selected"] = false;  // the peer's other tunnel
       out.push_back(std::move(j));
     }
   }
   if (model_->fpm().size() != 0) {
-    const auto config = model_->config_candidates();
     std::vector<std::pair<std::string, json>> fpm;
     for (const auto& [prefix, r] : model_->fpm().routes()) {
-      bool resolved = false;
-      json hops = fpm_next_hops(*model_, resolver, prefix, r, &resolved);
-      const auto held = config.find(prefix);
-      const bool beaten = held != config.end() && held->second <= fpm_distance;
+      json hops = fpm_next_hops(*model_, resolver, prefix, r);
       json j = {{"prefix", prefix.to_string()},
                 {"origin", "fpm"},
                 {"distance", fpm_distance},
-                {"selected", resolved && !beaten},
+                {"selected", fpm_wins(prefix)},
                 {"protocol", r.protocol},
                 {"stale", r.stale},
                 {"ecmp", model_->fpm().ecmp(prefix) != nullptr && hops.size() > 1},

@@ -7,10 +7,6 @@
 
 namespace espgw::dp {
 
-size_t IpPrefixHash::operator()(const IpPrefix& p) const noexcept {
-  return Model::PrefixHash{}(p);
-}
-
 HopResolver::HopResolver(const std::map<std::string, config::Tunnel>& tunnels,
                          const std::map<uint32_t, std::string>& inside_ifindex,
                          const std::vector<PortDesc>& ports)

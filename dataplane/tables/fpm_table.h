@@ -27,10 +27,6 @@ struct PortDesc;
 inline constexpr uint8_t kConnectedDistance = 0;
 inline constexpr uint8_t kConfigDistance = 1;  // config routes and tunnels' routed remote_cidrs
 
-struct IpPrefixHash {
-  size_t operator()(const IpPrefix& p) const noexcept;
-};
-
 struct FpmRoute {
   std::vector<routing::NextHop> hops;  // as FPM sent them, duplicates removed
   uint8_t protocol = 0;                // rtm_protocol (186: BGP)

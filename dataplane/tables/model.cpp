@@ -95,16 +95,6 @@ uint16_t Model::lane_sport(esp::Direction dir, uint8_t lane, bool udp_encap, uin
   return static_cast<uint16_t>(lane_port_base_ + lane - 1);
 }
 
-size_t Model::PrefixHash::operator()(const IpPrefix& p) const noexcept {
-  uint64_t a;
-  uint64_t b;
-  std::memcpy(&a, p.address.bytes.data(), 8);
-  std::memcpy(&b, p.address.bytes.data() + 8, 8);
-  const uint64_t family = static_cast<uint8_t>(p.address.family);
-  const uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b + p.length + (family << 8));
-  return static_cast<size_t>((h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ull >> 16);
-}
-
 uint16_t tunnel_inner_mtu(uint16_t egress_mtu, const esp::Algorithm& a, bool nat_t,
                           bool outer_v6) noexcept {
   const uint32_t fixed =
@@ -136,28 +126,6 @@ void Model::add_route(const config::Route& r, bool replace) {
     routes_.push_back(r);
     route_prefixes_.insert(r.prefix);
   }
-}
-
-std::unordered_map<IpPrefix, uint8_t, IpPrefixHash> Model::config_candidates() const {
-  std::unordered_map<IpPrefix, uint8_t, IpPrefixHash> out;
-  out.reserve(routes_.size() + 16);
-  for (const auto& r : routes_)
-    out.emplace(r.prefix, kConfigDistance);
-  for (const auto& [name, t] : tunnels_) {
-    if (t.route_based()) continue;  // its remote_cidrs are selectors only
-    for (const auto& c : t.remote_cidrs)
-      out.emplace(c, kConfigDistance);
-  }
-  for (const auto& p : ports_) {
-    for (const auto& a : p.addresses) {
-      IpPrefix n = a;
-      const unsigned max = a.address.is_v4() ? 32 : 128;
-      for (unsigned bit = a.length; bit < max; ++bit)
-        n.address.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
-      out[n] = kConnectedDistance;
-    }
-  }
-  return out;
 }
 
 void Model::remove_route(const IpPrefix& prefix) {

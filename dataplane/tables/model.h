@@ -90,9 +90,6 @@ class Model {
   void set_inside_ifindex(std::map<uint32_t, std::string> m) { inside_ifindex_ = std::move(m); }
   const std::map<uint32_t, std::string>& inside_ifindex() const noexcept { return inside_ifindex_; }
   HopResolver resolver() const { return HopResolver(tunnels_, inside_ifindex_, ports_); }
-  // Every prefix with a candidate from the config (connected, a config route, a routed
-  // remote_cidr) and the lowest distance among them: what an FPM route for it competes with.
-  std::unordered_map<IpPrefix, uint8_t, IpPrefixHash> config_candidates() const;
   void reserve_routes(size_t more) {
     routes_.reserve(routes_.size() + more);
     route_prefixes_.reserve(routes_.size() + more);
@@ -163,9 +160,7 @@ class Model {
   const std::map<std::string, std::string>& peer_active() const noexcept { return peer_active_; }
   uint32_t workers() const noexcept { return workers_; }
 
-  struct PrefixHash {
-    size_t operator()(const IpPrefix& p) const noexcept;
-  };
+  using PrefixHash = IpPrefixHash;
 
  private:
   // Which tunnel carries each tunnel's routes at now_ms (see build_snapshot()), and each peer's

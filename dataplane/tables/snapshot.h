@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "common/ip_address.h"
@@ -123,6 +124,9 @@ class Snapshot {
   // FPM routes left out of this build because they would route a tunnel's own outer packets into
   // a tunnel (snapshot_build.cpp outer_remotes); status.fpm reports it.
   uint32_t fpm_recursive = 0;
+  // The prefixes whose FPM route this build installed (the control thread's `routes` report:
+  // "selected" as built, not derived again).
+  std::unordered_set<IpPrefix, IpPrefixHash> fpm_selected;
   // The tunnels of several lanes (indices into `tunnels`): worker 0 sends their keepalives
   // (dataplane/stages/keepalive.cpp) without a pass over every tunnel.
   std::vector<uint32_t> lane_tunnels;

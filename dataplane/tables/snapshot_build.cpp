@@ -285,6 +285,7 @@ void add_fpm_routes(const Model& m, Snapshot& s,
       ++s.fpm_recursive;
       continue;
     }
+    s.fpm_selected.insert(prefix);
     if (held != seen.end()) {
       entries[held->second] = {prefix, *nh, "fpm", distance};
       continue;
