@@ -37,7 +37,9 @@ ESPGW_RULES = [  # (regex on the demangled symbol, stage)
      "route"),
     (r"stages::esp_outbound|EspEngine::encrypt|EspEngine::frame_as|reserve_sequence|copy_outer|"
      r"udp6_checksum|outbound", "outbound framing"),
-    (r"selectors_match|view_of|apply_view|clamp_mss|stages::.*clamp", "ESP side"),
+    # The packets that waited in the crypto lanes (AES-CBC + HMAC), handed on once per loop.
+    (r"selectors_match|view_of|apply_view|clamp_mss|stages::.*clamp|esp_reap|EspEngine::reap|"
+     r"finish_deferred|inbound_to|tunnel_output", "ESP side"),
     (r"IpsecMbBackend|submit_cbc|set_cbc_hmac_job|crypto::|icv_bytes", "crypto (espgw glue)"),
     (r"l2_output|neighbour|port_owns", "neighbour"),
     (r"Worker::send|Worker::flush|tx_error|rte_eth_tx", "TX"),

@@ -70,6 +70,9 @@ enum class DropReason : uint8_t {
 };
 
 inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
+// Not a drop and never counted: what EspEngine's deferred calls set for a packet they left in the
+// crypto lanes; EspEngine::reap() hands it back later with its outcome.
+inline constexpr DropReason kDeferred = DropReason::kCount;
 // The ESP engine decides the reasons before this one; the dataplane's stages the rest.
 inline constexpr DropReason kFirstDataplaneReason = DropReason::kBadFrame;
 

@@ -30,7 +30,8 @@ struct CryptoOp {
   uint8_t* icv;        // ICV: written by encrypt, checked by decrypt (== src + len in a packet)
   uint32_t seq_hi;     // high 32 bits of the sequence number (host order), used when esn
   bool esn;
-  bool ok;  // out: the operation succeeded (decrypt: the ICV verified)
+  bool ok;            // out: the operation succeeded (decrypt: the ICV verified)
+  bool done = false;  // out, submit() only: finished (ok is set)
 };
 
 class CryptoBackend {
@@ -38,6 +39,14 @@ class CryptoBackend {
   virtual ~CryptoBackend() = default;
   virtual void encrypt(std::span<CryptoOp> ops) noexcept = 0;
   virtual void decrypt(std::span<CryptoOp> ops) noexcept = 0;
+  // Deferred AES-CBC + HMAC: the ops go into intel-ipsec-mb's multi-buffer lanes and finish (ok
+  // set, done true) during this call, a later submit() or drain(), or an encrypt()/decrypt()
+  // (which empty the lanes); the lanes stay full across bursts instead of running nearly empty
+  // at the end of each. Each op must stay where it is until done. Only CBC + HMAC ops: AES-GCM
+  // has no lanes. This default (OpenSSL) finishes every op at once.
+  virtual void submit(std::span<CryptoOp* const> ops, bool enc) noexcept;
+  // Finishes every submitted op.
+  virtual void drain() noexcept {}
   virtual BackendKind kind() const noexcept = 0;
   // One line for logs and the demo: library, version and the code path it chose.
   virtual std::string describe() const = 0;

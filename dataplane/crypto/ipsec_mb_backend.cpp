@@ -1,8 +1,11 @@
 // intel-ipsec-mb backend. GCM goes through the direct API (IMB_AES*_GCM_ENC/DEC) one packet at a
 // time: measured here it is cheaper than the job API for every size (59 vs 103 cycles at 64 B:
 // docs/platform-notes.md), and a GCM packet needs no multi-buffer lanes. CBC+HMAC goes through the
-// job API, the whole burst submitted (longest packet first) before one flush, so that the
-// multi-buffer AES-CBC and SHA code fills its lanes.
+// job API: encrypt()/decrypt() submit the whole burst (longest packet first) before one flush, so
+// that the multi-buffer AES-CBC and SHA code fills its lanes; submit() leaves the lanes full
+// across bursts, its jobs finishing as later jobs push them through (or at drain()). A flush per
+// burst runs the lanes nearly empty at the end of each: ~200 cycles a packet at IMIX CBC decrypt
+// (docs/hot-path-profile.md).
 
 #include <openssl/crypto.h>
 
@@ -90,11 +93,26 @@ class IpsecMbBackend final : public CryptoBackend {
   void encrypt(std::span<CryptoOp> ops) noexcept override { run(ops, true); }
   void decrypt(std::span<CryptoOp> ops) noexcept override { run(ops, false); }
 
+  void submit(std::span<CryptoOp* const> ops, bool enc) noexcept override {
+    for (CryptoOp* op : ops)
+      submit_cbc(*op, enc);
+  }
+
+  void drain() noexcept override {
+    while (IMB_JOB* job = IMB_FLUSH_JOB(mgr_))
+      complete(job);
+  }
+
  private:
+  // A CBC job's computed tag and (ESN) the received ICV, by the job's slot in the manager: it
+  // lives as long as the job, across bursts for submit()'s.
   struct Scratch {
     alignas(16) uint8_t tag[64];
     uint8_t saved_icv[32];
   };
+  Scratch& scratch_of(const IMB_JOB* job) noexcept {
+    return job_scratch_[static_cast<size_t>(job - mgr_->jobs) % IMB_MAX_JOBS];
+  }
 
   void run(std::span<CryptoOp> ops, bool enc) noexcept {
     // Burst of mixed algorithms: GCM ops go straight through, CBC ops are queued as jobs.
@@ -114,7 +132,7 @@ class IpsecMbBackend final : public CryptoBackend {
           if (enc) {
             gcm_encrypt(op, gcm_in_[i]);
           } else {
-            gcm_decrypt(op, gcm_in_[i], scratch_[i].tag);
+            gcm_decrypt(op, gcm_in_[i], gcm_tag_[i].tag);
             any_gcm_dec = true;
           }
         } else {
@@ -127,13 +145,10 @@ class IpsecMbBackend final : public CryptoBackend {
       if (any_gcm_dec) {
         for (size_t i = 0; i < n; ++i) {
           CryptoOp& op = ops[base + i];
-          if (op.keys->alg.aead()) op.ok = tag16_equal(scratch_[i].tag, op.icv);
+          if (op.keys->alg.aead()) op.ok = tag16_equal(gcm_tag_[i].tag, op.icv);
         }
       }
-      if (ncbc != 0) {
-        while (IMB_JOB* job = IMB_FLUSH_JOB(mgr_))
-          complete(job);
-      }
+      if (ncbc != 0) drain();
     }
   }
 
@@ -156,7 +171,7 @@ class IpsecMbBackend final : public CryptoBackend {
       cbc_order_[j] = idx;
     }
     for (uint32_t k = 0; k < ncbc; ++k)
-      submit_cbc(ops[cbc_order_[k]], cbc_order_[k], enc);
+      submit_cbc(ops[cbc_order_[k]], enc);
   }
 
   void gcm_encrypt(CryptoOp& op, const GcmInput& in) noexcept {
@@ -182,14 +197,13 @@ class IpsecMbBackend final : public CryptoBackend {
     }
   }
 
-  void submit_cbc(CryptoOp& op, uint32_t slot, bool enc) noexcept {
+  void submit_cbc(CryptoOp& op, bool enc) noexcept {
     const uint32_t icv_len = op.keys->alg.icv_bytes();
-    Scratch& s = scratch_[slot];
     IMB_JOB* job = IMB_GET_NEXT_JOB(mgr_);
+    Scratch& s = scratch_of(job);
     set_cbc_hmac_job(job, *op.keys, enc, op.esp, op.iv, op.src, op.dst, op.len);
     job->auth_tag_output_len_in_bytes = icv_len;
     job->user_data = &op;
-    job->user_data2 = &s;
     if (op.esn) {
       // RFC 4303 2.2.1: seq_hi is hashed after the payload but not sent. The job API wants one
       // contiguous region, so it goes where the ICV will be; the ICV is written afterwards.
@@ -205,7 +219,7 @@ class IpsecMbBackend final : public CryptoBackend {
 
   void complete(IMB_JOB* job) noexcept {
     auto& op = *static_cast<CryptoOp*>(job->user_data);
-    auto& s = *static_cast<Scratch*>(job->user_data2);
+    const Scratch& s = scratch_of(job);
     const uint32_t icv_len = op.keys->alg.icv_bytes();
     const bool enc = job->cipher_direction == IMB_DIR_ENCRYPT;
     const bool done = job->status == IMB_STATUS_COMPLETED;
@@ -217,11 +231,16 @@ class IpsecMbBackend final : public CryptoBackend {
       op.ok = done && CRYPTO_memcmp(s.tag, received, icv_len) == 0;
       if (op.esn) std::memcpy(op.icv, s.saved_icv, icv_len);
     }
+    op.done = true;
   }
 
   IMB_MGR* mgr_ = nullptr;
   IMB_ARCH arch_ = IMB_ARCH_NONE;
-  std::array<Scratch, kChunk> scratch_{};
+  std::array<Scratch, IMB_MAX_JOBS> job_scratch_{};
+  struct GcmTag {
+    alignas(16) uint8_t tag[16];
+  };
+  std::array<GcmTag, kChunk> gcm_tag_{};
   std::array<GcmInput, kChunk> gcm_in_{};
   std::array<uint8_t, kChunk> cbc_order_{};  // a chunk's CBC ops, by index, in submission order
 };

@@ -34,6 +34,16 @@ struct InboundMeta {
   uint8_t outer_ecn;  // ECN bits of the outer header
 };
 
+// A packet that a deferred call left in the crypto lanes, finished: handed back by reap().
+struct Reaped {
+  PacketView view;  // the outer packet (outbound) or the inner one (inbound), as encrypt() and
+                    // decrypt() leave their views
+  uint32_t tag;     // the caller's tag, given with the packet
+  Sa* sa;
+  DropReason reason;  // kNone, or why it was dropped (counted, as the synchronous calls count)
+  bool outbound;
+};
+
 class EspEngine {
  public:
   EspEngine(crypto::CryptoBackend& backend, uint32_t worker_index);
@@ -49,6 +59,26 @@ class EspEngine {
   // parse_inbound() are left alone (and were counted there).
   void decrypt(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
                std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept;
+
+  // The dataplane's forms of encrypt() and decrypt(). An AES-CBC + HMAC packet may be left in the
+  // crypto backend's multi-buffer lanes (reasons[i] = kDeferred), which stay full across bursts
+  // instead of being flushed at the end of each (CryptoBackend::submit()); reap() hands it back
+  // with `tag` once it is finished, in the order the packets came. A caller that holds deferred
+  // packets keeps every pointer they use (SAs, its tags' meaning) valid until they are reaped, and
+  // calls drain() when no new packets come, so that none waits longer than that.
+  void encrypt_deferred(std::span<PacketView> pkts, std::span<Sa* const> sas, uint32_t tag,
+                        std::span<DropReason> reasons) noexcept;
+  void decrypt_deferred(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
+                        std::span<Sa* const> sas, std::span<const uint32_t> tags,
+                        std::span<DropReason> reasons) noexcept;
+  // The oldest deferred packet, if it is finished; false when none is (or none is left).
+  bool reap(Reaped& out) noexcept;
+  // Finishes every deferred packet: reap() then hands all of them back.
+  void drain() noexcept { backend_.drain(); }
+  // Deferred packets not yet reaped.
+  uint32_t deferred() const noexcept { return tail_ - head_; }
+  // Packets ever deferred: a caller sees from it whether a poll loop deferred any.
+  uint64_t deferred_total() const noexcept { return deferred_total_; }
 
   // parse_inbound + lookup + decrypt. lookup(const InboundMeta&) -> Sa*.
   template <class Lookup>
@@ -93,8 +123,41 @@ class EspEngine {
     return static_cast<uint32_t>(sa.owner_.load(std::memory_order_relaxed)) == index_ || claim(sa);
   }
   bool claim(Sa& sa) noexcept;
+  // A packet in the crypto lanes, with what finishing it needs.
+  struct Deferred {
+    crypto::CryptoOp op;
+    PacketView view;
+    Sa* sa;
+    uint64_t seq;
+    InboundMeta meta;
+    uint32_t inner_len;
+    uint32_t tag;
+    bool outbound;
+  };
+  // At most IMB_MAX_JOBS (256) are in intel-ipsec-mb's lanes; the rest of the ring holds finished
+  // packets until the caller reaps them (once per poll loop in the dataplane). A chunk that does
+  // not fit runs synchronously.
+  static constexpr uint32_t kDeferredSlots = 512;
+  // A free slot for one more deferred packet (tail_ moves when the packet is committed).
+  Deferred& next_slot() noexcept { return deferred_[tail_ % kDeferredSlots]; }
+  bool room_for(size_t n) const noexcept { return kDeferredSlots - deferred() >= n; }
+  void commit_slot(Deferred& d) noexcept {
+    d.op.done = false;
+    submit_[nsubmit_++] = &d.op;
+    ++tail_;
+  }
+  void submit_committed(bool enc) noexcept;
+  DropReason finish_outbound(Deferred& d) noexcept;
+  DropReason finish_deferred_inbound(Deferred& d) noexcept;
+  void count_drop(Sa* sa, DropReason r) noexcept {
+    drops_.add(r);
+    if (sa != nullptr) sa->drops_[static_cast<size_t>(r)].add();
+  }
+  void count_keepalive_in(Sa& sa) noexcept;
+
+  // tag: deferred with it when `defer`, else synchronous.
   void encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> sas,
-                     std::span<DropReason> reasons) noexcept;
+                     std::span<DropReason> reasons, bool defer, uint32_t tag) noexcept;
   void reserve_sequence(Sa& sa, size_t first, size_t end, std::span<DropReason> reasons) noexcept;
   // Per packet on the outbound path: inlined into encrypt_chunk() (defined in esp_outbound.cpp,
   // the only caller).
@@ -104,8 +167,10 @@ class EspEngine {
   [[gnu::always_inline]] inline DropReason frame_as(Sa& sa, PacketView& p, uint64_t seq,
                                                     crypto::CryptoOp& op, uint8_t next_header,
                                                     uint8_t tos, uint8_t inner_df) noexcept;
+  // tags: deferred with them when not empty, else synchronous.
   void decrypt_chunk(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
-                     std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept;
+                     std::span<Sa* const> sas, std::span<const uint32_t> tags,
+                     std::span<DropReason> reasons) noexcept;
   // Per packet on the inbound path: inlined into decrypt_chunk() (defined in esp_inbound.cpp, the
   // only caller).
   [[gnu::always_inline]] inline DropReason finish_inbound(Sa& sa, PacketView& p,
@@ -157,6 +222,14 @@ class EspEngine {
   std::array<InboundMeta, kMaxBurst> meta_{};
   std::array<Sa*, kMaxBurst> lookup_{};
   std::unique_ptr<uint8_t[]> resync_buf_;  // 64 KiB, for ESN re-synchronisation trials
+
+  std::unique_ptr<Deferred[]> deferred_;  // ring of kDeferredSlots
+  uint32_t head_ = 0;                     // oldest not reaped
+  uint32_t tail_ = 0;                     // next free
+  uint64_t deferred_total_ = 0;
+  std::array<crypto::CryptoOp*, kMaxBurst> submit_{};  // a chunk's committed slots
+  uint32_t nsubmit_ = 0;
+  TrafficRun reap_run_;
 };
 
 }  // namespace espgw::esp

@@ -90,8 +90,18 @@ void EspEngine::decrypt(std::span<PacketView> pkts, std::span<const InboundMeta>
                         std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept {
   for (size_t base = 0; base < pkts.size(); base += kMaxBurst) {
     const size_t n = std::min<size_t>(kMaxBurst, pkts.size() - base);
-    decrypt_chunk(pkts.subspan(base, n), meta.subspan(base, n), sas.subspan(base, n),
+    decrypt_chunk(pkts.subspan(base, n), meta.subspan(base, n), sas.subspan(base, n), {},
                   reasons.subspan(base, n));
+  }
+}
+
+void EspEngine::decrypt_deferred(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
+                                 std::span<Sa* const> sas, std::span<const uint32_t> tags,
+                                 std::span<DropReason> reasons) noexcept {
+  for (size_t base = 0; base < pkts.size(); base += kMaxBurst) {
+    const size_t n = std::min<size_t>(kMaxBurst, pkts.size() - base);
+    decrypt_chunk(pkts.subspan(base, n), meta.subspan(base, n), sas.subspan(base, n),
+                  tags.subspan(base, n), reasons.subspan(base, n));
   }
 }
 
@@ -183,8 +193,11 @@ bool EspEngine::claim(Sa& sa) noexcept {
 }
 
 void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
-                              std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept {
+                              std::span<Sa* const> sas, std::span<const uint32_t> tags,
+                              std::span<DropReason> reasons) noexcept {
   const size_t n = pkts.size();
+  const bool defer = !tags.empty() && room_for(n);
+  nsubmit_ = 0;
   uint32_t nops = 0;
   std::array<uint16_t, kMaxBurst> resync_pkt;
   std::array<crypto::CryptoOp, kMaxBurst>& ops = ops_;
@@ -193,18 +206,14 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
   // they happen (rare), so that no pass over the burst is needed for them.
   auto drop = [&](size_t i, DropReason r) {
     reasons[i] = r;
-    drops_.add(r);
-    if (sas[i] != nullptr) sas[i]->drops_[static_cast<size_t>(r)].add();
+    count_drop(sas[i], r);
   };
   // A dummy packet (a lane's keepalive, docs/lanes.md "Lane liveness") passed the ICV and replay
   // checks: the SA is in use, but there is nothing to deliver. The caller frees it (reason set);
   // it is counted as a keepalive, not as a drop.
   auto keepalive = [&](size_t i, Sa& sa) {
     reasons[i] = DropReason::kDummy;
-    SaCounters& c = sa.counters_for(index_);
-    c.keepalives.add();
-    c.last_use_ns.set(now_ns_);
-    keepalives_in_.add();
+    count_keepalive_in(sa);
   };
 
   const Sa* owned = nullptr;  // the last SA this worker was found to own: one check per run
@@ -251,7 +260,8 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
       resync_pkt[nresync++] = static_cast<uint16_t>(i);
       continue;
     }
-    crypto::CryptoOp& op = ops[nops];
+    Deferred* d = defer && !sa->aead_ ? &next_slot() : nullptr;
+    crypto::CryptoOp& op = d != nullptr ? d->op : ops[nops];
     op.keys = sa->keys_.get();
     op.esp = esp;
     op.iv = esp + 8;
@@ -262,10 +272,22 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
     op.seq_hi = static_cast<uint32_t>(chk.seq >> 32);
     op.esn = sa->esn_;
     op.ok = false;
+    if (d != nullptr) {
+      d->view = pkts[i];
+      d->sa = sa;
+      d->seq = chk.seq;
+      d->meta = m;
+      d->tag = tags[i];
+      d->outbound = false;
+      commit_slot(*d);
+      reasons[i] = kDeferred;
+      continue;
+    }
     op_pkt_[nops++] = static_cast<uint16_t>(i);
   }
 
   backend_.decrypt(std::span(ops.data(), nops));
+  submit_committed(false);
 
   TrafficRun run;
   for (uint32_t k = 0; k < nops; ++k) {
@@ -313,6 +335,21 @@ void EspEngine::decrypt_chunk(std::span<PacketView> pkts, std::span<const Inboun
     }
   }
   flush_traffic(run);
+}
+
+DropReason EspEngine::finish_deferred_inbound(Deferred& d) noexcept {
+  Sa& sa = *d.sa;
+  if (!d.op.ok) {
+    ++sa.auth_failures_;
+    return DropReason::kAuthFailed;
+  }
+  const DropReason r = finish_inbound(sa, d.view, d.meta, d.op, d.seq);
+  if (r == DropReason::kNone) {
+    count_traffic(reap_run_, sa, d.view.data_len);
+  } else if (r == DropReason::kDummy) {
+    count_keepalive_in(sa);
+  }
+  return r;
 }
 
 // RFC 4303 Appendix A3: after many consecutive ICV failures the receiver may have lost 2^32 or

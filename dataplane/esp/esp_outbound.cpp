@@ -45,7 +45,15 @@ void EspEngine::encrypt(std::span<PacketView> pkts, std::span<Sa* const> sas,
                         std::span<DropReason> reasons) noexcept {
   for (size_t base = 0; base < pkts.size(); base += kMaxBurst) {
     const size_t n = std::min<size_t>(kMaxBurst, pkts.size() - base);
-    encrypt_chunk(pkts.subspan(base, n), sas.subspan(base, n), reasons.subspan(base, n));
+    encrypt_chunk(pkts.subspan(base, n), sas.subspan(base, n), reasons.subspan(base, n), false, 0);
+  }
+}
+
+void EspEngine::encrypt_deferred(std::span<PacketView> pkts, std::span<Sa* const> sas, uint32_t tag,
+                                 std::span<DropReason> reasons) noexcept {
+  for (size_t base = 0; base < pkts.size(); base += kMaxBurst) {
+    const size_t n = std::min<size_t>(kMaxBurst, pkts.size() - base);
+    encrypt_chunk(pkts.subspan(base, n), sas.subspan(base, n), reasons.subspan(base, n), true, tag);
   }
 }
 
@@ -175,8 +183,9 @@ inline DropReason EspEngine::frame_as(Sa& sa, PacketView& p, uint64_t seq, crypt
 }
 
 void EspEngine::encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> sas,
-                              std::span<DropReason> reasons) noexcept {
+                              std::span<DropReason> reasons, bool defer, uint32_t tag) noexcept {
   const size_t n = pkts.size();
+  defer = defer && room_for(n);
   for (size_t i = 0; i < n; ++i)
     reasons[i] = DropReason::kNone;
 
@@ -189,16 +198,32 @@ void EspEngine::encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> s
   }
 
   uint32_t nops = 0;
+  nsubmit_ = 0;
   for (size_t i = 0; i < n; ++i) {
     if (reasons[i] != DropReason::kNone) continue;
+    Sa& sa = *sas[i];
     inner_len_[i] = pkts[i].data_len;
-    reasons[i] = frame(*sas[i], pkts[i], seq_[i], ops_[nops]);
+    if (defer && !sa.aead_) {
+      Deferred& d = next_slot();
+      reasons[i] = frame(sa, pkts[i], seq_[i], d.op);
+      if (reasons[i] != DropReason::kNone) continue;
+      d.view = pkts[i];
+      d.sa = &sa;
+      d.inner_len = inner_len_[i];
+      d.tag = tag;
+      d.outbound = true;
+      commit_slot(d);
+      reasons[i] = kDeferred;
+      continue;
+    }
+    reasons[i] = frame(sa, pkts[i], seq_[i], ops_[nops]);
     if (reasons[i] == DropReason::kNone) op_pkt_[nops++] = static_cast<uint16_t>(i);
   }
 
   backend_.encrypt(std::span(ops_.data(), nops));
+  submit_committed(true);
 
-  bool dropped = nops != n;
+  bool dropped = nops + nsubmit_ != n;
   TrafficRun run;
   for (uint32_t k = 0; k < nops; ++k) {
     const size_t i = op_pkt_[k];
@@ -213,6 +238,13 @@ void EspEngine::encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> s
   }
   flush_traffic(run);
   if (dropped) count_drops(sas, reasons);
+}
+
+DropReason EspEngine::finish_outbound(Deferred& d) noexcept {
+  if (!d.op.ok) return DropReason::kCryptoError;
+  if (d.sa->outer().udp6) udp6_checksum(d.view.data());
+  count_traffic(reap_run_, *d.sa, d.inner_len);
+  return DropReason::kNone;
 }
 
 DropReason EspEngine::encrypt_dummy(Sa& sa, PacketView& p) noexcept {

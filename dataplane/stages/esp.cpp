@@ -39,6 +39,30 @@ void clamp(Worker& w, const TunnelEntry& t, rte_mbuf* m) noexcept {
   if (clamp_mss(ip, m->data_len, (ip[0] >> 4) == 4 ? t.mss4 : t.mss6)) w.counters.mss_clamped.add();
 }
 
+// A decrypted packet of tunnel `t` under `sa`: into `out` if its addresses are the tunnel's.
+void inbound_to(Worker& w, const TunnelEntry& t, esp::Sa& sa, rte_mbuf* m, Batch& out) noexcept {
+  if (!selectors_match(t, rte_pktmbuf_mtod(m, uint8_t*), true)) {
+    sa.count_drop(DropReason::kSelectorMismatch);
+    w.drop(m, DropReason::kSelectorMismatch);
+    return;
+  }
+  clamp(w, t, m);
+  out.push(m, Batch::kFromTunnel);
+}
+
+// Encrypted packets of tunnel `t`: every one to the tunnel's one next hop.
+void tunnel_output(Worker& w, const TunnelEntry& t, rte_mbuf** m, uint16_t n) noexcept {
+  const IpAddress& next = t.egress_via_gateway ? t.egress_gateway : t.remote;
+  if (t.remote.is_v4()) {
+    l2_output4_burst(w, t.egress_port, next.v4_host(), m, n);
+    return;
+  }
+  uint8_t next6[16];
+  std::memcpy(next6, next.bytes.data(), 16);
+  for (uint16_t i = 0; i < n; ++i)
+    l2_output6(w, t.egress_port, next6, m[i]);
+}
+
 }  // namespace
 
 void esp_inbound(Worker& w, Batch& in, Batch& out) noexcept {
@@ -60,24 +84,51 @@ void esp_inbound(Worker& w, Batch& in, Batch& out) noexcept {
       tunnels[i] = e->tunnel;
     }
   }
-  w.engine.decrypt(v, std::span(meta.data(), n), std::span(sas.data(), n),
-                   std::span(reasons.data(), n));
+  w.engine.decrypt_deferred(v, std::span(meta.data(), n), std::span(sas.data(), n),
+                            std::span(tunnels.data(), n), std::span(reasons.data(), n));
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = in.m[i];
+    if (reasons[i] == kDeferred) continue;  // esp_reap() has it
     if (reasons[i] != DropReason::kNone) {
       rte_pktmbuf_free(m);  // counted by the engine
       continue;
     }
     apply_view(m, views[i]);
-    const TunnelEntry& t = w.snap->tunnels[tunnels[i]];
-    if (!selectors_match(t, rte_pktmbuf_mtod(m, uint8_t*), true)) {
-      sas[i]->count_drop(DropReason::kSelectorMismatch);
-      w.drop(m, DropReason::kSelectorMismatch);
+    inbound_to(w, w.snap->tunnels[tunnels[i]], *sas[i], m, out);
+  }
+}
+
+void esp_reap(Worker& w) noexcept {
+  Batch decrypted;
+  rte_mbuf* encrypted[kRxBurst];
+  uint16_t nenc = 0;
+  uint32_t enc_tunnel = 0;
+  auto send_encrypted = [&]() noexcept {
+    if (nenc != 0) tunnel_output(w, w.snap->tunnels[enc_tunnel], encrypted, nenc);
+    nenc = 0;
+  };
+  esp::Reaped r;
+  while (w.engine.reap(r)) {
+    rte_mbuf* m = static_cast<rte_mbuf*>(r.view.owner);
+    if (r.reason != DropReason::kNone) {
+      rte_pktmbuf_free(m);  // counted by the engine
       continue;
     }
-    clamp(w, t, m);
-    out.push(m, Batch::kFromTunnel);
+    apply_view(m, r.view);
+    if (r.outbound) {
+      if (nenc == kRxBurst || (nenc != 0 && r.tag != enc_tunnel)) send_encrypted();
+      enc_tunnel = r.tag;
+      encrypted[nenc++] = m;
+      continue;
+    }
+    inbound_to(w, w.snap->tunnels[r.tag], *r.sa, m, decrypted);
+    if (decrypted.full()) {
+      route(w, decrypted);
+      decrypted.n = 0;
+    }
   }
+  send_encrypted();
+  if (decrypted.n != 0) route(w, decrypted);
 }
 
 void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexcept {
@@ -99,19 +150,15 @@ void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexc
   auto& mbufs = w.esp_scratch.mbufs;
   Batch errors;
   uint16_t k = 0;
-  uint8_t next6[16];
-  const uint32_t next4 = t.egress_via_gateway ? t.egress_gateway.v4_host() : t.remote.v4_host();
-  if (t.remote.is_v6()) {
-    std::memcpy(next6, (t.egress_via_gateway ? t.egress_gateway : t.remote).bytes.data(), 16);
-  }
   // Encrypts and sends what is gathered. Called whenever the arrays would overflow, so a burst
   // of large packets is fragmented whole however many fragments it makes (jumbo frames into a
   // 1400-byte tunnel make 7 each).
   auto send_gathered = [&]() noexcept {
-    w.engine.encrypt(std::span(views.data(), k), std::span(sas.data(), k),
-                     std::span(reasons.data(), k));
+    w.engine.encrypt_deferred(std::span(views.data(), k), std::span(sas.data(), k), tunnel,
+                              std::span(reasons.data(), k));
     uint16_t ok = 0;
     for (uint16_t i = 0; i < k; ++i) {
+      if (reasons[i] == kDeferred) continue;  // esp_reap() sends it
       if (reasons[i] != DropReason::kNone) {
         rte_pktmbuf_free(mbufs[i]);  // counted by the engine
         continue;
@@ -119,13 +166,7 @@ void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexc
       apply_view(mbufs[i], views[i]);
       mbufs[ok++] = mbufs[i];
     }
-    // Every packet goes to the tunnel's one next hop.
-    if (t.remote.is_v4()) {
-      l2_output4_burst(w, t.egress_port, next4, mbufs.data(), ok);
-    } else {
-      for (uint16_t i = 0; i < ok; ++i)
-        l2_output6(w, t.egress_port, next6, mbufs[i]);
-    }
+    if (ok != 0) tunnel_output(w, t, mbufs.data(), ok);
     k = 0;
   };
   // A tunnel of several lanes: each inner flow's lane by its hash (dataplane/lanes/lane_hash.h);

@@ -27,6 +27,10 @@ void esp_inbound(Worker& w, Batch& in, Batch& out) noexcept;
 // fragmentation_needed, and the engine's. A tunnel_down burst into a tunnel that IKE starts also
 // posts an acquire to the control thread (Worker::acquire).
 void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexcept;
+// The packets the ESP engine finished that it had left in the crypto lanes (AES-CBC + HMAC,
+// EspEngine::encrypt_deferred/decrypt_deferred): decrypted ones as esp_inbound() leaves them,
+// then routed; encrypted ones to their tunnel's next hop. Once per poll loop (Worker::run).
+void esp_reap(Worker& w) noexcept;
 
 // keepalive.cpp. Worker 0's lane keepalives (docs/lanes.md "Lane liveness"): an ESP dummy
 // packet under every lane SA of a tunnel of several lanes (Snapshot::lane_tunnels) that has sent

@@ -173,6 +173,12 @@ void Worker::keepalives() noexcept {
   keepalive_next_tsc_ = keepalive_cursor_ == 0 ? now_tsc + keepalive_period_tsc_ : now_tsc;
 }
 
+void Worker::finish_deferred(bool drain) noexcept {
+  if (engine.deferred() == 0) return;
+  if (drain) engine.drain();
+  stages::esp_reap(*this);
+}
+
 void Worker::flush() noexcept {
   for (size_t p = 0; p < tx_.size(); ++p) {
     TxQueue& q = tx_[p];
@@ -194,11 +200,20 @@ int Worker::run() noexcept {
   uint64_t last = rte_rdtsc();
   uint32_t idle = 0;
   while (!rt.stop.load(std::memory_order_relaxed)) {
-    // Between bursts this worker holds no table: a quiescent state for RCU.
-    rt.rcu->quiescent(index);
-    snap = rt.tables.get();
-    neigh = rt.neighbours.get();
+    // Packets in the crypto lanes hold the tables they were looked up in (SAs, tunnels): no
+    // quiescent state while there are any. A new table finishes them first, so that its publisher
+    // waits at most this one loop.
+    if (engine.deferred() != 0 && (rt.tables.get() != snap || rt.neighbours.get() != neigh)) {
+      finish_deferred(true);
+    }
+    if (engine.deferred() == 0) {
+      // Between bursts this worker holds no table: a quiescent state for RCU.
+      rt.rcu->quiescent(index);
+      snap = rt.tables.get();
+      neigh = rt.neighbours.get();
+    }
     now_tsc = rte_rdtsc();
+    const uint64_t deferred_before = engine.deferred_total();
     engine.set_now(now_tsc / rt.tsc_hz * ns_per_tsc_num +
                    (now_tsc % rt.tsc_hz) * ns_per_tsc_num / rt.tsc_hz);
     const uint64_t before = counters.packets.get();
@@ -208,6 +223,9 @@ int Worker::run() noexcept {
     }
     poll_control();
     keepalives();
+    // A loop that put nothing new into the crypto lanes finishes what is there: no packet waits
+    // longer than one loop once traffic stops.
+    finish_deferred(engine.deferred_total() == deferred_before);
     flush();
     counters.loops.add();
     const uint64_t end = rte_rdtsc();
@@ -221,6 +239,7 @@ int Worker::run() noexcept {
     counters.total_tsc.add(end - last);
     last = end;
   }
+  finish_deferred(true);
   flush();
   rt.rcu->offline(index);
   return 0;

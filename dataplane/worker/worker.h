@@ -167,6 +167,9 @@ class Worker {
   void poll_kernel(const Port& p) noexcept;
   void poll_control() noexcept;
   void flush() noexcept;
+  // Hands the packets the ESP engine finished in the crypto lanes on (stages::esp_reap); `drain`
+  // finishes all of them first.
+  void finish_deferred(bool drain) noexcept;
   // Worker 0 sends the lane keepalives (stages/keepalive.cpp): it looks every period (a fifth of
   // dataplane.lane_keepalive_ms; 0: never), and next loop again while some are left.
   void keepalives() noexcept;

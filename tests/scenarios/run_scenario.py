@@ -29,7 +29,9 @@ port (in config order) and then its exception device, a burst of up to 32 packet
 with at most 32 input packets per device has them all in one burst); what a burst makes leaves in
 this order: frames sent at once while classifying (ARP and ND answers, frames for the kernel,
 the kernel's non-IP frames), then routed packets in order (transit before decrypted ones), then
-each tunnel's packets (one burst per tunnel), then ICMP errors; what the control thread sends
+each tunnel's packets (one burst per tunnel), then ICMP errors; AES-CBC + HMAC packets wait in
+the crypto lanes and leave after all of the loop's bursts, in their own order (scenlib.lanes_last);
+what the control thread sends
 (ARP requests, released packets) comes after the bursts. espgw's gratuitous ARPs at start are
 matched wherever they are.
 

@@ -45,3 +45,12 @@ def out_dir(script):
 
 def case_config(script):
     return load_config(os.path.join(here(script), "config.yaml"))
+
+
+def lanes_last(pairs):
+    """The frames of (frame, sa) pairs (sa None: not ESP) in the order espgw sends them when they
+    all came in one poll loop: AES-CBC + HMAC packets wait in the crypto lanes (intel-ipsec-mb's
+    multi-buffer manager, kept full across bursts; docs/hot-path-profile.md) and leave after the
+    loop's other packets, in their own order."""
+    return [f for f, sa in pairs if sa is None or sa.aead] + \
+        [f for f, sa in pairs if sa is not None and not sa.aead]

@@ -11,17 +11,17 @@ cfg = case_config(__file__)
 v4o, v4i = find_sa(cfg, "v4", "out"), find_sa(cfg, "v4", "in")
 v6o, v6i = find_sa(cfg, "v6", "out"), find_sa(cfg, "v6", "in")
 lan_in, wan_in = [], []
-lan_exp, wan_exp = [garp(LAN_MAC, LAN_IP)], [garp(WAN_MAC, WAN_IP)]
+lan_exp, wan_exp = [(garp(LAN_MAC, LAN_IP), None)], [(garp(WAN_MAC, WAN_IP), None)]
 
 
 def up(pkt, sa, seq):
     lan_in.append(frame(HOST_MAC, LAN_MAC, pkt))
-    wan_exp.append(frame(WAN_MAC, ROUTER_MAC, encap(sa, routed(pkt), seq)))
+    wan_exp.append((frame(WAN_MAC, ROUTER_MAC, encap(sa, routed(pkt), seq)), sa))
 
 
 def down(pkt, sa, seq):
     wan_in.append(frame(ROUTER_MAC, WAN_MAC, encap(sa, pkt, seq)))
-    lan_exp.append(frame(LAN_MAC, HOST_MAC, routed(pkt)))
+    lan_exp.append((frame(LAN_MAC, HOST_MAC, routed(pkt)), sa))
 
 
 # IPv6 into the IPv4 tunnel: traffic class 0x2a (DSCP 10, ECT(0)) copied, outer DF set
@@ -44,9 +44,9 @@ down(IPv6(src="2001:db8:80::1", dst=HOST_IP6, tc=0xB8) / UDP(sport=7, dport=7002
 # RFC 6040 4.2 with an IPv6 inner packet: outer CE over ECT(0) makes the inner traffic class CE
 p = IPv6(src="2001:db8:60::20", dst=HOST_IP6, tc=0x28 | 2) / UDP(sport=7, dport=7003) / Raw(b"ce")
 wan_in.append(frame(ROUTER_MAC, WAN_MAC, encap(v4i, p, 2, ecn=3)))
-lan_exp.append(frame(LAN_MAC, HOST_MAC, routed(set_ecn(p, 3))))
+lan_exp.append((frame(LAN_MAC, HOST_MAC, routed(set_ecn(p, 3))), v4i))
 
 write_pcap(os.path.join(out, "input_lan.pcap"), lan_in)
 write_pcap(os.path.join(out, "input_wan.pcap"), wan_in)
-write_pcap(os.path.join(out, "expected_lan.pcap"), lan_exp)
-write_pcap(os.path.join(out, "expected_wan.pcap"), wan_exp)
+write_pcap(os.path.join(out, "expected_lan.pcap"), lanes_last(lan_exp))
+write_pcap(os.path.join(out, "expected_wan.pcap"), lanes_last(wan_exp))
