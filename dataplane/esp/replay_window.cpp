@@ -1,6 +1,8 @@
 #include "dataplane/esp/replay_window.h"
 
+#include <algorithm>
 #include <bit>
+#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -19,7 +21,12 @@ ReplayWindow::ReplayWindow(uint32_t size, bool esn) : esn_(esn) {
   // One spare block so that the window's oldest packets stay mapped while the newest block fills.
   const uint32_t blocks = std::bit_ceil(size_ / 64 + 1);
   block_mask_ = blocks - 1;
-  bits_ = std::make_unique<uint64_t[]>(blocks);
+  // Whole cache lines: blocks is a power of two, so at least 8 words is a multiple of 8.
+  const size_t words = std::max<size_t>(blocks, 8);
+  auto* bits =
+      static_cast<uint64_t*>(::operator new[](words * sizeof(uint64_t), std::align_val_t{64}));
+  std::fill_n(bits, words, uint64_t{0});
+  bits_.reset(bits);
 }
 
 void ReplayWindow::reset(uint64_t top) noexcept {

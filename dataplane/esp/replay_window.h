@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <new>
 
 #include "common/esp_sa_options.h"
 #include "dataplane/common/drop_reason.h"
@@ -48,11 +49,18 @@ class ReplayWindow {
  private:
   uint64_t infer(uint32_t seq_lo, bool* valid) const noexcept;
 
+  // The bitmap is written per packet by the owner worker: whole cache lines of its own (64-byte
+  // aligned, at least 64 bytes), so that no other SA's bitmap or other heap data shares a line
+  // with it (docs/multicore.md).
+  struct LineDelete {
+    void operator()(uint64_t* p) const noexcept { ::operator delete[](p, std::align_val_t{64}); }
+  };
+
   uint64_t top_ = 0;  // highest authenticated sequence number; 0 = none yet
   uint32_t size_ = 0;
   uint32_t block_mask_ = 0;
   bool esn_ = false;
-  std::unique_ptr<uint64_t[]> bits_;
+  std::unique_ptr<uint64_t[], LineDelete> bits_;
 };
 
 // check() and update() run for every inbound packet: defined here so that they inline.

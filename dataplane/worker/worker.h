@@ -178,7 +178,10 @@ class Worker {
   uint64_t keepalive_idle_ns_ = 0;
   uint32_t keepalive_cursor_ = 0;
 
-  struct TxQueue {
+  // Its own cache line: packets and bytes are written per packet, and the vector's buffer comes
+  // from the heap of the thread that built the worker (the main thread), next to whatever that
+  // thread allocates later (docs/multicore.md).
+  struct alignas(64) TxQueue {
     rte_eth_dev_tx_buffer* buffer = nullptr;
     uint16_t port_id = kNoPort;
     // Sent since the last flush(), added to the port's counters there: two counter updates per
