@@ -45,6 +45,18 @@ class EspDeferred : public testing::TestWithParam<BackendKind> {
     return v;
   }
 
+  // encrypt_deferred() on packets [base, base + n) with `tag`; their views as the call left them.
+  std::vector<DropReason> encrypt_burst(esp::EspEngine& e, std::vector<Packet>& pkts,
+                                        const std::vector<esp::Sa*>& sas, size_t base, size_t n,
+                                        uint32_t tag, std::vector<esp::PacketView>& views) {
+    views.clear();
+    for (size_t i = base; i < base + n; ++i)
+      views.push_back(pkts[i].buf->view());
+    std::vector<DropReason> reasons(n);
+    e.encrypt_deferred(views, std::span(sas).subspan(base, n), tag, reasons);
+    return reasons;
+  }
+
   // Reaps everything finished; `drain` finishes the rest first.
   std::vector<esp::Reaped> reap(esp::EspEngine& e, bool drain) {
     if (drain) e.drain();
@@ -71,12 +83,9 @@ TEST_P(EspDeferred, EncryptThenDecryptAcrossBursts) {
 
   std::vector<void*> order;  // CBC packets, in the order they were handed over
   std::vector<esp::Reaped> reaped;
+  std::vector<esp::PacketView> views;
   for (size_t base = 0; base < pkts.size(); base += 16) {
-    std::vector<esp::PacketView> views;
-    for (size_t i = base; i < base + 16; ++i)
-      views.push_back(pkts[i].buf->view());
-    std::vector<DropReason> reasons(16);
-    sender.encrypt_deferred(views, std::span(sas).subspan(base, 16), 7, reasons);
+    const auto reasons = encrypt_burst(sender, pkts, sas, base, 16, 7, views);
     for (size_t k = 0; k < 16; ++k) {
       const size_t i = base + k;
       if (sas[i] == gcm_.out.get()) {
@@ -108,7 +117,7 @@ TEST_P(EspDeferred, EncryptThenDecryptAcrossBursts) {
   EXPECT_EQ(gcm_.out->packets(), pkts.size() - order.size());
 
   // Back through the receiver, the CBC ones deferred with their index as the tag.
-  std::vector<esp::PacketView> views;
+  views.clear();
   std::vector<esp::Sa*> in_sas;
   std::vector<uint32_t> tags;
   for (size_t i = 0; i < pkts.size(); ++i) {
@@ -192,13 +201,9 @@ TEST_P(EspDeferred, AFullRingRunsSynchronously) {
   std::vector<esp::Sa*> sas(pkts.size(), cbc_.out.get());
   size_t deferred = 0;
   size_t at_once = 0;
+  std::vector<esp::PacketView> views;
   for (size_t base = 0; base < pkts.size(); base += 64) {
-    std::vector<esp::PacketView> views;
-    for (size_t i = base; i < base + 64; ++i)
-      views.push_back(pkts[i].buf->view());
-    std::vector<DropReason> reasons(64);
-    sender.encrypt_deferred(views, std::span(sas).subspan(base, 64), 1, reasons);
-    for (auto r : reasons) {
+    for (auto r : encrypt_burst(sender, pkts, sas, base, 64, 1, views)) {
       if (r == kDeferred) {
         ++deferred;
       } else {
