@@ -153,7 +153,8 @@ class Tools:
         r = self.bgp("--json")
         if r.returncode != 0:
             raise LabError(f"espgwctl bgp --json: exit {r.returncode}: {r.stderr}")
-        return {(s["tunnel"], s["neighbour"]): s for s in json.loads(r.stdout)["sessions"]}
+        self.last = {(s["tunnel"], s["neighbour"]): s for s in json.loads(r.stdout)["sessions"]}
+        return self.last
 
     def start_exporter(self, exporter):
         self.exporter = proc.start([exporter, "--listen", "127.0.0.1:0", "-c", self.config,
@@ -184,7 +185,6 @@ class Tools:
 
 def established(tools):
     s = tools.sessions()
-    tools.last = s
     t1 = [s.get(("t1", V4[1]), {}), s.get(("t1", V6[1]), {})]
     return all(x.get("state") == "Established" and x.get("prefixes_received") == 1
                and x.get("prefixes_sent") == 1 for x in t1) and t1[0].get("bfd") == "up" and s
@@ -313,14 +313,18 @@ def steps(lab, tools, exporter, failures):
 
     # A flap: r2 resets the session; r1 counts it and the session comes back.
     lab.frr["r2"].vtysh(f"clear bgp {V4[0]}")
+    # One reset can count twice: when both ends reconnect at once, bgpd drops one of the two
+    # connections (a collision, RFC 4271 6.8) and counts that too. So: counted at least once, and
+    # the exporter and Prometheus say what espgwctl says.
     proc.wait_for("the flap counted and the session back", lambda: (
-        lambda x: x["flaps"] == flaps0 + 1 and x["state"] == "Established")(
+        lambda x: x["flaps"] > flaps0 and x["state"] == "Established")(
             tools.sessions()[("t1", V4[1])]), 20, 0.2)
+    after = tools.sessions()[("t1", V4[1])]["flaps"]
     m = tools.scrape()
-    check(val("espgw_bgp_session_flaps_total") == flaps0 + 1,
-          f"exporter: espgw_bgp_session_flaps_total {flaps0} -> {flaps0 + 1}", failures)
+    check(val("espgw_bgp_session_flaps_total") == after,
+          f"exporter: espgw_bgp_session_flaps_total {flaps0} -> {after}", failures)
     value, inc = prom_flaps(tools.prom, flaps0)
-    check(value == flaps0 + 1 and inc is not None and inc >= 1,
+    check(value == after and inc is not None and inc >= 1,
           f"prometheus: espgw_bgp_session_flaps_total {flaps0} -> {value}, "
           f"increase[30s] {inc}", failures)
 
