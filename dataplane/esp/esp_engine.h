@@ -155,7 +155,9 @@ class EspEngine {
   }
   void count_keepalive_in(Sa& sa) noexcept;
 
-  // tag: deferred with it when `defer`, else synchronous.
+  // tag: deferred with it when `defer`, else synchronous. encrypt_chunks: in chunks of kMaxBurst.
+  void encrypt_chunks(std::span<PacketView> pkts, std::span<Sa* const> sas,
+                      std::span<DropReason> reasons, bool defer, uint32_t tag) noexcept;
   void encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> sas,
                      std::span<DropReason> reasons, bool defer, uint32_t tag) noexcept;
   void reserve_sequence(Sa& sa, size_t first, size_t end, std::span<DropReason> reasons) noexcept;

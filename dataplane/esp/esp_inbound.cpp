@@ -88,11 +88,7 @@ void EspEngine::parse_inbound(std::span<PacketView> pkts, std::span<InboundMeta>
 
 void EspEngine::decrypt(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
                         std::span<Sa* const> sas, std::span<DropReason> reasons) noexcept {
-  for (size_t base = 0; base < pkts.size(); base += kMaxBurst) {
-    const size_t n = std::min<size_t>(kMaxBurst, pkts.size() - base);
-    decrypt_chunk(pkts.subspan(base, n), meta.subspan(base, n), sas.subspan(base, n), {},
-                  reasons.subspan(base, n));
-  }
+  decrypt_deferred(pkts, meta, sas, {}, reasons);  // no tags: nothing is deferred
 }
 
 void EspEngine::decrypt_deferred(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
@@ -101,7 +97,7 @@ void EspEngine::decrypt_deferred(std::span<PacketView> pkts, std::span<const Inb
   for (size_t base = 0; base < pkts.size(); base += kMaxBurst) {
     const size_t n = std::min<size_t>(kMaxBurst, pkts.size() - base);
     decrypt_chunk(pkts.subspan(base, n), meta.subspan(base, n), sas.subspan(base, n),
-                  tags.subspan(base, n), reasons.subspan(base, n));
+                  tags.empty() ? tags : tags.subspan(base, n), reasons.subspan(base, n));
   }
 }
 

@@ -43,17 +43,20 @@ inline void copy_outer(uint8_t* dst, const uint8_t* src, uint32_t len) noexcept 
 
 void EspEngine::encrypt(std::span<PacketView> pkts, std::span<Sa* const> sas,
                         std::span<DropReason> reasons) noexcept {
-  for (size_t base = 0; base < pkts.size(); base += kMaxBurst) {
-    const size_t n = std::min<size_t>(kMaxBurst, pkts.size() - base);
-    encrypt_chunk(pkts.subspan(base, n), sas.subspan(base, n), reasons.subspan(base, n), false, 0);
-  }
+  encrypt_chunks(pkts, sas, reasons, false, 0);
 }
 
 void EspEngine::encrypt_deferred(std::span<PacketView> pkts, std::span<Sa* const> sas, uint32_t tag,
                                  std::span<DropReason> reasons) noexcept {
+  encrypt_chunks(pkts, sas, reasons, true, tag);
+}
+
+void EspEngine::encrypt_chunks(std::span<PacketView> pkts, std::span<Sa* const> sas,
+                               std::span<DropReason> reasons, bool defer, uint32_t tag) noexcept {
   for (size_t base = 0; base < pkts.size(); base += kMaxBurst) {
     const size_t n = std::min<size_t>(kMaxBurst, pkts.size() - base);
-    encrypt_chunk(pkts.subspan(base, n), sas.subspan(base, n), reasons.subspan(base, n), true, tag);
+    encrypt_chunk(pkts.subspan(base, n), sas.subspan(base, n), reasons.subspan(base, n), defer,
+                  tag);
   }
 }
 
