@@ -213,7 +213,8 @@ json lane_list(const TunnelEntry& te, const Model& m,
   json out = json::array();
   const bool one = te.lane_out.empty();  // one lane: the tunnel's SA, every bucket
   const size_t lanes = one ? 1 : te.lane_out.size();
-  const auto buckets = lane_loads(te.buckets);
+  static const LaneBuckets kOneLane{};  // a tunnel of one lane: every bucket on lane 0
+  const auto buckets = lane_loads(te.buckets ? *te.buckets : kOneLane);
   const auto per_lane = sas.find(te.name);
   for (size_t lane = 0; lane < lanes; ++lane) {
     const esp::Sa* sa_out = one ? te.outbound : te.lane_out[lane];

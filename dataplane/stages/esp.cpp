@@ -175,7 +175,7 @@ void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexc
     if (t.lane_out.empty()) return sa;
     const uint32_t h = v4 ? lane_hash4(reinterpret_cast<const rte_ipv4_hdr*>(ip))
                           : lane_hash6(reinterpret_cast<const rte_ipv6_hdr*>(ip));
-    esp::Sa* lane = t.lane_out[t.buckets[h & (kLaneBuckets - 1)]];
+    esp::Sa* lane = t.lane_out[(*t.buckets)[h & (kLaneBuckets - 1)]];
     return lane != nullptr ? lane : sa;
   };
   // At most this many bytes of payload per fragment (a header of up to 60 bytes each).

@@ -70,7 +70,7 @@ size_t Model::set_lane_silent(const std::string& tunnel, uint8_t lane, bool sile
   const auto per_lane = lane_out_.find(tunnel);
   const bool has_sa =
       per_lane != lane_out_.end() && lane < per_lane->second.size() && per_lane->second[lane] != 0;
-  if (!has_sa) return 0;
+  if (!has_sa || t->second.lanes == 1) return 0;  // one lane: every bucket stays on it
   return lane_map(tunnel, t->second.lanes).set_up(lane, !silent);
 }
 
@@ -141,12 +141,17 @@ void Model::add_tunnel(const config::Tunnel& t, bool replace) {
   if (t.local.family != t.remote.family) {
     invalid("tunnel " + t.name + ": local and remote addresses differ in family");
   }
-  if (tunnels_.count(t.name) != 0 && !replace) invalid("tunnel " + t.name + " exists");
-  for (const auto* table : {&inbound_, &outbound_}) {
-    for (const auto& [spi, rec] : *table) {
-      if (rec.tunnel == t.name && rec.lane >= t.lanes) {
-        invalid("tunnel " + t.name + ": " + std::to_string(t.lanes) + " lane(s), but SA " +
-                spi_hex(spi) + " is on lane " + std::to_string(rec.lane));
+  const auto existing = tunnels_.find(t.name);
+  if (existing != tunnels_.end() && !replace) invalid("tunnel " + t.name + " exists");
+  // Only a tunnel that exists has SAs, and only fewer lanes can strand one: a new tunnel skips the
+  // scan of every SA (which made loading n tunnels take n^2 steps).
+  if (existing != tunnels_.end() && t.lanes < existing->second.lanes) {
+    for (const auto* table : {&inbound_, &outbound_}) {
+      for (const auto& [spi, rec] : *table) {
+        if (rec.tunnel == t.name && rec.lane >= t.lanes) {
+          invalid("tunnel " + t.name + ": " + std::to_string(t.lanes) + " lane(s), but SA " +
+                  spi_hex(spi) + " is on lane " + std::to_string(rec.lane));
+        }
       }
     }
   }
@@ -260,7 +265,9 @@ void Model::set_lane_sa(const std::string& tunnel, uint8_t lane, uint32_t spi) {
       s->second &= ~(uint64_t{1} << lane);
     }
   }
-  lane_map(tunnel, lanes).set_up(lane, spi != 0 && !lane_silent(tunnel, lane));
+  // A tunnel of one lane has no bucket table: its traffic takes the tunnel's SA in use, and 1 KiB
+  // of buckets per tunnel is most of what it costs at 100,000 tunnels.
+  if (lanes > 1) lane_map(tunnel, lanes).set_up(lane, spi != 0 && !lane_silent(tunnel, lane));
   active_out_.erase(tunnel);
   for (uint32_t s : per_lane) {
     if (s != 0) {

@@ -135,7 +135,8 @@ class Model {
   const std::map<uint32_t, SaRecord>& outbound() const noexcept { return outbound_; }
   // Each tunnel's SA in use: its lane 0's, else its lowest lane's that has one.
   const std::map<std::string, uint32_t>& active_outbound() const noexcept { return active_out_; }
-  // Each tunnel's outbound SA in use per lane (0: none), and its lanes' bucket table.
+  // Each tunnel's outbound SA in use per lane (0: none), and the bucket table of each tunnel of
+  // more than one lane.
   const std::map<std::string, std::vector<uint32_t>>& lane_outbound() const noexcept {
     return lane_out_;
   }

@@ -65,9 +65,10 @@ struct TunnelEntry {
   // Lanes (docs/lanes.md): with more than one, each inner flow's bucket names its lane, and
   // lane_out[lane] is that lane's SA in use (null: none; its buckets are on other lanes). A silent
   // lane ("Lane liveness") keeps its SA here for its keepalives, but no bucket names it while
-  // another lane is up. Empty for a tunnel of one lane, which sends under `outbound`.
+  // another lane is up. Empty for a tunnel of one lane, which sends under `outbound`; so is
+  // buckets (null), which a tunnel of one lane does not need (1 KiB each at 100,000 tunnels).
   std::vector<esp::Sa*> lane_out;
-  LaneBuckets buckets{};
+  std::shared_ptr<const LaneBuckets> buckets;
 
   static bool in4(const std::vector<std::pair<uint32_t, uint32_t>>& set, uint32_t a) noexcept {
     for (const auto& [net, mask] : set) {

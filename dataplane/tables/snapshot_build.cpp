@@ -416,10 +416,12 @@ void add_lanes(const Model& m, const config::Tunnel& t, TunnelEntry& te) {
     }
   }
   auto map = m.lane_maps().find(t.name);
-  te.buckets = map != m.lane_maps().end() ? map->second.buckets() : LaneMap(t.lanes).buckets();
+  te.buckets = std::make_shared<const LaneBuckets>(
+      map != m.lane_maps().end() ? map->second.buckets() : LaneMap(t.lanes).buckets());
 }
 
 void add_tunnels(const Model& m, Snapshot& s) {
+  s.tunnels.reserve(m.tunnels().size());
   for (const auto& [name, t] : m.tunnels()) {
     TunnelEntry te;
     te.name = name;
