@@ -119,7 +119,7 @@ class OpenSslBackend final : public CryptoBackend {
     size_t out = 0;
     uint8_t hi[4];
     store_be32(hi, op.seq_hi);
-    return EVP_MAC_init(m, op.keys->auth_key, op.keys->auth_key_len, nullptr) == 1 &&
+    return EVP_MAC_init(m, op.keys->imb.cbc.auth_key, op.keys->auth_key_len, nullptr) == 1 &&
            EVP_MAC_update(m, op.esp, static_cast<size_t>(op.src + op.len - op.esp)) == 1 &&
            (!op.esn || EVP_MAC_update(m, hi, 4) == 1) && EVP_MAC_final(m, tag, &out, 64) == 1;
   }

@@ -102,22 +102,22 @@ std::unique_ptr<SaKeys> prepare_keys(const esp::Algorithm& alg, std::span<const 
   const uint32_t block = hmac_block_bytes(alg.integrity);
   if (auth_key.size() > block) {
     unsigned int len = 0;
-    if (EVP_Digest(auth_key.data(), auth_key.size(), k->auth_key, &len, hmac_md(alg.integrity),
-                   nullptr) != 1) {
+    if (EVP_Digest(auth_key.data(), auth_key.size(), k->imb.cbc.auth_key, &len,
+                   hmac_md(alg.integrity), nullptr) != 1) {
       throw std::runtime_error(name + ": hashing the long integrity key failed");
     }
     k->auth_key_len = len;
   } else {
-    std::memcpy(k->auth_key, auth_key.data(), auth_key.size());
+    std::memcpy(k->imb.cbc.auth_key, auth_key.data(), auth_key.size());
     k->auth_key_len = static_cast<uint32_t>(auth_key.size());
   }
 
   uint8_t pad[kMaxHmacKeyBytes];
   for (uint32_t i = 0; i < block; ++i)
-    pad[i] = static_cast<uint8_t>(k->auth_key[i] ^ 0x36);
+    pad[i] = static_cast<uint8_t>(k->imb.cbc.auth_key[i] ^ 0x36);
   hash_one_block(cm.mgr, alg.integrity, pad, k->imb.cbc.ipad_state);
   for (uint32_t i = 0; i < block; ++i)
-    pad[i] = static_cast<uint8_t>(k->auth_key[i] ^ 0x5c);
+    pad[i] = static_cast<uint8_t>(k->imb.cbc.auth_key[i] ^ 0x5c);
   hash_one_block(cm.mgr, alg.integrity, pad, k->imb.cbc.opad_state);
   OPENSSL_cleanse(pad, sizeof pad);
   return k;

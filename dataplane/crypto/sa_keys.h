@@ -19,7 +19,6 @@ struct alignas(64) SaKeys {
   esp::Algorithm alg;
   uint8_t cipher_key[32];
   uint8_t salt[4];  // GCM: the 4 bytes that follow the key in IKE's keying material
-  uint8_t auth_key[kMaxHmacKeyBytes];
   uint32_t auth_key_len;
 
   // intel-ipsec-mb forms; which member is live follows alg.cipher.
@@ -30,8 +29,12 @@ struct alignas(64) SaKeys {
       alignas(16) uint8_t dec_round_keys[16 * 15];
       alignas(16) uint8_t ipad_state[64];  // hash state after the block key ^ 0x36
       alignas(16) uint8_t opad_state[64];  // hash state after the block key ^ 0x5c
+      // The HMAC key itself (OpenSSL keys its MAC from it): here, because only CBC + HMAC has
+      // one and the union is as large as GCM's hash-key table anyway (128 bytes less per SA).
+      uint8_t auth_key[kMaxHmacKeyBytes];
     } cbc;
   } imb;
+  static_assert(sizeof(Imb::Cbc) <= sizeof(gcm_key_data));
 
   SaKeys() = default;
   SaKeys(const SaKeys&) = delete;

@@ -16,7 +16,7 @@ void EspEngine::count_drops(std::span<Sa* const> sas,
     const DropReason r = reasons[i];
     if (r == DropReason::kNone || r == kDeferred) continue;
     drops_.add(r);
-    if (sas[i] != nullptr) sas[i]->drops_[static_cast<size_t>(r)].add();
+    if (sas[i] != nullptr) sas[i]->add_drop(r);
   }
 }
 

@@ -151,7 +151,7 @@ class EspEngine {
   DropReason finish_deferred_inbound(Deferred& d) noexcept;
   void count_drop(Sa* sa, DropReason r) noexcept {
     drops_.add(r);
-    if (sa != nullptr) sa->drops_[static_cast<size_t>(r)].add();
+    if (sa != nullptr) sa->add_drop(r);
   }
   void count_keepalive_in(Sa& sa) noexcept;
 

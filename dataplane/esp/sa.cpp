@@ -1,6 +1,6 @@
 #include "dataplane/esp/sa.h"
 
-#include <cstring>
+#include <cstring>  // explicit_bzero (glibc)
 #include <stdexcept>
 #include <string>
 
@@ -42,8 +42,8 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_se
   }
   // The description keeps no copy of the keys: only SaKeys holds them, and wipes them.
   auto wipe = [](std::vector<uint8_t>& v) {
-    std::fill(v.begin(), v.end(), uint8_t{0});
-    v.clear();
+    explicit_bzero(v.data(), v.size());  // a plain fill before the free may be optimised out
+    std::vector<uint8_t>().swap(v);      // and its storage: clear() would keep it, 3 blocks per SA
   };
   wipe(sa->params_.enc_key);
   wipe(sa->params_.salt);

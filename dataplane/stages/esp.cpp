@@ -42,7 +42,7 @@ void clamp(Worker& w, const TunnelEntry& t, rte_mbuf* m) noexcept {
 // A decrypted packet of tunnel `t` under `sa`: into `out` if its addresses are the tunnel's.
 void inbound_to(Worker& w, const TunnelEntry& t, esp::Sa& sa, rte_mbuf* m, Batch& out) noexcept {
   if (!selectors_match(t, rte_pktmbuf_mtod(m, uint8_t*), true)) {
-    sa.count_drop(DropReason::kSelectorMismatch);
+    sa.count_selector_mismatch();
     w.drop(m, DropReason::kSelectorMismatch);
     return;
   }

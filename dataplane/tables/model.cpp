@@ -24,7 +24,7 @@ bool same_keys(const esp::Sa& sa, const esp::SaParams& p) {
   };
   return p.algorithm == k.alg && same(p.enc_key, k.cipher_key, k.alg.key_bytes) &&
          same(p.salt, k.salt, k.alg.salt_bytes()) &&
-         same(p.auth_key, k.auth_key, k.alg.aead() ? 0 : k.auth_key_len);
+         same(p.auth_key, k.imb.cbc.auth_key, k.alg.aead() ? 0 : k.auth_key_len);
 }
 
 // Whether `sa` is what `p` would install, sending from `sport`.

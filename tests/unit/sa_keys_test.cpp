@@ -134,10 +134,10 @@ TEST(KeyPreparationHmac, LongKeysAreHashed) {
   const Bytes long_key(131, 0xaa);
   auto k256 = crypto::prepare_keys(sha256, Bytes(16, 1), {}, long_key);
   EXPECT_EQ(k256->auth_key_len, 32u);
-  EXPECT_NE(Bytes(k256->auth_key, k256->auth_key + 32), Bytes(32, 0xaa));
+  EXPECT_NE(Bytes(k256->imb.cbc.auth_key, k256->imb.cbc.auth_key + 32), Bytes(32, 0xaa));
   auto k512 = crypto::prepare_keys(sha512, Bytes(32, 1), {}, long_key);
   EXPECT_EQ(k512->auth_key_len, 64u);
-  EXPECT_NE(Bytes(k512->auth_key, k512->auth_key + 64), Bytes(64, 0xaa));
+  EXPECT_NE(Bytes(k512->imb.cbc.auth_key, k512->imb.cbc.auth_key + 64), Bytes(64, 0xaa));
   // Exactly one block is used as it is.
   auto block = crypto::prepare_keys(sha512, Bytes(32, 1), {}, Bytes(128, 0xaa));
   EXPECT_EQ(block->auth_key_len, 128u);
