@@ -33,7 +33,8 @@ ESPGW_RULES = [  # (regex on the demangled symbol, stage)
     (r"stages::classify|classify4|classify6|udp_carries_esp|natt_port", "classify"),
     (r"stages::esp_inbound|EspEngine::decrypt|EspEngine::claim|EspEngine::parse_inbound|"
      r"parse_one|replay|EspEngine::finish_inbound|inbound", "ESP inbound"),
-    (r"stages::route|IpAddress::v4_host|lookup4|lookup6|martian|to_host|ecmp_member|local_port",
+    (r"stages::route|IpAddress::v4_host|lookup4|lookup6|Dir24_8|martian|to_host|ecmp_member|"
+     r"local_port",
      "route"),
     (r"stages::esp_outbound|EspEngine::encrypt|EspEngine::frame_as|reserve_sequence|copy_outer|"
      r"udp6_checksum|outbound", "outbound framing"),

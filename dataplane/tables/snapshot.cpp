@@ -6,7 +6,6 @@
 namespace espgw::dp {
 
 Snapshot::~Snapshot() {
-  if (fib4 != nullptr) rte_fib_free(fib4);
   if (lpm6 != nullptr) rte_lpm6_free(lpm6);
 }
 
@@ -36,26 +35,25 @@ uint32_t Snapshot::inside_if_id6(const uint8_t* addr) const noexcept {
 }
 
 const NextHop* Snapshot::lookup4(uint32_t host_order) const noexcept {
-  uint64_t nh;
-  rte_fib_lookup_bulk(fib4, &host_order, &nh, 1);
-  if (nh == fib4_miss) return default4 == UINT32_MAX ? nullptr : &nexthops[default4];
+  const uint32_t nh = lpm4->lookup(host_order);
+  if (nh == Dir24_8::kMiss) return default4 == UINT32_MAX ? nullptr : &nexthops[default4];
   return &nexthops[nh];
 }
 
 void Snapshot::lookup4_bulk(uint32_t* host_order, const NextHop** out, unsigned n) const noexcept {
-  uint64_t nh[64];
+  uint32_t nh[64];
   const NextHop* fallback = default4 == UINT32_MAX ? nullptr : &nexthops[default4];
   for (unsigned base = 0; base < n; base += 64) {
     const unsigned k = std::min(64u, n - base);
-    rte_fib_lookup_bulk(fib4, host_order + base, nh, k);
+    lpm4->lookup_bulk(host_order + base, nh, k);
     for (unsigned i = 0; i < k; ++i)
-      out[base + i] = nh[i] == fib4_miss ? fallback : &nexthops[nh[i]];
+      out[base + i] = nh[i] == Dir24_8::kMiss ? fallback : &nexthops[nh[i]];
   }
 }
 
 const NextHop* Snapshot::lookup6(const uint8_t* addr) const noexcept {
   uint32_t nh;
-  if (rte_lpm6_lookup(lpm6, addr, &nh) != 0) {
+  if (lpm6 == nullptr || rte_lpm6_lookup(lpm6, addr, &nh) != 0) {
     return default6 == UINT32_MAX ? nullptr : &nexthops[default6];
   }
   return &nexthops[nh];

@@ -7,7 +7,6 @@
 // SAs are not part of a snapshot's value: it holds references to them, and their mutable state
 // (sequence numbers, replay windows, counters) lives in the Sa objects, so it survives rebuilds.
 
-#include <rte_fib.h>
 #include <rte_lpm6.h>
 
 #include <array>
@@ -20,6 +19,7 @@
 #include "common/ip_address.h"
 #include "dataplane/esp/sa.h"
 #include "dataplane/lanes/lane_map.h"
+#include "dataplane/tables/dir24_8.h"
 #include "dataplane/tables/flat_map.h"
 
 namespace espgw::dp {
@@ -106,15 +106,13 @@ class Snapshot {
   Snapshot& operator=(const Snapshot&) = delete;
 
   uint64_t generation = 0;
-  // IPv4: DPDK's FIB (DIR-24-8 over a RIB tree). rte_lpm's rule table is a flat array searched
-  // linearly on every add, which made a million routes take minutes; the FIB adds in O(depth),
-  // and its next hops are 2 bytes wide while there are fewer than 32767 of them (a 32 MiB
-  // tbl24 instead of rte_lpm's 64 MiB), else 4.
-  rte_fib* fib4 = nullptr;
-  uint64_t fib4_miss = 0;  // what fib4 returns where no prefix matches
-  rte_lpm6* lpm6 = nullptr;
+  // IPv4: a DIR-24-8 table built for this snapshot (dir24_8.h; its values index nexthops). DPDK's
+  // rte_lpm searched its rule array on every add (a million routes took minutes), and rte_fib
+  // kept a RIB of 384 bytes per route beside each snapshot's table.
+  std::unique_ptr<Dir24_8> lpm4;
+  rte_lpm6* lpm6 = nullptr;  // null while no IPv6 route but ::/0 exists (lookup6() misses)
   std::vector<NextHop> nexthops;
-  // rte_lpm and rte_lpm6 take depths from 1: the default routes live here.
+  // Dir24_8 and rte_lpm6 take depths from 1: the default routes live here.
   uint32_t default4 = UINT32_MAX;
   uint32_t default6 = UINT32_MAX;
   // Whether some IPv4 route goes into a tunnel: without one, cleartext cannot come from a

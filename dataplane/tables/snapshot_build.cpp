@@ -2,7 +2,6 @@
 #include "dataplane/tables/snapshot_build.h"
 
 #include <rte_errno.h>
-#include <rte_fib.h>
 #include <rte_lpm6.h>
 #include <rte_memory.h>
 
@@ -135,16 +134,14 @@ void add_inside(const Model& m, Snapshot& s, const std::map<std::string, uint32_
 
 struct RouteCounts {
   size_t n4 = 0;
-  size_t n6 = 0;
-  size_t deep4 = 0;  // IPv4 routes longer than /24: each takes a tbl8 group
+  size_t n6 = 0;  // other than ::/0
   uint32_t max_depth6 = 0;
 };
 
 void count_route(RouteCounts& c, const IpPrefix& p) {
   if (p.address.is_v4()) {
     ++c.n4;
-    if (p.length > 24) ++c.deep4;
-  } else {
+  } else if (p.length != 0) {  // ::/0 is default6, outside the LPM
     ++c.n6;
     c.max_depth6 = std::max<uint32_t>(c.max_depth6, p.length);
   }
@@ -321,33 +318,28 @@ std::vector<uint32_t> next_hop_ids(Snapshot& s, const std::vector<RouteEntry>& e
   return ids;
 }
 
-// The IPv4 FIB and the IPv6 LPM, sized for the routes; the number of next hops picks the FIB's
-// next-hop width.
-void create_tables(Snapshot& s, const RouteCounts& c, uint64_t generation) {
-  const std::string suffix = std::to_string(generation);
-  rte_fib_conf c4{};
-  c4.type = RTE_FIB_DIR24_8;
-  const bool narrow = s.nexthops.size() < 32767;
-  c4.dir24_8.nh_sz = narrow ? RTE_FIB_DIR24_8_2B : RTE_FIB_DIR24_8_4B;
-  s.fib4_miss = narrow ? 0x7fff : 0x7fffffff;
-  c4.default_nh = s.fib4_miss;
-  c4.max_routes = static_cast<int>(std::max<size_t>(1024, c.n4 + c.n4 / 4));
-  c4.dir24_8.num_tbl8 = static_cast<uint32_t>(std::max<size_t>(256, c.deep4 + 64));
-  s.fib4 = rte_fib_create(("espgw_fib4_" + suffix).c_str(), SOCKET_ID_ANY, &c4);
+// The IPv6 LPM, sized for the routes. rte_lpm6 has a first-level table of 2^24 entries (64 MiB,
+// zeroed on every snapshot): made only when an IPv6 route other than ::/0 needs it
+// (Snapshot::lookup6 without it: default6 or none).
+void create_lpm6(Snapshot& s, const RouteCounts& c, uint64_t generation) {
+  if (c.n6 == 0) return;
   rte_lpm6_config c6{};
   c6.max_rules = static_cast<uint32_t>(std::max<size_t>(1024, c.n6 + c.n6 / 4));
   c6.number_tbl8s = static_cast<uint32_t>(
       std::max<size_t>(1024, c.n6 * std::max<uint32_t>(1, (c.max_depth6 + 7) / 8)));
-  s.lpm6 = rte_lpm6_create(("espgw_lpm6_" + suffix).c_str(), SOCKET_ID_ANY, &c6);
-  if (s.fib4 == nullptr || s.lpm6 == nullptr) {
-    throw std::runtime_error("cannot create routing tables for " + std::to_string(c.n4) +
-                             " IPv4 and " + std::to_string(c.n6) +
-                             " IPv6 routes: " + rte_strerror(rte_errno));
+  s.lpm6 =
+      rte_lpm6_create(("espgw_lpm6_" + std::to_string(generation)).c_str(), SOCKET_ID_ANY, &c6);
+  if (s.lpm6 == nullptr) {
+    throw std::runtime_error("cannot create the IPv6 routing table for " + std::to_string(c.n6) +
+                             " routes: " + rte_strerror(rte_errno));
   }
 }
 
+// IPv6 routes into the LPM as they come; IPv4 routes into one Dir24_8 built from all of them.
 void fill_tables(Snapshot& s, const std::vector<RouteEntry>& entries,
-                 const std::vector<uint32_t>& ids) {
+                 const std::vector<uint32_t>& ids, size_t n4) {
+  std::vector<Dir24_8::Route> v4;
+  v4.reserve(n4);
   for (size_t i = 0; i < entries.size(); ++i) {
     const RouteEntry& e = entries[i];
     const uint32_t id = ids[i];
@@ -356,13 +348,21 @@ void fill_tables(Snapshot& s, const std::vector<RouteEntry>& entries,
       (e.prefix.address.is_v4() ? s.default4 : s.default6) = id;
       continue;
     }
-    const int rc = e.prefix.address.is_v4()
-                       ? rte_fib_add(s.fib4, e.prefix.address.v4_host(), e.prefix.length, id)
-                       : rte_lpm6_add(s.lpm6, e.prefix.address.bytes.data(), e.prefix.length, id);
+    if (e.prefix.address.is_v4()) {
+      v4.push_back({e.prefix.address.v4_host(), e.prefix.length, id});
+      continue;
+    }
+    const int rc = rte_lpm6_add(s.lpm6, e.prefix.address.bytes.data(), e.prefix.length, id);
     if (rc != 0) {
       throw std::runtime_error("cannot add route " + e.prefix.to_string() + " (" + e.origin +
                                "): " + rte_strerror(-rc));
     }
+  }
+  try {
+    s.lpm4 = std::make_unique<Dir24_8>(v4, static_cast<uint32_t>(s.nexthops.size()));
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot create the IPv4 routing table for " +
+                             std::to_string(v4.size()) + " routes: " + e.what());
   }
 }
 
@@ -479,10 +479,10 @@ std::unique_ptr<Snapshot> build_snapshot(const Model& model,
   SeenPrefixes seen;
   RouteCounts counts = check_routes(entries, seen);
   add_fpm_routes(model, *s, tunnel_index, entries, seen, counts);
-  // Next hop ids first: their number picks the FIB's next-hop width.
+  // Next hop ids first: their number picks the IPv4 table's entry width.
   const std::vector<uint32_t> ids = next_hop_ids(*s, entries);
-  create_tables(*s, counts, generation);
-  fill_tables(*s, entries, ids);
+  create_lpm6(*s, counts, generation);
+  fill_tables(*s, entries, ids, counts.n4);
 
   add_tunnels(model, *s);
   add_sas(model, *s, tunnel_index);

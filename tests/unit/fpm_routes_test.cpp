@@ -427,7 +427,7 @@ TEST_F(FpmSnapshot, AnEcmpMemberIntoATunnelWithoutAnSaLeavesWhileAnotherCanCarry
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  // rte_fib and rte_lpm6 need EAL's memory: a small heap without hugepages, a prefix of our own.
+  // rte_lpm6 needs EAL's memory: a small heap without hugepages, a prefix of our own.
   std::string prefix = "--file-prefix=fpm_routes_" + std::to_string(getpid());
   std::vector<const char*> eal = {
       "fpm_routes_test", "--no-huge",     "-m",          "256", "--no-pci",
