@@ -150,6 +150,7 @@ class App {
   rte_mempool* control_pool_ = nullptr;
   std::unique_ptr<Model> model_;
   uint64_t generation_ = 0;
+  uint64_t last_trim_ms_ = 0;  // commit()'s last malloc_trim
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<unsigned> lcores_;
   std::unique_ptr<NeighbourManager> neighbours_;

@@ -4,6 +4,7 @@
 // the SA requests of charon's kernel-espgw plugin (spi-alloc, sa-query, sa-update, if-last-use).
 // docs/control-protocol.md describes each.
 
+#include <malloc.h>
 #include <rte_cycles.h>
 
 #include <algorithm>
@@ -385,6 +386,15 @@ void App::commit(Model next, std::unique_ptr<Snapshot> snap) {
   ++generation_;
   peer_tracker_.update(*model_, PeerClock::now());
   log_peer_changes(peers_before);
+  // Each change copied the Model and built a whole Snapshot; the old ones are gone now. What they
+  // held goes back to the system, not only to malloc's free lists: at 100,000 SAs that is
+  // hundreds of MiB of small nodes spread over the heap, which would stay resident. At most once
+  // a second, as a trim walks the free chunks (milliseconds at that size) and charon installs SAs
+  // in bursts.
+  if (const uint64_t now = now_ms(); now >= last_trim_ms_ + 1000) {
+    malloc_trim(0);
+    last_trim_ms_ = now;
+  }
 }
 
 void App::apply_op(Model& next, const json& op) {
