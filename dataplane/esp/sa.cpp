@@ -42,8 +42,9 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_se
   }
   // The description keeps no copy of the keys: only SaKeys holds them, and wipes them.
   auto wipe = [](std::vector<uint8_t>& v) {
-    explicit_bzero(v.data(), v.size());  // a plain fill before the free may be optimised out
-    std::vector<uint8_t>().swap(v);      // and its storage: clear() would keep it, 3 blocks per SA
+    // A plain fill before the free may be optimised out. An empty vector's data() may be null.
+    if (!v.empty()) explicit_bzero(v.data(), v.size());
+    std::vector<uint8_t>().swap(v);  // and its storage: clear() would keep it, 3 blocks per SA
   };
   wipe(sa->params_.enc_key);
   wipe(sa->params_.salt);
