@@ -37,21 +37,19 @@ Dir24_8::Dir24_8(const std::vector<Route>& routes, uint32_t values) {
   if (wide_ && (values > 0x7fffffffu || groups_ > 0x80000000u)) {
     throw std::invalid_argument("too many next hops or groups");
   }
-  const size_t entry = wide_ ? 4 : 2;
-  const size_t t24 = kTbl24Entries * entry;
-  bytes_ = (t24 + groups_ * kGroupEntries * entry + kHugePage - 1) & ~(kHugePage - 1);
-  map_ = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (map_ == MAP_FAILED) {
-    map_ = nullptr;
-    throw std::bad_alloc();
-  }
-  madvise(map_, bytes_, MADV_HUGEPAGE);  // a hint: without THP the table still works
-  tbl24_ = map_;
-  tbl8_ = static_cast<char*>(map_) + t24;
-
+  // Sorted before the mapping exists: nothing after it can throw, so nothing leaks it.
   std::vector<Route> sorted = routes;
   std::stable_sort(sorted.begin(), sorted.end(),
                    [](const Route& a, const Route& b) { return a.len < b.len; });
+  const size_t entry = wide_ ? 4 : 2;
+  const size_t t24 = kTbl24Entries * entry;
+  bytes_ = (t24 + groups_ * kGroupEntries * entry + kHugePage - 1) & ~(kHugePage - 1);
+  void* map = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map == MAP_FAILED) throw std::bad_alloc();
+  madvise(map, bytes_, MADV_HUGEPAGE);  // a hint: without THP the table still works
+  tbl24_ = map;
+  tbl8_ = static_cast<char*>(map) + t24;
+
   if (wide_) {
     build<uint32_t>(sorted);
   } else {
@@ -60,7 +58,7 @@ Dir24_8::Dir24_8(const std::vector<Route>& routes, uint32_t values) {
 }
 
 Dir24_8::~Dir24_8() {
-  if (map_ != nullptr) munmap(map_, bytes_);
+  munmap(tbl24_, bytes_);
 }
 
 template <class E>

@@ -47,7 +47,6 @@ class Dir24_8 {
 
   bool wide() const noexcept { return wide_; }
   size_t groups() const noexcept { return groups_; }
-  size_t bytes() const noexcept { return bytes_; }
 
  private:
   template <class E>
@@ -65,9 +64,8 @@ class Dir24_8 {
 
   bool wide_ = false;
   size_t groups_ = 0;
-  size_t bytes_ = 0;
-  void* map_ = nullptr;  // one mapping: the first table, then the groups
-  void* tbl24_ = nullptr;
+  size_t bytes_ = 0;       // of the mapping
+  void* tbl24_ = nullptr;  // one mapping: the first table, then the groups
   void* tbl8_ = nullptr;
 };
 

@@ -70,11 +70,12 @@ size_t Model::set_lane_silent(const std::string& tunnel, uint8_t lane, bool sile
   const auto per_lane = lane_out_.find(tunnel);
   const bool has_sa =
       per_lane != lane_out_.end() && lane < per_lane->second.size() && per_lane->second[lane] != 0;
-  if (!has_sa || t->second.lanes == 1) return 0;  // one lane: every bucket stays on it
-  return lane_map(tunnel, t->second.lanes).set_up(lane, !silent);
+  if (!has_sa) return 0;
+  return set_lane_up(tunnel, t->second.lanes, lane, !silent);
 }
 
-LaneMap& Model::lane_map(const std::string& tunnel, uint8_t lanes) {
+size_t Model::set_lane_up(const std::string& tunnel, uint8_t lanes, uint8_t lane, bool up) {
+  if (lanes == 1) return 0;
   auto [it, made] = lane_maps_.try_emplace(tunnel, lanes);
   if (made) {
     const auto per_lane = lane_out_.find(tunnel);
@@ -84,7 +85,7 @@ LaneMap& Model::lane_map(const std::string& tunnel, uint8_t lanes) {
       if (!has_sa) it->second.set_up(k, false);
     }
   }
-  return it->second;
+  return it->second.set_up(lane, up);
 }
 
 uint16_t Model::lane_sport(esp::Direction dir, uint8_t lane, bool udp_encap, uint16_t local_port,
@@ -265,9 +266,7 @@ void Model::set_lane_sa(const std::string& tunnel, uint8_t lane, uint32_t spi) {
       s->second &= ~(uint64_t{1} << lane);
     }
   }
-  // A tunnel of one lane has no bucket table: its traffic takes the tunnel's SA in use, and 1 KiB
-  // of buckets per tunnel is most of what it costs at 100,000 tunnels.
-  if (lanes > 1) lane_map(tunnel, lanes).set_up(lane, spi != 0 && !lane_silent(tunnel, lane));
+  set_lane_up(tunnel, lanes, lane, spi != 0 && !lane_silent(tunnel, lane));
   active_out_.erase(tunnel);
   for (uint32_t s : per_lane) {
     if (s != 0) {

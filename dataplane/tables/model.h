@@ -188,9 +188,11 @@ class Model {
   std::map<std::string, uint32_t> active_out_;  // tunnel -> SPI of its outbound SA in use
   std::map<std::string, std::vector<uint32_t>> lane_out_;  // tunnel -> per lane, 0: none
   std::map<std::string, LaneMap> lane_maps_;
-  // The tunnel's LaneMap, made on first use with every lane that has no outbound SA yet down: a
-  // lane never keyed holds no buckets (its flows would ride another lane's SA unaccounted).
-  LaneMap& lane_map(const std::string& tunnel, uint8_t lanes);
+  // A lane up or down in its tunnel's LaneMap; returns how many buckets moved. The map is made on
+  // first use with every lane that has no outbound SA yet down: a lane never keyed holds no
+  // buckets (its flows would ride another lane's SA unaccounted). A tunnel of one lane has no
+  // map (its traffic takes the tunnel's SA in use; 1 KiB per tunnel at 100,000 tunnels): 0.
+  size_t set_lane_up(const std::string& tunnel, uint8_t lanes, uint8_t lane, bool up);
   std::map<std::string, uint64_t> lane_silent_;  // tunnel -> a bit per silent lane
   // A lane's SA in use: the newest outbound SA of that tunnel and lane (or none), the lane up or
   // down in the tunnel's LaneMap accordingly, and the tunnel's SA in use after that.
