@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <cstddef>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -15,13 +16,33 @@ namespace {
 struct ControlMgr {
   std::mutex lock;
   IMB_MGR* mgr = nullptr;
+  // Where in gcm_key_data the hash-key powers of a short message (H^7 .. H^1, up to 7 blocks)
+  // begin: the library's code path for this CPU (the workers' managers pick the same one)
+  // decides. The VAES AVX-512 path keeps H^48 .. H^1 in descending order at the end of the table
+  // (H^7 at 16 * 56); AVX2 keeps H^8 .. H^1 behind the round keys (H^7 at 16 * 16), SSE and AVX
+  // H^1 .. H^8 (H^1 at 16 * 15).
+  uint32_t gcm_short_hkeys = 16 * 15;
   ControlMgr() {
     mgr = alloc_mb_mgr(0);
     if (mgr == nullptr) throw std::runtime_error("intel-ipsec-mb: cannot allocate a manager");
-    init_mb_mgr_auto(mgr, nullptr);
+    IMB_ARCH arch = IMB_ARCH_NONE;
+    init_mb_mgr_auto(mgr, &arch);
+    const uint64_t vaes = IMB_FEATURE_VAES | IMB_FEATURE_VPCLMULQDQ;
+    if (arch == IMB_ARCH_AVX512 && (mgr->features & vaes) == vaes) {
+      gcm_short_hkeys = 16 * 56;
+    } else if (arch == IMB_ARCH_AVX2 || arch == IMB_ARCH_AVX512) {
+      gcm_short_hkeys = 16 * 16;
+    }
   }
   ~ControlMgr() { free_mb_mgr(mgr); }
 };
+
+// The lines that hold bytes [begin, end) of `k`: its hot tail (SaKeys::hot_tail).
+void set_hot_tail(SaKeys& k, size_t begin, size_t end) {
+  const size_t first = begin & ~size_t{63};
+  k.hot_tail = static_cast<uint16_t>(first);
+  k.hot_tail_lines = static_cast<uint8_t>((end - first + 63) / 64);
+}
 
 ControlMgr& control_mgr() {
   static ControlMgr m;
@@ -90,6 +111,9 @@ std::unique_ptr<SaKeys> prepare_keys(const esp::Algorithm& alg, std::span<const 
     } else {
       IMB_AES256_GCM_PRE(cm.mgr, k->cipher_key, &k->imb.gcm);
     }
+    // H^7 .. H^1: 7 powers of 16 bytes from where they begin.
+    const size_t hkeys = offsetof(SaKeys, imb) + cm.gcm_short_hkeys;
+    set_hot_tail(*k, hkeys, hkeys + 16 * 7);
     return k;
   }
 
@@ -120,6 +144,8 @@ std::unique_ptr<SaKeys> prepare_keys(const esp::Algorithm& alg, std::span<const 
     pad[i] = static_cast<uint8_t>(k->imb.cbc.auth_key[i] ^ 0x5c);
   hash_one_block(cm.mgr, alg.integrity, pad, k->imb.cbc.opad_state);
   OPENSSL_cleanse(pad, sizeof pad);
+  set_hot_tail(*k, offsetof(SaKeys, imb) + offsetof(SaKeys::Imb::Cbc, ipad_state),
+               offsetof(SaKeys, imb) + offsetof(SaKeys::Imb::Cbc, opad_state) + 64);
   return k;
 }
 

@@ -63,11 +63,11 @@ class EspEngine {
   // The dataplane's forms of encrypt() and decrypt(). An AES-CBC + HMAC packet may be left in the
   // crypto backend's multi-buffer lanes (reasons[i] = kDeferred), which stay full across bursts
   // instead of being flushed at the end of each (CryptoBackend::submit()); reap() hands it back
-  // with `tag` once it is finished, in the order the packets came. A caller that holds deferred
-  // packets keeps every pointer they use (SAs, its tags' meaning) valid until they are reaped, and
-  // calls drain() when no new packets come, so that none waits longer than that.
-  void encrypt_deferred(std::span<PacketView> pkts, std::span<Sa* const> sas, uint32_t tag,
-                        std::span<DropReason> reasons) noexcept;
+  // with its tag (tags[i]) once it is finished, in the order the packets came. A caller that holds
+  // deferred packets keeps every pointer they use (SAs, its tags' meaning) valid until they are
+  // reaped, and calls drain() when no new packets come, so that none waits longer than that.
+  void encrypt_deferred(std::span<PacketView> pkts, std::span<Sa* const> sas,
+                        std::span<const uint32_t> tags, std::span<DropReason> reasons) noexcept;
   void decrypt_deferred(std::span<PacketView> pkts, std::span<const InboundMeta> meta,
                         std::span<Sa* const> sas, std::span<const uint32_t> tags,
                         std::span<DropReason> reasons) noexcept;
@@ -155,11 +155,11 @@ class EspEngine {
   }
   void count_keepalive_in(Sa& sa) noexcept;
 
-  // tag: deferred with it when `defer`, else synchronous. encrypt_chunks: in chunks of kMaxBurst.
+  // tags: deferred with them, else (empty) synchronous. encrypt_chunks: in chunks of kMaxBurst.
   void encrypt_chunks(std::span<PacketView> pkts, std::span<Sa* const> sas,
-                      std::span<DropReason> reasons, bool defer, uint32_t tag) noexcept;
+                      std::span<DropReason> reasons, std::span<const uint32_t> tags) noexcept;
   void encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> sas,
-                     std::span<DropReason> reasons, bool defer, uint32_t tag) noexcept;
+                     std::span<DropReason> reasons, std::span<const uint32_t> tags) noexcept;
   void reserve_sequence(Sa& sa, size_t first, size_t end, std::span<DropReason> reasons) noexcept;
   // Per packet on the outbound path: inlined into encrypt_chunk() (defined in esp_outbound.cpp,
   // the only caller).

@@ -43,20 +43,22 @@ inline void copy_outer(uint8_t* dst, const uint8_t* src, uint32_t len) noexcept 
 
 void EspEngine::encrypt(std::span<PacketView> pkts, std::span<Sa* const> sas,
                         std::span<DropReason> reasons) noexcept {
-  encrypt_chunks(pkts, sas, reasons, false, 0);
+  encrypt_chunks(pkts, sas, reasons, {});
 }
 
-void EspEngine::encrypt_deferred(std::span<PacketView> pkts, std::span<Sa* const> sas, uint32_t tag,
+void EspEngine::encrypt_deferred(std::span<PacketView> pkts, std::span<Sa* const> sas,
+                                 std::span<const uint32_t> tags,
                                  std::span<DropReason> reasons) noexcept {
-  encrypt_chunks(pkts, sas, reasons, true, tag);
+  encrypt_chunks(pkts, sas, reasons, tags);
 }
 
 void EspEngine::encrypt_chunks(std::span<PacketView> pkts, std::span<Sa* const> sas,
-                               std::span<DropReason> reasons, bool defer, uint32_t tag) noexcept {
+                               std::span<DropReason> reasons,
+                               std::span<const uint32_t> tags) noexcept {
   for (size_t base = 0; base < pkts.size(); base += kMaxBurst) {
     const size_t n = std::min<size_t>(kMaxBurst, pkts.size() - base);
-    encrypt_chunk(pkts.subspan(base, n), sas.subspan(base, n), reasons.subspan(base, n), defer,
-                  tag);
+    encrypt_chunk(pkts.subspan(base, n), sas.subspan(base, n), reasons.subspan(base, n),
+                  tags.empty() ? tags : tags.subspan(base, n));
   }
 }
 
@@ -70,7 +72,7 @@ void EspEngine::reserve_sequence(Sa& sa, size_t first, size_t end,
       reasons[i] = DropReason::kSaStopped;
     return;
   }
-  const uint64_t limit = sa.params_.esn ? UINT64_MAX : UINT32_MAX;
+  const uint64_t limit = sa.esn_ ? UINT64_MAX : UINT32_MAX;
   const uint64_t seq0 = sa.next_seq_.fetch_add(count, std::memory_order_relaxed);
   // The usual case: the whole run fits. seq0 is never 0 unless the 64-bit ESN counter wrapped.
   if (seq0 != 0 && seq0 <= limit - (count - 1)) {
@@ -177,7 +179,7 @@ inline DropReason EspEngine::frame_as(Sa& sa, PacketView& p, uint64_t seq, crypt
   op.len = ct_len;
   op.icv = inner + ct_len;
   op.seq_hi = static_cast<uint32_t>(seq >> 32);
-  op.esn = sa.params_.esn;
+  op.esn = sa.esn_;
   op.ok = false;
 
   p.data_off -= head;
@@ -186,9 +188,10 @@ inline DropReason EspEngine::frame_as(Sa& sa, PacketView& p, uint64_t seq, crypt
 }
 
 void EspEngine::encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> sas,
-                              std::span<DropReason> reasons, bool defer, uint32_t tag) noexcept {
+                              std::span<DropReason> reasons,
+                              std::span<const uint32_t> tags) noexcept {
   const size_t n = pkts.size();
-  defer = defer && room_for(n);
+  const bool defer = !tags.empty() && room_for(n);
   for (size_t i = 0; i < n; ++i)
     reasons[i] = DropReason::kNone;
 
@@ -213,7 +216,7 @@ void EspEngine::encrypt_chunk(std::span<PacketView> pkts, std::span<Sa* const> s
       d.view = pkts[i];
       d.sa = &sa;
       d.inner_len = inner_len_[i];
-      d.tag = tag;
+      d.tag = tags[i];
       d.outbound = true;
       commit_slot(d);
       reasons[i] = kDeferred;

@@ -1,5 +1,6 @@
 #include "dataplane/esp/sa.h"
 
+#include <cstddef>
 #include <cstring>  // explicit_bzero (glibc)
 #include <stdexcept>
 #include <string>
@@ -17,7 +18,12 @@ namespace {
 
 }  // namespace
 
-Sa::Sa(const SaParams& p, uint32_t workers) : params_(p), workers_(workers) {}
+Sa::Sa(const SaParams& p, uint32_t workers) : workers_(workers), params_(p) {
+  // What every packet reads is the first cache line, the outbound sequence number the second
+  // (sa.h; docs/memory.md).
+  static_assert(offsetof(Sa, key_hot_tail_) + sizeof key_hot_tail_ <= 64);
+  static_assert(offsetof(Sa, next_seq_) == 64);
+}
 
 std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_seed) {
   if (p.spi < 256) bad(p, "SPI values 0-255 are reserved (RFC 4303 2.1)");
@@ -33,6 +39,9 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_se
   std::unique_ptr<Sa> sa(new Sa(p, workers));
   try {
     sa->keys_ = crypto::prepare_keys(p.algorithm, p.enc_key, p.salt, p.auth_key);
+    sa->key_head_lines_ = sa->keys_->head_lines();
+    sa->key_hot_tail_ = sa->keys_->hot_tail;
+    sa->key_hot_tail_lines_ = sa->keys_->hot_tail_lines;
     if (p.direction == Direction::kInbound) {
       sa->replay_ = ReplayWindow(p.replay_window, p.esn);
       sa->replay_.reset(p.first_seq - 1);

@@ -5,7 +5,9 @@
 //  - SaParams: the control-side description (from the config, the control socket or the IKE
 //    plugin). Plain values; validated by make_sa().
 //  - Sa's read-only part: everything a worker needs per packet, prepared once at install: keys in
-//    both backends' forms, the outer header template, the IV base, the chosen options.
+//    both backends' forms, the outer header template, the IV base, the chosen options. What every
+//    packet reads is the SA's first cache line, and the outbound sequence number the second, so
+//    that traffic spread over thousands of SAs loads two lines per SA (docs/memory.md).
 //  - Sa's hot part, with its writer rule next to each field:
 //      next_seq_   outbound: any worker; one atomic fetch_add per burst and SA.
 //      replay_, auth_failures_: inbound: the single worker that receives the SA's outer flow,
@@ -68,10 +70,10 @@ struct SaParams {
 // The outer header an SA sends with (outbound view: source = local), and how it is framed.
 // Swapped whole, under RCU, when the IKE daemon moves the SA (a NAT mapping or MOBIKE change):
 // workers read it through one atomic pointer, and every version lives as long as the SA.
-struct OuterHeader {
-  alignas(8) uint8_t bytes[48]{};  // IPv4/IPv6 header (+ UDP), fixed fields filled
-  uint8_t len = 0;                 // IP (+ UDP) header bytes
-  uint8_t head = 0;                // len + ESP header + IV
+struct alignas(64) OuterHeader {  // one cache line
+  uint8_t bytes[48]{};            // IPv4/IPv6 header (+ UDP), fixed fields filled
+  uint8_t len = 0;                // IP (+ UDP) header bytes
+  uint8_t head = 0;               // len + ESP header + IV
   bool v6 = false;
   bool udp_encap = false;
   bool udp6 = false;  // IPv6 with UDP: the UDP checksum is computed per packet
@@ -142,20 +144,17 @@ class Sa {
   const OuterHeader& outer() const noexcept { return *outer_.load(std::memory_order_acquire); }
 
   // For a burst spread over many SAs, where each is otherwise a string of dependent cache
-  // misses: prefetch_outbound() starts loading the SA's own lines (read-only fields, the
+  // misses: prefetch_outbound() starts loading the SA's own two lines (read-only fields, the
   // sequence number); prefetch_outbound_keys(), once those are in, what they point to (the
-  // outer header, the first lines of the key schedule).
+  // outer header, this worker's counters, the key schedule's lines that a small packet reads).
   void prefetch_outbound() const noexcept {
     __builtin_prefetch(this);
-    __builtin_prefetch(reinterpret_cast<const char*>(this) + 64);
-    __builtin_prefetch(reinterpret_cast<const char*>(this) + 128);
     __builtin_prefetch(&next_seq_, 1);
   }
-  void prefetch_outbound_keys() const noexcept {
+  void prefetch_outbound_keys(uint32_t worker) const noexcept {
     __builtin_prefetch(outer_.load(std::memory_order_relaxed));
-    const char* k = reinterpret_cast<const char*>(keys_.get());
-    for (int line = 0; line < 12; ++line)
-      __builtin_prefetch(k + 64 * line);
+    __builtin_prefetch(&counters_[worker < workers_ ? worker : 0], 1);
+    crypto::SaKeys::prefetch(keys_.get(), key_head_lines_, key_hot_tail_, key_hot_tail_lines_);
   }
 
  private:
@@ -169,8 +168,7 @@ class Sa {
     return counters_[worker < workers_ ? worker : 0];
   }
 
-  // ---- read-only after make() ----
-  SaParams params_;
+  // ---- read-only after make(), what every packet reads: the first cache line ----
   std::unique_ptr<crypto::SaKeys> keys_;
   uint32_t spi_be_ = 0;
   uint32_t workers_ = 1;
@@ -179,7 +177,7 @@ class Sa {
   // reused after a restart does not replay the IVs of the previous run.
   uint64_t iv_base_ = 0;
   std::atomic<const OuterHeader*> outer_{nullptr};
-  std::vector<std::unique_ptr<OuterHeader>> outers_;  // every version (control thread only)
+  std::unique_ptr<SaCounters[]> counters_;  // written per worker; the pointer is read-only
   // What frame() and decrypt() need per packet, resolved at install so the hot path neither calls
   // Algorithm::icv_bytes() (out of line) nor branches on the SA's options.
   uint8_t iv_len_ = 0;      // explicit IV bytes
@@ -195,17 +193,25 @@ class Sa {
   uint8_t df_set_ = 0;
   bool inbound_ = false;
   bool esn_ = false;
+  uint8_t key_head_lines_ = 0;  // keys_->head_lines() and its hot tail, for prefetching
+  uint8_t key_hot_tail_lines_ = 0;
+  uint16_t key_hot_tail_ = 0;
 
-  // ---- hot ----
+  // ---- hot, written: the second line (outbound) ----
   alignas(64) std::atomic<uint64_t> next_seq_{1};
   std::atomic<bool> stopped_{false};
+
+  // ---- read-only, cold: the control side's view ----
+  SaParams params_;
+  std::vector<std::unique_ptr<OuterHeader>> outers_;  // every version (control thread only)
+
+  // ---- hot, inbound ----
   alignas(64) ReplayWindow replay_;
   uint32_t auth_failures_ = 0;
   // Low 32 bits: the owner worker; high 32 bits: when it claimed the SA, in ms of its clock
   // (wrapping). One word, so that a claim and its time are one compare-and-swap.
   std::atomic<uint64_t> owner_{kNoOwner};
   SharedCounter owner_moves_;
-  std::unique_ptr<SaCounters[]> counters_;
   // Per-SA drops: the engine's reasons (those before kFirstDataplaneReason, which are all an SA
   // can meet in EspEngine) at their own index, and kSelectorMismatch in the slot of kNone, which
   // is never counted. A slot for every dataplane reason would be 180 bytes more per SA, always 0.

@@ -26,8 +26,8 @@ bool selectors_match(const TunnelEntry& t, const uint8_t* ip, bool inbound) noex
   if ((ip[0] >> 4) == 4) {
     const uint32_t src = load_be32(ip + 12);
     const uint32_t dst = load_be32(ip + 16);
-    return inbound ? TunnelEntry::in4(t.remote4, src) && TunnelEntry::in4(t.local4, dst)
-                   : TunnelEntry::in4(t.local4, src) && TunnelEntry::in4(t.remote4, dst);
+    return inbound ? TunnelEntry::in4(t.remote4(), src) && TunnelEntry::in4(t.local4(), dst)
+                   : TunnelEntry::in4(t.local4(), src) && TunnelEntry::in4(t.remote4(), dst);
   }
   return inbound
              ? TunnelEntry::in6(t.remote_cidrs, ip + 8) && TunnelEntry::in6(t.local_cidrs, ip + 24)
@@ -131,31 +131,22 @@ void esp_reap(Worker& w) noexcept {
   if (decrypted.n != 0) route(w, decrypted);
 }
 
-void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexcept {
-  const TunnelEntry& t = w.snap->tunnels[tunnel];
-  esp::Sa* sa = t.outbound;
-  if (sa == nullptr) {
-    // One packet of the burst is enough for charon to start IKE (its selectors are narrowed to
-    // that packet's addresses); the control thread rate-limits per tunnel.
-    if (t.acquire_if_id != 0 && n != 0) {
-      w.acquire.post(t.acquire_if_id, rte_pktmbuf_mtod(pkts[0], const uint8_t*));
-    }
-    for (uint16_t i = 0; i < n; ++i)
-      w.drop(pkts[i], DropReason::kTunnelDown);
-    return;
-  }
+void esp_outbound(Worker& w, const uint32_t* tunnels, rte_mbuf** pkts, uint16_t n) noexcept {
+  const Snapshot& s = *w.snap;
   auto& views = w.esp_scratch.views;
   auto& sas = w.esp_scratch.sas;
   auto& reasons = w.esp_scratch.reasons;
   auto& mbufs = w.esp_scratch.mbufs;
+  auto& tags = w.esp_scratch.tunnels;  // each gathered packet's tunnel
   Batch errors;
   uint16_t k = 0;
-  // Encrypts and sends what is gathered. Called whenever the arrays would overflow, so a burst
-  // of large packets is fragmented whole however many fragments it makes (jumbo frames into a
-  // 1400-byte tunnel make 7 each).
+  // Encrypts and sends what is gathered, all tunnels in one call into the engine (a burst spread
+  // over many tunnels is one call, not one per packet), then each tunnel's run to its next hop.
+  // Called whenever the arrays would overflow, so a burst of large packets is fragmented whole
+  // however many fragments it makes (jumbo frames into a 1400-byte tunnel make 7 each).
   auto send_gathered = [&]() noexcept {
-    w.engine.encrypt_deferred(std::span(views.data(), k), std::span(sas.data(), k), tunnel,
-                              std::span(reasons.data(), k));
+    w.engine.encrypt_deferred(std::span(views.data(), k), std::span(sas.data(), k),
+                              std::span(tags.data(), k), std::span(reasons.data(), k));
     uint16_t ok = 0;
     for (uint16_t i = 0; i < k; ++i) {
       if (reasons[i] == kDeferred) continue;  // esp_reap() sends it
@@ -164,60 +155,92 @@ void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexc
         continue;
       }
       apply_view(mbufs[i], views[i]);
-      mbufs[ok++] = mbufs[i];
+      mbufs[ok] = mbufs[i];
+      tags[ok++] = tags[i];
     }
-    if (ok != 0) tunnel_output(w, t, mbufs.data(), ok);
+    for (uint16_t i = 0; i < ok;) {
+      uint16_t j = i + 1;
+      while (j < ok && tags[j] == tags[i])
+        ++j;
+      tunnel_output(w, s.tunnels[tags[i]], mbufs.data() + i, static_cast<uint16_t>(j - i));
+      i = j;
+    }
     k = 0;
   };
-  // A tunnel of several lanes: each inner flow's lane by its hash (dataplane/lanes/lane_hash.h);
-  // every fragment of a packet takes the packet's lane.
-  auto lane_sa = [&](const uint8_t* ip, bool v4) noexcept {
-    if (t.lane_out.empty()) return sa;
-    const uint32_t h = v4 ? lane_hash4(reinterpret_cast<const rte_ipv4_hdr*>(ip))
-                          : lane_hash6(reinterpret_cast<const rte_ipv6_hdr*>(ip));
-    esp::Sa* lane = t.lane_out[(*t.buckets)[h & (kLaneBuckets - 1)]];
-    return lane != nullptr ? lane : sa;
-  };
-  // At most this many bytes of payload per fragment (a header of up to 60 bytes each).
-  const uint32_t per_fragment = t.inner_mtu > 68 ? (t.inner_mtu - 60u) & ~7u : 8u;
-  for (uint16_t i = 0; i < n; ++i) {
-    rte_mbuf* m = pkts[i];
-    uint8_t* ip = rte_pktmbuf_mtod(m, uint8_t*);
-    const bool v4 = (ip[0] >> 4) == 4;
-    if (!selectors_match(t, ip, false)) {
-      w.drop(m, DropReason::kSelectorMismatch);
-      continue;
-    }
-    if (m->data_len > t.inner_mtu) {
-      if (v4 && !(load_be16(ip + 6) & 0x4000)) {
-        const uint32_t most = (m->data_len + per_fragment - 1) / per_fragment;
-        if (uint32_t{kBatchMax} - k < most) send_gathered();
-        esp::Sa* frag_sa = lane_sa(ip, true);
-        rte_mbuf* frags[kBatchMax];
-        const uint16_t f =
-            fragment4(w, m, t.inner_mtu, frags, static_cast<uint16_t>(kBatchMax - k));
-        for (uint16_t j = 0; j < f; ++j) {
-          mbufs[k] = frags[j];
-          views[k] = view_of(frags[j]);
-          sas[k++] = frag_sa;
-        }
-      } else {
-        w.drops.add(DropReason::kFragNeeded);
-        const bool sent =
-            v4 ? icmp4_error(w, m, 3, 4, t.inner_mtu) : icmp6_error(w, m, 2, 0, t.inner_mtu);
-        if (sent) {
-          errors.push(m, Batch::kLocalOrigin);
-        } else {
-          rte_pktmbuf_free(m);
-        }
+  for (uint16_t start = 0; start < n;) {
+    const uint32_t tunnel = tunnels[start];
+    uint16_t end = static_cast<uint16_t>(start + 1);
+    while (end < n && tunnels[end] == tunnel)
+      ++end;
+    const TunnelEntry& t = s.tunnels[tunnel];
+    esp::Sa* sa = t.outbound;
+    if (sa == nullptr) {
+      // One packet of the burst is enough for charon to start IKE (its selectors are narrowed to
+      // that packet's addresses); the control thread rate-limits per tunnel.
+      if (t.acquire_if_id != 0) {
+        w.acquire.post(t.acquire_if_id, rte_pktmbuf_mtod(pkts[start], const uint8_t*));
       }
+      for (uint16_t i = start; i < end; ++i)
+        w.drop(pkts[i], DropReason::kTunnelDown);
+      start = end;
       continue;
     }
-    if (k == kBatchMax) send_gathered();
-    clamp(w, t, m);
-    mbufs[k] = m;
-    views[k] = view_of(m);
-    sas[k++] = lane_sa(ip, v4);
+    // What the engine reads behind the SA's own lines (route() loaded those): in the cache by the
+    // time this call's packets are encrypted.
+    sa->prefetch_outbound_keys(w.index);
+    // A tunnel of several lanes: each inner flow's lane by its hash (dataplane/lanes/lane_hash.h);
+    // every fragment of a packet takes the packet's lane.
+    auto lane_sa = [&](const uint8_t* ip, bool v4) noexcept {
+      if (t.lane_out.empty()) return sa;
+      const uint32_t h = v4 ? lane_hash4(reinterpret_cast<const rte_ipv4_hdr*>(ip))
+                            : lane_hash6(reinterpret_cast<const rte_ipv6_hdr*>(ip));
+      esp::Sa* lane = t.lane_out[(*t.buckets)[h & (kLaneBuckets - 1)]];
+      return lane != nullptr ? lane : sa;
+    };
+    // At most this many bytes of payload per fragment (a header of up to 60 bytes each).
+    const uint32_t per_fragment = t.inner_mtu > 68 ? (t.inner_mtu - 60u) & ~7u : 8u;
+    for (uint16_t i = start; i < end; ++i) {
+      rte_mbuf* m = pkts[i];
+      uint8_t* ip = rte_pktmbuf_mtod(m, uint8_t*);
+      const bool v4 = (ip[0] >> 4) == 4;
+      if (!selectors_match(t, ip, false)) {
+        w.drop(m, DropReason::kSelectorMismatch);
+        continue;
+      }
+      if (m->data_len > t.inner_mtu) {
+        if (v4 && !(load_be16(ip + 6) & 0x4000)) {
+          const uint32_t most = (m->data_len + per_fragment - 1) / per_fragment;
+          if (uint32_t{kBatchMax} - k < most) send_gathered();
+          esp::Sa* frag_sa = lane_sa(ip, true);
+          rte_mbuf* frags[kBatchMax];
+          const uint16_t f =
+              fragment4(w, m, t.inner_mtu, frags, static_cast<uint16_t>(kBatchMax - k));
+          for (uint16_t j = 0; j < f; ++j) {
+            mbufs[k] = frags[j];
+            views[k] = view_of(frags[j]);
+            tags[k] = tunnel;
+            sas[k++] = frag_sa;
+          }
+        } else {
+          w.drops.add(DropReason::kFragNeeded);
+          const bool sent =
+              v4 ? icmp4_error(w, m, 3, 4, t.inner_mtu) : icmp6_error(w, m, 2, 0, t.inner_mtu);
+          if (sent) {
+            errors.push(m, Batch::kLocalOrigin);
+          } else {
+            rte_pktmbuf_free(m);
+          }
+        }
+        continue;
+      }
+      if (k == kBatchMax) send_gathered();
+      clamp(w, t, m);
+      mbufs[k] = m;
+      views[k] = view_of(m);
+      tags[k] = tunnel;
+      sas[k++] = lane_sa(ip, v4);
+    }
+    start = end;
   }
   send_gathered();
   if (errors.n != 0) route(w, errors);

@@ -24,7 +24,7 @@ bool source4(const Worker& w, uint32_t dst, uint32_t* out) noexcept {
     const TunnelEntry& t = s.tunnels[nh->tunnel];
     for (const auto& port : s.ports) {
       for (const auto& a : port.addresses) {
-        if (a.address.is_v4() && TunnelEntry::in4(t.local4, a.address.v4_host())) {
+        if (a.address.is_v4() && TunnelEntry::in4(t.local4(), a.address.v4_host())) {
           *out = a.address.v4_host();
           return true;
         }

@@ -39,13 +39,12 @@ void to_host(Worker& w, uint16_t port, uint16_t ether_type, rte_mbuf* m) noexcep
   w.to_kernel(port, m);
 }
 
-// The fields of a tunnel that esp_outbound() reads, before the burst gets there.
+// The fields of a tunnel that esp_outbound() reads (its first two lines), before the burst gets
+// there.
 void prefetch_tunnel(const Snapshot& s, uint32_t tunnel) noexcept {
   const auto* t = reinterpret_cast<const char*>(&s.tunnels[tunnel]);
   __builtin_prefetch(t);
   __builtin_prefetch(t + 64);
-  __builtin_prefetch(t + 128);
-  __builtin_prefetch(t + 192);
 }
 
 // An ECMP route's member for this packet's inner flow (docs/routing.md "ECMP"): the flow's CRC
@@ -232,40 +231,37 @@ void route(Worker& w, Batch& b) noexcept {
     }
   }
 
-  // Tunnel-bound packets, one burst per tunnel, in arrival order within each. Where the burst
-  // spreads over several tunnels, their SAs are loaded ahead, all at once.
-  if (ntun > 1 && tun_id[0] != tun_id[ntun - 1]) {
+  // Tunnel-bound packets, each tunnel's together, in arrival order within each, into ESP in one
+  // call. Where the burst spreads over several tunnels it is a string of cache misses per tunnel
+  // (tunnel entry, SA, keys) that only loading ahead can overlap: the SAs' own lines for the whole
+  // burst now (their tunnel entries were loaded above); esp_outbound() loads what they point to.
+  if (ntun == 0) {
+    if (errors.n != 0) route(w, errors);
+    return;
+  }
+  if (tun_id[0] != tun_id[ntun - 1]) {
     for (uint16_t i = 0; i < ntun; ++i) {
       if (i != 0 && tun_id[i] == tun_id[i - 1]) continue;
       const TunnelEntry& t = s.tunnels[tun_id[i]];
       if (t.outbound != nullptr) t.outbound->prefetch_outbound();
-      __builtin_prefetch(t.local4.data());
-      __builtin_prefetch(t.remote4.data());
+      __builtin_prefetch(t.sel4.data());
     }
   }
-  const bool spread = ntun > 1 && tun_id[0] != tun_id[ntun - 1];
+  std::array<rte_mbuf*, kBatchMax> grouped_m;
+  std::array<uint32_t, kBatchMax> grouped_id;
+  uint16_t ng = 0;
   for (uint16_t i = 0; i < ntun; ++i) {
     if (tun_m[i] == nullptr) continue;
     const uint32_t t = tun_id[i];
-    if (spread) {
-      // The next tunnel's key schedule, while this one encrypts.
-      for (uint16_t j = i + 1; j < ntun; ++j) {
-        if (tun_m[j] != nullptr && tun_id[j] != t) {
-          if (const esp::Sa* sa = s.tunnels[tun_id[j]].outbound) sa->prefetch_outbound_keys();
-          break;
-        }
-      }
-    }
-    rte_mbuf* group[kBatchMax];
-    uint16_t g = 0;
     for (uint16_t j = i; j < ntun; ++j) {
       if (tun_m[j] != nullptr && tun_id[j] == t) {
-        group[g++] = tun_m[j];
+        grouped_m[ng] = tun_m[j];
+        grouped_id[ng++] = t;
         tun_m[j] = nullptr;
       }
     }
-    esp_outbound(w, t, group, g);
   }
+  esp_outbound(w, grouped_id.data(), grouped_m.data(), ng);
 
   if (errors.n != 0) route(w, errors);
 }

@@ -22,11 +22,12 @@ void from_kernel(Worker& w, const Port& port, rte_mbuf** pkts, uint16_t n) noexc
 // esp.cpp. Inbound: L3 packets for us -> decrypted inner packets appended to `out`; checks the
 // inner addresses against the SA's tunnel selectors (selector_mismatch), clamps TCP MSS.
 void esp_inbound(Worker& w, Batch& in, Batch& out) noexcept;
-// Outbound: inner L3 packets routed into tunnel `tunnel`: selector check, MTU (fragment or ICMP),
-// MSS clamp, encrypt, then to the tunnel's next hop. Drops: tunnel_down, selector_mismatch,
-// fragmentation_needed, and the engine's. A tunnel_down burst into a tunnel that IKE starts also
-// posts an acquire to the control thread (Worker::acquire).
-void esp_outbound(Worker& w, uint32_t tunnel, rte_mbuf** pkts, uint16_t n) noexcept;
+// Outbound: inner L3 packets routed into tunnels, pkts[i] into tunnels[i], each tunnel's packets
+// next to each other: selector check, MTU (fragment or ICMP), MSS clamp, encrypt (one call into
+// the engine for all of them), then to each tunnel's next hop. Drops: tunnel_down,
+// selector_mismatch, fragmentation_needed, and the engine's. A tunnel_down burst into a tunnel
+// that IKE starts also posts an acquire to the control thread (Worker::acquire).
+void esp_outbound(Worker& w, const uint32_t* tunnels, rte_mbuf** pkts, uint16_t n) noexcept;
 // The packets the ESP engine finished that it had left in the crypto lanes (AES-CBC + HMAC,
 // EspEngine::encrypt_deferred/decrypt_deferred): decrypted ones as esp_inbound() leaves them,
 // then routed; encrypted ones to their tunnel's next hop. Once per poll loop (Worker::run).

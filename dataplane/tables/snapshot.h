@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -41,27 +42,26 @@ struct NextHop {
   friend bool operator==(const NextHop&, const NextHop&) = default;
 };
 
-struct TunnelEntry {
-  std::string name;
+// What a packet into a tunnel reads comes first: the first two cache lines (the outbound SA,
+// the next hop, MTU and MSS, the IPv4 selectors' vectors), so that traffic spread over thousands
+// of tunnels loads two lines per tunnel (docs/memory.md).
+struct alignas(64) TunnelEntry {
   esp::Sa* outbound = nullptr;  // the SA in use; null until one is installed (drops: tunnel_down)
   // config::tunnel_if_id() where IKE starts the tunnel (an `ike:` section): its tunnel_down drops
   // ask the control thread for an acquire. 0 for static-SA tunnels, which never raise one.
   uint32_t acquire_if_id = 0;
-  IpAddress local;
-  IpAddress remote;
   // Where the outer packets go: the route to `remote`, resolved when the snapshot was built.
   uint16_t egress_port = kNoPort;
   bool egress_via_gateway = false;
-  IpAddress egress_gateway;
   uint16_t inner_mtu = 0;  // largest inner packet that fits the egress MTU after ESP
   uint16_t mss4 = 0;       // TCP MSS clamp for inner IPv4 / IPv6
   uint16_t mss6 = 0;
-  std::vector<IpPrefix> local_cidrs;
-  std::vector<IpPrefix> remote_cidrs;
-  // The IPv4 selectors again as (network, mask) in host order, for the per-packet checks.
-  std::vector<std::pair<uint32_t, uint32_t>> local4;
-  std::vector<std::pair<uint32_t, uint32_t>> remote4;
-
+  IpAddress remote;
+  IpAddress egress_gateway;
+  // The IPv4 selectors as (network, mask) in host order, for the per-packet checks: the local
+  // ones first, then the remote ones, in one array (one cache line for a tunnel's usual pair).
+  std::vector<std::pair<uint32_t, uint32_t>> sel4;
+  uint32_t nlocal4 = 0;
   // Lanes (docs/lanes.md): with more than one, each inner flow's bucket names its lane, and
   // lane_out[lane] is that lane's SA in use (null: none; its buckets are on other lanes). A silent
   // lane ("Lane liveness") keeps its SA here for its keepalives, but no bucket names it while
@@ -70,7 +70,16 @@ struct TunnelEntry {
   std::vector<esp::Sa*> lane_out;
   std::shared_ptr<const LaneBuckets> buckets;
 
-  static bool in4(const std::vector<std::pair<uint32_t, uint32_t>>& set, uint32_t a) noexcept {
+  // Read per packet only for IPv6 traffic, or not at all.
+  std::string name;
+  IpAddress local;
+  std::vector<IpPrefix> local_cidrs;
+  std::vector<IpPrefix> remote_cidrs;
+
+  using Sel4 = std::span<const std::pair<uint32_t, uint32_t>>;
+  Sel4 local4() const noexcept { return Sel4(sel4).first(nlocal4); }
+  Sel4 remote4() const noexcept { return Sel4(sel4).subspan(nlocal4); }
+  static bool in4(Sel4 set, uint32_t a) noexcept {
     for (const auto& [net, mask] : set) {
       if ((a & mask) == net) return true;
     }

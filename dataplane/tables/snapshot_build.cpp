@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <optional>
 #include <stdexcept>
 #include <tuple>
@@ -366,6 +367,9 @@ void fill_tables(Snapshot& s, const std::vector<RouteEntry>& entries,
   }
 }
 
+// A packet into a tunnel reads its entry's first two lines (snapshot.h).
+static_assert(offsetof(TunnelEntry, lane_out) + 2 * sizeof(void*) <= 128);
+
 std::vector<std::pair<uint32_t, uint32_t>> v4_pairs(const std::vector<IpPrefix>& v) {
   std::vector<std::pair<uint32_t, uint32_t>> out;
   for (const auto& p : v) {
@@ -429,8 +433,10 @@ void add_tunnels(const Model& m, Snapshot& s) {
     te.local_cidrs = t.local_cidrs;
     te.remote_cidrs = t.remote_cidrs;
     if (t.ike) te.acquire_if_id = config::tunnel_if_id(name);
-    te.local4 = v4_pairs(t.local_cidrs);
-    te.remote4 = v4_pairs(t.remote_cidrs);
+    te.sel4 = v4_pairs(t.local_cidrs);
+    te.nlocal4 = static_cast<uint32_t>(te.sel4.size());
+    const auto remote4 = v4_pairs(t.remote_cidrs);
+    te.sel4.insert(te.sel4.end(), remote4.begin(), remote4.end());
     if (t.nat_t &&
         std::find(s.natt_ports.begin(), s.natt_ports.end(), t.local_port) == s.natt_ports.end()) {
       s.natt_ports.push_back(t.local_port);

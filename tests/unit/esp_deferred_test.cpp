@@ -45,7 +45,8 @@ class EspDeferred : public testing::TestWithParam<BackendKind> {
     return v;
   }
 
-  // encrypt_deferred() on packets [base, base + n) with `tag`; their views as the call left them.
+  // encrypt_deferred() on packets [base, base + n), packet i tagged `tag` + i (one call, many
+  // tags, as a burst spread over tunnels has); their views as the call left them.
   std::vector<DropReason> encrypt_burst(esp::EspEngine& e, std::vector<Packet>& pkts,
                                         const std::vector<esp::Sa*>& sas, size_t base, size_t n,
                                         uint32_t tag, std::vector<esp::PacketView>& views) {
@@ -53,7 +54,10 @@ class EspDeferred : public testing::TestWithParam<BackendKind> {
     for (size_t i = base; i < base + n; ++i)
       views.push_back(pkts[i].buf->view());
     std::vector<DropReason> reasons(n);
-    e.encrypt_deferred(views, std::span(sas).subspan(base, n), tag, reasons);
+    std::vector<uint32_t> tags;
+    for (size_t i = base; i < base + n; ++i)
+      tags.push_back(tag + static_cast<uint32_t>(i));
+    e.encrypt_deferred(views, std::span(sas).subspan(base, n), tags, reasons);
     return reasons;
   }
 
@@ -81,7 +85,8 @@ TEST_P(EspDeferred, EncryptThenDecryptAcrossBursts) {
   for (size_t i = 0; i < pkts.size(); ++i)
     sas.push_back(i % 4 == 3 ? gcm_.out.get() : cbc_.out.get());
 
-  std::vector<void*> order;  // CBC packets, in the order they were handed over
+  std::vector<void*> order;           // CBC packets, in the order they were handed over
+  std::vector<uint32_t> order_index;  // and their indexes
   std::vector<esp::Reaped> reaped;
   std::vector<esp::PacketView> views;
   for (size_t base = 0; base < pkts.size(); base += 16) {
@@ -94,6 +99,7 @@ TEST_P(EspDeferred, EncryptThenDecryptAcrossBursts) {
       } else {
         ASSERT_EQ(reasons[k], kDeferred);
         order.push_back(pkts[i].buf.get());
+        order_index.push_back(static_cast<uint32_t>(i));
       }
     }
     for (auto& r : reap(sender, false))
@@ -109,7 +115,7 @@ TEST_P(EspDeferred, EncryptThenDecryptAcrossBursts) {
   for (size_t k = 0; k < reaped.size(); ++k) {
     EXPECT_EQ(reaped[k].view.owner, order[k]) << "out of order at " << k;
     EXPECT_EQ(reaped[k].reason, DropReason::kNone);
-    EXPECT_EQ(reaped[k].tag, 7u);
+    EXPECT_EQ(reaped[k].tag, 7u + order_index[k]) << "its own packet's tag";
     EXPECT_TRUE(reaped[k].outbound);
     static_cast<test::PacketBuffer*>(reaped[k].view.owner)->view() = reaped[k].view;
   }
