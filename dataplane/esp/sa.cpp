@@ -23,6 +23,7 @@ Sa::Sa(const SaParams& p, uint32_t workers) : workers_(workers), params_(p) {
   // (sa.h; docs/memory.md).
   static_assert(offsetof(Sa, key_hot_tail_) + sizeof key_hot_tail_ <= 64);
   static_assert(offsetof(Sa, next_seq_) == 64);
+  static_assert(offsetof(Sa, first_outer_) + sizeof(OuterHeader) <= 128);
 }
 
 std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_seed) {
@@ -82,7 +83,8 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_se
 }
 
 void Sa::install_outer(const SaParams& p) {
-  auto o = std::make_unique<OuterHeader>();
+  OuterHeader h;
+  OuterHeader* o = &h;
   uint8_t* t = o->bytes;
   const uint8_t proto = p.udp_encap ? 17 : 50;
   size_t ip_len;
@@ -111,8 +113,14 @@ void Sa::install_outer(const SaParams& p) {
   o->head = static_cast<uint8_t>(o->len + 8 + p.algorithm.iv_bytes());
   o->udp_encap = p.udp_encap;
   o->udp6 = o->v6 && p.udp_encap;
-  outer_.store(o.get(), std::memory_order_release);
-  outers_.push_back(std::move(o));
+  if (outer_.load(std::memory_order_relaxed) == nullptr) {
+    first_outer_ = h;
+    outer_.store(&first_outer_, std::memory_order_release);
+    return;
+  }
+  auto copy = std::make_unique<OuterHeader>(h);
+  outer_.store(copy.get(), std::memory_order_release);
+  outers_.push_back(std::move(copy));
 }
 
 void Sa::retarget(const IpAddress& local, const IpAddress& remote, bool udp_encap,

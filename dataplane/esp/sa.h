@@ -6,8 +6,9 @@
 //    plugin). Plain values; validated by make_sa().
 //  - Sa's read-only part: everything a worker needs per packet, prepared once at install: keys in
 //    both backends' forms, the outer header template, the IV base, the chosen options. What every
-//    packet reads is the SA's first cache line, and the outbound sequence number the second, so
-//    that traffic spread over thousands of SAs loads two lines per SA (docs/memory.md).
+//    packet reads is the SA's first cache line; the outbound sequence number and the outer
+//    header (until the SA is moved) are the second, so that traffic spread over thousands of SAs
+//    loads two lines per SA (docs/memory.md).
 //  - Sa's hot part, with its writer rule next to each field:
 //      next_seq_   outbound: any worker; one atomic fetch_add per burst and SA.
 //      replay_, auth_failures_: inbound: the single worker that receives the SA's outer flow,
@@ -70,17 +71,19 @@ struct SaParams {
 // The outer header an SA sends with (outbound view: source = local), and how it is framed.
 // Swapped whole, under RCU, when the IKE daemon moves the SA (a NAT mapping or MOBIKE change):
 // workers read it through one atomic pointer, and every version lives as long as the SA.
-struct alignas(64) OuterHeader {  // one cache line
-  uint8_t bytes[48]{};            // IPv4/IPv6 header (+ UDP), fixed fields filled
-  uint8_t len = 0;                // IP (+ UDP) header bytes
-  uint8_t head = 0;               // len + ESP header + IV
-  bool v6 = false;
-  bool udp_encap = false;
-  bool udp6 = false;  // IPv6 with UDP: the UDP checksum is computed per packet
+struct OuterHeader {
+  uint8_t bytes[48]{};  // IPv4/IPv6 header (+ UDP), fixed fields filled
   // IPv4: one's-complement sum of the fixed header words (version, TTL, protocol, addresses), so
   // that a packet's header checksum adds only TOS, length, ID and DF to it.
   uint32_t csum_base = 0;
+  uint8_t len = 0;   // IP (+ UDP) header bytes
+  uint8_t head = 0;  // len + ESP header + IV
+  bool v6 : 1 = false;
+  bool udp_encap : 1 = false;
+  bool udp6 : 1 = false;  // IPv6 with UDP: the UDP checksum is computed per packet
 };
+// 56 bytes: with the sequence number it fills the SA's second cache line.
+static_assert(sizeof(OuterHeader) == 56);
 
 // Per-worker traffic counters of one SA.
 struct alignas(64) SaCounters {
@@ -144,9 +147,10 @@ class Sa {
   const OuterHeader& outer() const noexcept { return *outer_.load(std::memory_order_acquire); }
 
   // For a burst spread over many SAs, where each is otherwise a string of dependent cache
-  // misses: prefetch_outbound() starts loading the SA's own two lines (read-only fields, the
-  // sequence number); prefetch_outbound_keys(), once those are in, what they point to (the
-  // outer header, this worker's counters, the key schedule's lines that a small packet reads).
+  // misses: prefetch_outbound() starts loading the SA's own two lines (read-only fields; the
+  // sequence number and the first outer header); prefetch_outbound_keys(), once those are in,
+  // what they point to (the outer header if it was moved, this worker's counters, the lines of
+  // the key schedule that a small packet reads).
   void prefetch_outbound() const noexcept {
     __builtin_prefetch(this);
     __builtin_prefetch(&next_seq_, 1);
@@ -193,17 +197,20 @@ class Sa {
   uint8_t df_set_ = 0;
   bool inbound_ = false;
   bool esn_ = false;
-  uint8_t key_head_lines_ = 0;  // keys_->head_lines() and its hot tail, for prefetching
+  std::atomic<bool> stopped_{false};  // written once, when the SA stops
+  uint8_t key_head_lines_ = 0;        // keys_->head_lines() and its hot tail, for prefetching
   uint8_t key_hot_tail_lines_ = 0;
   uint16_t key_hot_tail_ = 0;
 
-  // ---- hot, written: the second line (outbound) ----
+  // ---- the second line (outbound): the sequence number, written per burst, and the first
+  // outer header, which outer_ points to until the SA is moved (retarget()) ----
   alignas(64) std::atomic<uint64_t> next_seq_{1};
-  std::atomic<bool> stopped_{false};
+  OuterHeader first_outer_;
 
   // ---- read-only, cold: the control side's view ----
   SaParams params_;
-  std::vector<std::unique_ptr<OuterHeader>> outers_;  // every version (control thread only)
+  // Every version after the first (control thread only): a worker may still read an old one.
+  std::vector<std::unique_ptr<OuterHeader>> outers_;
 
   // ---- hot, inbound ----
   alignas(64) ReplayWindow replay_;

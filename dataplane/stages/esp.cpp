@@ -26,8 +26,13 @@ bool selectors_match(const TunnelEntry& t, const uint8_t* ip, bool inbound) noex
   if ((ip[0] >> 4) == 4) {
     const uint32_t src = load_be32(ip + 12);
     const uint32_t dst = load_be32(ip + 16);
-    return inbound ? TunnelEntry::in4(t.remote4(), src) && TunnelEntry::in4(t.local4(), dst)
-                   : TunnelEntry::in4(t.local4(), src) && TunnelEntry::in4(t.remote4(), dst);
+    const uint32_t ours = inbound ? dst : src;
+    const uint32_t theirs = inbound ? src : dst;
+    if (t.one4) {
+      return (ours & t.one_local4.second) == t.one_local4.first &&
+             (theirs & t.one_remote4.second) == t.one_remote4.first;
+    }
+    return TunnelEntry::in4(t.local4(), ours) && TunnelEntry::in4(t.remote4(), theirs);
   }
   return inbound
              ? TunnelEntry::in6(t.remote_cidrs, ip + 8) && TunnelEntry::in6(t.local_cidrs, ip + 24)
@@ -50,20 +55,25 @@ void inbound_to(Worker& w, const TunnelEntry& t, esp::Sa& sa, rte_mbuf* m, Batch
   out.push(m, Batch::kFromTunnel);
 }
 
+// Whether two IPv4 tunnels send their outer packets to the same next hop out of the same port.
+bool same_way_out(const TunnelEntry& a, const TunnelEntry& b) noexcept {
+  return a.out_v4 && b.out_v4 && a.next4 == b.next4 && a.egress_port == b.egress_port;
+}
+
+}  // namespace
+
 // Encrypted packets of tunnel `t`: every one to the tunnel's one next hop.
 void tunnel_output(Worker& w, const TunnelEntry& t, rte_mbuf** m, uint16_t n) noexcept {
-  const IpAddress& next = t.egress_via_gateway ? t.egress_gateway : t.remote;
-  if (t.remote.is_v4()) {
-    l2_output4_burst(w, t.egress_port, next.v4_host(), m, n);
+  if (t.out_v4) {
+    l2_output4_burst(w, t.egress_port, t.next4, m, n);
     return;
   }
+  const IpAddress& next = t.egress_via_gateway ? t.egress_gateway : t.remote;
   uint8_t next6[16];
   std::memcpy(next6, next.bytes.data(), 16);
   for (uint16_t i = 0; i < n; ++i)
     l2_output6(w, t.egress_port, next6, m[i]);
 }
-
-}  // namespace
 
 void esp_inbound(Worker& w, Batch& in, Batch& out) noexcept {
   auto& views = w.esp_scratch.views;
@@ -158,11 +168,14 @@ void esp_outbound(Worker& w, const uint32_t* tunnels, rte_mbuf** pkts, uint16_t 
       mbufs[ok] = mbufs[i];
       tags[ok++] = tags[i];
     }
+    // Tunnels that share a way out (port and next hop, as many tunnels to one peer do) share one
+    // call, whose neighbour lookup is then one per burst instead of one per tunnel.
     for (uint16_t i = 0; i < ok;) {
+      const TunnelEntry& t = s.tunnels[tags[i]];
       uint16_t j = i + 1;
-      while (j < ok && tags[j] == tags[i])
+      while (j < ok && (tags[j] == tags[i] || same_way_out(t, s.tunnels[tags[j]])))
         ++j;
-      tunnel_output(w, s.tunnels[tags[i]], mbufs.data() + i, static_cast<uint16_t>(j - i));
+      tunnel_output(w, t, mbufs.data() + i, static_cast<uint16_t>(j - i));
       i = j;
     }
     k = 0;
@@ -191,7 +204,7 @@ void esp_outbound(Worker& w, const uint32_t* tunnels, rte_mbuf** pkts, uint16_t 
     // A tunnel of several lanes: each inner flow's lane by its hash (dataplane/lanes/lane_hash.h);
     // every fragment of a packet takes the packet's lane.
     auto lane_sa = [&](const uint8_t* ip, bool v4) noexcept {
-      if (t.lane_out.empty()) return sa;
+      if (!t.lanes) return sa;
       const uint32_t h = v4 ? lane_hash4(reinterpret_cast<const rte_ipv4_hdr*>(ip))
                             : lane_hash6(reinterpret_cast<const rte_ipv6_hdr*>(ip));
       esp::Sa* lane = t.lane_out[(*t.buckets)[h & (kLaneBuckets - 1)]];

@@ -4,8 +4,6 @@
 // RFC 4303 2.6) under its SA when it has sent nothing for a while, through the same encryption and
 // outer header as its data; the peer's lane watch hears it (dataplane/control/lane_watch.h).
 
-#include <cstring>
-
 #include "dataplane/stages/stages.h"
 
 namespace espgw::dp::stages {
@@ -32,14 +30,7 @@ uint32_t send_keepalives(Worker& w, uint32_t cursor, uint64_t idle_ns) noexcept 
       m->data_off = static_cast<uint16_t>(v.data_off);
       m->data_len = static_cast<uint16_t>(v.data_len);
       m->pkt_len = v.data_len;
-      const IpAddress& next = t.egress_via_gateway ? t.egress_gateway : t.remote;
-      if (t.remote.is_v4()) {
-        l2_output4(w, t.egress_port, next.v4_host(), m);
-      } else {
-        uint8_t next6[16];
-        std::memcpy(next6, next.bytes.data(), 16);
-        l2_output6(w, t.egress_port, next6, m);
-      }
+      tunnel_output(w, t, &m, 1);
       ++sent;
     }
   }

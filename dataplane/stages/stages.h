@@ -28,6 +28,8 @@ void esp_inbound(Worker& w, Batch& in, Batch& out) noexcept;
 // selector_mismatch, fragmentation_needed, and the engine's. A tunnel_down burst into a tunnel
 // that IKE starts also posts an acquire to the control thread (Worker::acquire).
 void esp_outbound(Worker& w, const uint32_t* tunnels, rte_mbuf** pkts, uint16_t n) noexcept;
+// Encrypted packets of tunnel `t`: every one to the tunnel's one next hop (its port's neighbour).
+void tunnel_output(Worker& w, const TunnelEntry& t, rte_mbuf** m, uint16_t n) noexcept;
 // The packets the ESP engine finished that it had left in the crypto lanes (AES-CBC + HMAC,
 // EspEngine::encrypt_deferred/decrypt_deferred): decrypted ones as esp_inbound() leaves them,
 // then routed; encrypted ones to their tunnel's next hop. Once per poll loop (Worker::run).

@@ -42,25 +42,38 @@ struct NextHop {
   friend bool operator==(const NextHop&, const NextHop&) = default;
 };
 
-// What a packet into a tunnel reads comes first: the first two cache lines (the outbound SA,
-// the next hop, MTU and MSS, the IPv4 selectors' vectors), so that traffic spread over thousands
-// of tunnels loads two lines per tunnel (docs/memory.md).
+// What a packet into an IPv4 tunnel of one lane reads is the first cache line (the outbound SA,
+// the next hop, MTU and MSS, the selectors of a tunnel with one local and one remote IPv4
+// prefix), so that traffic spread over thousands of tunnels loads one line per tunnel
+// (docs/memory.md).
 struct alignas(64) TunnelEntry {
+  using Pair4 = std::pair<uint32_t, uint32_t>;  // (network, mask), host order
+
   esp::Sa* outbound = nullptr;  // the SA in use; null until one is installed (drops: tunnel_down)
   // config::tunnel_if_id() where IKE starts the tunnel (an `ike:` section): its tunnel_down drops
   // ask the control thread for an acquire. 0 for static-SA tunnels, which never raise one.
   uint32_t acquire_if_id = 0;
+  // An IPv4 tunnel's outer next hop (egress_gateway or remote), host order; out_v4 says which.
+  uint32_t next4 = 0;
+  // one4: the tunnel has exactly one IPv4 local and one IPv4 remote selector, here (the usual
+  // case); otherwise sel4 below holds them.
+  Pair4 one_local4{};
+  Pair4 one_remote4{};
   // Where the outer packets go: the route to `remote`, resolved when the snapshot was built.
   uint16_t egress_port = kNoPort;
-  bool egress_via_gateway = false;
   uint16_t inner_mtu = 0;  // largest inner packet that fits the egress MTU after ESP
   uint16_t mss4 = 0;       // TCP MSS clamp for inner IPv4 / IPv6
   uint16_t mss6 = 0;
+  bool egress_via_gateway = false;
+  bool out_v4 = false;  // remote is IPv4
+  bool one4 = false;
+  bool lanes = false;  // lane_out is not empty
+
+  // Read per packet by IPv6 tunnels, tunnels of several lanes and tunnels with other selectors.
   IpAddress remote;
   IpAddress egress_gateway;
-  // The IPv4 selectors as (network, mask) in host order, for the per-packet checks: the local
-  // ones first, then the remote ones, in one array (one cache line for a tunnel's usual pair).
-  std::vector<std::pair<uint32_t, uint32_t>> sel4;
+  // Every IPv4 selector, the local ones first, then the remote ones, in one array.
+  std::vector<Pair4> sel4;
   uint32_t nlocal4 = 0;
   // Lanes (docs/lanes.md): with more than one, each inner flow's bucket names its lane, and
   // lane_out[lane] is that lane's SA in use (null: none; its buckets are on other lanes). A silent
@@ -70,13 +83,13 @@ struct alignas(64) TunnelEntry {
   std::vector<esp::Sa*> lane_out;
   std::shared_ptr<const LaneBuckets> buckets;
 
-  // Read per packet only for IPv6 traffic, or not at all.
+  // Not read per packet, but for IPv6 traffic (the selectors).
   std::string name;
   IpAddress local;
   std::vector<IpPrefix> local_cidrs;
   std::vector<IpPrefix> remote_cidrs;
 
-  using Sel4 = std::span<const std::pair<uint32_t, uint32_t>>;
+  using Sel4 = std::span<const Pair4>;
   Sel4 local4() const noexcept { return Sel4(sel4).first(nlocal4); }
   Sel4 remote4() const noexcept { return Sel4(sel4).subspan(nlocal4); }
   static bool in4(Sel4 set, uint32_t a) noexcept {

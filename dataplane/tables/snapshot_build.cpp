@@ -367,8 +367,8 @@ void fill_tables(Snapshot& s, const std::vector<RouteEntry>& entries,
   }
 }
 
-// A packet into a tunnel reads its entry's first two lines (snapshot.h).
-static_assert(offsetof(TunnelEntry, lane_out) + 2 * sizeof(void*) <= 128);
+// A packet into an IPv4 tunnel of one lane reads its entry's first line (snapshot.h).
+static_assert(offsetof(TunnelEntry, lanes) < 64);
 
 std::vector<std::pair<uint32_t, uint32_t>> v4_pairs(const std::vector<IpPrefix>& v) {
   std::vector<std::pair<uint32_t, uint32_t>> out;
@@ -399,6 +399,8 @@ void resolve_egress(const Model& m, const Snapshot& s, const config::Tunnel& t, 
   te.egress_port = nh->port;
   te.egress_via_gateway = nh->via_gateway;
   te.egress_gateway = nh->gateway;
+  te.out_v4 = remote.is_v4();
+  if (te.out_v4) te.next4 = (nh->via_gateway ? nh->gateway : remote).v4_host();
   // With no SA yet, size for the largest overhead we support (AES-CBC + HMAC-SHA-512).
   const esp::Algorithm worst{esp::Cipher::kAesCbc, 32, esp::Integrity::kHmacSha512_256};
   const esp::Algorithm& alg = out ? out->algorithm() : worst;
@@ -413,6 +415,7 @@ void resolve_egress(const Model& m, const Snapshot& s, const config::Tunnel& t, 
 void add_lanes(const Model& m, const config::Tunnel& t, TunnelEntry& te) {
   if (t.lanes == 1) return;
   te.lane_out.assign(t.lanes, nullptr);
+  te.lanes = true;
   if (auto per_lane = m.lane_outbound().find(t.name); per_lane != m.lane_outbound().end()) {
     for (size_t lane = 0; lane < per_lane->second.size() && lane < t.lanes; ++lane) {
       const uint32_t spi = per_lane->second[lane];
@@ -437,6 +440,11 @@ void add_tunnels(const Model& m, Snapshot& s) {
     te.nlocal4 = static_cast<uint32_t>(te.sel4.size());
     const auto remote4 = v4_pairs(t.remote_cidrs);
     te.sel4.insert(te.sel4.end(), remote4.begin(), remote4.end());
+    te.one4 = te.nlocal4 == 1 && remote4.size() == 1;
+    if (te.one4) {
+      te.one_local4 = te.sel4[0];
+      te.one_remote4 = te.sel4[1];
+    }
     if (t.nat_t &&
         std::find(s.natt_ports.begin(), s.natt_ports.end(), t.local_port) == s.natt_ports.end()) {
       s.natt_ports.push_back(t.local_port);
