@@ -2,7 +2,7 @@
 
 namespace espgw::crypto {
 
-std::unique_ptr<CryptoBackend> make_ipsec_mb_backend();
+std::unique_ptr<CryptoBackend> make_ipsec_mb_backend(int worker);
 std::unique_ptr<CryptoBackend> make_openssl_backend();
 
 void CryptoBackend::submit(std::span<CryptoOp* const> ops, bool enc) noexcept {
@@ -16,8 +16,8 @@ void CryptoBackend::submit(std::span<CryptoOp* const> ops, bool enc) noexcept {
   }
 }
 
-std::unique_ptr<CryptoBackend> make_backend(BackendKind kind) {
-  return kind == BackendKind::kIpsecMb ? make_ipsec_mb_backend() : make_openssl_backend();
+std::unique_ptr<CryptoBackend> make_backend(BackendKind kind, int worker) {
+  return kind == BackendKind::kIpsecMb ? make_ipsec_mb_backend(worker) : make_openssl_backend();
 }
 
 }  // namespace espgw::crypto

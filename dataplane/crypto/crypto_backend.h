@@ -52,7 +52,9 @@ class CryptoBackend {
   virtual std::string describe() const = 0;
 };
 
-// Throws std::runtime_error when the library cannot be initialised.
-std::unique_ptr<CryptoBackend> make_backend(BackendKind kind);
+// Throws std::runtime_error when the library cannot be initialised. `worker`: the dataplane worker
+// the backend is for; intel-ipsec-mb then runs from that worker's own copy of the library where
+// its version needs one (imb_copy.h). Without it, the linked library.
+std::unique_ptr<CryptoBackend> make_backend(BackendKind kind, int worker = -1);
 
 }  // namespace espgw::crypto

@@ -16,6 +16,7 @@
 
 #include "common/bytes.h"
 #include "dataplane/crypto/crypto_backend.h"
+#include "dataplane/crypto/imb_copy.h"
 #include "dataplane/crypto/ipsec_mb_job.h"
 
 namespace espgw::crypto {
@@ -69,16 +70,16 @@ inline bool tag16_equal(const uint8_t* a, const uint8_t* b) noexcept {
 
 class IpsecMbBackend final : public CryptoBackend {
  public:
-  IpsecMbBackend() {
-    mgr_ = alloc_mb_mgr(0);
+  explicit IpsecMbBackend(const ImbLib& lib) : lib_(lib) {
+    mgr_ = lib_.alloc(0);
     if (mgr_ == nullptr) throw std::runtime_error("intel-ipsec-mb: cannot allocate a manager");
-    init_mb_mgr_auto(mgr_, &arch_);
+    lib_.init(mgr_, &arch_);
     if (arch_ == IMB_ARCH_NONE) {
-      free_mb_mgr(mgr_);
+      lib_.free(mgr_);
       throw std::runtime_error("intel-ipsec-mb: no usable code path on this CPU");
     }
   }
-  ~IpsecMbBackend() override { free_mb_mgr(mgr_); }
+  ~IpsecMbBackend() override { lib_.free(mgr_); }
 
   BackendKind kind() const noexcept override { return BackendKind::kIpsecMb; }
 
@@ -87,6 +88,7 @@ class IpsecMbBackend final : public CryptoBackend {
     if (mgr_->features & IMB_FEATURE_VAES) s += " VAES";
     if (mgr_->features & IMB_FEATURE_VPCLMULQDQ) s += " VPCLMULQDQ";
     if (mgr_->features & IMB_FEATURE_SHANI) s += " SHA-NI";
+    if (lib_.own_copy) s += ", a copy per worker";
     return s;
   }
 
@@ -234,6 +236,7 @@ class IpsecMbBackend final : public CryptoBackend {
     op.done = true;
   }
 
+  const ImbLib& lib_;  // where mgr_ comes from (imb_copy.h)
   IMB_MGR* mgr_ = nullptr;
   IMB_ARCH arch_ = IMB_ARCH_NONE;
   std::array<Scratch, IMB_MAX_JOBS> job_scratch_{};
@@ -247,8 +250,10 @@ class IpsecMbBackend final : public CryptoBackend {
 
 }  // namespace
 
-std::unique_ptr<CryptoBackend> make_ipsec_mb_backend() {
-  return std::make_unique<IpsecMbBackend>();
+std::unique_ptr<CryptoBackend> make_ipsec_mb_backend(int worker) {
+  static const ImbLib linked;
+  return std::make_unique<IpsecMbBackend>(
+      worker < 0 ? linked : imb_for_worker(static_cast<uint32_t>(worker)));
 }
 
 }  // namespace espgw::crypto

@@ -40,7 +40,7 @@ Worker::Worker(Runtime& runtime, uint32_t idx, rte_mempool* mp, crypto::BackendK
       index(idx),
       queue(static_cast<uint16_t>(idx)),
       pool(mp),
-      crypto(crypto::make_backend(kind)),
+      crypto(crypto::make_backend(kind, static_cast<int>(idx))),
       engine(*crypto, idx),
       port_counters(runtime.ports.size()) {
   exception_tokens.configure(std::max<uint64_t>(1, rt.cfg.exception_pps / rt.workers), rt.tsc_hz);
