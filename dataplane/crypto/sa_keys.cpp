@@ -37,11 +37,13 @@ struct ControlMgr {
   ~ControlMgr() { free_mb_mgr(mgr); }
 };
 
-// The lines that hold bytes [begin, end) of `k`: its hot tail (SaKeys::hot_tail).
-void set_hot_tail(SaKeys& k, size_t begin, size_t end) {
+// `k`'s lines that a small packet reads (KeyLines): the first line and the round keys (11 or 15,
+// from offsetof(SaKeys, imb)), and the lines that hold its bytes [begin, end).
+void set_lines(SaKeys& k, size_t begin, size_t end) {
   const size_t first = begin & ~size_t{63};
-  k.hot_tail = static_cast<uint16_t>(first);
-  k.hot_tail_lines = static_cast<uint8_t>((end - first + 63) / 64);
+  k.lines.head = k.alg.key_bytes == 16 ? 4 : 5;
+  k.lines.tail = static_cast<uint8_t>((end - first + 63) / 64);
+  k.lines.tail_offset = static_cast<uint16_t>(first);
 }
 
 ControlMgr& control_mgr() {
@@ -113,7 +115,7 @@ std::unique_ptr<SaKeys> prepare_keys(const esp::Algorithm& alg, std::span<const 
     }
     // H^7 .. H^1: 7 powers of 16 bytes from where they begin.
     const size_t hkeys = offsetof(SaKeys, imb) + cm.gcm_short_hkeys;
-    set_hot_tail(*k, hkeys, hkeys + 16 * 7);
+    set_lines(*k, hkeys, hkeys + 16 * 7);
     return k;
   }
 
@@ -144,8 +146,8 @@ std::unique_ptr<SaKeys> prepare_keys(const esp::Algorithm& alg, std::span<const 
     pad[i] = static_cast<uint8_t>(k->imb.cbc.auth_key[i] ^ 0x5c);
   hash_one_block(cm.mgr, alg.integrity, pad, k->imb.cbc.opad_state);
   OPENSSL_cleanse(pad, sizeof pad);
-  set_hot_tail(*k, offsetof(SaKeys, imb) + offsetof(SaKeys::Imb::Cbc, ipad_state),
-               offsetof(SaKeys, imb) + offsetof(SaKeys::Imb::Cbc, opad_state) + 64);
+  set_lines(*k, offsetof(SaKeys, imb) + offsetof(SaKeys::Imb::Cbc, ipad_state),
+            offsetof(SaKeys, imb) + offsetof(SaKeys::Imb::Cbc, opad_state) + 64);
   return k;
 }
 

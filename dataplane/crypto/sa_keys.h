@@ -15,17 +15,31 @@ namespace espgw::crypto {
 
 inline constexpr uint32_t kMaxHmacKeyBytes = 128;  // one SHA-512 block
 
+// The lines of an SaKeys that encrypting or decrypting a small packet reads: from its start, the
+// first line (algorithm, salt) and the round keys; then `tail` lines from `tail_offset`: for GCM
+// the hash-key powers of a short message (H^7 .. H^1, up to 7 blocks; where they are in
+// gcm_key_data depends on the library's code path), for CBC the HMAC pad states. esp::Sa keeps a
+// copy in its own first line, so that loading the keys ahead for a burst spread over many SAs
+// (dataplane/stages/route.cpp) does not first wait for the keys' first line.
+struct KeyLines {
+  uint8_t head = 0;
+  uint8_t tail = 0;
+  uint16_t tail_offset = 0;
+  void prefetch(const void* keys) const noexcept {
+    const char* p = static_cast<const char*>(keys);
+    for (uint32_t line = 0; line < head; ++line)
+      __builtin_prefetch(p + 64 * line);
+    for (uint32_t line = 0; line < tail; ++line)
+      __builtin_prefetch(p + tail_offset + 64 * line);
+  }
+};
+
 struct alignas(64) SaKeys {
   esp::Algorithm alg;
   uint8_t cipher_key[32];
   uint8_t salt[4];  // GCM: the 4 bytes that follow the key in IKE's keying material
   uint32_t auth_key_len;
-  // The lines that a small packet reads beyond the round keys: for GCM the hash-key powers of a
-  // short message (H^7 .. H^1, up to 7 blocks; their place in gcm_key_data depends on the
-  // library's code path), for CBC the HMAC pad states. The offset in this struct of the first
-  // line, and how many lines. Set by prepare_keys(); prefetch() loads them with the first lines.
-  uint16_t hot_tail = 0;
-  uint8_t hot_tail_lines = 0;
+  KeyLines lines;  // set by prepare_keys()
 
   // intel-ipsec-mb forms; which member is live follows alg.cipher.
   union Imb {
@@ -41,23 +55,6 @@ struct alignas(64) SaKeys {
     } cbc;
   } imb;
   static_assert(sizeof(Imb::Cbc) <= sizeof(gcm_key_data));
-
-  // What encrypting or decrypting a small packet reads: this line (algorithm, salt), the round
-  // keys, and the hot tail. For a burst spread over many SAs (dataplane/stages/route.cpp). Static,
-  // with where to look passed in (esp::Sa keeps head_lines() and the hot tail in its own first
-  // line): reading them here would wait for this struct's first line before the other loads could
-  // start.
-  uint8_t head_lines() const noexcept {
-    return alg.key_bytes == 16 ? 4 : 5;
-  }  // + 11 or 15 round keys
-  static void prefetch(const SaKeys* k, uint32_t head_lines, uint32_t hot_tail,
-                       uint32_t hot_tail_lines) noexcept {
-    const char* p = reinterpret_cast<const char*>(k);
-    for (uint32_t line = 0; line < head_lines; ++line)
-      __builtin_prefetch(p + 64 * line);
-    for (uint32_t line = 0; line < hot_tail_lines; ++line)
-      __builtin_prefetch(p + hot_tail + 64 * line);
-  }
 
   SaKeys() = default;
   SaKeys(const SaKeys&) = delete;

@@ -21,7 +21,7 @@ namespace {
 Sa::Sa(const SaParams& p, uint32_t workers) : workers_(workers), params_(p) {
   // What every packet reads is the first cache line, the outbound sequence number the second
   // (sa.h; docs/memory.md).
-  static_assert(offsetof(Sa, key_hot_tail_) + sizeof key_hot_tail_ <= 64);
+  static_assert(offsetof(Sa, key_lines_) + sizeof key_lines_ <= 64);
   static_assert(offsetof(Sa, next_seq_) == 64);
   static_assert(offsetof(Sa, first_outer_) + sizeof(OuterHeader) <= 128);
 }
@@ -40,9 +40,7 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_se
   std::unique_ptr<Sa> sa(new Sa(p, workers));
   try {
     sa->keys_ = crypto::prepare_keys(p.algorithm, p.enc_key, p.salt, p.auth_key);
-    sa->key_head_lines_ = sa->keys_->head_lines();
-    sa->key_hot_tail_ = sa->keys_->hot_tail;
-    sa->key_hot_tail_lines_ = sa->keys_->hot_tail_lines;
+    sa->key_lines_ = sa->keys_->lines;
     if (p.direction == Direction::kInbound) {
       sa->replay_ = ReplayWindow(p.replay_window, p.esn);
       sa->replay_.reset(p.first_seq - 1);
@@ -84,8 +82,7 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_se
 
 void Sa::install_outer(const SaParams& p) {
   OuterHeader h;
-  OuterHeader* o = &h;
-  uint8_t* t = o->bytes;
+  uint8_t* t = h.bytes;
   const uint8_t proto = p.udp_encap ? 17 : 50;
   size_t ip_len;
   if (p.local.is_v4()) {
@@ -102,17 +99,17 @@ void Sa::install_outer(const SaParams& p) {
     std::memcpy(t + 8, p.local.bytes.data(), 16);
     std::memcpy(t + 24, p.remote.bytes.data(), 16);
     ip_len = 40;
-    o->v6 = true;
+    h.v6 = true;
   }
   if (p.udp_encap) {
     store_be16(t + ip_len, p.local_port);
     store_be16(t + ip_len + 2, p.remote_port);
   }
-  if (!o->v6) o->csum_base = csum_partial(t, 20);
-  o->len = static_cast<uint8_t>(ip_len + (p.udp_encap ? 8 : 0));
-  o->head = static_cast<uint8_t>(o->len + 8 + p.algorithm.iv_bytes());
-  o->udp_encap = p.udp_encap;
-  o->udp6 = o->v6 && p.udp_encap;
+  if (!h.v6) h.csum_base = csum_partial(t, 20);
+  h.len = static_cast<uint8_t>(ip_len + (p.udp_encap ? 8 : 0));
+  h.head = static_cast<uint8_t>(h.len + 8 + p.algorithm.iv_bytes());
+  h.udp_encap = p.udp_encap;
+  h.udp6 = h.v6 && p.udp_encap;
   if (outer_.load(std::memory_order_relaxed) == nullptr) {
     first_outer_ = h;
     outer_.store(&first_outer_, std::memory_order_release);

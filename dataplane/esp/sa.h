@@ -158,7 +158,7 @@ class Sa {
   void prefetch_outbound_keys(uint32_t worker) const noexcept {
     __builtin_prefetch(outer_.load(std::memory_order_relaxed));
     __builtin_prefetch(&counters_[worker < workers_ ? worker : 0], 1);
-    crypto::SaKeys::prefetch(keys_.get(), key_head_lines_, key_hot_tail_, key_hot_tail_lines_);
+    key_lines_.prefetch(keys_.get());
   }
 
  private:
@@ -198,9 +198,7 @@ class Sa {
   bool inbound_ = false;
   bool esn_ = false;
   std::atomic<bool> stopped_{false};  // written once, when the SA stops
-  uint8_t key_head_lines_ = 0;        // keys_->head_lines() and its hot tail, for prefetching
-  uint8_t key_hot_tail_lines_ = 0;
-  uint16_t key_hot_tail_ = 0;
+  crypto::KeyLines key_lines_;        // keys_->lines, for loading the keys ahead
 
   // ---- the second line (outbound): the sequence number, written per burst, and the first
   // outer header, which outer_ points to until the SA is moved (retarget()) ----

@@ -75,8 +75,8 @@ void to_tunnels(Worker& w, const Snapshot& s, uint32_t* id, rte_mbuf** m, uint16
   if (one) return esp_outbound(w, id, m, n);
 
   constexpr uint32_t kSlots = 2 * kBatchMax;  // a power of two, at most half full
-  static_assert((kSlots & (kSlots - 1)) == 0 && kBatchMax <= 256);
-  std::array<uint32_t, kSlots> key{};  // tunnel + 1; 0: free
+  static_assert((kSlots & (kSlots - 1)) == 0 && kBatchMax < 256);  // groups fit in uint8_t
+  std::array<uint32_t, kSlots> key{};                              // tunnel + 1; 0: free
   std::array<uint8_t, kSlots> group_at;
   std::array<uint8_t, kBatchMax> group_of;
   std::array<uint16_t, kBatchMax + 1> start{};  // packets per group, then where each begins

@@ -224,6 +224,24 @@ TEST_P(EspDeferred, AFullRingRunsSynchronously) {
   EXPECT_EQ(cbc_.out->packets(), 640u);
 }
 
+// One call of more packets than the engine takes at once (kMaxBurst): each packet's tag goes with
+// it past the chunk boundary (route() hands a whole burst of many tunnels over in one call).
+TEST_P(EspDeferred, TagsFollowTheirPacketsPastAChunk) {
+  esp::EspEngine sender(*backend_, 0);
+  constexpr size_t kCount = esp::kMaxBurst + esp::kMaxBurst / 2;
+  auto pkts = make(kCount);
+  std::vector<esp::Sa*> sas(pkts.size(), cbc_.out.get());
+  std::vector<esp::PacketView> views;
+  for (auto r : encrypt_burst(sender, pkts, sas, 0, kCount, 100, views))
+    ASSERT_EQ(r, kDeferred);
+  const auto reaped = reap(sender, true);
+  ASSERT_EQ(reaped.size(), kCount);
+  for (size_t k = 0; k < kCount; ++k) {
+    EXPECT_EQ(reaped[k].view.owner, pkts[k].buf.get()) << k;
+    EXPECT_EQ(reaped[k].tag, 100u + k) << k;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, EspDeferred,
                          testing::Values(BackendKind::kIpsecMb, BackendKind::kOpenSsl),
                          [](const testing::TestParamInfo<BackendKind>& i) {
