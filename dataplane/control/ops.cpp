@@ -222,7 +222,7 @@ const App::ChangeOps& App::change_ops() {
     const bool replace = type == "tunnel-replace";
     if (!op.contains("tunnel")) throw std::invalid_argument(type + " needs \"tunnel\"");
     config::Config context = a.op_context();
-    context.routes = next.routes();
+    context.routes = next.routes().to_config();
     const config::Tunnel t = config::parse_tunnel(context, op["tunnel"].dump(), type + ".tunnel");
     next.add_tunnel(t, replace);
     if (t.static_sa) {

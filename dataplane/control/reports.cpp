@@ -371,11 +371,11 @@ json App::route_list() {
                      {"selected", true}});
     }
   }
-  for (const auto& r : model_->routes()) {
-    json j = {{"prefix", r.prefix.to_string()},
+  model_->routes().for_each([&](const IpPrefix& prefix, const RouteList::Hop& r) {
+    json j = {{"prefix", prefix.to_string()},
               {"origin", "static"},
               {"distance", kConfigDistance},
-              {"selected", !fpm_wins(r.prefix)}};
+              {"selected", !fpm_wins(prefix)}};
     if (r.tunnel.empty()) {
       j["interface"] = r.interface;
     } else {
@@ -383,7 +383,7 @@ json App::route_list() {
     }
     if (r.via) j["via"] = r.via->to_string();
     out.push_back(j);
-  }
+  });
   for (const auto& [name, t] : model_->tunnels()) {
     // A route-based tunnel's inside prefixes go into it (the kernel's BGP and BFD to the peer's
     // inside address); written with our address, as a port's connected prefix is.

@@ -119,22 +119,11 @@ void Model::add_route(const config::Route& r, bool replace) {
     invalid("route " + r.prefix.to_string() + ": next hop " + r.via->to_string() +
             " is of the other address family");
   }
-  if (route_prefixes_.count(r.prefix) != 0) {
-    if (!replace) invalid("route " + r.prefix.to_string() + " exists");
-    *std::find_if(routes_.begin(), routes_.end(),
-                  [&](const config::Route& x) { return x.prefix == r.prefix; }) = r;
-  } else {
-    routes_.push_back(r);
-    route_prefixes_.insert(r.prefix);
-  }
+  if (!routes_.put(r, replace)) invalid("route " + r.prefix.to_string() + " exists");
 }
 
 void Model::remove_route(const IpPrefix& prefix) {
-  auto it = std::find_if(routes_.begin(), routes_.end(),
-                         [&](const config::Route& x) { return x.prefix == prefix; });
-  if (it == routes_.end()) invalid("route " + prefix.to_string() + " does not exist");
-  routes_.erase(it);
-  route_prefixes_.erase(prefix);
+  if (!routes_.erase(prefix)) invalid("route " + prefix.to_string() + " does not exist");
 }
 
 void Model::add_tunnel(const config::Tunnel& t, bool replace) {

@@ -10,13 +10,13 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "config/config.h"
 #include "dataplane/esp/sa.h"
 #include "dataplane/lanes/lane_map.h"
 #include "dataplane/tables/fpm_table.h"
+#include "dataplane/tables/route_list.h"
 #include "dataplane/tables/snapshot.h"
 
 namespace espgw::dp {
@@ -90,10 +90,7 @@ class Model {
   void set_inside_ifindex(std::map<uint32_t, std::string> m) { inside_ifindex_ = std::move(m); }
   const std::map<uint32_t, std::string>& inside_ifindex() const noexcept { return inside_ifindex_; }
   HopResolver resolver() const { return HopResolver(tunnels_, inside_ifindex_, ports_); }
-  void reserve_routes(size_t more) {
-    routes_.reserve(routes_.size() + more);
-    route_prefixes_.reserve(routes_.size() + more);
-  }
+  void reserve_routes(size_t more) { routes_.reserve(more); }
   void add_tunnel(const config::Tunnel& t, bool replace);
   void remove_tunnel(const std::string& name);  // and its SAs
   // An outbound SA becomes its tunnel's SA in use at once (the make-before-break switch of a
@@ -129,7 +126,7 @@ class Model {
   bool peer_choice_due(uint64_t now_ms) const;
 
   const std::vector<PortDesc>& ports() const noexcept { return ports_; }
-  const std::vector<config::Route>& routes() const noexcept { return routes_; }
+  const RouteList& routes() const noexcept { return routes_; }
   const std::map<std::string, config::Tunnel>& tunnels() const noexcept { return tunnels_; }
   const std::map<uint32_t, SaRecord>& inbound() const noexcept { return inbound_; }
   const std::map<uint32_t, SaRecord>& outbound() const noexcept { return outbound_; }
@@ -176,12 +173,10 @@ class Model {
 
   std::vector<PortDesc> ports_;
   uint32_t workers_;
-  std::vector<config::Route> routes_;
+  RouteList routes_;
   FpmTable fpm_;
   uint8_t fpm_distance_ = 20;
   std::map<uint32_t, std::string> inside_ifindex_;
-  // The prefixes of routes_, so that adding one of a million routes is not a scan of the others.
-  std::unordered_set<IpPrefix, PrefixHash> route_prefixes_;
   std::map<std::string, config::Tunnel> tunnels_;
   std::map<uint32_t, SaRecord> inbound_;
   std::map<uint32_t, SaRecord> outbound_;

@@ -65,31 +65,31 @@ void add_port_routes(const Model& m, Snapshot& s, std::vector<RouteEntry>& entri
 void add_static_routes(const Model& m, const std::map<std::string, uint32_t>& tunnel_index,
                        std::vector<RouteEntry>& entries) {
   const auto& ports = m.ports();
-  for (const auto& r : m.routes()) {
+  m.routes().for_each([&](const IpPrefix& prefix, const RouteList::Hop& r) {
     NextHop nh;
     if (!r.tunnel.empty()) {  // into a route-based tunnel (docs/routing.md)
       const auto t = tunnel_index.find(r.tunnel);
       if (t == tunnel_index.end()) {
-        invalid("route " + r.prefix.to_string() + ": no tunnel \"" + r.tunnel + "\"");
+        invalid("route " + prefix.to_string() + ": no tunnel \"" + r.tunnel + "\"");
       }
       nh.kind = NextHopKind::kTunnel;
       nh.tunnel = t->second;
-      entries.push_back({r.prefix, nh, "static route"});
-      continue;
+      entries.push_back({prefix, nh, "static route"});
+      return;
     }
     nh.kind = NextHopKind::kPort;
     for (uint16_t i = 0; i < ports.size(); ++i) {
       if (ports[i].name == r.interface) nh.port = i;
     }
     if (nh.port == kNoPort) {
-      invalid("route " + r.prefix.to_string() + ": no interface \"" + r.interface + "\"");
+      invalid("route " + prefix.to_string() + ": no interface \"" + r.interface + "\"");
     }
     if (r.via) {
       nh.via_gateway = true;
       nh.gateway = *r.via;
     }
-    entries.push_back({r.prefix, nh, "static route"});
-  }
+    entries.push_back({prefix, nh, "static route"});
+  });
 }
 
 // Each tunnel's remote CIDRs into the tunnel that carries them: itself, or its peer's tunnel in
