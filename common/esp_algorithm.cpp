@@ -31,17 +31,6 @@ std::string_view integrity_name(Integrity i) {
 
 }  // namespace
 
-uint32_t Algorithm::icv_bytes() const noexcept {
-  switch (integrity) {
-    case Integrity::kNone: return 16;
-    case Integrity::kHmacSha1_96: return 12;
-    case Integrity::kHmacSha256_128: return 16;
-    case Integrity::kHmacSha384_192: return 24;
-    case Integrity::kHmacSha512_256: return 32;
-  }
-  return 0;
-}
-
 uint32_t Algorithm::auth_key_bytes() const noexcept {
   switch (integrity) {
     case Integrity::kNone: return 0;

@@ -31,7 +31,17 @@ struct Algorithm {
   uint32_t iv_bytes() const noexcept { return aead() ? 8 : 16; }
   // Ciphertext alignment: the cipher block for CBC, 4 bytes for GCM (RFC 4303 2.4).
   uint32_t align_bytes() const noexcept { return aead() ? 4 : 16; }
-  uint32_t icv_bytes() const noexcept;
+  // Inline: the CBC + HMAC path asks per packet.
+  uint32_t icv_bytes() const noexcept {
+    switch (integrity) {
+      case Integrity::kNone: return 16;
+      case Integrity::kHmacSha1_96: return 12;
+      case Integrity::kHmacSha256_128: return 16;
+      case Integrity::kHmacSha384_192: return 24;
+      case Integrity::kHmacSha512_256: return 32;
+    }
+    return 0;
+  }
   // HMAC key length (RFC 2404, RFC 4868 2.1.1: the key is as long as the hash output).
   uint32_t auth_key_bytes() const noexcept;
   // Salt bytes that follow the key in IKE's keying material (RFC 4106 8.1).
