@@ -185,13 +185,34 @@ def report(b, args, mems, raw, raw_cmd, dpdk_version, started, elapsed, load_bef
         rows = ["| workers | dir | size | Mpps (wall, all workers) | Mpps per worker core | "
                 "x workers | cycles/pkt |", "|---|---|---|---|---|---|---|"]
         for nw in args.workers.split(","):
-            for d in ("encrypt", "decrypt"):
+            for d in ("encrypt", "decrypt", "harness"):
                 for size in ("64", "1400"):
-                    k = ("scaling", d, TARGET_ALG, size, nw, "huge", "pcap")
+                    k = ("scaling", d, "-" if d == "harness" else TARGET_ALG, size, nw, "huge",
+                         "pcap")
                     w, c, cy = S(k, "wall_mpps"), S(k), S(k, "cycles")
                     rows.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-                        nw, d, size, fmt_s(w), fmt_s(c), fmt(c["med"] * int(nw) if c else None),
+                        nw, "harness alone (testpmd io)" if d == "harness" else d, size, fmt_s(w),
+                        fmt_s(c), fmt(c["med"] * int(nw) if c else None),
                         fmt(cy["med"] if cy else None, 0)))
+        # The per-core cost of a second worker, and what the harness alone pays for a second
+        # queue and core, measured the same way.
+        net = []
+        for size in ("64", "1400"):
+            cy = {(d, nw): med(R, ("scaling", d, "-" if d == "harness" else TARGET_ALG, size, nw,
+                                   "huge", "pcap"), "cycles")
+                  for d in ("encrypt", "harness") for nw in ("1", "2")}
+            if all(cy.values()):
+                e = cy[("encrypt", "2")] - cy[("encrypt", "1")]
+                h = cy[("harness", "2")] - cy[("harness", "1")]
+                net.append("%s B: espgw %+.0f cycles a packet (%+.0f%%), the harness alone %+.0f, "
+                           "espgw without the harness's share %+.0f (%+.0f%%)" % (
+                               size, e, 100 * e / cy[("encrypt", "1")], h, e - h,
+                               100 * (e - h) / cy[("encrypt", "1")]))
+        if net:
+            rows.append("\nA second worker, per packet against one (medians): " + "; ".join(net) +
+                        ". The harness's own rows are `dpdk-testpmd --forward-mode=io` between the "
+                        "same net_pcap source and net_null sink with a queue and a forwarding core "
+                        "per worker, the lcores placed as espgw's.")
         scaling = ("\n## Workers (AES-128-GCM, hugepages, net_pcap source)\n\nThis machine has 2 "
                    "vCPUs, shared with other developers: with 2 workers, worker 1 shares CPU 0 "
                    "with the main lcore (the control thread, mostly asleep in poll()) and each "
