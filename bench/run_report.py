@@ -18,7 +18,7 @@ import sys
 
 import results_md
 import run_lanes
-from run_rows import ALGS, IMIX_MEAN, PACKETS, SIZES, TARGET_ALG
+from run_rows import ALGS, IMIX_MEAN, PACKETS, SIZES, TARGET_ALG, scaling_key
 
 SECGW_RATIO = {"64": 1.4, "imix": 1.4, "1400": 1.15}
 
@@ -187,8 +187,7 @@ def report(b, args, mems, raw, raw_cmd, dpdk_version, started, elapsed, load_bef
         for nw in args.workers.split(","):
             for d in ("encrypt", "decrypt", "harness"):
                 for size in ("64", "1400"):
-                    k = ("scaling", d, "-" if d == "harness" else TARGET_ALG, size, nw, "huge",
-                         "pcap")
+                    k = scaling_key(d, size, nw)
                     w, c, cy = S(k, "wall_mpps"), S(k), S(k, "cycles")
                     rows.append("| %s | %s | %s | %s | %s | %s | %s |" % (
                         nw, "harness alone (testpmd io)" if d == "harness" else d, size, fmt_s(w),
@@ -198,8 +197,7 @@ def report(b, args, mems, raw, raw_cmd, dpdk_version, started, elapsed, load_bef
         # queue and core, measured the same way.
         net = []
         for size in ("64", "1400"):
-            cy = {(d, nw): med(R, ("scaling", d, "-" if d == "harness" else TARGET_ALG, size, nw,
-                                   "huge", "pcap"), "cycles")
+            cy = {(d, nw): med(R, scaling_key(d, size, nw), "cycles")
                   for d in ("encrypt", "harness") for nw in ("1", "2")}
             if all(cy.values()):
                 e = cy[("encrypt", "2")] - cy[("encrypt", "1")]

@@ -22,6 +22,13 @@ LAN_MAC, WAN_MAC = "02:00:00:00:01:01", "02:00:00:00:02:01"
 HOST_MAC, ROUTER_MAC = "02:00:00:00:01:10", "02:00:00:00:02:fe"
 
 
+def scaling_key(kind, size, workers, mem="huge"):
+    """A row of bench/run's Workers table: kind "encrypt" or "decrypt" (espgw, AES-128-GCM) or
+    "harness" (testpmd io alone); workers as a string."""
+    return ("scaling", kind, "-" if kind == "harness" else TARGET_ALG, size, str(workers), mem,
+            "pcap")
+
+
 def keyhex(label, n):
     import hashlib
     out = b""

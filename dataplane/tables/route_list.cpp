@@ -6,12 +6,12 @@ namespace espgw::dp {
 
 namespace {
 
-std::string hop_key(const config::Route& r) {
-  std::string k = r.via ? r.via->to_string() : std::string();
+std::string hop_key(const RouteList::Hop& h) {
+  std::string k = h.via ? h.via->to_string() : std::string();
   k += '\0';
-  k += r.interface;
+  k += h.interface;
   k += '\0';
-  k += r.tunnel;
+  k += h.tunnel;
   return k;
 }
 
@@ -45,7 +45,8 @@ void RouteList::reserve(size_t more) {
 }
 
 uint32_t RouteList::intern(const config::Route& r) {
-  std::string key = hop_key(r);
+  Hop hop{r.via, r.interface, r.tunnel};
+  std::string key = hop_key(hop);
   const auto it = hop_index_.find(key);
   if (it != hop_index_.end()) {
     ++hop_routes_[it->second];
@@ -60,7 +61,7 @@ uint32_t RouteList::intern(const config::Route& r) {
     hops_.emplace_back();
     hop_routes_.push_back(0);
   }
-  hops_[h] = Hop{r.via, r.interface, r.tunnel};
+  hops_[h] = std::move(hop);
   hop_routes_[h] = 1;
   hop_index_.emplace(std::move(key), h);
   return h;
@@ -68,8 +69,7 @@ uint32_t RouteList::intern(const config::Route& r) {
 
 void RouteList::release(uint32_t h) {
   if (--hop_routes_[h] != 0) return;
-  const Hop& hop = hops_[h];
-  hop_index_.erase(hop_key(config::Route{{}, hop.via, hop.interface, hop.tunnel}));
+  hop_index_.erase(hop_key(hops_[h]));
   hops_[h] = Hop{};
   free_hops_.push_back(h);
 }

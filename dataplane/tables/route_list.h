@@ -36,6 +36,8 @@ class RouteList {
   bool contains(const IpPrefix& prefix) const noexcept { return find(prefix) != kNone; }
   size_t size() const noexcept { return entries_.size(); }
   bool empty() const noexcept { return entries_.empty(); }
+  // Distinct next hops in use (a hop no route uses any more is forgotten).
+  size_t hop_count() const noexcept { return hop_index_.size(); }
   // Room for `more` routes without growing (route-add-many).
   void reserve(size_t more);
 

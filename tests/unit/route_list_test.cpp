@@ -6,6 +6,7 @@
 
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <tuple>
 
@@ -76,6 +77,11 @@ TEST(RouteList, AgreesWithAMapOverRandomChanges) {
     }
   }
   ASSERT_EQ(contents(list), want);
+  // Each next hop is kept while a route uses it, and only then.
+  std::set<std::tuple<std::string, std::string, std::string>> hops;
+  for (const auto& [p, k] : want)
+    hops.emplace(std::get<1>(k), std::get<2>(k), std::get<3>(k));
+  EXPECT_EQ(list.hop_count(), hops.size());
   // Every prefix is found or not as the map says, after all that shifting.
   for (uint32_t n = 0; n < 3000; ++n) {
     EXPECT_EQ(list.contains(*IpPrefix::parse(prefix(n))), want.count(prefix(n)) != 0) << prefix(n);
@@ -96,10 +102,16 @@ TEST(RouteList, EmptyAndConfigView) {
   EXPECT_EQ(rs[0].interface, "outside");
   EXPECT_EQ(rs[1].tunnel, "t3");
   EXPECT_TRUE(rs[1].interface.empty());
+  EXPECT_EQ(list.hop_count(), 2u);
   // Removing every route of a next hop forgets the hop; adding it again brings it back.
   ASSERT_TRUE(list.erase(rs[1].prefix));
+  EXPECT_EQ(list.hop_count(), 1u);
   ASSERT_TRUE(list.put(route("10.2.0.0/16", 3), false));
+  EXPECT_EQ(list.hop_count(), 2u);
   EXPECT_EQ(list.to_config()[1].tunnel, "t3");
+  // Replacing a route's next hop by one in use already forgets the old one.
+  ASSERT_TRUE(list.put(route("10.2.0.0/16", 1), true));
+  EXPECT_EQ(list.hop_count(), 1u);
 }
 
 }  // namespace
