@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/version.h"
 #include "config/config.h"
 #include "dataplane/control/app.h"
 
@@ -25,6 +26,7 @@ void usage(FILE* f) {
   std::fprintf(f,
                "usage: espgw [EAL options] -- --config FILE [--control-socket PATH]\n"
                "             [--crypto ipsec-mb|openssl] [--max-packets N] [--stats-file F]\n"
+               "       espgw --version\n"
                "  EAL: give one lcore per worker plus the main one (-l 0-N), a --file-prefix per\n"
                "  process, and --no-huge -m MB where no hugepages are set up.\n");
 }
@@ -68,6 +70,10 @@ int main(int argc, char** argv) {
     }
     if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
       usage(stdout);
+      return 0;
+    }
+    if (std::strcmp(argv[i], "--version") == 0) {
+      std::printf("%s\n", espgw::version_line("espgw").c_str());
       return 0;
     }
   }

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "common/version.h"
 #include "frr/bgp_peers.h"
 #include "frr/bgp_view.h"
 #include "frr/vtysh.h"
@@ -36,6 +37,7 @@ nlohmann::json ask(const std::string& path, const nlohmann::json& request, int t
 const char* const kUsage =
     R"(usage: espgw-exporter [--listen ADDR:PORT] [--control-socket PATH | -c CONFIG]
                       [--ike-socket PATH] [--timeout SECONDS]
+       espgw-exporter --version
 
 Serves espgw's counters in Prometheus's text format on http://ADDR:PORT/metrics.
   --listen ADDR:PORT     default 127.0.0.1:9477 ([::1]:9477 for IPv6, :9477 for all
@@ -107,6 +109,9 @@ int main(int argc, char** argv) {
     };
     if (a == "-h" || a == "--help") {
       std::cout << kUsage;
+      return 0;
+    } else if (a == "--version") {
+      std::cout << espgw::version_line("espgw-exporter") << '\n';
       return 0;
     } else if (a == "--listen") {
       listen = value();

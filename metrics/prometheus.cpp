@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "common/version.h"
+
 namespace espgw::metrics {
 
 using nlohmann::json;
@@ -284,9 +286,10 @@ void fpm_metrics(Exposition& e, const json& fpm) {
 
 void espgw_metrics(Exposition& e, const json& all) {
   const json status = all.value("status", json::object());
-  e.declare("espgw_info", Type::kGauge, "espgw's version and crypto backend (always 1).");
+  e.declare("espgw_info", Type::kGauge, "espgw's version, commit and crypto backend (always 1).");
   e.sample("espgw_info",
            {{"version", text(status.value("version", json()))},
+            {"commit", text(status.value("commit", json()))},
             {"crypto", text(status.value("crypto", json()))}},
            1);
   e.declare("espgw_table_generation", Type::kGauge,
@@ -442,10 +445,35 @@ void bgp_metrics(Exposition& e, const Scrape& s) {
   }
 }
 
+// The version and commit of each binary that answered: the exporter itself always, espgw and
+// espgw-ike from their status. A gateway upgraded but not restarted shows two versions.
+void build_info(Exposition& e, const Scrape& s) {
+  e.declare("espgw_build_info", Type::kGauge,
+            "Version and git commit of espgw's binaries: the exporter, and espgw and espgw-ike "
+            "when they answer (always 1).");
+  e.sample("espgw_build_info",
+           {{"binary", "espgw-exporter"},
+            {"version", std::string(kVersion)},
+            {"commit", std::string(kCommit)}},
+           1);
+  auto from = [&](const char* binary, const json& j) {
+    if (!j.is_object() || !j.contains("version")) return;
+    e.sample("espgw_build_info",
+             {{"binary", binary},
+              {"version", text(j.value("version", json()))},
+              {"commit", text(j.value("commit", json()))}},
+             1);
+  };
+  if (s.all) from("espgw", s.all->value("status", json::object()));
+  if (s.ike_status && s.ike_status->is_object())
+    from("espgw-ike", s.ike_status->value("espgw_ike", json::object()));
+}
+
 }  // namespace
 
 std::string render(const Scrape& s) {
   Exposition e;
+  build_info(e, s);
   e.declare("espgw_up", Type::kGauge, "1 when espgw answered on its control socket.");
   e.sample("espgw_up", {}, s.all ? 1 : 0);
   if (s.all) espgw_metrics(e, *s.all);

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <string>
 
+#include "common/version.h"
 #include "config/charon_retransmit.h"
 #include "config/config.h"
 #include "config/frr_conf.h"
@@ -168,6 +169,10 @@ nlohmann::json summary(const std::string& path, const espgw::config::Config& c) 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--version") {
+    std::printf("%s\n", espgw::version_line("espgw-config-check").c_str());
+    return 0;
+  }
   bool as_json = false;
   int file_arg = 1;
   if (argc == 3 && std::string(argv[1]) == "--json") {
@@ -175,7 +180,7 @@ int main(int argc, char** argv) {
     file_arg = 2;
   }
   if (argc != file_arg + 1 || argv[file_arg][0] == '-') {
-    std::fprintf(stderr, "usage: espgw-config-check [--json] FILE\n");
+    std::fprintf(stderr, "usage: espgw-config-check [--json] FILE | --version\n");
     return 2;
   }
   const std::string path = argv[file_arg];

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/hex.h"
+#include "common/version.h"
 #include "dataplane/control/app.h"
 
 namespace espgw::dp {
@@ -34,7 +35,8 @@ json App::status() {
   json ports = json::array();
   for (const auto& p : rt_.ports)
     ports.push_back(p.name);
-  return {{"version", "0.1.0"},
+  return {{"version", kVersion},
+          {"commit", kCommit},
           {"workers", rt_.workers},
           {"crypto", workers_.empty() ? "" : workers_[0]->crypto->describe()},
           {"interfaces", ports},

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <variant>
 
+#include "common/version.h"
 #include "ike-bridge/espgw_ike/tunnel_conn.h"
 
 namespace espgw::ike {
@@ -223,7 +224,11 @@ json status_json(const config::Config& config, const CharonView& view) {
   }
   json charon = {{"connected", view.connected}, {"socket", view.socket}};
   if (!view.version.empty()) charon["version"] = view.version;
-  return {{"ok", true}, {"charon", charon}, {"tunnels", tunnels}, {"other_ike_sas", others}};
+  return {{"ok", true},
+          {"espgw_ike", {{"version", kVersion}, {"commit", kCommit}}},
+          {"charon", charon},
+          {"tunnels", tunnels},
+          {"other_ike_sas", others}};
 }
 
 }  // namespace espgw::ike

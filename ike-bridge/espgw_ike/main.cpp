@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/version.h"
 #include "config/config.h"
 #include "ike-bridge/espgw_ike/connection_sync.h"
 #include "ike-bridge/espgw_ike/event_log.h"
@@ -61,6 +62,7 @@ logs charon's IKE and CHILD_SA events and serves their state on a status socket
                          hands out no more over VICI)
   --timeout SECONDS      how long to wait for each answer from charon (default 10)
   -h, --help             this text
+  --version              the version and git commit
 
 SIGHUP reloads the config: unchanged tunnels are not touched, changed ones are loaded again
 and re-initiated, removed ones terminated and unloaded. SIGTERM stops espgw-ike and leaves
@@ -101,6 +103,9 @@ Options parse_options(int argc, char** argv) {
     };
     if (a == "-h" || a == "--help") {
       std::cout << kUsage;
+      std::exit(0);
+    } else if (a == "--version") {
+      std::cout << version_line("espgw-ike") << '\n';
       std::exit(0);
     } else if (a == "--config" || a == "-c") {
       o.config = value();

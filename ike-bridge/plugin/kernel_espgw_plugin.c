@@ -17,6 +17,8 @@
 
 #include <daemon.h>
 
+#include "common/espgw_version.h"
+
 typedef struct private_kernel_espgw_plugin_t private_kernel_espgw_plugin_t;
 
 /**
@@ -64,6 +66,9 @@ plugin_t *kernel_espgw_plugin_create()
 {
 	private_kernel_espgw_plugin_t *this;
 
+	/* espgw's version, the same as every espgw binary's --version */
+	DBG1(DBG_KNL, "kernel-espgw %s (commit %s), built against strongSwan %s",
+		 ESPGW_VERSION, ESPGW_COMMIT, VERSION);
 	INIT(this,
 		.public = {
 			.plugin = {

@@ -10,6 +10,8 @@ What it proves:
   - Peer "vpn" of tunnels vpn1 and vpn2 (tests/control/peer_config.py): vpn1 active, vpn2 not,
     no moves, since as `all` says; once vpn1's outbound SA is deleted, vpn2 active, one move,
     since no earlier than the deletion.
+  - espgw_build_info: the exporter's own version and commit (as its --version says), espgw's
+    from its status (as espgw --version says), espgw-ike's from its status.
   - espgw-ike's status becomes espgw_ike_* metrics (state per tunnel, established, CHILD_SAs),
     label values with quotes, backslashes and newlines escaped; without the socket espgw_ike_up 0.
   - Every answer is valid exposition format (prom_parse.py: HELP/TYPE per family, *_total
@@ -33,6 +35,9 @@ import threading
 import time
 import unittest
 
+import re
+import subprocess
+
 import prom_parse as pp
 from control import ctl_harness as h
 from control import peer_config as pc
@@ -41,8 +46,17 @@ from metrics import exporter_kit as kit
 
 ESPGW, ESPGWCTL, EXPORTER = kit.main_args()
 
+
+def version_of(binary):
+    """(version, commit) from BINARY --version ("NAME VERSION (commit COMMIT)")."""
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True).stdout
+    m = re.fullmatch(r"\S+ (\S+) \(commit (\S+)\)\n", out)
+    assert m, out
+    return m.group(1), m.group(2)
+
 IKE_STATUS = {
     "ok": True,
+    "espgw_ike": {"version": "9.8.7", "commit": "0123456789ab"},
     "charon": {"connected": True, "socket": "/run/espgw/charon.vici"},
     "tunnels": [
         {"name": "east", "state": "ESTABLISHED", "ike_sas": [
@@ -127,6 +141,11 @@ class Exporter(unittest.TestCase):
         self.assertEqual(pp.value(s, "espgw_up"), 0)
         self.assertEqual(pp.value(s, "espgw_ike_up"), 0)
         self.assertEqual(pp.family(s, "espgw_sa_packets_total"), {})
+        # Only the exporter's own build, as its --version says.
+        version, commit = version_of(EXPORTER)
+        self.assertEqual(pp.family(s, "espgw_build_info"),
+                         {(("binary", "espgw-exporter"), ("commit", commit),
+                           ("version", version)): 1})
 
     def test_2_espgw_running(self):
         gw = h.Gateway(ESPGW, ESPGWCTL, "exporter", traffic=True, socket_path=self.control)
@@ -138,7 +157,15 @@ class Exporter(unittest.TestCase):
             all_ = gw.request({"cmd": "all"})
             self.assertEqual(pp.value(s, "espgw_up"), 1)
             self.assertEqual(pp.value(s, "espgw_info", version=all_["status"]["version"],
+                                      commit=all_["status"]["commit"],
                                       crypto=all_["status"]["crypto"]), 1)
+            # espgw's build as its --version says, beside the exporter's (the same build).
+            version, commit = version_of(ESPGW)
+            self.assertEqual((all_["status"]["version"], all_["status"]["commit"]),
+                             (version, commit))
+            self.assertEqual(pp.value(s, "espgw_build_info", binary="espgw", version=version,
+                                      commit=commit), 1)
+            self.assertEqual(version_of(EXPORTER), (version, commit))
             for sa in all_["sas"]:
                 labels = {"spi": sa["spi"], "direction": sa["direction"], "tunnel": sa["tunnel"],
                           "algorithm": sa["algorithm"]}
@@ -179,6 +206,8 @@ class Exporter(unittest.TestCase):
             finally:
                 fake.stop()
             self.assertEqual(pp.value(s, "espgw_ike_up"), 1)
+            self.assertEqual(pp.value(s, "espgw_build_info", binary="espgw-ike", version="9.8.7",
+                                      commit="0123456789ab"), 1)
             self.assertEqual(pp.value(s, "espgw_ike_charon_connected"), 1)
             self.assertEqual(pp.value(s, "espgw_ike_tunnel_state", tunnel="east",
                                       state="ESTABLISHED"), 1)

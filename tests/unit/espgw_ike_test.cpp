@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/version.h"
 #include "config/config.h"
 #include "ike-bridge/espgw_ike/connection_sync.h"
 #include "ike-bridge/espgw_ike/event_log.h"
@@ -506,6 +507,8 @@ TEST(IkeStatus, TunnelsWithTheirSasAndOthersApart) {
 
   const nlohmann::json j = status_json(c, view);
   EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["espgw_ike"]["version"], std::string(kVersion));
+  EXPECT_EQ(j["espgw_ike"]["commit"], std::string(kCommit));
   EXPECT_EQ(j["charon"]["version"], "5.9.8");
   ASSERT_EQ(j["tunnels"].size(), 2u);
   const auto& t = j["tunnels"][0];

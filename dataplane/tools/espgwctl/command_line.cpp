@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "common/redact.h"
+#include "common/version.h"
 #include "dataplane/tools/espgwctl/secrets.h"
 #include "protocol/messages.h"
 #include "protocol/socket_paths.h"
@@ -54,6 +55,7 @@ options:
   --all                 show drops: every reason, not only those that happened
   -t, --timeout SECONDS wait this long for an answer (default 30; 0 = forever)
   -h, --help            this text
+  --version             the version and git commit
 
 SPIs are decimal or 0x hex. SALT is for GCM (or give KEY as key||salt); AUTHKEY for
 AES-CBC. A key on the command line is visible to other users through ps: prefer
@@ -114,6 +116,9 @@ Invocation parse_command_line(int argc, char** argv) {
       opts = false;
     } else if (a == "-h" || a == "--help") {
       std::cout << kUsage;
+      std::exit(kExitOk);
+    } else if (a == "--version") {
+      std::cout << version_line("espgwctl") << '\n';
       std::exit(kExitOk);
     } else if (a == "-s" || a == "--socket") {
       inv.socket = value();
