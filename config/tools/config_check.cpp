@@ -26,6 +26,16 @@
 
 namespace {
 
+const char* const kUsage =
+    "usage: espgw-config-check [--json] FILE\n"
+    "       espgw-config-check --version\n"
+    "\n"
+    "Loads and checks espgw's config FILE (and the secrets file it names) as espgw would, and\n"
+    "prints a summary line; --json prints what the config holds as one JSON object instead.\n"
+    "Exits 0 when the config is valid, 1 with the error (file, line, key) when it is not, and\n"
+    "2 on a usage error. Warnings (what loads but will not behave as the file may intend) go\n"
+    "to stderr.\n";
+
 const char* exception_kind(espgw::config::ExceptionKind k) {
   switch (k) {
     case espgw::config::ExceptionKind::kTap: return "tap";
@@ -173,6 +183,10 @@ int main(int argc, char** argv) {
     std::printf("%s\n", espgw::version_line("espgw-config-check").c_str());
     return 0;
   }
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::printf("%s", kUsage);
+    return 0;
+  }
   bool as_json = false;
   int file_arg = 1;
   if (argc == 3 && std::string(argv[1]) == "--json") {
@@ -180,7 +194,7 @@ int main(int argc, char** argv) {
     file_arg = 2;
   }
   if (argc != file_arg + 1 || argv[file_arg][0] == '-') {
-    std::fprintf(stderr, "usage: espgw-config-check [--json] FILE | --version\n");
+    std::fprintf(stderr, "%s", kUsage);
     return 2;
   }
   const std::string path = argv[file_arg];

@@ -50,10 +50,17 @@ exec_as_root() {
   fi
 }
 
-# Installs what is missing; quick (one dpkg-query) when everything is there.
+# shellcheck disable=SC2034  # used by scripts/package
+# What scripts/package needs beside ESPGW_PACKAGES: Debian's packaging tools, and debootstrap for
+# the install test's fresh Debian 12 (tests/package/install_test).
+ESPGW_PACKAGING_PACKAGES=(debhelper dpkg-dev fakeroot lintian help2man debootstrap git)
+
+# Installs what is missing of the packages named (default: ESPGW_PACKAGES); quick (one dpkg-query
+# each) when everything is there.
 ensure_packages() {
   local missing=() status
-  for p in "${ESPGW_PACKAGES[@]}"; do
+  (($# > 0)) || set -- "${ESPGW_PACKAGES[@]}"
+  for p in "$@"; do
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     [ "$status" = "install ok installed" ] || missing+=("$p")
   done

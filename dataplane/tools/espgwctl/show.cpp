@@ -278,6 +278,7 @@ std::string neighbours_table(const json& ns) {
 std::string status_text(const json& s) {
   Table t({"", ""});
   t.add({"version", text_of(s.value("version", json()))});
+  if (s.contains("commit")) t.add({"commit", text_of(s.value("commit", json()))});
   t.add({"generation", text_of(s.value("generation", json()))});
   t.add({"workers", text_of(s.value("workers", json()))});
   t.add({"crypto", text_of(s.value("crypto", json()))});
