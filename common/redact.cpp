@@ -5,7 +5,36 @@
 
 namespace espgw {
 
-bool looks_like_key(std::string_view s) noexcept {
+namespace {
+
+// A pre-shared key or password as people write one: one word of 8 or more characters, with no
+// spaces or quotes, holding a digit and a run of letters and digits that mixes upper and lower
+// case (AWS's generated keys are 8 to 64 letters, digits, '.' and '_'; strongSwan's 0s... is
+// base64). A name, a path, an address, a sentence or a proposal in the wrong case (AES128-sha256:
+// each run in one case) is none of these.
+bool looks_like_passphrase(std::string_view s) noexcept {
+  if (s.size() < 8 || s.front() == '/' || s.starts_with("./")) return false;
+  bool digit = false;
+  bool mixed = false;  // some run of letters and digits has both cases
+  bool run_upper = false;
+  bool run_lower = false;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u)) {
+      digit |= std::isdigit(u) != 0;
+      run_upper |= std::isupper(u) != 0;
+      run_lower |= std::islower(u) != 0;
+      mixed |= run_upper && run_lower;
+    } else if (u < 0x21 || u > 0x7e || c == '"' || c == '\'' || c == '`' || c == ',') {
+      return false;
+    } else {
+      run_upper = run_lower = false;
+    }
+  }
+  return digit && mixed;
+}
+
+bool looks_like_hex_key(std::string_view s) noexcept {
   bool marked = false;  // clearly hex, not a decimal number
   if (s.starts_with("0x") || s.starts_with("0X")) {
     s.remove_prefix(2);
@@ -27,6 +56,16 @@ bool looks_like_key(std::string_view s) noexcept {
     }
   }
   return digits >= 16 && (marked || colons) && (!colons || run == 2);
+}
+
+}  // namespace
+
+bool looks_like_key(std::string_view s) noexcept {
+  return looks_like_hex_key(s) || looks_like_passphrase(s);
+}
+
+std::string bare(std::string_view s) {
+  return looks_like_key(s) ? std::string(kNotShown) : std::string(s);
 }
 
 std::string quote(std::string_view s) {

@@ -1,10 +1,16 @@
 #pragma once
 // The one rule for repeating input in a message (an error, a log line, a CLI's complaint): a value
 // that may be key material is never repeated, wherever it was written by mistake (a key pasted
-// into a name, an SPI or an unknown option). Key material is what a key looks like when written:
-// 16 hex digits or more, marked as hex by a 0x, a letter a-f or strongSwan's aa:bb:... form. A
-// plain decimal number, a name, a path or a proposal is shown, so that the message can say what
-// was wrong.
+// into a name, an SPI, an MTU or an unknown option). Key material is what a key looks like when
+// written:
+//   - a key: 16 hex digits or more, marked as hex by a 0x, a letter a-f or strongSwan's
+//     aa:bb:... form;
+//   - a pre-shared key or password: one word of 8 or more characters with a digit and a run of
+//     letters and digits in both cases (AWS's generated keys, base64).
+// A plain decimal number, a name, a path, an address or a proposal (AES128-sha256 too) is shown,
+// so that the message can say what was wrong. A name that mixes cases within a word and has a
+// digit (VpcA-to-VpcB-1) is not: the rule errs on the side of the secret. A key of lower-case
+// letters and digits only is beyond any rule that still shows names.
 //
 // Every C++ binary uses these two (config, the control socket's errors, espgwctl, the importers).
 // The charon plugin (C) repeats no input at all: it logs only SPIs and algorithm names
@@ -23,5 +29,7 @@ bool looks_like_key(std::string_view s) noexcept;
 // material, kNotShown instead.
 std::string quote(std::string_view s);
 inline constexpr std::string_view kNotShown = "(value not shown: it looks like key material)";
+// The same without quotes or escapes, for names a message lists (a name holds no quotes).
+std::string bare(std::string_view s);
 
 }  // namespace espgw

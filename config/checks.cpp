@@ -19,7 +19,7 @@ void Parser::check_remote_cidrs() {
           grouped(seen.tunnel, c.tunnel)) {
         continue;
       }
-      error(c.at, "already routed into tunnel \"" + seen.tunnel + "\" (line " +
+      error(c.at, "already routed into tunnel " + quote(seen.tunnel) + " (line " +
                       std::to_string(seen.at.line) + "): " + quote(c.at.node.Scalar()));
       reported[i] = true;
       break;

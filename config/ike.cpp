@@ -239,7 +239,7 @@ void Parser::peer_tunnels(const Value& x, size_t index,
         error(m, "tunnel listed twice in this peer " + quote(*s) + " (first at line " +
                      std::to_string(other->second) + ")");
       } else {
-        error(m, "already in peer \"" + config_.peers[owner].name + "\" (line " +
+        error(m, "already in peer " + quote(config_.peers[owner].name) + " (line " +
                      std::to_string(other->second) +
                      "); a tunnel belongs to one peer at most: " + quote(*s));
       }
@@ -252,7 +252,7 @@ void Parser::peer_tunnels(const Value& x, size_t index,
     if (!t) {
       std::string known;
       for (const auto& other_tunnel : config_.tunnels)
-        known += (known.empty() ? "" : ", ") + other_tunnel.name;
+        known += (known.empty() ? "" : ", ") + bare(other_tunnel.name);
       error(m,
             "unknown tunnel " + quote(*s) + " (tunnels: " + (known.empty() ? "none" : known) + ")");
       continue;
@@ -282,13 +282,13 @@ void Parser::same_cidrs(const Value& m, const Tunnel& t, const Tunnel& first_tun
     }
     if (only_here.empty() && only_there.empty()) continue;
     std::string diff;
-    if (!only_here.empty()) diff = "only in \"" + t.name + "\": " + prefix_list(only_here);
+    if (!only_here.empty()) diff = "only in " + quote(t.name) + ": " + prefix_list(only_here);
     if (!only_there.empty()) {
-      diff += (diff.empty() ? "" : "; ") + std::string("only in \"") + first_tunnel.name +
-              "\": " + prefix_list(only_there);
+      diff += (diff.empty() ? "" : "; ") + std::string("only in ") + quote(first_tunnel.name) +
+              ": " + prefix_list(only_there);
     }
-    error(m, std::string(key) + " differ from those of tunnel \"" + first_tunnel.name +
-                 "\" (line " + std::to_string(first_line) + "; " + diff +
+    error(m, std::string(key) + " differ from those of tunnel " + quote(first_tunnel.name) +
+                 " (line " + std::to_string(first_line) + "; " + diff +
                  "); the tunnels of a peer carry the same CIDRs: " + quote(m.node.Scalar()));
   }
 }

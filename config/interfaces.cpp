@@ -157,8 +157,8 @@ void Parser::neighbours(const Value& v, Interface& out) {
         if (std::none_of(out.addresses.begin(), out.addresses.end(),
                          [&](const IpPrefix& p) { return p.contains(*a); }) &&
             !is_link_local_v6(*a)) {
-          error(*x, "not on a connected prefix of interface \"" + out.name +
-                        "\": " + quote(x->node.Scalar()));
+          error(*x, "not on a connected prefix of interface " + quote(out.name) + ": " +
+                        quote(x->node.Scalar()));
           ok = false;
         }
         for (const auto& other : out.neighbours) {
@@ -309,8 +309,8 @@ void Parser::route(const Value& v, Route& out) {
         } else if (!is_link_local_v6(via) &&
                    std::none_of(iface->addresses.begin(), iface->addresses.end(),
                                 [&](auto& a) { return a.contains(via); })) {
-          error(*vx, "next hop is not on a connected prefix of interface \"" + iface->name +
-                         "\": " + quote(vx->node.Scalar()));
+          error(*vx, "next hop is not on a connected prefix of interface " + quote(iface->name) +
+                         ": " + quote(vx->node.Scalar()));
         }
       }
     }

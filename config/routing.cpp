@@ -164,7 +164,7 @@ void Parser::tunnel_inside(const Fields& f, Tunnel& out) {
       for (const auto& a : i.addresses) {
         if (!clash && overlaps(a, *p)) {
           error(item, "overlaps the connected prefix " + network_of(a).to_string() +
-                          " of interface \"" + i.name + "\": " + quote(shown));
+                          " of interface " + quote(i.name) + ": " + quote(shown));
           clash = true;
         }
       }
@@ -172,7 +172,7 @@ void Parser::tunnel_inside(const Fields& f, Tunnel& out) {
     for (const auto& seen : inside_prefixes_) {
       if (!clash && overlaps(seen.prefix, *p)) {
         error(item, "overlaps the inside prefix " + network_of(seen.prefix).to_string() +
-                        " of tunnel \"" + seen.owner + "\" (line " + std::to_string(seen.line) +
+                        " of tunnel " + quote(seen.owner) + " (line " + std::to_string(seen.line) +
                         "): " + quote(shown));
         clash = true;
       }
@@ -181,8 +181,8 @@ void Parser::tunnel_inside(const Fields& f, Tunnel& out) {
       for (const auto& t : config_.tunnels) {
         for (const auto& q : t.inside) {
           if (!clash && t.name != out.name && overlaps(q, *p)) {
-            error(item, "overlaps the inside prefix " + network_of(q).to_string() +
-                            " of tunnel \"" + t.name + "\": " + quote(shown));
+            error(item, "overlaps the inside prefix " + network_of(q).to_string() + " of tunnel " +
+                            quote(t.name) + ": " + quote(shown));
             clash = true;
           }
         }
@@ -243,15 +243,15 @@ void Parser::tunnel_inside_interface(const Fields& f, Tunnel& out) {
   const std::string& n = out.inside_interface;
   for (const auto& i : config_.interfaces) {
     if (i.exception.kernel_name == n) {
-      error(at, "kernel interface name " + quote(n) + " is interface \"" + i.name +
-                    "\"'s exception interface");
+      error(at, "kernel interface name " + quote(n) + " is interface " + quote(i.name) +
+                    "'s exception interface");
       return;
     }
   }
   if (seeded_) {
     for (const auto& t : config_.tunnels) {
       if (t.name != out.name && t.inside_interface == n) {
-        error(at, "inside interface name " + quote(n) + " is tunnel \"" + t.name + "\"'s");
+        error(at, "inside interface name " + quote(n) + " is tunnel " + quote(t.name) + "'s");
         return;
       }
     }
@@ -363,7 +363,7 @@ void Parser::check_route_tunnels() {
     if (!t) {
       std::string known;
       for (const auto& k : config_.tunnels) {
-        if (k.route_based()) known += (known.empty() ? "" : ", ") + k.name;
+        if (k.route_based()) known += (known.empty() ? "" : ", ") + bare(k.name);
       }
       error(rt.at, "unknown tunnel " + quote(rt.tunnel) +
                        " (route-based tunnels: " + (known.empty() ? "none" : known) + ")");

@@ -222,7 +222,7 @@ void Parser::tunnel_sizes(const Fields& f, Tunnel& out, const Interface* local_i
         error(*x, "a tunnel that carries IPv6 needs an MTU of 1280 or more, got " +
                       quote(x->node.Scalar()));
       } else if (local_iface && *n >= local_iface->mtu) {
-        error(*x, "must be below the MTU of interface \"" + local_iface->name + "\" (" +
+        error(*x, "must be below the MTU of interface " + quote(local_iface->name) + " (" +
                       std::to_string(local_iface->mtu) + ") to leave room for ESP, got " +
                       quote(x->node.Scalar()));
       } else {

@@ -1,0 +1,43 @@
+// common/redact.h: the one rule for what a message may repeat. Keys and pre-shared keys in the
+// shapes people write them are never shown; names, numbers, addresses, paths and proposals are.
+
+#include "common/redact.h"
+
+#include <gtest/gtest.h>
+
+namespace espgw {
+namespace {
+
+TEST(Redact, KeysAreNotShown) {
+  for (const char* s : {"0x8f14e45fceea167a5a36dedd4bea2543", "8f14e45fceea167a5a36dedd4bea2543",
+                        "8f:14:e4:5f:ce:ea:16:7a", "0X0123456789012345"}) {
+    EXPECT_TRUE(looks_like_key(s)) << s;
+    EXPECT_EQ(quote(s), kNotShown) << s;
+    EXPECT_EQ(bare(s), kNotShown) << s;
+  }
+}
+
+TEST(Redact, PreSharedKeysAreNotShown) {
+  // AWS-style (letters, digits, '.', '_'), base64 (strongSwan's 0s form), a password.
+  for (const char* s : {"Qm7_Vx2.Lr9pZt4wKs", "tR2mQx_8pL.kZ3wY",
+                        "0sTWFyeS5oYWQuYS5saXR0bGU=", "MyPassw0rd", "xK9#mP2$qL"}) {
+    EXPECT_TRUE(looks_like_key(s)) << s;
+    EXPECT_EQ(quote(s), kNotShown) << s;
+  }
+}
+
+TEST(Redact, EverythingElseIsShown) {
+  for (const char* s :
+       {"aws-tunnel1", "AES128-sha256", "aes128gcm16-modp2048", "1400", "12345678901234567890",
+        "172.31.1.10", "2001:db8::1", "10.0.0.0/16", "/etc/espgw/Gw1-Secrets2.yaml",
+        "./Site2Site.yaml", "eth1", "net_pcap0", "FAKE_psk_tunnel1.not.a.real.key", "Tunnel1",
+        "short7A", "two Words9Ab", "deadbeef"}) {
+    EXPECT_FALSE(looks_like_key(s)) << s;
+    EXPECT_EQ(bare(s), s);
+  }
+  EXPECT_EQ(quote("aws-tunnel1"), "\"aws-tunnel1\"");
+  EXPECT_EQ(quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\x0a\"");
+}
+
+}  // namespace
+}  // namespace espgw
