@@ -2,10 +2,10 @@
 """Every binary reports the same version and git commit (--version: "NAME VERSION (commit C)"):
 espgw, espgwctl, espgw-config-check, espgw-ike, espgw-exporter and the installed form of espgw-up.
 The version is the project's (meson.build); in a git checkout the commit is the checkout's
-(`git describe --always --dirty`), and the kernel-espgw plugin, where built, carries the same
+(scripts/lib/stamp-version --print-commit), and the kernel-espgw plugin, where built, carries the same
 strings (it logs them when charon loads it).
 
-Run by meson: version_test.py SOURCE_ROOT PROJECT_VERSION PLUGIN_OR_- BINARY...
+Run by meson: version_test.py SOURCE_ROOT PROJECT_VERSION COMMIT_OPTION PLUGIN_OR_- BINARY...
 """
 
 import os
@@ -15,7 +15,7 @@ import sys
 
 
 def main():
-    root, project_version, plugin, *binaries = sys.argv[1:]
+    root, project_version, fallback, plugin, *binaries = sys.argv[1:]
     seen = {}
     for b in binaries:
         b = os.path.abspath(b)  # meson may name a custom target's output relative to the build
@@ -34,14 +34,11 @@ def main():
     version, commit = versions.pop()
     if version != project_version:
         sys.exit(f"version {version}, but meson.build says {project_version}")
-    top = subprocess.run(["git", "-C", root, "rev-parse", "--show-toplevel"], capture_output=True,
-                         text=True, check=False)
-    if top.returncode == 0 and os.path.realpath(top.stdout.strip()) == os.path.realpath(root):
-        want = subprocess.run(["git", "-C", root, "describe", "--always", "--dirty", "--abbrev=12",
-                               "--exclude=*"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-        if commit != want:
-            sys.exit(f"commit {commit}, but the checkout is at {want}")
+    want = subprocess.run([os.path.join(root, "scripts", "lib", "stamp-version"),
+                           "--source-root", root, "--fallback", fallback, "--print-commit"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    if commit != want:
+        sys.exit(f"commit {commit}, but the source tree is at {want}")
     if plugin != "-":
         data = open(plugin, "rb").read()
         for s in (f"\0{version}\0", f"\0{commit}\0"):
