@@ -1,7 +1,9 @@
 #include "metrics/prometheus.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 
 #include "common/version.h"
@@ -105,6 +107,23 @@ std::string text(const json& v) {
   if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
   if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
   return v.is_null() ? "" : v.dump();
+}
+
+// How much of an SA's hard lifetime is used, per limit it has: bytes and packets (the SA's
+// hard_bytes, hard_packets) and, for an outbound SA without ESN, its 2^32 sequence numbers.
+void sa_lifetime_used(Exposition& e, const Labels& l, const json& sa) {
+  auto ratio = [&](const char* limit, double used, double hard) {
+    if (hard <= 0) return;
+    Labels with_limit = l;
+    with_limit.emplace_back("limit", limit);
+    e.sample("espgw_sa_lifetime_used_ratio", with_limit, used / hard);
+  };
+  ratio("bytes", num(sa.value("bytes", json())), num(sa.value("hard_bytes", json())));
+  ratio("packets", num(sa.value("packets", json())), num(sa.value("hard_packets", json())));
+  if (sa.value("direction", json()) == "out" && sa.value("esn", json()) == false &&
+      sa.contains("next_seq")) {
+    ratio("sequence", num(sa["next_seq"]) - 1, 4294967295.0);
+  }
 }
 
 struct Field {
@@ -328,6 +347,9 @@ void espgw_metrics(Exposition& e, const json& all) {
   e.declare("espgw_sa_bytes_total", Type::kCounter, "Bytes carried by the SA.");
   e.declare("espgw_sa_drops_total", Type::kCounter, "Packets of the SA dropped, by reason.");
   e.declare("espgw_sa_in_use", Type::kGauge, "1 for the outbound SA its tunnel sends with.");
+  e.declare("espgw_sa_lifetime_used_ratio", Type::kGauge,
+            "Share of the SA's hard lifetime used (at 1 it carries nothing more), by limit: "
+            "bytes and packets where the SA has one, sequence for outbound SAs without ESN.");
   for (const auto& sa : all.value("sas", json::array())) {
     const Labels l{{"spi", text(sa.value("spi", json()))},
                    {"direction", text(sa.value("direction", json()))},
@@ -342,6 +364,7 @@ void espgw_metrics(Exposition& e, const json& all) {
       e.sample("espgw_sa_drops_total", lr, num(n));
     }
     if (sa.contains("in_use")) e.sample("espgw_sa_in_use", l, num(sa["in_use"]));
+    sa_lifetime_used(e, l, sa);
   }
 
   e.declare("espgw_tunnel_up", Type::kGauge,
@@ -364,7 +387,8 @@ void espgw_metrics(Exposition& e, const json& all) {
 }
 
 // espgw-ike's status: {"charon": {"connected": bool}, "tunnels": [{"name", "state", "ike_sas":
-// [{"state", "child_sas": [{"state"}]}]}]}. Read leniently: what is missing is left out.
+// [{"state", "child_sas": [{"state", "expires_in_s"}]}]}]}. Read leniently: what is missing is left
+// out.
 void ike_metrics(Exposition& e, const std::optional<json>& st) {
   e.declare("espgw_ike_up", Type::kGauge, "1 when espgw-ike answered on its status socket.");
   e.sample("espgw_ike_up", {}, st ? 1 : 0);
@@ -382,6 +406,9 @@ void ike_metrics(Exposition& e, const std::optional<json>& st) {
             "1 when the tunnel has an ESTABLISHED IKE SA.");
   e.declare("espgw_ike_child_sas_installed", Type::kGauge,
             "CHILD_SAs of the tunnel in state INSTALLED.");
+  e.declare("espgw_ike_child_sa_expires_in_seconds", Type::kGauge,
+            "Seconds until the hard lifetime of the tunnel's newest INSTALLED CHILD_SA (the one "
+            "that expires last); charon rekeys it rekey_margin_s before.");
   json tunnels = st->value("tunnels", json::array());
   if (tunnels.is_object()) {
     json list = json::array();
@@ -401,13 +428,18 @@ void ike_metrics(Exposition& e, const std::optional<json>& st) {
     e.sample("espgw_ike_tunnel_state", {{"tunnel", name}, {"state", state}}, 1);
     e.sample("espgw_ike_tunnel_established", l, state == "ESTABLISHED" ? 1 : 0);
     double installed = 0;
+    std::optional<double> expires;
     for (const auto& sa : t.value("ike_sas", json::array())) {
       if (!sa.is_object()) continue;
       for (const auto& c : sa.value("child_sas", json::array())) {
-        if (c.is_object() && c.value("state", "") == "INSTALLED") installed += 1;
+        if (!c.is_object() || c.value("state", "") != "INSTALLED") continue;
+        installed += 1;
+        const json in = c.value("expires_in_s", json());
+        if (in.is_number()) expires = std::max(expires.value_or(0), in.get<double>());
       }
     }
     e.sample("espgw_ike_child_sas_installed", l, installed);
+    if (expires) e.sample("espgw_ike_child_sa_expires_in_seconds", l, *expires);
   }
 }
 

@@ -142,6 +142,15 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
               {"keepalives", sa.keepalives()},
               {"lane", rec.lane},
               {"drops", drops}};
+    // Its byte and packet lifetimes, those set (sa-add, the plugin: charon's life_bytes and
+    // life_packets); espgw-exporter turns them into espgw_sa_lifetime_used_ratio.
+    const SaLifetime& life = rec.lifetime;
+    for (const auto& [key, value] :
+         {std::pair{"soft_bytes", life.soft_bytes}, std::pair{"hard_bytes", life.hard_bytes},
+          std::pair{"soft_packets", life.soft_packets},
+          std::pair{"hard_packets", life.hard_packets}}) {
+      if (value) j[key] = value;
+    }
     if (p.udp_encap) {  // NAT-T ports: a NAT mapping change moves them (sa-update)
       j["local_port"] = p.local_port;
       j["remote_port"] = p.remote_port;

@@ -73,6 +73,11 @@ class IkeProtocol(h.GatewayTest):
         self.assertEqual((sa_in["tunnel"], sa_in["origin"], sa_in["algorithm"]),
                          ("east", "ike", "aes128gcm16"))
         self.assertEqual(sa_in["replay_window"], 256)
+        # The lifetimes set, in `sas` (espgw-exporter's espgw_sa_lifetime_used_ratio); none unset.
+        for sa in (sa_in, sa_out):
+            self.assertEqual((sa.get("soft_bytes"), sa.get("hard_bytes")), (1000, 2000))
+            self.assertNotIn("soft_packets", sa)
+            self.assertNotIn("hard_packets", sa)
         self.assertEqual((sa_out["origin"], sa_out["algorithm"], sa_out["in_use"]),
                          ("ike", "aes256gcm16", True))
         self.assertEqual(self.sa("out", 0x1001)["origin"], "config")

@@ -45,13 +45,15 @@ class Prometheus:
     """One prometheus process scraping 127.0.0.1:target every second; its config, TSDB and log
     in `folder`. stop() kills it (SIGTERM, then SIGKILL)."""
 
-    def __init__(self, binary, folder, target, wait_s=WAIT_S):
+    def __init__(self, binary, folder, target, wait_s=WAIT_S, rules=None):
         self.folder = folder
         self.wait_s = wait_s
         self.log = os.path.join(folder, "prometheus.log")
         config = os.path.join(folder, "prometheus.yml")
         with open(config, "w") as f:
             f.write(CONFIG.format(port=target))
+            if rules:  # alerting rules, evaluated every second
+                f.write(f"rule_files: [{json.dumps(os.path.abspath(rules))}]\n")
         self.port = free_port()
         self.texts = []  # every answer, for the key check
         self.proc = start([binary, f"--config.file={config}",
@@ -99,6 +101,15 @@ class Prometheus:
             ts = self.targets()
             return len(ts) == 1 and ts[0]["health"] == "up" and ts[0]
         return wait_for("the exporter's target up", target_up, self.wait_s)
+
+    def alerts(self, name):
+        """[(labels, state)] of the alert `name` now pending or firing."""
+        return [(a["labels"], a["state"]) for a in self.get("/api/v1/alerts")["data"]["alerts"]
+                if a["labels"].get("alertname") == name]
+
+    def rules(self):
+        """Every loaded rule of every group (/api/v1/rules)."""
+        return [r for g in self.get("/api/v1/rules")["data"]["groups"] for r in g["rules"]]
 
     def query(self, expr):
         """An instant query's vector: [(labels, value)]."""

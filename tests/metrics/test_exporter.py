@@ -60,7 +60,8 @@ IKE_STATUS = {
     "charon": {"connected": True, "socket": "/run/espgw/charon.vici"},
     "tunnels": [
         {"name": "east", "state": "ESTABLISHED", "ike_sas": [
-            {"state": "ESTABLISHED", "child_sas": [{"state": "INSTALLED"}, {"state": "REKEYED"}]}]},
+            {"state": "ESTABLISHED", "child_sas": [{"state": "INSTALLED", "expires_in_s": 3240},
+                                           {"state": "REKEYED", "expires_in_s": 9000}]}]},
         {"name": "west", "state": 'odd "state"\\with\nnewline', "ike_sas": []},
     ],
     "other_ike_sas": [],
@@ -177,6 +178,11 @@ class Exporter(unittest.TestCase):
                    "algorithm": "aes128gcm16"}
             self.assertEqual(pp.value(s, "espgw_sa_packets_total", **out), h.LAN_PACKETS)
             self.assertEqual(pp.value(s, "espgw_sa_in_use", **out), 1)
+            # Sequence numbers used of the 2^32 (no ESN), as `sas` said when the scrape began.
+            sent = next(x for x in all_["sas"] if x["spi"] == out["spi"] and x["direction"] == "out")
+            self.assertFalse(sent["esn"])
+            self.assertEqual(pp.value(s, "espgw_sa_lifetime_used_ratio", limit="sequence", **out),
+                             (sent["next_seq"] - 1) / (2**32 - 1))
             fields = {"rx_packets": "espgw_port_rx_packets_total",
                       "rx_bytes": "espgw_port_rx_bytes_total",
                       "tx_packets": "espgw_port_tx_packets_total",
@@ -213,6 +219,8 @@ class Exporter(unittest.TestCase):
                                       state="ESTABLISHED"), 1)
             self.assertEqual(pp.value(s, "espgw_ike_tunnel_established", tunnel="east"), 1)
             self.assertEqual(pp.value(s, "espgw_ike_child_sas_installed", tunnel="east"), 1)
+            self.assertEqual(pp.value(s, "espgw_ike_child_sa_expires_in_seconds", tunnel="east"),
+                             3240)
             self.assertEqual(pp.value(s, "espgw_ike_tunnel_state", tunnel="west",
                                       state='odd "state"\\with\nnewline'), 1)
             self.assertEqual(pp.value(s, "espgw_ike_tunnel_established", tunnel="west"), 0)

@@ -15,6 +15,9 @@ What it proves, through Prometheus's HTTP API only:
   - no espgw_lane_* series for "east" (its espgw_tunnel_up is there); espgw_lane_series_omitted 0;
   - once lane 2's outbound SA is deleted over the control socket, Prometheus reports its
     espgw_lane_up 0, the other lanes' still 1;
+  - the shipped alerting rules (metrics/alerts/espgw-rules.yml) load and evaluate without error
+    on these series; EspgwLaneDown is quiet while every lane is up, and goes pending (its `for`
+    is a minute) for lane 2 once its SA is deleted, for no other lane;
   - no key appears in anything Prometheus answered.
 
 Skipped (77) without root (espgw's DPDK runtime folder) or without a `prometheus` binary.
@@ -36,6 +39,8 @@ from metrics import prom_kit
 from metrics.prom_kit import WAIT_S
 
 ESPGW, ESPGWCTL, EXPORTER = kit.main_args()
+RULES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "metrics", "alerts",
+                     "espgw-rules.yml")
 
 LANES = 4
 
@@ -61,7 +66,7 @@ class Lanes(unittest.TestCase):
         cls.addClassCleanup(cls.gw.close)
         exporter, port = kit.start_exporter(EXPORTER, control, os.path.join(cls.dir, "ike.sock"))
         cls.addClassCleanup(kit.stop_exporter, exporter)
-        cls.prom = Prometheus(prom_kit.binary(), cls.dir, port)
+        cls.prom = Prometheus(prom_kit.binary(), cls.dir, port, rules=RULES)
         cls.addClassCleanup(cls.prom.stop)
         cls.target = f"127.0.0.1:{port}"
         cls.gw.start()
@@ -126,6 +131,16 @@ class Lanes(unittest.TestCase):
         self.assertEqual(p.query('{__name__=~"espgw_lane_.*",tunnel=~".+",tunnel!="wide"}'), [])
         self.assertEqual([v for _, v in p.query("espgw_lane_series_omitted")], [0])
 
+        # The shipped rules: all loaded, evaluated on these series without error, no lane alert.
+        def evaluated():
+            rules = p.rules()
+            return rules and all(not r.get("lastEvaluation", "0001").startswith("0001") for r in rules) and rules
+        rules = wait_for("the rules evaluated", evaluated, WAIT_S)
+        self.assertEqual(len(rules), 12, [r["name"] for r in rules])
+        for r in rules:
+            self.assertEqual((r["health"], r.get("lastError", "")), ("ok", ""), r["name"])
+        self.assertEqual(p.alerts("EspgwLaneDown"), [])
+
         # Lane 2 loses its SA: Prometheus sees it down, the others still up.
         r = kit.delete_lane_sa(self.gw, 2)
         self.assertTrue(r.get("ok"), r)
@@ -136,6 +151,10 @@ class Lanes(unittest.TestCase):
         print(f"lane 2 down in prometheus after {time.monotonic() - t1:.1f} s", flush=True)
         self.assertEqual(p.by_lane('espgw_lane_up{tunnel="wide"}'),
                          {"0": 1, "1": 1, "2": 0, "3": 1})
+        # EspgwLaneDown for lane 2 alone: pending, since its `for` (a minute) has not passed.
+        alerts = wait_for("EspgwLaneDown pending", lambda: p.alerts("EspgwLaneDown"), WAIT_S)
+        self.assertEqual([(a["tunnel"], a["lane"], a["severity"], state) for a, state in alerts],
+                         [("wide", "2", "warning", "pending")])
 
 
 if __name__ == "__main__":
