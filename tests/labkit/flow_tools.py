@@ -136,7 +136,12 @@ def send(a):
     secs = time.monotonic() - t0
     for _ in range(3):
         for i, s in enumerate(socks):
-            s.send(HEADER.pack(MAGIC, i, END) + struct.pack("!Q", n))
+            try:
+                s.send(HEADER.pack(MAGIC, i, END) + struct.pack("!Q", n))
+            except ConnectionRefusedError:
+                # The receiver, complete after the first markers, closed its socket, and the
+                # port unreachable it drew came back before these repeats.
+                pass
     print(json.dumps({"sent_per_flow": n, "seconds": secs}), flush=True)
 
 

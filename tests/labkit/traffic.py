@@ -158,3 +158,33 @@ def check_stream(r, name, failures, allow_missing=False):
           f"{name}: none twice ({r['duplicate_count']}: {r['duplicates'][:10]})", failures)
     check(r["foreign"] == 0 and r["beyond_end"] == 0,
           f"{name}: nothing else arrived ({r['foreign']}, {r['beyond_end']})", failures)
+
+
+def kernel_drops(lab, namespaces):
+    """{ns: {counter: n}}: where a namespace's kernel dropped packets (UDP's receive buffer and
+    input errors, /proc/net/snmp; each interface's rx and tx drops, /proc/net/dev), to say where a
+    stream's missing datagrams went (kernel_drops_grown)."""
+    out = {}
+    for ns in namespaces:
+        c = {}
+        snmp = lab.sh(ns, "cat", "/proc/net/snmp").stdout.splitlines()
+        for names, values in zip(snmp, snmp[1:]):
+            if names.startswith("Udp:") and values.startswith("Udp:"):
+                row = dict(zip(names.split()[1:], values.split()[1:]))
+                for k in ("RcvbufErrors", "InErrors", "SndbufErrors"):
+                    c[f"udp {k}"] = int(row.get(k, 0))
+                break
+        for line in lab.sh(ns, "cat", "/proc/net/dev").stdout.splitlines()[2:]:
+            name, _, fields = line.partition(":")
+            f = fields.split()
+            if len(f) >= 12:
+                c[f"{name.strip()} rx_drop"] = int(f[3])
+                c[f"{name.strip()} tx_drop"] = int(f[11])
+        out[ns] = c
+    return out
+
+
+def kernel_drops_grown(before, after):
+    """The counters of kernel_drops() that grew: {"ns counter": n}."""
+    return {f"{ns} {k}": n - before.get(ns, {}).get(k, 0)
+            for ns, c in after.items() for k, n in c.items() if n > before.get(ns, {}).get(k, 0)}
