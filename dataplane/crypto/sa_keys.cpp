@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "dataplane/crypto/key_memory.h"
+
 namespace espgw::crypto {
 namespace {
 
@@ -80,6 +82,14 @@ void hash_one_block(IMB_MGR* mgr, esp::Integrity i, const uint8_t* block, uint8_
 
 SaKeys::~SaKeys() {
   OPENSSL_cleanse(this, sizeof *this);
+}
+
+void* SaKeys::operator new(std::size_t size, std::align_val_t align) {
+  return key_alloc(size, static_cast<std::size_t>(align));
+}
+
+void SaKeys::operator delete(void* p, std::size_t size, std::align_val_t align) noexcept {
+  key_free(p, size, static_cast<std::size_t>(align));
 }
 
 std::unique_ptr<SaKeys> prepare_keys(const esp::Algorithm& alg, std::span<const uint8_t> cipher_key,

@@ -1,12 +1,14 @@
 #pragma once
 // Key material of one SA, prepared once at SA install for both backends: the raw keys (OpenSSL
 // re-keys its contexts from them) and intel-ipsec-mb's precomputed forms (GCM hash-key tables, AES
-// round keys, HMAC inner and outer hash states). Wiped on destruction; never printed.
+// round keys, HMAC inner and outer hash states). Allocated in key pages (key_memory.h: not in core
+// dumps), wiped on destruction; never printed.
 
 #include <intel-ipsec-mb.h>
 
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <span>
 
 #include "common/esp_algorithm.h"
@@ -60,6 +62,10 @@ struct alignas(64) SaKeys {
   SaKeys(const SaKeys&) = delete;
   SaKeys& operator=(const SaKeys&) = delete;
   ~SaKeys();
+
+  // In key pages (key_memory.h), not on the heap.
+  static void* operator new(std::size_t size, std::align_val_t align);
+  static void operator delete(void* p, std::size_t size, std::align_val_t align) noexcept;
 };
 
 // Checks key lengths against the algorithm and prepares both forms. Throws std::invalid_argument

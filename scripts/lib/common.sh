@@ -27,8 +27,11 @@ ESPGW_PACKAGES=(
   # nft and conntrack: the IKE interop lab's 1:1 NAT (an Elastic IP) in front of a gateway, and
   # moving its mapping
   nftables conntrack
-  # prometheus: metrics_prometheus scrapes espgw-exporter with a real Prometheus (its own port)
+  # prometheus: metrics_prometheus scrapes espgw-exporter with a real Prometheus (its own port);
+  # its promtool checks the shipped alerting rules (alert_rules)
   prometheus
+  # gdb's gcore: key_core dumps a process holding SA keys and looks for them in the core
+  gdb
   # FRR (zebra with dplane_fpm_nl, bgpd, bfdd, vtysh): dynamic routing beside espgw
   # (docs/routing.md); espgw-up runs its own instances, so Debian's frr.service is disabled.
   frr
