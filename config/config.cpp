@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "config/parser.h"
+#include "config/yaml_documents.h"
 
 namespace espgw::config {
 
@@ -53,22 +54,22 @@ const Tunnel* Config::find_tunnel(std::string_view name) const noexcept {
 namespace {
 
 Config parse_text(std::string_view yaml, const std::string& source_name, bool from_file) {
-  std::vector<YAML::Node> docs;
+  YamlDocuments docs;
   try {
-    docs = YAML::LoadAll(std::string(yaml));
+    docs = load_documents(std::string(yaml));
   } catch (const YAML::Exception& e) {
     const int line = e.mark.is_null() ? 1 : e.mark.line + 1;
     throw ConfigError(source_name + ":" + std::to_string(line) + ": YAML syntax error: " + e.msg);
   }
-  if (docs.empty() || (docs.size() == 1 && docs[0].IsNull())) {
-    throw ConfigError(source_name + ":1: the file is empty (expected a map with \"interfaces\")");
-  }
-  if (docs.size() > 1) {
-    throw ConfigError(source_name + ":" + std::to_string(line_of(docs[1])) +
+  if (docs.second_line) {
+    throw ConfigError(source_name + ":" + std::to_string(*docs.second_line) +
                       ": a second YAML document; the config is one document");
   }
+  if (!docs.first.IsDefined() || docs.first.IsNull()) {
+    throw ConfigError(source_name + ":1: the file is empty (expected a map with \"interfaces\")");
+  }
   try {
-    return Parser(source_name, from_file).run(docs[0]);
+    return Parser(source_name, from_file).run(docs.first);
   } catch (const YAML::Exception& e) {
     // Not expected: the parser only reads nodes yaml-cpp already built.
     throw ConfigError(source_name + ": " + e.msg);

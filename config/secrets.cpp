@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "config/parser.h"
+#include "config/yaml_documents.h"
 
 namespace espgw::config {
 
@@ -93,12 +94,12 @@ bool Parser::read_secrets(const Value& at, const std::string& path) {
 void Parser::secrets_content(std::string& text) {
   YAML::Node root;
   try {
-    const std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    if (docs.size() > 1) {
-      secrets_error(line_of(docs[1]), "", "a second YAML document; the file is one document");
+    const YamlDocuments docs = load_documents(text);
+    if (docs.second_line) {
+      secrets_error(*docs.second_line, "", "a second YAML document; the file is one document");
       return;
     }
-    if (!docs.empty()) root = docs[0];
+    root = docs.first;
   } catch (const YAML::Exception& e) {
     // Some of yaml-cpp's messages end in the character they stumbled on: drop that part.
     const std::string what = e.msg.substr(0, e.msg.find(':'));

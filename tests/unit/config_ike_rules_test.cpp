@@ -487,6 +487,7 @@ TEST(IkeSecrets, ContentIsCheckedWithoutShowingIt) {
   expect_content_error("psk:\n  psk-1: ''\n  psk-2: b\n", 2, "psk: an empty secret");
   expect_content_error("psk:\n  psk-1: a\n  psk-2: b\n---\npsk: {}\n", 5,
                        "a second YAML document; the file is one document");
+  expect_content_error(",\n", 1, "YAML syntax error: unexpected ',' outside [ ] or { }");
   // yaml-cpp names the character it stumbled on; here that is part of the secret.
   expect_content_error("psk:\n  psk-1: \"Psk.One_for\\qtunnel_aws1\"\n  psk-2: b\n", 2,
                        "YAML syntax error: unknown escape character");

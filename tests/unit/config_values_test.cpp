@@ -71,6 +71,16 @@ TEST(ConfigSyntax, SecondDocument) {
             "t.yaml:6: a second YAML document; the config is one document");
 }
 
+// yaml-cpp 0.7's LoadAll looped for ever, allocating without bound, on a document that begins
+// with a stray ',' (config_parse_fuzz's first finding): a syntax error now, at once.
+TEST(ConfigSyntax, StrayComma) {
+  EXPECT_EQ(error_of(","), "t.yaml:1: YAML syntax error: unexpected ',' outside [ ] or { }");
+  EXPECT_EQ(error_of("\n\n, a\n"),
+            "t.yaml:3: YAML syntax error: unexpected ',' outside [ ] or { }");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "---\n,\n"),
+            "t.yaml:6: a second YAML document; the config is one document");
+}
+
 TEST(ConfigSyntax, TopLevelMustBeAMap) {
   EXPECT_EQ(error_of("- a\n- b\n"), "t.yaml:1: expected a map, got a list");
   EXPECT_EQ(error_of("hello\n"), "t.yaml:1: expected a map, got \"hello\"");
