@@ -137,7 +137,7 @@ void HttpServer::handle(int fd) {
   auto error = [&](int status, const std::string& msg) {
     respond({status, "text/plain; charset=utf-8", msg + "\n", ""}, false);
   };
-  while (req.find("\r\n\r\n") == std::string::npos && req.find("\n\n") == std::string::npos) {
+  while (!http_head_complete(req)) {
     if (req.size() > kMaxRequest) return error(431, "request header too large");
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
@@ -150,21 +150,41 @@ void HttpServer::handle(int fd) {
     if (n <= 0) return;  // the client went away
     req.append(buf, static_cast<size_t>(n));
   }
-  const std::string line = req.substr(0, req.find_first_of("\r\n"));
-  const size_t s1 = line.find(' ');
-  const size_t s2 = s1 == std::string::npos ? s1 : line.find(' ', s1 + 1);
-  if (s1 == std::string::npos || s2 == std::string::npos) return error(400, "bad request line");
-  const std::string method = line.substr(0, s1);
-  std::string path = line.substr(s1 + 1, s2 - s1 - 1);
-  const std::string version = line.substr(s2 + 1);
-  if (!version.starts_with("HTTP/1.")) return error(505, "HTTP/1.x only");
-  if (path.empty() || path[0] != '/') return error(400, "bad request target");
-  path = path.substr(0, path.find('?'));
-  if (method != "GET" && method != "HEAD") {
-    return respond({405, "text/plain; charset=utf-8", "GET or HEAD only\n", "Allow: GET, HEAD\r\n"},
+  const HttpRequest r = parse_http_request(req);
+  if (r.status == 405) {
+    return respond({405, "text/plain; charset=utf-8", r.error + "\n", "Allow: GET, HEAD\r\n"},
                    false);
   }
-  respond(handler_(method, path), method == "HEAD");
+  if (r.status != 0) return error(r.status, r.error);
+  respond(handler_(r.method, r.path), r.method == "HEAD");
+}
+
+bool http_head_complete(std::string_view head) noexcept {
+  return head.find("\r\n\r\n") != std::string_view::npos ||
+         head.find("\n\n") != std::string_view::npos;
+}
+
+HttpRequest parse_http_request(std::string_view head) {
+  HttpRequest r;
+  auto fail = [&](int status, const char* what) {
+    r.status = status;
+    r.error = what;
+    r.method.clear();
+    r.path.clear();
+    return r;
+  };
+  const std::string_view line = head.substr(0, head.find_first_of("\r\n"));
+  const size_t s1 = line.find(' ');
+  const size_t s2 = s1 == std::string_view::npos ? s1 : line.find(' ', s1 + 1);
+  if (s1 == std::string_view::npos || s2 == std::string_view::npos)
+    return fail(400, "bad request line");
+  r.method = line.substr(0, s1);
+  const std::string_view target = line.substr(s1 + 1, s2 - s1 - 1);
+  if (!line.substr(s2 + 1).starts_with("HTTP/1.")) return fail(505, "HTTP/1.x only");
+  if (target.empty() || target[0] != '/') return fail(400, "bad request target");
+  r.path = target.substr(0, target.find('?'));
+  if (r.method != "GET" && r.method != "HEAD") return fail(405, "GET or HEAD only");
+  return r;
 }
 
 }  // namespace espgw::metrics

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace espgw::metrics {
 
@@ -14,6 +15,21 @@ struct HttpResponse {
   std::string body;
   std::string extra_headers;  // "Allow: GET, HEAD\r\n"
 };
+
+// A request's head as the server reads it: complete once a blank line ends it (CRLF or LF).
+bool http_head_complete(std::string_view head) noexcept;
+
+// The request line of a complete head. status 0: a GET or HEAD of `path` (the query cut off);
+// otherwise the answer to give: 400 (bad request line or target), 405 (another method: answered
+// with Allow: GET, HEAD), 505 (not HTTP/1.x), with `error` its text. Fuzzed by
+// tests/fuzz/http_request_fuzz.cpp.
+struct HttpRequest {
+  int status = 0;
+  std::string error;
+  std::string method;
+  std::string path;
+};
+HttpRequest parse_http_request(std::string_view head);
 
 class HttpServer {
  public:

@@ -1,7 +1,9 @@
 #!/bin/sh
-# Runs a libFuzzer target briefly from a freshly generated seed corpus and fails on any crash,
-# leak, timeout or sanitizer report. Crash inputs are kept in ARTIFACTS for reproduction:
-#   run_fuzzer.sh FUZZER SEED_GENERATOR ARTIFACTS [libFuzzer flags...]
+# Runs a libFuzzer target briefly from its seed corpus and fails on any crash, leak, timeout or
+# sanitizer report. Crash inputs are kept in ARTIFACTS for reproduction:
+#   run_fuzzer.sh FUZZER SEEDS ARTIFACTS [libFuzzer flags...]
+# SEEDS: a program that writes the seeds into the folder it is given, or committed folders
+# (':' between them) whose files are the seeds.
 set -eu
 fuzzer=$1
 seedgen=$2
@@ -10,7 +12,17 @@ shift 3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/seeds" "$work/corpus" "$artifacts"
-"$seedgen" "$work/seeds"
+if [ -d "${seedgen%%:*}" ]; then
+  n=0
+  for d in $(printf '%s' "$seedgen" | tr ':' ' '); do
+    n=$((n + 1))
+    for f in "$d"/*; do
+      [ -f "$f" ] && cp "$f" "$work/seeds/$n-$(basename "$f")"
+    done
+  done
+else
+  "$seedgen" "$work/seeds"
+fi
 # New inputs go to the scratch corpus (the first directory), never into the seeds.
 status=0
 "$fuzzer" "$work/corpus" "$work/seeds" -artifact_prefix="$artifacts/" "$@" || status=$?
