@@ -1,5 +1,6 @@
 #include "common/redact.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 
@@ -59,6 +60,17 @@ bool looks_like_hex_key(std::string_view s) noexcept {
 }
 
 }  // namespace
+
+bool option_looks_like_key(std::string_view arg) noexcept {
+  arg.remove_prefix(std::min(arg.find_first_not_of('-'), arg.size()));
+  const size_t eq = arg.find('=');
+  return looks_like_key(arg) ||
+         (eq != std::string_view::npos && looks_like_key(arg.substr(eq + 1)));
+}
+
+std::string quote_option(std::string_view arg) {
+  return option_looks_like_key(arg) ? std::string(kNotShown) : quote(arg);
+}
 
 bool looks_like_key(std::string_view s) noexcept {
   return looks_like_hex_key(s) || looks_like_passphrase(s);

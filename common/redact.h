@@ -24,6 +24,11 @@
 namespace espgw {
 
 bool looks_like_key(std::string_view s) noexcept;
+// The same for a command-line argument: the option without its dashes, and a value after '='
+// ("--key=0x...").
+bool option_looks_like_key(std::string_view arg) noexcept;
+// An unknown option as a message shows it: quote()'s, with option_looks_like_key().
+std::string quote_option(std::string_view arg);
 
 // A value as a message shows it: quoted, escaped, cut at 80 characters; or, when it looks like key
 // material, kNotShown instead.

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "common/redact.h"
 #include "config/config.h"
 #include "config/frr_conf.h"
 #include "config/import/import.h"
@@ -233,14 +234,14 @@ std::string secrets_beside(const std::string& out) {
 InterfaceAddress if_address_arg(const std::string& flag, const std::string& v) {
   const auto a = InterfaceAddress::parse(v);
   if (!a || a->length == (a->address.is_v4() ? 32 : 128)) {
-    throw Usage(flag + ": expected ADDRESS/LENGTH, e.g. 172.31.1.10/24, got \"" + v + "\"");
+    throw Usage(flag + ": expected ADDRESS/LENGTH, e.g. 172.31.1.10/24, got " + quote(v));
   }
   return *a;
 }
 
 IpAddress address_arg(const std::string& flag, const std::string& v) {
   const auto a = IpAddress::parse(v);
-  if (!a) throw Usage(flag + ": not an IP address \"" + v + "\"");
+  if (!a) throw Usage(flag + ": not an IP address " + quote(v));
   return *a;
 }
 
@@ -249,7 +250,7 @@ uint32_t number_arg(const std::string& flag, const std::string& v, uint32_t min,
   const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec != std::errc() || end != v.data() + v.size() || n < min || n > max) {
     throw Usage(flag + ": expected " + std::to_string(min) + " to " + std::to_string(max) +
-                ", got \"" + v + "\"");
+                ", got " + quote(v));
   }
   return n;
 }
@@ -306,7 +307,19 @@ Args parse_args(int argc, char** argv) {
     } else if (arg == "--tunnels") {
       a.tunnels = static_cast<unsigned>(number_arg(arg, value(), 1, 4));
     } else if (arg == "--name") {
+      // Checked here, whole: the config's checks see it only inside NAME-tunnel1, where a key
+      // pasted as the name would no longer look like one.
       a.name = value();
+      const bool ok = !a.name.empty() && a.name.size() <= 24 &&
+                      a.name.find_first_not_of(
+                          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789-_.") == std::string::npos;
+      if (!ok) {
+        throw Usage(
+            "--name: 1 to 24 letters, digits, '-', '_' or '.' (the tunnels are "
+            "NAME-tunnel1 and NAME-tunnel2), got " +
+            quote(a.name));
+      }
     } else if (arg == "--ike-version") {
       a.ike_version = static_cast<int>(number_arg(arg, value(), 1, 2));
     } else if (arg == "--wan-interface") {
@@ -328,14 +341,14 @@ Args parse_args(int argc, char** argv) {
     } else if (arg == "--local-cidr" || arg == "--remote-cidr") {
       const std::string v = value();
       const auto p = IpPrefix::parse(v);
-      if (!p) throw Usage(arg + ": not a prefix with its host bits zero \"" + v + "\"");
+      if (!p) throw Usage(arg + ": not a prefix with its host bits zero " + quote(v));
       (arg == "--local-cidr" ? a.site.local_cidrs : a.site.remote_cidrs).push_back(*p);
     } else if (arg == "--workers") {
       a.site.workers = number_arg(arg, value(), 1, 128);
     } else if (arg == "--control-socket") {
       a.site.control_socket = value();
     } else if (arg.starts_with("-") && arg != "-") {
-      throw Usage("unknown option \"" + arg + "\"");
+      throw Usage("unknown option " + quote_option(arg));
     } else {
       a.positional.push_back(arg);
     }
@@ -352,7 +365,7 @@ int run(int argc, char** argv) {
           "[--lanes N] [--bgp [--tunnels N]]");
     }
     if (a.secrets_dir.empty() || a.secrets_dir[0] != '/') {
-      throw Usage("--secrets-dir: an absolute path, got \"" + a.secrets_dir + "\"");
+      throw Usage("--secrets-dir: an absolute path, got " + quote(a.secrets_dir));
     }
     std::filesystem::create_directories(a.out);
     const auto configs =

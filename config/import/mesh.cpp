@@ -27,6 +27,7 @@
 #include <cstring>
 #include <set>
 
+#include "common/redact.h"
 #include "config/import/import.h"
 #include "config/import/site.h"
 #include "config/import/yaml_writer.h"
@@ -96,7 +97,7 @@ class RegionsReader {
         std::string list;
         for (const char* x : known)
           list += std::string(list.empty() ? "" : ", ") + x;
-        fail(kv.first, where + ": unknown key \"" + k + "\" (expected one of: " + list + ")");
+        fail(kv.first, where + ": unknown key " + quote(k) + " (expected one of: " + list + ")");
       }
     }
   }
@@ -109,8 +110,8 @@ class RegionsReader {
     uint64_t v = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || end != s.data() + s.size() || v < min || v > max) {
-      fail(n, where + ": must be " + std::to_string(min) + " to " + std::to_string(max) +
-                  ", got \"" + s + "\"");
+      fail(n, where + ": must be " + std::to_string(min) + " to " + std::to_string(max) + ", got " +
+                  quote(s));
     }
     return v;
   }
@@ -118,24 +119,24 @@ class RegionsReader {
     const std::string s = scalar(n, where);
     if (s == "true") return true;
     if (s == "false") return false;
-    fail(n, where + ": expected true or false, got \"" + s + "\"");
+    fail(n, where + ": expected true or false, got " + quote(s));
   }
   IpAddress address(const YAML::Node& n, const std::string& where) {
     const auto a = IpAddress::parse(scalar(n, where));
-    if (!a) fail(n, where + ": not an IP address \"" + n.Scalar() + "\"");
+    if (!a) fail(n, where + ": not an IP address " + quote(n.Scalar()));
     return *a;
   }
   InterfaceAddress if_address(const YAML::Node& n, const std::string& where) {
     const auto a = InterfaceAddress::parse(scalar(n, where));
     if (!a || a->length == (a->address.is_v4() ? 32 : 128)) {
-      fail(n, where + ": expected ADDRESS/LENGTH (the port's address and its subnet), got \"" +
-                  n.Scalar() + "\"");
+      fail(n, where + ": expected ADDRESS/LENGTH (the port's address and its subnet), got " +
+                  quote(n.Scalar()));
     }
     return *a;
   }
   IpPrefix prefix(const YAML::Node& n, const std::string& where) {
     const auto p = IpPrefix::parse(scalar(n, where));
-    if (!p) fail(n, where + ": not a prefix with its host bits zero \"" + n.Scalar() + "\"");
+    if (!p) fail(n, where + ": not a prefix with its host bits zero " + quote(n.Scalar()));
     return *p;
   }
   void dataplane(const YAML::Node& n, const std::string& where,
@@ -201,8 +202,8 @@ Defaults read_defaults(RegionsReader& rd, const YAML::Node& root) {
     out.algorithm = rd.scalar(d["algorithm"], "defaults.algorithm");
     if (out.algorithm != "aes128gcm16" && out.algorithm != "aes256gcm16") {
       rd.fail(d["algorithm"],
-              "defaults.algorithm: static SAs use aes128gcm16 or aes256gcm16, got \"" +
-                  out.algorithm + "\"");
+              "defaults.algorithm: static SAs use aes128gcm16 or aes256gcm16, got " +
+                  quote(out.algorithm));
     }
   }
   return out;
@@ -255,11 +256,11 @@ Region read_region(RegionsReader& rd, const YAML::Node& n, size_t i, const Defau
   if (!ok_name) {
     rd.fail(n["name"], where +
                            ".name: 1 to 29 letters, digits, '-', '_' or '.' (tunnels are "
-                           "named to-NAME), got \"" +
-                           r.name + "\"");
+                           "named to-NAME), got " +
+                           quote(r.name));
   }
   if (!names.insert(r.name).second)
-    rd.fail(n["name"], where + ".name: region \"" + r.name + "\" given twice");
+    rd.fail(n["name"], where + ".name: region " + quote(r.name) + " given twice");
   if (!n["wan_address"]) rd.fail(n, where + ": missing key \"wan_address\"");
   r.wan = rd.if_address(n["wan_address"], where + ".wan_address");
   r.public_address = n["public_address"]

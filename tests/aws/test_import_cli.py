@@ -21,6 +21,10 @@ import sys
 import tempfile
 import unittest
 
+import yaml
+
+from unit.secret_echo_test import SECRETS, leaves, placed
+
 ESPGWCTL, CHECK = sys.argv[1:3]
 del sys.argv[1:3]
 SAMPLES = os.environ["ESPGW_AWS_SAMPLES"]
@@ -120,6 +124,64 @@ class ImportCli(unittest.TestCase):
         self.assertRegex(r.stderr, r"ipsec\.secrets:5: a RSA secret: not carried over")
         self.assertNotIn("edit before use", r.stderr)
         self.assert_no_key(r.stdout, r.stderr)
+
+    def assert_not_echoed(self, args, secret, what):
+        """espgwctl ARGS, which hold `secret`: no output contains it; whether it was refused."""
+        r = ctl(*args)
+        for stream in (r.stdout, r.stderr):
+            self.assertNotIn(secret, stream, f"{what}: {' '.join(args)}")
+        return r.returncode != 0
+
+    def test_secret_in_every_option(self):
+        """A pre-shared key pasted as the value of any option of import-aws, import-ipsec-conf
+        and mesh, or as an option itself, is never printed (common/redact.h)."""
+        text = os.path.join(SAMPLES, "aws-vpn-generic.txt")
+        conf = os.path.join(SAMPLES, "strongswan", "ipsec.conf")
+        values = ["--local-cidr", "--remote-cidr", "--wan-address", "--wan-gateway",
+                  "--wan-interface", "--wan-mtu", "--lan-address", "--lan-gateway",
+                  "--lan-interface", "--lan-mtu", "--workers", "--name", "--ike-version",
+                  "--secrets-file", "--control-socket", "--lanes", "--tunnels"]
+        runs = refused = 0
+        for secret in SECRETS:
+            for opt in values:
+                for cmd in (["import-aws", text], ["import-ipsec-conf", conf]):
+                    site = list(SITE)
+                    if opt in site:
+                        site[site.index(opt) + 1] = secret
+                    else:
+                        site += [opt, secret]
+                    refused += self.assert_not_echoed(
+                        cmd + site + ["-o", self.out("x.yaml")], secret, opt)
+                    runs += 1
+            for cmd in (["import-aws", text], ["mesh", "--regions", text]):
+                refused += self.assert_not_echoed(cmd + [f"--{secret}", "-o", self.out("y")],
+                                                  secret, "an option")
+                runs += 1
+        # Most of them are refused (a name may be anything): the check saw error paths.
+        self.assertGreater(refused, runs // 2, (refused, runs))
+        print(f"options: {runs} placements, {refused} refused, no output held a secret",
+              flush=True)
+
+    def test_secret_in_every_regions_value(self):
+        """The same for every value and key of a mesh regions file."""
+        doc = {"defaults": {"algorithm": "aes128gcm16", "lanes": 1, "wan_mtu": 1500},
+               "regions": [{"name": "a", "wan_address": "172.31.1.10/24",
+                            "vpc_cidr": "10.1.0.0/16"},
+                           {"name": "b", "wan_address": "172.31.2.10/24",
+                            "vpc_cidr": "10.2.0.0/16"}]}
+        regions = self.out("regions.yaml")
+        runs = refused = 0
+        for secret in SECRETS:
+            for path, kind in leaves(doc):
+                with open(regions, "w") as f:
+                    yaml.safe_dump(placed(doc, path, kind, secret), f)
+                refused += self.assert_not_echoed(
+                    ["mesh", "--regions", regions, "-o", self.out("m")], secret,
+                    f"{kind} {'.'.join(map(str, path))}")
+                runs += 1
+        self.assertGreater(refused, runs // 2, (refused, runs))
+        print(f"regions file: {runs} placements, {refused} refused, no output held a secret",
+              flush=True)
 
     def test_mesh(self):
         regions = self.out("regions.yaml")

@@ -39,5 +39,17 @@ TEST(Redact, EverythingElseIsShown) {
   EXPECT_EQ(quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\x0a\"");
 }
 
+// A key pasted as an option (espgwctl's and the importers' unknown options): without its dashes,
+// and after '='.
+TEST(Redact, Options) {
+  for (const char* s : {"--0x8f14e45fceea167a5a36dedd4bea2543", "-Qm7_Vx2.Lr9pZt4wKs",
+                        "--psk=Qm7_Vx2.Lr9pZt4wKs", "--key=0x8f14e45fceea167a5a36dedd4bea2543"}) {
+    EXPECT_TRUE(option_looks_like_key(s)) << s;
+    EXPECT_EQ(quote_option(s), kNotShown) << s;
+  }
+  EXPECT_FALSE(option_looks_like_key("--wan-address=172.31.1.10/24"));
+  EXPECT_EQ(quote_option("--frobnicate"), "\"--frobnicate\"");
+}
+
 }  // namespace
 }  // namespace espgw

@@ -64,14 +64,6 @@ AES-CBC. A key on the command line is visible to other users through ps: prefer
 
 namespace {
 
-// An unknown option that is a pasted key is echoed by no message: common/redact.h's rule, on the
-// option without its dashes and on a value after '=' ("--key=0x...").
-bool option_looks_like_key(std::string_view a) {
-  a.remove_prefix(std::min(a.find_first_not_of('-'), a.size()));
-  const size_t eq = a.find('=');
-  return looks_like_key(a) || (eq != std::string_view::npos && looks_like_key(a.substr(eq + 1)));
-}
-
 // Positions of KEY, SALT and AUTHKEY in `sa add|replace TUNNEL DIR SPI ALG KEY [SALT] [AUTHKEY]`.
 constexpr size_t kFirstKeyWord = 6;
 
