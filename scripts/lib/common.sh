@@ -80,6 +80,18 @@ ensure_packages() {
 }
 
 # Configures (once) and builds the main build directory.
+# The libFuzzer targets (tests/fuzz) in build-fuzz: clang, AddressSanitizer, UBSan.
+build_fuzz() {
+  local dir="$ESPGW_ROOT/build-fuzz"
+  if [ ! -f "$dir/build.ninja" ]; then
+    say "configuring $dir (clang, AddressSanitizer, UBSan)"
+    CC=clang CXX=clang++ meson setup "$dir" "$ESPGW_ROOT" -Dfuzz=enabled -Dtests=false \
+      -Dbench=disabled -Ddataplane=disabled -Db_sanitize=address,undefined -Db_lundef=false \
+      --buildtype=debugoptimized >/dev/null
+  fi
+  ninja -C "$dir"
+}
+
 build_project() {
   if [ ! -f "$ESPGW_BUILD/build.ninja" ]; then
     say "configuring $ESPGW_BUILD"
