@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
-#include "config/config.h"
 #include "config/import/import.h"
+#include "tests/fuzz/import_fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace espgw;
@@ -21,17 +21,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return s;
   }();
   const std::string text(reinterpret_cast<const char*>(data), size);
-  import::Result r;
-  try {
-    r = import::import_aws(text, "fuzz.txt", site, {});
-  } catch (const import::ImportError&) {
-    return 0;
-  } catch (const config::ConfigError&) {
-    return 0;
-  }
-  try {
-    (void)config::parse(r.yaml, "imported.yaml");
-  } catch (const config::ConfigError&) {
-  }
+  fuzz::import_then_parse([&] { return import::import_aws(text, "fuzz.txt", site, {}); });
   return 0;
 }
