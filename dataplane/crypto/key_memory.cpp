@@ -21,8 +21,6 @@ struct Arena {
   std::map<std::size_t, std::vector<void*>> free;  // slot size -> free slots
   std::size_t mapped = 0;
   std::size_t in_use = 0;
-  std::size_t free_count = 0;
-  bool locked = true;
 };
 
 Arena& arena() {
@@ -56,13 +54,11 @@ void map_chunk(Arena& a, std::size_t slot) {
 #ifdef MADV_WIPEONFORK
   (void)madvise(m, bytes, MADV_WIPEONFORK);  // Linux 4.14; older kernels: as without it
 #endif
-  if (mlock(m, bytes) != 0) a.locked = false;
+  (void)mlock(m, bytes);  // where RLIMIT_MEMLOCK allows
   a.mapped += bytes;
   auto& list = a.free[slot];
-  for (std::size_t off = 0; off + slot <= bytes; off += slot) {
+  for (std::size_t off = 0; off + slot <= bytes; off += slot)
     list.push_back(static_cast<char*>(m) + off);
-    ++a.free_count;
-  }
 }
 
 }  // namespace
@@ -76,7 +72,6 @@ void* key_alloc(std::size_t size, std::size_t align) {
   if (list.empty()) map_chunk(a, slot);
   void* p = list.back();
   list.pop_back();
-  --a.free_count;
   ++a.in_use;
   return p;
 }
@@ -89,7 +84,6 @@ void key_free(void* p, std::size_t size, std::size_t align) noexcept {
   std::lock_guard guard(a.lock);
   try {
     a.free[slot].push_back(p);
-    ++a.free_count;
   } catch (...) {
     // No room to remember the slot: it stays wiped and unused (never reached in practice).
   }
@@ -99,7 +93,10 @@ void key_free(void* p, std::size_t size, std::size_t align) noexcept {
 KeyMemoryStats key_memory_stats() noexcept {
   Arena& a = arena();
   std::lock_guard guard(a.lock);
-  return {a.mapped, a.in_use, a.free_count, a.locked};
+  std::size_t free = 0;
+  for (const auto& [slot, list] : a.free)
+    free += list.size();
+  return {a.mapped, a.in_use, free};
 }
 
 bool key_memory_is_zero(const void* p, std::size_t size) noexcept {

@@ -2,10 +2,10 @@
 // Memory for key material (SaKeys, sa_keys.h): 2 MiB chunks (a huge page where transparent huge
 // pages allow) mapped for keys alone and marked MADV_DONTDUMP, so that a core dump of espgw (or
 // gcore) holds no SA key, MADV_WIPEONFORK, so that a forked child sees zeros, and locked where the
-// limit allows (never swapped). A freed slot is
-// wiped at once and kept for the next key of its size: the pages are never given back, so the
-// memory is bounded by the most SAs held at one time. Install and delete only (the control
-// thread): a mutex, never the hot path. docs/architecture.md, "Key memory".
+// limit allows (never swapped). A freed slot is wiped at once and kept for the next key of its
+// size: the pages are never given back, so the memory is bounded by the most SAs held at once.
+// Install and delete only (the control thread): a mutex, never the hot path. docs/architecture.md,
+// "Key memory".
 
 #include <cstddef>
 
@@ -21,7 +21,6 @@ struct KeyMemoryStats {
   std::size_t mapped_bytes = 0;  // key pages mapped, all sizes
   std::size_t slots_in_use = 0;
   std::size_t slots_free = 0;
-  bool locked = true;  // every page is mlock()ed (false: RLIMIT_MEMLOCK refused one)
 };
 KeyMemoryStats key_memory_stats() noexcept;
 
