@@ -45,6 +45,17 @@ struct DataplaneConfig {
   uint16_t rx_ring = 1024;
   uint16_t tx_ring = 1024;
   std::string control_socket = "/run/espgw/espgw.sock";
+  // SA state across restarts (docs/sa-state.md): every sa_state_interval_ms (0: never) each SA's
+  // sequence numbers go to sa_state_file; empty: sa-state.json beside the control socket
+  // (sa_state_path()).
+  std::string sa_state_file;
+  uint32_t sa_state_interval_ms = 100;
+  std::string sa_state_path() const {
+    if (!sa_state_file.empty()) return sa_state_file;
+    const auto slash = control_socket.rfind('/');
+    return (slash == std::string::npos ? std::string(".") : control_socket.substr(0, slash)) +
+           "/sa-state.json";
+  }
   uint32_t exception_pps = 20000;  // packets/s to the kernel, all workers together
   uint32_t arp_hold_packets = 4;   // packets held per unresolved next hop
   uint32_t arp_retries = 3;
@@ -102,6 +113,14 @@ struct StaticSa {
   std::vector<uint8_t> enc_key;
   std::vector<uint8_t> salt;  // GCM: 4 bytes (may also be given as the last 4 bytes of key)
   std::vector<uint8_t> auth_key;
+  // Where the SA's sequence numbers stand, for an SA carried over from elsewhere
+  // (docs/sa-state.md); 0 and empty: a new SA. 64-bit, the ESN high half included. Outbound: the
+  // last sequence number sent (Linux XFRM's oseq/oseq_hi); the next packet carries oseq + 1.
+  // Inbound: the highest sequence number received (XFRM's seq/seq_hi) and which of those below it
+  // were received: bit b of byte k of replay_bitmap stands for seq - (8k + b).
+  uint64_t oseq = 0;
+  uint64_t seq = 0;
+  std::vector<uint8_t> replay_bitmap;
 };
 
 // IKE for a tunnel: strongSwan (charon) negotiates, espgw-ike loads this into charon over VICI,

@@ -5,10 +5,10 @@
 namespace espgw::config {
 
 void Parser::dataplane(const Value& v, DataplaneConfig& d) {
-  auto f =
-      map(v, {"workers", "crypto", "mbufs", "rx_ring", "tx_ring", "control_socket", "exception_pps",
-              "arp_hold_packets", "arp_retries", "arp_retry_ms", "neighbour_ttl_s", "idle_sleep_us",
-              "lane_port_base", "lane_keepalive_ms", "lane_dead_ms"});
+  auto f = map(v, {"workers", "crypto", "mbufs", "rx_ring", "tx_ring", "control_socket",
+                   "exception_pps", "arp_hold_packets", "arp_retries", "arp_retry_ms",
+                   "neighbour_ttl_s", "idle_sleep_us", "lane_port_base", "lane_keepalive_ms",
+                   "lane_dead_ms", "sa_state_file", "sa_state_interval_ms"});
   if (!f) return;
   read_uint(*f, "workers", d.workers, 1, kMaxWorkers);
   if (auto x = f->get("crypto")) {
@@ -35,6 +35,10 @@ void Parser::dataplane(const Value& v, DataplaneConfig& d) {
   if (auto x = f->get("control_socket")) {
     if (auto s = socket_path(*x)) d.control_socket = *s;
   }
+  if (auto x = f->get("sa_state_file")) {
+    if (auto s = absolute_path(*x)) d.sa_state_file = *s;
+  }
+  read_uint(*f, "sa_state_interval_ms", d.sa_state_interval_ms, 0, 60000);
   read_uint(*f, "exception_pps", d.exception_pps, 1, UINT32_MAX);
   read_uint(*f, "arp_hold_packets", d.arp_hold_packets, 0, 1024);
   read_uint(*f, "arp_retries", d.arp_retries, 0, 100);

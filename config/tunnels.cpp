@@ -306,8 +306,42 @@ void Parser::cidrs(const Fields& f, std::string_view key, std::vector<IpPrefix>&
 }
 
 void Parser::static_sa(const Value& v, StaticSa& out, esp::Direction dir) {
-  auto f = map(v, {"spi", "algorithm", "key", "salt", "auth_key"});
+  auto f = map(v, {"spi", "algorithm", "key", "salt", "auth_key", "oseq", "seq", "replay_bitmap"});
   if (!f) return;
+  const bool in = dir == esp::Direction::kInbound;
+  if (auto x = f->get("oseq")) {
+    if (in) {
+      error(*x,
+            "\"oseq\" is an outbound SA's state (an inbound one takes \"seq\" and "
+            "\"replay_bitmap\")");
+    } else if (auto n = integer(*x, 0, UINT64_MAX - 1, "the last sequence number sent")) {
+      out.oseq = *n;
+    }
+  }
+  for (const char* k : {"seq", "replay_bitmap"}) {
+    if (auto x = f->get(k); x && !in) {
+      error(*x, quote(k) + " is an inbound SA's state (an outbound one takes \"oseq\")");
+    }
+  }
+  if (auto x = f->get("seq"); x && in) {
+    if (auto n = integer(*x, 0, UINT64_MAX - 1, "the highest sequence number received")) {
+      out.seq = *n;
+    }
+  }
+  if (auto x = f->get("replay_bitmap"); x && in) {
+    if (auto s = scalar(*x, "a hex string")) {
+      // What `sas` shows for an SA that received nothing: "".
+      auto bytes = s->empty() ? std::optional<std::vector<uint8_t>>(std::in_place) : parse_hex(*s);
+      if (!bytes) {
+        error(*x, "not a hex string " + quote(*s));
+      } else if (bytes->size() > esp::kMaxReplayWindow / 8) {
+        error(*x, "longer than the largest replay window (" +
+                      std::to_string(esp::kMaxReplayWindow / 8) + " bytes)");
+      } else {
+        out.replay_bitmap = std::move(*bytes);
+      }
+    }
+  }
   if (auto x = require(*f, "spi")) {
     if (auto n = integer(*x, 256, UINT32_MAX, "RFC 4303 2.1 reserves 0 to 255")) {
       out.spi = static_cast<uint32_t>(*n);

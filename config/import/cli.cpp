@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "common/redact.h"
+#include "common/write_all.h"
 #include "config/config.h"
 #include "config/frr_conf.h"
 #include "config/import/import.h"
@@ -100,17 +101,10 @@ std::string write_temp(const std::string& path, const std::string& text, mode_t 
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) throw ImportError(tmp + ": cannot create: " + std::strerror(errno));
   fchmod(fd, mode);  // whatever the umask
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw ImportError(tmp + ": cannot write: " + std::strerror(e));
-    }
-    done += static_cast<size_t>(n);
+  if (const int e = write_all(fd, text); e != 0) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw ImportError(tmp + ": cannot write: " + std::strerror(e));
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     ::unlink(tmp.c_str());

@@ -4,6 +4,7 @@
 //   control_loop.cpp  the control thread's loop: control socket, neighbour resolution, stop
 //   ops.cpp           the control socket's commands and the ops of a transaction, as tables
 //   sa_lifecycle.cpp  SA lifetimes, acquires, peers' failback checks, liveness checks, lanes
+//   sa_state_loop.cpp the SA state file (sa_state.h): loaded at start, written every interval
 //   reports.cpp       the reports (status, counters, SAs, tunnels, routes, ...) for the control
 //                     socket and DPDK telemetry (telemetry.cpp)
 
@@ -26,6 +27,7 @@
 #include "dataplane/control/liveness.h"
 #include "dataplane/control/neighbour_manager.h"
 #include "dataplane/control/peer_state.h"
+#include "dataplane/control/sa_state.h"
 #include "dataplane/crypto/iv_generator.h"
 #include "dataplane/tables/model.h"
 #include "dataplane/worker/runtime.h"
@@ -63,7 +65,7 @@ class App {
   nlohmann::json port_counters();
   nlohmann::json worker_counters();
   nlohmann::json drop_counters();
-  nlohmann::json sa_list(std::optional<uint32_t> only_spi = std::nullopt);
+  nlohmann::json sa_list(std::optional<uint32_t> only_spi = std::nullopt, bool with_state = false);
   nlohmann::json tunnel_list();
   nlohmann::json route_list();
   nlohmann::json neighbour_list();
@@ -129,6 +131,13 @@ class App {
   // Route-based tunnels' inside interfaces (inside_interfaces.h): follows the tunnels after a
   // change (a new generation), moves the packets both ways. Once a loop turn.
   void check_inside();
+  // sa_state.cpp's file (docs/sa-state.md): loaded before the config's SAs are made; the SAs'
+  // state sampled and written every sa_state_interval_ms, and once more at stop. A failed write
+  // is logged when it starts failing and when it works again.
+  void start_sa_state();
+  void remember_neighbours();  // the state file's neighbours, on their interfaces
+  void check_sa_state(bool now);
+  nlohmann::json sa_state_status() const;                                  // lock_ held
   void add_inside(nlohmann::json& tunnel, const std::string& name) const;  // reports.cpp, lock_
   // fpm.cpp: zebra's routes. Once a loop turn: what the FPM connection brought, as one
   // transaction; the grace period and the stale sweep.
@@ -187,6 +196,9 @@ class App {
     uint64_t cleared_after_grace = 0;   // routes removed when the grace period ended
   };
   FpmApplyCounters fpm_counters_;
+  std::unique_ptr<SaStateFile> sa_state_;  // null: sa_state_interval_ms 0; lock_ held
+  uint64_t next_sa_state_ms_ = 0;
+  std::string sa_state_error_;                // the last write's error, "" when it worked
   std::unique_ptr<InsideInterfaces> inside_;  // lock_ held
   uint64_t inside_generation_ = 0;            // the generation inside_ last followed
 };

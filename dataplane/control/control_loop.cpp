@@ -63,6 +63,7 @@ int App::run() {
     check_lanes();
     check_fpm();
     check_inside();
+    check_sa_state(false);
     // --max-packets: stop once the packets are handled and the workers have taken what this
     // thread queued for them in return (gratuitous ARPs, ARP requests, released packets); each
     // worker flushes its TX queues on its way out.
@@ -73,6 +74,7 @@ int App::run() {
   }
   rt_.stop.store(true);
   rte_eal_mp_wait_lcore();
+  check_sa_state(true);  // the workers stopped: the numbers are final
   std::fprintf(stderr, "espgw: stopped after %llu packets\n",
                static_cast<unsigned long long>(handled_packets()));
   if (!opts_.stats_file.empty()) {

@@ -57,6 +57,18 @@ void NeighbourManager::add_static(uint16_t port, const IpAddress& ip,
   dirty_ = true;
 }
 
+void NeighbourManager::add_remembered(uint16_t port, const IpAddress& ip,
+                                      const std::array<uint8_t, 6>& mac, uint64_t now_ms) {
+  Entry& e = entries_[{static_cast<uint8_t>(ip.family), ip.bytes}];
+  if (e.state == State::kPermanent) return;
+  e.state = State::kProbe;
+  e.port = port;
+  e.mac = mac;
+  e.tries = 0;
+  e.next_ms = now_ms;
+  dirty_ = true;
+}
+
 bool NeighbourManager::send(uint16_t worker, uint16_t port, rte_mbuf* m) {
   TxRequest req{m, port, 0, {}};
   if (rte_ring_enqueue_elem(rt_.to_worker[worker], &req, sizeof req) != 0) {

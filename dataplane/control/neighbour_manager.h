@@ -23,6 +23,11 @@ class NeighbourManager {
   ~NeighbourManager();
 
   void add_static(uint16_t port, const IpAddress& ip, const std::array<uint8_t, 6>& mac);
+  // A neighbour the previous run had learned (docs/sa-state.md): used at once, and probed at the
+  // next tick (PROBE, RFC 4861 7.3.3), so that traffic after a restart needs no resolution and
+  // does not fill the hold queue; forgotten if it does not answer. A static entry stays.
+  void add_remembered(uint16_t port, const IpAddress& ip, const std::array<uint8_t, 6>& mac,
+                      uint64_t now_ms);
   void handle(const ControlMsg& msg, uint64_t now_ms) noexcept;
   // Retries, expiry, ageing probes; publishes the table when it changed.
   void tick(uint64_t now_ms);

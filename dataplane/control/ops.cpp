@@ -143,7 +143,9 @@ const App::Commands& App::commands() {
              spi = protocol::spi_from_json(r.body["spi"]);
              if (!spi) throw std::invalid_argument("sas: \"spi\" must be a 32-bit number");
            }
-           return json{{"sas", a.sa_list(spi)}};
+           // One SA's detail, or "state": true, brings each inbound SA's replay bitmap too.
+           const bool state = spi.has_value() || r.body.value("state", false) == true;
+           return json{{"sas", a.sa_list(spi, state)}};
          }},
         {"tunnels",
          [](App& a, const Request&) {
@@ -355,7 +357,15 @@ config::Config App::op_context() const {
 
 json App::apply(const json& ops) {
   std::lock_guard guard(lock_);
+  // A flush and re-add (charon's plugin resyncing) makes new SA objects of live SAs: the state
+  // they take up is the live one as it is now (docs/sa-state.md).
+  if (sa_state_ && std::any_of(ops.begin(), ops.end(), [](const json& op) {
+        return op.is_object() && op.value("op", json()) == "sa-flush";
+      })) {
+    sa_state_->sample(*model_, now_ms());
+  }
   Model next = *model_;
+  const uint64_t resumed_before = next.resumed();
   for (size_t i = 0; i < ops.size(); ++i) {
     try {
       apply_op(next, ops[i]);
@@ -375,8 +385,13 @@ json App::apply(const json& ops) {
   } catch (const std::exception& e) {
     throw std::invalid_argument(std::string(e.what()) + " (nothing was changed)");
   }
+  const uint64_t resumed = next.resumed() - resumed_before;
   commit(std::move(next), std::move(snap));
-  return {{"generation", generation_}};
+  // resumed: SAs of this transaction that took up an earlier state (charon's plugin has no
+  // rekey done when all it re-added did).
+  json out = {{"generation", generation_}};
+  if (resumed != 0) out["resumed"] = resumed;
+  return out;
 }
 
 void App::commit(Model next, std::unique_ptr<Snapshot> snap) {

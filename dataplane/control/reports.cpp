@@ -45,7 +45,8 @@ json App::status() {
           {"inbound_sas", model_->inbound().size()},
           {"outbound_sas", model_->outbound().size()},
           {"packets", handled_packets()},
-          {"fpm", fpm_status()}};
+          {"fpm", fpm_status()},
+          {"sa_state", sa_state_status()}};
 }
 
 json App::port_counters() {
@@ -113,7 +114,7 @@ json App::drop_counters() {
   return out;
 }
 
-json App::sa_list(std::optional<uint32_t> only_spi) {
+json App::sa_list(std::optional<uint32_t> only_spi, bool with_state) {
   std::lock_guard guard(lock_);
   json out = json::array();
   auto add = [&](const SaRecord& rec, bool inbound) {
@@ -158,6 +159,12 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
     if (inbound) {
       j["replay_window"] = sa.replay().size();
       j["highest_seq"] = sa.replay().top();
+      // Its state as sa-add takes it back (docs/sa-state.md): seq, and with the state asked
+      // for, the replay bitmap below it.
+      uint64_t top = 0;
+      const std::vector<uint8_t> seen = sa.replay().snapshot(&top);
+      j["seq"] = top;
+      if (with_state) j["replay_bitmap"] = to_hex(seen);
       // The worker that writes its replay window (dataplane/esp/sa.h), absent before the first
       // packet (DPDK telemetry, which mirrors this report, has no null); owner_moves: how often
       // another worker took it over.
@@ -165,6 +172,7 @@ json App::sa_list(std::optional<uint32_t> only_spi) {
       j["owner_moves"] = sa.owner_moves();
     } else {
       j["next_seq"] = sa.next_seq();
+      j["oseq"] = sa.next_seq() - 1;  // the last sent, as sa-add takes it (docs/sa-state.md)
       j["stopped"] = sa.stopped();
       // In use: its lane's SA in use (one lane: the tunnel's).
       auto a = model_->lane_outbound().find(rec.tunnel);

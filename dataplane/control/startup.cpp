@@ -152,6 +152,8 @@ void App::load_tables(uint32_t workers) {
   for (const auto& p : rt_.ports)
     descs.push_back({p.name, p.mtu, p.addresses});
   model_ = std::make_unique<Model>(std::move(descs), workers);
+  start_sa_state();
+  model_->set_resume(sa_state_.get());
   try {
     model_->load(cfg_, seed_from, &random_);
     rt_.tables.publish(model_->build(++generation_, now_ms()), *rt_.rcu);
@@ -168,6 +170,7 @@ void App::start_neighbours() {
     for (const auto& n : ifc.neighbours)
       neighbours_->add_static(port, n.address, n.mac);
   }
+  remember_neighbours();
   neighbours_->publish();
 }
 

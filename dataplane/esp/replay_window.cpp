@@ -37,4 +37,32 @@ void ReplayWindow::reset(uint64_t top) noexcept {
   }
 }
 
+void ReplayWindow::restore(uint64_t top, const std::vector<uint8_t>& seen) noexcept {
+  reset(top);
+  if (!bits_ || top == 0) return;
+  const size_t n = std::min<size_t>(seen.size() * 8, size_);
+  for (size_t i = 0; i < n && i < top; ++i) {
+    if ((seen[i / 8] >> (i % 8)) & 1) {
+      const uint64_t seq = top - i;
+      bits_[(seq >> 6) & block_mask_] |= uint64_t{1} << (seq & 63);
+    }
+  }
+}
+
+std::vector<uint8_t> ReplayWindow::snapshot(uint64_t* top) const {
+  const uint64_t t = __atomic_load_n(&top_, __ATOMIC_RELAXED);
+  *top = t;
+  std::vector<uint8_t> seen;
+  if (!bits_ || t == 0) return seen;
+  seen.assign(size_ / 8, 0);
+  for (uint64_t i = 0; i < size_ && i < t; ++i) {
+    const uint64_t seq = t - i;
+    const uint64_t word = __atomic_load_n(&bits_[(seq >> 6) & block_mask_], __ATOMIC_RELAXED);
+    if ((word >> (seq & 63)) & 1) seen[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+  }
+  while (!seen.empty() && seen.back() == 0)
+    seen.pop_back();
+  return seen;
+}
+
 }  // namespace espgw::esp

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <vector>
 
 #include "common/esp_sa_options.h"
 #include "dataplane/common/drop_reason.h"
@@ -45,6 +46,14 @@ class ReplayWindow {
   bool esn() const noexcept { return esn_; }
   // Starts the window at a known point (the IKE daemon moves state between SAs on update_sa).
   void reset(uint64_t top) noexcept;
+
+  // The window as state that can leave the process and come back (docs/sa-state.md): bit b of
+  // byte k of seen stands for sequence number top - (8k + b), set where it was received. Bits
+  // beyond the window or below sequence number 1 are ignored by restore(); snapshot() writes
+  // size()/8 bytes at most, trailing zero bytes left off. snapshot() may run on another thread
+  // than the writer: it reads a window that may be moving and so is a moment's view, no more.
+  void restore(uint64_t top, const std::vector<uint8_t>& seen) noexcept;
+  std::vector<uint8_t> snapshot(uint64_t* top) const;
 
  private:
   uint64_t infer(uint32_t seq_lo, bool* valid) const noexcept;

@@ -9,6 +9,8 @@
 #include "common/hex.h"
 #include "dataplane/common/checksum.h"
 
+#include <openssl/evp.h>
+
 namespace espgw::esp {
 namespace {
 
@@ -18,6 +20,31 @@ namespace {
 
 }  // namespace
 
+uint64_t key_fingerprint(const SaParams& p) {
+  static constexpr char kLabel[] = "espgw sa-state v1";
+  const uint8_t head[5] = {static_cast<uint8_t>(p.direction), static_cast<uint8_t>(p.spi >> 24),
+                           static_cast<uint8_t>(p.spi >> 16), static_cast<uint8_t>(p.spi >> 8),
+                           static_cast<uint8_t>(p.spi)};
+  uint8_t digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+            EVP_DigestUpdate(ctx, kLabel, sizeof kLabel) == 1 &&
+            EVP_DigestUpdate(ctx, head, sizeof head) == 1;
+  for (const auto* v : {&p.enc_key, &p.salt, &p.auth_key}) {
+    const uint8_t n = static_cast<uint8_t>(v->size());
+    ok =
+        ok && EVP_DigestUpdate(ctx, &n, 1) == 1 && EVP_DigestUpdate(ctx, v->data(), v->size()) == 1;
+  }
+  ok = ok && EVP_DigestFinal_ex(ctx, digest, &len) == 1 && len >= 8;
+  EVP_MD_CTX_free(ctx);
+  if (!ok) return 0;  // 0 matches no record (docs/sa-state.md)
+  uint64_t f = 0;
+  for (int i = 0; i < 8; ++i)
+    f = (f << 8) | digest[i];
+  return f == 0 ? 1 : f;
+}
+
 Sa::Sa(const SaParams& p, uint32_t workers) : workers_(workers), params_(p) {
   // What every packet reads is the first cache line, the outbound sequence number the second
   // (sa.h; docs/memory.md).
@@ -26,12 +53,16 @@ Sa::Sa(const SaParams& p, uint32_t workers) : workers_(workers), params_(p) {
   static_assert(offsetof(Sa, first_outer_) + sizeof(OuterHeader) <= 128);
 }
 
-std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_seed) {
+std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_seed,
+                             const SaStart* start) {
+  const uint64_t first_seq = start ? start->first_seq : p.first_seq;
+  const std::vector<uint8_t>& replay_seen = start ? start->replay_seen : p.replay_seen;
   if (p.spi < 256) bad(p, "SPI values 0-255 are reserved (RFC 4303 2.1)");
   if (p.local.family != p.remote.family) bad(p, "local and remote addresses differ in family");
   if (workers == 0) bad(p, "no workers");
-  if (p.first_seq == 0 || (!p.esn && p.first_seq > UINT32_MAX)) {
-    bad(p, "first sequence number " + std::to_string(p.first_seq) + " out of range");
+  if (first_seq == 0 || (!p.esn && first_seq > UINT32_MAX)) {
+    bad(p, "first sequence number " + std::to_string(first_seq) + " out of range" +
+               (p.esn ? "" : " (without ESN: 1 to 4294967295)"));
   }
   if (p.udp_encap && (p.local_port == 0 || p.remote_port == 0)) bad(p, "NAT-T port 0");
   if (p.dscp > 63) bad(p, "DSCP " + std::to_string(p.dscp) + " out of range 0-63");
@@ -43,7 +74,7 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_se
     sa->key_lines_ = sa->keys_->lines;
     if (p.direction == Direction::kInbound) {
       sa->replay_ = ReplayWindow(p.replay_window, p.esn);
-      sa->replay_.reset(p.first_seq - 1);
+      sa->replay_.restore(first_seq - 1, replay_seen);
     }
   } catch (const std::exception& e) {
     bad(p, e.what());
@@ -57,10 +88,12 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_se
   wipe(sa->params_.enc_key);
   wipe(sa->params_.salt);
   wipe(sa->params_.auth_key);
+  sa->fingerprint_ = esp::key_fingerprint(p);
+  std::vector<uint8_t>().swap(sa->params_.replay_seen);  // in replay_ now
 
   sa->spi_be_ = __builtin_bswap32(p.spi);
   sa->iv_base_ = iv_seed;
-  sa->next_seq_.store(p.first_seq, std::memory_order_relaxed);
+  sa->next_seq_.store(first_seq, std::memory_order_relaxed);
   sa->counters_ = std::make_unique<SaCounters[]>(workers);
 
   sa->install_outer(p);

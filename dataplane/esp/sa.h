@@ -61,9 +61,12 @@ struct SaParams {
   EcnMode ecn = EcnMode::kNormal;
   uint8_t ttl = 64;  // outer TTL / hop limit
 
-  // Outbound: the first sequence number to send. Inbound: the window starts just below it. For
-  // tests and for moving an SA's state (RFC 4303 keeps both ends at 1 for a new SA).
+  // Outbound: the first sequence number to send. Inbound: the window's top is the one below it,
+  // and replay_seen says which of the numbers below that top were received (ReplayWindow::
+  // restore()). RFC 4303 starts both ends of a new SA at 1; an SA's state carried over (sa-add's
+  // "oseq", "seq" and "replay_bitmap", a restart's state file: docs/sa-state.md) starts later.
   uint64_t first_seq = 1;
+  std::vector<uint8_t> replay_seen;
 
   friend bool operator==(const SaParams&, const SaParams&) = default;
 };
@@ -99,12 +102,24 @@ struct alignas(64) SaCounters {
 inline constexpr uint64_t kOwnerIdleNs = 1'000'000'000;
 inline constexpr uint32_t kNoOwner = UINT32_MAX;
 
+// key_fingerprint() of the SA that params would make (params still holds the keys).
+uint64_t key_fingerprint(const SaParams& params);
+
+// Where an SA starts instead of SaParams::first_seq and replay_seen: the state of an SA that ran
+// before (docs/sa-state.md), found by Sa::make()'s caller without copying the keys.
+struct SaStart {
+  uint64_t first_seq = 1;
+  std::vector<uint8_t> replay_seen;
+};
+
 class Sa {
  public:
   // Throws std::invalid_argument with a message naming the bad field (never key bytes).
   // workers: how many workers may touch this SA (one counter slot each).
   // iv_seed: a random 64-bit number; the GCM IV counter starts there (see iv_base_).
-  static std::unique_ptr<Sa> make(const SaParams& params, uint32_t workers, uint64_t iv_seed);
+  // start: where its sequence numbers start, over params' (null: params').
+  static std::unique_ptr<Sa> make(const SaParams& params, uint32_t workers, uint64_t iv_seed,
+                                  const SaStart* start = nullptr);
 
   Sa(const Sa&) = delete;
   Sa& operator=(const Sa&) = delete;
@@ -113,6 +128,10 @@ class Sa {
   uint32_t spi() const noexcept { return params_.spi; }
   const Algorithm& algorithm() const noexcept { return params_.algorithm; }
   const crypto::SaKeys& keys() const noexcept { return *keys_; }
+  // Names the SA's keys without giving them away: the first 8 bytes of a SHA-256 over a label,
+  // the direction, the SPI and the key material. The state file (docs/sa-state.md) matches a
+  // record to an SA by it, so that a record never moves to another SA with the same SPI.
+  uint64_t key_fingerprint() const noexcept { return fingerprint_; }
 
   // Sum over workers.
   uint64_t packets() const noexcept;
@@ -207,6 +226,7 @@ class Sa {
 
   // ---- read-only, cold: the control side's view ----
   SaParams params_;
+  uint64_t fingerprint_ = 0;
   // Every version after the first (control thread only): a worker may still read an old one.
   std::vector<std::unique_ptr<OuterHeader>> outers_;
 

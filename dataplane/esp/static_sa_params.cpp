@@ -24,6 +24,12 @@ SaParams static_sa_params(const config::Tunnel& t, const config::StaticSa& sa, D
   p.dscp = t.dscp.value_or(0);
   p.ecn = t.ecn;
   p.ttl = t.ttl;
+  if (dir == Direction::kOutbound) {
+    p.first_seq = sa.oseq + 1;
+  } else {
+    p.first_seq = sa.seq + 1;
+    p.replay_seen = sa.replay_bitmap;
+  }
   return p;
 }
 

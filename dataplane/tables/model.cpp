@@ -34,6 +34,7 @@ bool same_sa(const esp::Sa& sa, const esp::SaParams& p, uint16_t sport) {
   bare.enc_key.clear();
   bare.salt.clear();
   bare.auth_key.clear();
+  bare.replay_seen.clear();  // in the replay window, not kept in params()
   return sa.params() == bare && same_keys(sa, p);
 }
 
@@ -211,7 +212,14 @@ void Model::add_sa(const std::string& tunnel, const esp::SaParams& params, uint6
               "number 1, which the peer drops as replays; install a new SA (new SPI and keys)");
     }
   }
-  auto sa = std::shared_ptr<esp::Sa>(esp::Sa::make(params, workers_, iv_seed));
+  // An SA given without a state (a new one, or one whose state espgw may hold: docs/sa-state.md).
+  std::optional<esp::SaStart> start;
+  if (resume_ != nullptr && params.first_seq == 1 && params.replay_seen.empty()) {
+    start = resume_->resume(params, esp::key_fingerprint(params));
+  }
+  auto sa =
+      std::shared_ptr<esp::Sa>(esp::Sa::make(params, workers_, iv_seed, start ? &*start : nullptr));
+  if (start) ++resumed_;
   // The lane's own source port, set before any worker sees the SA (params holds keys, so it is
   // not copied to change the port).
   if (sport != params.local_port) {

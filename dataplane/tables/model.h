@@ -72,9 +72,23 @@ struct PortDesc {
 uint16_t tunnel_inner_mtu(uint16_t egress_mtu, const esp::Algorithm& alg, bool nat_t,
                           bool outer_v6) noexcept;
 
+// Where an SA added without a state of its own starts: the state an SA with the same direction,
+// SPI and keys had before (a restart's state file, a resync's re-add: docs/sa-state.md).
+class SaResume {
+ public:
+  virtual ~SaResume() = default;
+  virtual std::optional<esp::SaStart> resume(const esp::SaParams& params,
+                                             uint64_t key_fingerprint) = 0;
+};
+
 class Model {
  public:
   Model(std::vector<PortDesc> ports, uint32_t workers);
+
+  // add_sa() asks `resume` (null: none; it must outlive the Model and its copies) where an SA
+  // given without a state starts; resumed() counts the SAs it placed.
+  void set_resume(SaResume* resume) noexcept { resume_ = resume; }
+  uint64_t resumed() const noexcept { return resumed_; }
 
   // Each throws std::invalid_argument naming the object and the problem.
   void add_route(const config::Route& r, bool replace);
@@ -194,6 +208,8 @@ class Model {
   void pick_active(const std::string& tunnel, uint8_t lane);
   void set_lane_sa(const std::string& tunnel, uint8_t lane, uint32_t spi);  // 0: none
   uint64_t installs_ = 0;
+  SaResume* resume_ = nullptr;
+  uint64_t resumed_ = 0;
   uint16_t lane_port_base_ = config::kDefaultLanePortBase;
   std::vector<config::Peer> peers_;
   // The tunnels of `peer` that this model has, in preference order.

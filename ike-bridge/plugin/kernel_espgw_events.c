@@ -368,7 +368,8 @@ CALLBACK(on_events, bool,
 	alive = drain_events(this, fd);
 	if (!alive)
 	{	/* the reconnect job removes it from the watcher and closes it */
-		schedule_reconnect(this, RECONNECT_MS);
+		this->events_tries = 0;
+		schedule_reconnect(this, RECONNECT_FAST_MS);
 	}
 	this->events_mutex->unlock(this->events_mutex);
 	return alive;
@@ -449,6 +450,7 @@ job_requeue_t reconnect_events(private_kernel_espgw_ipsec_t *this)
 		if (drain_events(this, fd))
 		{
 			this->events_fd = fd;
+			this->events_tries = 0;
 			lib->watcher->add(lib->watcher, fd, WATCHER_READ, on_events, this);
 			fd = -1;
 		}
@@ -459,7 +461,8 @@ job_requeue_t reconnect_events(private_kernel_espgw_ipsec_t *this)
 	}
 	if (this->events_fd < 0)
 	{
-		schedule_reconnect(this, RECONNECT_MS);
+		schedule_reconnect(this, ++this->events_tries < RECONNECT_FAST_TRIES ?
+						   RECONNECT_FAST_MS : RECONNECT_MS);
 		this->events_mutex->unlock(this->events_mutex);
 		return JOB_REQUEUE_NONE;
 	}

@@ -54,7 +54,11 @@
 /** how long to wait for an answer */
 #define DEFAULT_TIMEOUT_MS 10000
 
-/** between two tries to reach espgw for events */
+/** between two tries to reach espgw for events: often at first, so that a
+ * restarted espgw has its SAs back within milliseconds of answering
+ * (docs/sa-state.md), then once a second */
+#define RECONNECT_FAST_MS 20
+#define RECONNECT_FAST_TRIES 500
 #define RECONNECT_MS 1000
 
 typedef struct private_kernel_espgw_ipsec_t private_kernel_espgw_ipsec_t;
@@ -148,6 +152,9 @@ struct private_kernel_espgw_ipsec_t {
 	 * A reconnect job is scheduled
 	 */
 	bool events_retry;
+
+	/** tries to reach espgw for events since the connection was lost */
+	u_int events_tries;
 
 	/**
 	 * if_ids of acquires that matched no policy, logged once each, uint32_t

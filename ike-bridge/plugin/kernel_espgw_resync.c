@@ -15,9 +15,11 @@
 /*
  * (Re)connecting the request connection. espgw forgets every IKE SA when it
  * restarts: one transaction flushes espgw's IKE SAs and adds every SA charon
- * installed again, then a soft expire per CHILD_SA has charon rekey at once (the
- * re-added outbound SAs restart their sequence numbers, which the peer's replay
- * window refuses).
+ * installed again. espgw takes up each SA's sequence numbers and replay window
+ * from its state file (docs/sa-state.md) and says how many it resumed; where
+ * it could not resume them all, a soft expire per CHILD_SA has charon rekey at
+ * once (a re-added outbound SA without its state restarts at sequence number
+ * 1, which the peer's replay window refuses).
  */
 
 #include "kernel_espgw_private.h"
@@ -57,6 +59,7 @@ bool connect_request(private_kernel_espgw_ipsec_t *this)
 	char *error;
 	size_t len;
 	bool ok;
+	uint64_t resumed = 0;
 	int readded = 0, lost = 0;
 
 	this->fd = espgw_socket_connect(this->path);
@@ -115,6 +118,10 @@ bool connect_request(private_kernel_espgw_ipsec_t *this)
 		if (espgw_json_get_bool(resp, "ok", &ok) && ok)
 		{
 			readded = array_count(order);
+			if (!espgw_json_get_uint(resp, "resumed", &resumed))
+			{
+				resumed = 0;
+			}
 			espgw_json_free(resp);
 			array_destroy(order);
 			break;
@@ -138,6 +145,15 @@ bool connect_request(private_kernel_espgw_ipsec_t *this)
 			 "IKE SAs: %s", error ? error : "(no error message)");
 		free(error);
 		break;
+	}
+
+	this->unreachable = FALSE;
+	if (readded && resumed == (uint64_t)readded && !lost)
+	{
+		DBG1(DBG_KNL, "kernel-espgw: connected to espgw at %s: flushed its "
+			 "IKE SAs and installed %d SA(s) again, each resuming its sequence "
+			 "numbers: no rekey needed", this->path, readded);
+		return TRUE;
 	}
 
 	/* one rekey per CHILD_SA: ask through its inbound SA, or through its
@@ -169,12 +185,12 @@ bool connect_request(private_kernel_espgw_ipsec_t *this)
 	}
 	enumerator->destroy(enumerator);
 
-	this->unreachable = FALSE;
 	if (readded || lost)
 	{
 		DBG1(DBG_KNL, "kernel-espgw: connected to espgw at %s: flushed its "
-			 "IKE SAs, installed %d SA(s) again and asked charon to rekey "
-			 "them; %d refused, to be deleted", this->path, readded, lost);
+			 "IKE SAs, installed %d SA(s) again (%d resuming their sequence "
+			 "numbers) and asked charon to rekey them; %d refused, to be "
+			 "deleted", this->path, readded, (int)resumed, lost);
 	}
 	else
 	{

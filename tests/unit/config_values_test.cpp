@@ -105,7 +105,8 @@ TEST(ConfigKeys, UnknownKeyListsTheKnownOnes) {
 TEST(ConfigKeys, UnknownKeyDeepInside) {
   expect_error(with("        salt: b106d2f6\n", "        salt: b106d2f6\n        lifetime: 3600\n"),
                "lifetime:", "tunnels[0].static_sa.inbound.lifetime",
-               "unknown key \"lifetime\" (expected one of: spi algorithm key salt auth_key)");
+               "unknown key \"lifetime\" (expected one of: spi algorithm key salt auth_key oseq "
+               "seq replay_bitmap)");
   expect_error(with("    ttl: 32\n", "    time_to_live: 32\n"), "time_to_live",
                "tunnels[0].time_to_live",
                "unknown key \"time_to_live\" (expected one of: name local remote local_cidrs "
@@ -121,7 +122,7 @@ TEST(ConfigKeys, UnknownKeyThatLooksLikeKeyMaterialIsNotRepeated) {
                                                              std::string(kCbcOutKey) + ": 1\n");
   expect_error(y, kCbcOutKey, "tunnels[0].static_sa.inbound",
                "unknown key (value not shown: it looks like key material) (expected one of: spi "
-               "algorithm key salt auth_key)");
+               "algorithm key salt auth_key oseq seq replay_bitmap)");
 }
 
 TEST(ConfigKeys, DuplicateKey) {

@@ -1,0 +1,108 @@
+#pragma once
+// SA state that outlives espgw's process (docs/sa-state.md). Every interval the control thread
+// samples each SA's sequence numbers (outbound: the last sent; inbound: the highest received and
+// the replay bitmap below it) and writes them, atomically, to a file. When an SA is added again
+// without a state of its own (charon's plugin re-adding its SAs after espgw restarted, a static SA
+// of the config), resume() finds its record by direction, SPI and key fingerprint: an outbound SA
+// continues a safe jump past the last number written, an inbound one with the window written.
+// Records of SAs that went are kept kKeepMs, so that a restart finds them.
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "dataplane/esp/sa.h"
+#include "dataplane/tables/model.h"
+
+namespace espgw::dp {
+
+struct SaStateRecord {
+  esp::Direction direction = esp::Direction::kOutbound;
+  uint32_t spi = 0;
+  uint64_t fingerprint = 0;  // esp::key_fingerprint()
+  std::string tunnel;
+  uint64_t seq = 0;           // outbound: the last sent; inbound: the highest received
+  std::vector<uint8_t> seen;  // inbound: the replay bitmap below seq (ReplayWindow::snapshot())
+  uint64_t peak_pps = 0;      // outbound: the fastest it sent between two samples
+  uint64_t sampled_ms = 0;    // this process's steady clock; 0: read from the file
+  uint64_t gone_ms = 0;       // when its SA was last missing (0: live at the last sample)
+};
+
+// A neighbour learned by ARP or ND, kept with the SAs: a restarted espgw uses it at once and
+// probes it, instead of resolving every next hop again while traffic waits in the hold queue.
+struct NeighbourRecord {
+  std::string interface;
+  IpAddress ip;
+  std::array<uint8_t, 6> mac{};
+  friend bool operator==(const NeighbourRecord&, const NeighbourRecord&) = default;
+};
+
+class SaStateFile final : public SaResume {
+ public:
+  // The least an outbound SA jumps (docs/sa-state.md): more than it sends in 4 intervals at its
+  // peak rate, and never less than this.
+  static constexpr uint64_t kMinJump = 65536;
+  static constexpr uint64_t kKeepMs = 600'000;
+
+  SaStateFile(std::string path, uint32_t interval_ms)
+      : path_(std::move(path)), interval_ms_(interval_ms), effective_ms_(interval_ms) {}
+
+  const std::string& path() const noexcept { return path_; }
+  uint32_t interval_ms() const noexcept { return interval_ms_; }
+  // The interval the writes keep in fact: a write that takes long (many SAs) stretches it to 4
+  // times its duration. Saved in the file; a restart jumps by the longer of it and its own.
+  uint32_t effective_interval_ms() const noexcept { return effective_ms_; }
+  void set_effective_interval_ms(uint32_t ms) noexcept {
+    effective_ms_ = std::max(ms, interval_ms_);
+  }
+  static uint64_t jump(uint64_t peak_pps, uint32_t interval_ms) noexcept;
+
+  // The records an earlier run left. A missing file is no error. A file that does not parse is
+  // moved aside to PATH.bad and nothing of it is used. Returns what went wrong, or "".
+  std::string load(uint64_t now_ms);
+  // The live SAs' state, into the records; records of SAs gone more than kKeepMs are dropped.
+  void sample(const Model& live, uint64_t now_ms);
+  // The records, to PATH.tmp and renamed over PATH; on failure (a full disk) the old file stays
+  // and *error says why.
+  bool write(std::string* error);
+  // The file's text (write() writes it); parse() reads it back, throwing std::invalid_argument.
+  std::string text() const;
+  struct Contents {
+    uint32_t interval_ms = 0;
+    std::vector<SaStateRecord> sas;
+    std::vector<NeighbourRecord> neighbours;
+  };
+  static Contents parse(const std::string& text);
+
+  // The learned neighbours: written with the SAs; after load(), those of the earlier run.
+  void set_neighbours(std::vector<NeighbourRecord> n) { neighbours_ = std::move(n); }
+  const std::vector<NeighbourRecord>& neighbours() const noexcept { return neighbours_; }
+
+  std::optional<esp::SaStart> resume(const esp::SaParams& params, uint64_t fingerprint) override;
+
+  size_t records() const noexcept { return records_.size(); }
+  uint64_t loaded() const noexcept { return loaded_; }
+  uint64_t resumed() const noexcept { return resumed_; }
+  uint64_t writes() const noexcept { return writes_; }
+  uint64_t write_errors() const noexcept { return write_errors_; }
+
+ private:
+  using Key = std::tuple<uint8_t, uint32_t, uint64_t>;  // direction, SPI, fingerprint
+  static Key key_of(const SaStateRecord& r) noexcept {
+    return {static_cast<uint8_t>(r.direction), r.spi, r.fingerprint};
+  }
+  std::string path_;
+  uint32_t interval_ms_;
+  uint32_t effective_ms_;
+  uint32_t loaded_interval_ms_ = 0;  // the file's, from the run that wrote it
+  std::map<Key, SaStateRecord> records_;
+  std::vector<NeighbourRecord> neighbours_;
+  uint64_t loaded_ = 0, resumed_ = 0, writes_ = 0, write_errors_ = 0;
+};
+
+}  // namespace espgw::dp
