@@ -8,6 +8,7 @@
 
 #include <poll.h>
 
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
@@ -38,6 +39,22 @@ class LineServer {
   // One line to every subscribed connection (queued; sent from poll()).
   void broadcast(const std::string& line);
   size_t subscribers() const noexcept;
+  size_t clients() const noexcept;  // open connections
+
+  // What a hostile or broken client can hold (docs/control-protocol.md#limits).
+  static constexpr size_t kMaxClients = 256;         // connections open at once
+  static constexpr size_t kMaxRequest = 16u << 20;   // one request line
+  static constexpr size_t kMaxBuffered = 64u << 20;  // unfinished request lines, all clients
+  static constexpr size_t kReadPause = 1u << 20;     // answers unread: stop reading its requests
+  static constexpr size_t kMaxEvents = 16u << 20;    // events unread by a subscriber
+  struct Stats {
+    uint64_t accepted = 0;
+    uint64_t evicted = 0;       // the connection idle longest, closed to make room for a new one
+    uint64_t refused = 0;       // a new connection with every slot taken by subscribers
+    uint64_t too_large = 0;     // a request line over kMaxRequest, or the largest over kMaxBuffered
+    uint64_t slow_readers = 0;  // a subscriber with kMaxEvents unread
+  };
+  const Stats& stats() const noexcept { return stats_; }
 
  private:
   struct Client {
@@ -46,15 +63,22 @@ class LineServer {
     std::string out;
     bool subscribed = false;
     bool read_closed = false;  // EOF or an error: only the answers left to send
+    bool drop = false;         // to be closed now, unanswered
+    size_t scanned = 0;        // bytes of `in` known to hold no newline
+    uint64_t active_ms = 0;    // its last request or read answer
   };
   void accept_client();
+  bool make_room();  // closes the idlest client that is not subscribed; false: none
   bool read_client(Client& c);
+  void serve_lines(Client& c);
   bool write_client(Client& c);
+  void bound_buffers();
 
   std::string path_;
   Handler handler_;
   int listen_fd_ = -1;
   std::vector<Client> clients_;
+  Stats stats_;
 };
 
 }  // namespace espgw::protocol

@@ -138,6 +138,7 @@ class App {
   void remember_neighbours();  // the state file's neighbours, on their interfaces
   void check_sa_state(bool now);
   nlohmann::json sa_state_status() const;                                  // lock_ held
+  nlohmann::json control_socket_status() const;                            // reports.cpp
   void add_inside(nlohmann::json& tunnel, const std::string& name) const;  // reports.cpp, lock_
   // fpm.cpp: zebra's routes. Once a loop turn: what the FPM connection brought, as one
   // transaction; the grace period and the stale sweep.

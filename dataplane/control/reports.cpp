@@ -46,7 +46,19 @@ json App::status() {
           {"outbound_sas", model_->outbound().size()},
           {"packets", handled_packets()},
           {"fpm", fpm_status()},
-          {"sa_state", sa_state_status()}};
+          {"sa_state", sa_state_status()},
+          {"control_socket", control_socket_status()}};
+}
+
+// The control socket's clients and what its limits did (protocol/line_server.h,
+// docs/control-protocol.md#limits).
+json App::control_socket_status() const {
+  if (!server_) return json::object();
+  const auto& s = server_->stats();
+  return {{"clients", server_->clients()}, {"subscribers", server_->subscribers()},
+          {"accepted", s.accepted},        {"evicted", s.evicted},
+          {"refused", s.refused},          {"too_large", s.too_large},
+          {"slow_readers", s.slow_readers}};
 }
 
 json App::port_counters() {
