@@ -113,7 +113,7 @@ void apply_ike_options(const json& o, esp::SaParams& p, SaLifetime& life) {
         }
       }
     } else {
-      throw std::invalid_argument("ike: unknown key \"" + k + "\"");
+      throw std::invalid_argument("ike: unknown key " + quote(k));
     }
   }
   // A replay window is needed with ESN (RFC 4303 A2); charon sends 0 only when it disabled it.
@@ -472,7 +472,7 @@ json App::sa_update(const json& req) {
   }
   for (const auto& [k, v] : req.items()) {
     if (k != "cmd" && k != "direction" && k != "spi" && !o.contains(k)) {
-      throw std::invalid_argument("sa-update: unknown key \"" + k + "\"");
+      throw std::invalid_argument("sa-update: unknown key " + quote(k));
     }
   }
   apply_ike_options(o, next, unused);

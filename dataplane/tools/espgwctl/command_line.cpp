@@ -120,7 +120,7 @@ Invocation parse_command_line(int argc, char** argv) {
       const std::string v = value();
       const auto n = protocol::parse_u32(v);  // any 32-bit decimal
       if (!n || v.starts_with("0x") || *n > 86400) {
-        throw UsageError("--timeout: expected 0 to 86400 seconds, got \"" + v + "\"");
+        throw UsageError("--timeout: expected 0 to 86400 seconds, got " + quote(v));
       }
       inv.timeout_s = static_cast<int>(*n);
     } else if (a == "--json" && inv.words.size() == 2 && inv.words[0] == "tunnel" &&
@@ -134,8 +134,7 @@ Invocation parse_command_line(int argc, char** argv) {
     } else if (a == "--sa-json") {
       inv.sa_file = value();
     } else {
-      throw UsageError(option_looks_like_key(a) ? "unknown option (not shown: it looks like a key)"
-                                                : "unknown option \"" + a + "\"");
+      throw UsageError("unknown option " + quote_option(a));
     }
   }
   if (inv.socket && inv.config) throw UsageError("give -s SOCKET or -c CONFIG, not both");

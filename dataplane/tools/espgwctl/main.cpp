@@ -13,6 +13,7 @@
 #include <iostream>
 #include <string>
 
+#include "common/redact.h"
 #include "config/import/import.h"
 #include "dataplane/tools/espgwctl/command_line.h"
 #include "dataplane/tools/espgwctl/requests.h"
@@ -46,7 +47,7 @@ int run_ike(const Invocation& inv) {
   const auto& w = inv.words;
   if (inv.all || inv.sa_file) throw UsageError("usage: espgwctl ike status [--json]");
   expect_args(w, 2, 2, "ike status [--json]");
-  if (w[1] != "status") throw UsageError("ike: unknown \"" + w[1] + "\" (status)");
+  if (w[1] != "status") throw UsageError("ike: unknown " + quote(w[1]) + " (status)");
   return ask(inv, ike_socket_path(inv), {{"cmd", "status"}}, "espgw-ike", ike_status_text);
 }
 

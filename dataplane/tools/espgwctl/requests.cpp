@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/redact.h"
 #include "dataplane/tools/espgwctl/secrets.h"
 #include "protocol/messages.h"
 
@@ -55,13 +56,13 @@ json read_json(const std::string& path) {
 
 std::string parse_direction(const std::string& d) {
   const auto word = protocol::direction_word(d);
-  if (!word) throw UsageError("direction must be in or out, got \"" + d + "\"");
+  if (!word) throw UsageError("direction must be in or out, got " + quote(d));
   return *word;
 }
 
 uint32_t spi_arg(const std::string& s) {
   const auto spi = protocol::parse_u32(s);
-  if (!spi) throw UsageError("SPI must be a 32-bit number, decimal or 0x hex, got \"" + s + "\"");
+  if (!spi) throw UsageError("SPI must be a 32-bit number, decimal or 0x hex, got " + quote(s));
   return *spi;
 }
 
@@ -70,7 +71,7 @@ const std::string& change_verb(const std::vector<std::string>& w) {
   const std::string& noun = w[0];
   if (w.size() < 2) throw UsageError("usage: espgwctl " + noun + " add|replace|del ...");
   if (w[1] != "add" && w[1] != "replace" && w[1] != "del") {
-    throw UsageError(noun + ": unknown \"" + w[1] + "\" (add, replace, del)");
+    throw UsageError(noun + ": unknown " + quote(w[1]) + " (add, replace, del)");
   }
   return w[1];
 }
@@ -123,8 +124,8 @@ Request build_request(const Invocation& inv) {
         return {{{"cmd", target.first}}, target.second};
       }
     }
-    throw UsageError("show: unknown \"" + what +
-                     "\" (counters, ports, workers, drops, sas, tunnels, lanes, routes, "
+    throw UsageError("show: unknown " + quote(what) +
+                     " (counters, ports, workers, drops, sas, tunnels, lanes, routes, "
                      "neighbours, peers)");
   }
   if (cmd == "sa") {
@@ -134,7 +135,7 @@ Request build_request(const Invocation& inv) {
       return {{{"cmd", "sa-del"}, {"direction", parse_direction(w[2])}, {"spi", spi_arg(w[3])}},
               View::kChange};
     }
-    if (!sa_set) throw UsageError("sa: unknown \"" + w[1] + "\" (add, replace, del)");
+    if (!sa_set) throw UsageError("sa: unknown " + quote(w[1]) + " (add, replace, del)");
     json body = {{"cmd", "sa-" + w[1]}};
     if (inv.sa_file) {
       expect_args(w, 4, 4, "sa " + w[1] + " TUNNEL in|out --sa-json FILE|-");
@@ -208,7 +209,7 @@ Request build_request(const Invocation& inv) {
     expect_args(w, 1, 1, "stop");
     return {{{"cmd", "stop"}}, View::kStop};
   }
-  throw UsageError("unknown command \"" + cmd + "\" (see espgwctl --help)");
+  throw UsageError("unknown command " + quote(cmd) + " (see espgwctl --help)");
 }
 
 }  // namespace espgw::ctl

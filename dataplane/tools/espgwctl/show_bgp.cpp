@@ -3,6 +3,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "common/redact.h"
 #include "dataplane/tools/espgwctl/secrets.h"
 #include "dataplane/tools/espgwctl/table.h"
 #include "frr/bgp_peers.h"
@@ -48,7 +49,7 @@ int run_bgp(const Invocation& inv) {
   if (w.size() == 2) {
     std::erase_if(peers.neighbours, [&](const frr::BgpNeighbour& n) { return n.tunnel != w[1]; });
     if (peers.neighbours.empty()) {
-      throw ErrorResponse("tunnel \"" + w[1] + "\" has no bgp section in " + config);
+      throw ErrorResponse("tunnel " + quote(w[1]) + " has no bgp section in " + config);
     }
   }
   // -t 0 (forever) still gets a deadline: vtysh never blocks an operator for long.
