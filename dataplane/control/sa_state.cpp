@@ -225,13 +225,27 @@ SaStateFile::Contents SaStateFile::parse(const std::string& text) {
 }
 
 bool SaStateFile::write(std::string* error) {
+  int err = write_once(error);
+  // A full disk: the records of SAs that went matter least; without them the file may fit.
+  if ((err == ENOSPC || err == EDQUOT) &&
+      std::erase_if(records_, [](const auto& kv) { return kv.second.gone_ms != 0; }) != 0) {
+    err = write_once(error);
+  }
+  if (err != 0) {
+    ++write_errors_;
+    return false;
+  }
+  ++writes_;
+  return true;
+}
+
+int SaStateFile::write_once(std::string* error) const {
   const std::string body = text();
   const std::string tmp = path_ + ".tmp";
   auto fail = [&](const char* what, int err) {
-    ++write_errors_;
     if (error) *error = path_ + ": " + what + ": " + std::strerror(err);
     ::unlink(tmp.c_str());
-    return false;
+    return err;
   };
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return fail("cannot create the new file", errno);
@@ -241,8 +255,7 @@ bool SaStateFile::write(std::string* error) {
   }
   if (::close(fd) != 0) return fail("cannot write", errno);
   if (std::rename(tmp.c_str(), path_.c_str()) != 0) return fail("cannot rename into place", errno);
-  ++writes_;
-  return true;
+  return 0;
 }
 
 std::optional<esp::SaStart> SaStateFile::resume(const esp::SaParams& p, uint64_t fingerprint) {

@@ -67,8 +67,8 @@ class SaStateFile final : public SaResume {
   std::string load(uint64_t now_ms);
   // The live SAs' state, into the records; records of SAs gone more than kKeepMs are dropped.
   void sample(const Model& live, uint64_t now_ms);
-  // The records, to PATH.tmp and renamed over PATH; on failure (a full disk) the old file stays
-  // and *error says why.
+  // The records, to PATH.tmp and renamed over PATH; on failure the old file stays and *error says
+  // why. On a full disk the records of SAs that went are dropped and the write tried again.
   bool write(std::string* error);
   // The file's text (write() writes it); parse() reads it back, throwing std::invalid_argument.
   std::string text() const;
@@ -93,6 +93,7 @@ class SaStateFile final : public SaResume {
 
  private:
   using Key = std::tuple<uint8_t, uint32_t, uint64_t>;  // direction, SPI, fingerprint
+  int write_once(std::string* error) const;             // 0, or the errno
   static Key key_of(const SaStateRecord& r) noexcept {
     return {static_cast<uint8_t>(r.direction), r.spi, r.fingerprint};
   }

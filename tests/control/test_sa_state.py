@@ -16,6 +16,7 @@ Run by meson: test_sa_state.py ESPGW ESPGWCTL.
 import json
 import os
 import signal
+import subprocess
 import struct
 import time
 import unittest
@@ -154,6 +155,59 @@ class RestartAfterKill(unittest.TestCase):
                 if spi == 0x1001]
         self.assertEqual(seqs, list(range(sent + 1 + JUMP, sent + 1 + JUMP + h.LAN_PACKETS)))
         self.assertIn("SA state: 2 SA(s) from " + path, gw.output())
+
+
+class DiskFull(unittest.TestCase):
+    """The state file on a tmpfs of 16 KiB: SAs enough to outgrow it make the write fail with
+    ENOSPC, counted and logged once, the last whole file kept; fewer SAs, and it is written again
+    (logged), without a restart."""
+
+    def test_a_full_disk_keeps_the_last_file_and_recovers(self):
+        gw = h.Gateway(ESPGW, ESPGWCTL, "sadiskfull")
+        self.addCleanup(gw.cleanup)
+        state_dir = os.path.join(gw.dir, "state")
+        os.makedirs(state_dir)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "espgw-test", state_dir],
+                          capture_output=True).returncode != 0:
+            self.skipTest("cannot mount a tmpfs here")
+        self.addCleanup(subprocess.run, ["umount", "-l", state_dir], capture_output=True)
+        path = os.path.join(state_dir, "sa-state.json")
+        with open(gw.config_path) as f:
+            text = f.read()
+        with open(gw.config_path, "w") as f:
+            f.write(text.replace("dataplane:\n", f"dataplane:\n  sa_state_file: {path}\n", 1))
+        self.addCleanup(gw.close)
+        gw.start()
+
+        def status_when(check, what):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                s = gw.request({"cmd": "status"})["sa_state"]
+                if check(s):
+                    return s
+                time.sleep(0.05)  # polling a status that changes every 100 ms, bounded
+            self.fail(f"{what}: {s}")
+
+        status_when(lambda s: s["writes"] >= 1, "a first write")
+        ops = [{"op": "sa-add", "tunnel": "east", "direction": "in",
+                "sa": {"spi": 0x10000 + i, "algorithm": "aes128gcm16",
+                       "key": "0x" + h.test_key(f"disk {i}", 20)}} for i in range(120)]
+        self.assertTrue(gw.request({"cmd": "apply", "ops": ops})["ok"])
+        failing = status_when(lambda s: s["write_errors"] >= 2, "writes failing")
+        self.assertIn("No space left on device", failing["error"])
+        with open(path) as f:
+            kept = json.load(f)  # whole, from before
+        self.assertEqual(len(kept["sas"]), 2)
+        self.assertFalse(os.path.exists(path + ".tmp"))
+        gw.request({"cmd": "apply", "ops": [{"op": "sa-del", "direction": "in",
+                                               "spi": 0x10000 + i} for i in range(120)]})
+        again = status_when(lambda s: "error" not in s and s["writes"] > failing["writes"],
+                            "writes again")
+        self.assertGreaterEqual(again["write_errors"], failing["write_errors"])
+        gw.close()
+        log = gw.output()
+        self.assertEqual(log.count("SA state not saved"), 1, log)
+        self.assertIn("SA state saved again to " + path, log)
 
 
 if __name__ == "__main__":
