@@ -8,7 +8,9 @@ by less than GROWTH_MB, and each outcome counted in status.control_socket:
 - a 1 GiB request line: the connection is closed once the line passes 16 MiB (too_large), after
   far less than 1 GiB was taken;
 - a client that sends requests and never reads the answers: espgw stops reading from it once 1 MiB
-  of answers waits, serves the others meanwhile, and answers it in full when it reads.
+  of answers waits, serves the others meanwhile, and answers it in full when it reads;
+- a client that leaves mid-transaction: half a request line changes nothing; a whole one whose
+  sender closed before the answer is applied whole, once.
 
 Run by meson: test_hostile_client.py ESPGW ESPGWCTL.
 """
@@ -108,7 +110,7 @@ class HostileClient(h.GatewayTest):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(self.gw.socket)
         s.setblocking(False)
-        request = b'{"cmd": "all"}\n'
+        request = b'{"cmd": "status"}\n'
         sent = 0
         deadline = time.monotonic() + ANSWER_S
         # Requests until the socket is full: espgw no longer reads them.
@@ -135,6 +137,33 @@ class HostileClient(h.GatewayTest):
         answers = buf.count(b"\n")
         self.assertEqual(answers, sent // len(request))
         self.assertTrue(json.loads(buf.split(b"\n", 1)[0])["ok"])
+
+    def test_a_client_that_leaves_mid_transaction(self):
+        before = self.gw.request({"cmd": "status"})["generation"]
+        routes = len(self.gw.request({"cmd": "routes"})["routes"])
+        prefixes = [f"10.{i >> 8}.{i & 255}.0/24" for i in range(20000)]
+        line = json.dumps({"cmd": "apply", "ops": [
+            {"op": "route-add-many", "prefixes": prefixes, "interface": "wan",
+             "via": "198.51.100.254"}]}).encode() + b"\n"
+        # Half a request, then gone: nothing is applied.
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.gw.socket)
+        s.sendall(line[:len(line) // 2])
+        s.close()
+        # A whole request, gone before its answer: applied whole, once.
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.gw.socket)
+        s.sendall(line)
+        s.close()
+        deadline = time.monotonic() + 30
+        while self.gw.request({"cmd": "status"})["generation"] == before:
+            self.assertLess(time.monotonic(), deadline, "the transaction never applied")
+            time.sleep(0.05)  # polling the generation, bounded
+        self.assertEqual(self.gw.request({"cmd": "status"})["generation"], before + 1)
+        self.assertEqual(len(self.gw.request({"cmd": "routes"})["routes"]), routes + 20000)
+        self.served()
+        self.assertTrue(self.gw.request({"cmd": "apply", "ops": [
+            {"op": "route-del", "prefix": p} for p in prefixes]})["ok"])
 
 
 if __name__ == "__main__":
