@@ -15,8 +15,9 @@ CHILD_SA's if_id_in/if_id_out set to config::tunnel_if_id() of espgw's tunnel. C
  4. `swanctl --terminate`: the tunnel's SAs leave espgw.
  5. charon killed (SIGKILL, no clean-up of its own) leaves its SAs in espgw; the restarted charon's
     plugin flushes them at start-up; a new CHILD_SA works.
- 6. espgw restarted under a running charon: the plugin reconnects, installs its SAs again and has
-    charon rekey them; traffic flows again on new SPIs.
+ 6. espgw restarted under a running charon: the plugin reconnects and installs its SAs again;
+    they take up their sequence numbers from espgw's state file, so charon rekeys nothing:
+    traffic flows again on the same SPIs.
  7. espgw restarted with a config whose tunnel has another if_id: espgw refuses the plugin's SAs
     on re-add, the plugin raises hard expires and charon deletes the CHILD_SA.
  8. AES-256-CBC with HMAC-SHA-256 reaches espgw as aes256-sha256; a byte lifetime (rekey_bytes):
@@ -190,26 +191,32 @@ def main():
         check_espgw_sas(lab, child)
         ping_ok(lab)
 
-        step(6, "espgw restarts under charon: SAs installed again and rekeyed")
+        step(6, "espgw restarts under charon: SAs installed again, resumed, not rekeyed")
         old = child
+        sent = lab.ctl.sas(TUNNEL)[("out", old["spi_out"])]["oseq"]
         if lab.stop_espgw() != 0:
             raise LabError("espgw did not stop cleanly")
         lab.start_espgw()
 
         def recovered():
-            mine = lab.gw1.installed(TUNNEL)
-            if len(mine) != 1 or mine[0]["spi_in"] == old["spi_in"]:
-                return None
             sas = lab.ctl.sas(TUNNEL)
-            if set(sas) != {("in", mine[0]["spi_in"]), ("out", mine[0]["spi_out"])}:
+            if set(sas) != {("in", old["spi_in"]), ("out", old["spi_out"])}:
                 return None
-            return mine[0]
+            return sas
 
-        child = wait_for("a new CHILD_SA in charon and espgw after espgw's restart", recovered,
-                         60, 0.25)
-        check_espgw_sas(lab, child)
+        sas = wait_for("the CHILD_SA's SAs in espgw again after its restart", recovered, 60, 0.25)
+        now = [(c["spi_in"], c["spi_out"]) for c in lab.gw1.installed(TUNNEL)]
+        if now != [(old["spi_in"], old["spi_out"])]:
+            raise LabError(f"charon rekeyed after espgw's restart: {now}")
+        resumed_from = sas[("out", old["spi_out"])]["oseq"]
+        if resumed_from < sent + 65536:
+            raise LabError(f"the outbound SA went on from {resumed_from}, not past {sent} + 65536")
+        if "no rekey needed" not in lab.gw1.log_text():
+            raise LabError("the plugin did not say its SAs resumed")
+        check_espgw_sas(lab, old)
         ping_ok(lab)
-        say(f"  rekeyed to in 0x{child['spi_in']:08x} out 0x{child['spi_out']:08x}")
+        say(f"  resumed in 0x{old['spi_in']:08x} out 0x{old['spi_out']:08x}, outbound from "
+            f"{sent} to {resumed_from} (no rekey)")
 
         step(7, "espgw restarts without the tunnel: its SAs are refused, charon deletes them")
         refusal_from = len(lab.gw1.log_text())

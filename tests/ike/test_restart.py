@@ -33,6 +33,7 @@ Exit 0: pass; 1: fail; 77: cannot run here.
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -93,6 +94,11 @@ def stale_sas(lab):
     return sorted(f"{sa['direction']} {sa['spi']}" for sa in lab.gw1.ctl("sas")["sas"]
                   if sa.get("origin") == "ike"
                   and (sa["direction"], int(sa["spi"], 16)) not in known)
+
+
+def files_under(top):
+    return [os.path.join(d, f) for d, _, fs in os.walk(top) for f in fs
+            if os.path.isfile(os.path.join(d, f)) and not os.path.islink(os.path.join(d, f))]
 
 
 def drops(lab):
@@ -191,6 +197,11 @@ def main():
             worst = max((g["seconds"] for g in gaps), default=0)
             check(worst <= ESPGW_OUTAGE_S, f"{way}: the outage after kill -9 of espgw is "
                   f"{worst * 1000:.0f} ms (at most {ESPGW_OUTAGE_S * 1000:.0f} ms)", failures)
+        # Every log and file gw1's stack wrote (espgw, espgw-up, charon, espgw-ike, the SA state
+        # file) through three restarts: none holds the pre-shared key.
+        leaks = [p for p in files_under(lab.gw1.dir) if p != lab.gw1.secrets
+                 and lab.psk.encode() in open(p, "rb").read()]
+        check(not leaks, f"no file of gw1's holds the pre-shared key ({leaks})", failures)
         refused = lab.gw2.log_text().count(REPLAY_REFUSED)
         check(refused == 0, f"gw2 refused {refused} packet(s) as replays", failures)
         figures["gw2_replays_refused"] = refused
