@@ -16,31 +16,11 @@
 #include <tuple>
 #include <vector>
 
+#include "dataplane/control/sa_state_format.h"
 #include "dataplane/esp/sa.h"
 #include "dataplane/tables/model.h"
 
 namespace espgw::dp {
-
-struct SaStateRecord {
-  esp::Direction direction = esp::Direction::kOutbound;
-  uint32_t spi = 0;
-  uint64_t fingerprint = 0;  // esp::key_fingerprint()
-  std::string tunnel;
-  uint64_t seq = 0;           // outbound: the last sent; inbound: the highest received
-  std::vector<uint8_t> seen;  // inbound: the replay bitmap below seq (ReplayWindow::snapshot())
-  uint64_t peak_pps = 0;      // outbound: the fastest it sent between two samples
-  uint64_t sampled_ms = 0;    // this process's steady clock; 0: read from the file
-  uint64_t gone_ms = 0;       // when its SA was last missing (0: live at the last sample)
-};
-
-// A neighbour learned by ARP or ND, kept with the SAs: a restarted espgw uses it at once and
-// probes it, instead of resolving every next hop again while traffic waits in the hold queue.
-struct NeighbourRecord {
-  std::string interface;
-  IpAddress ip;
-  std::array<uint8_t, 6> mac{};
-  friend bool operator==(const NeighbourRecord&, const NeighbourRecord&) = default;
-};
 
 class SaStateFile final : public SaResume {
  public:
@@ -70,14 +50,8 @@ class SaStateFile final : public SaResume {
   // The records, to PATH.tmp and renamed over PATH; on failure the old file stays and *error says
   // why. On a full disk the records of SAs that went are dropped and the write tried again.
   bool write(std::string* error);
-  // The file's text (write() writes it); parse() reads it back, throwing std::invalid_argument.
+  // The file's text, as write() writes it (sa_state_format.h).
   std::string text() const;
-  struct Contents {
-    uint32_t interval_ms = 0;
-    std::vector<SaStateRecord> sas;
-    std::vector<NeighbourRecord> neighbours;
-  };
-  static Contents parse(const std::string& text);
 
   // The learned neighbours: written with the SAs; after load(), those of the earlier run.
   void set_neighbours(std::vector<NeighbourRecord> n) { neighbours_ = std::move(n); }
