@@ -155,11 +155,25 @@ class Stack(Swanctl):
         return ({n: c["pid"] for n, c in ch.items()}, {n: c["restarts"] for n, c in ch.items()})
 
     def kill(self, child, sig=signal.SIGKILL):
+        """Kills `child`. espgw only once its state file holds every SA it has: an SA installed
+        less than an interval (100 ms) before a crash has no saved state, and charon rekeys it
+        (docs/sa-state.md); the labs kill espgw under SAs that had that time."""
         pid = self.pids()[0].get(child)
         if not pid:
             raise LabError(f"{self.name}: {child} is not running")
+        if child == "espgw":
+            wait_for(f"{self.name}'s SA state file to hold its SAs", self.sas_saved, 10, 0.05)
         os.kill(pid, sig)
         return pid
+
+    def sas_saved(self):
+        """Whether espgw's state file (beside its control socket) holds each of its SAs."""
+        try:
+            with open(os.path.join(os.path.dirname(self.socket), "sa-state.json")) as f:
+                saved = {(s["direction"], int(s["spi"], 16)) for s in json.load(f)["sas"]}
+        except (OSError, ValueError, KeyError):
+            return False
+        return set(self.ctl.sas()) <= saved
 
     def wait_restarted(self, child, old_pid, timeout=60):
         """espgw-up started `child` again and it is ready."""
