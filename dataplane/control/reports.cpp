@@ -173,10 +173,14 @@ json App::sa_list(std::optional<uint32_t> only_spi, bool with_state) {
       j["highest_seq"] = sa.replay().top();
       // Its state as sa-add takes it back (docs/sa-state.md): seq, and with the state asked
       // for, the replay bitmap below it.
-      uint64_t top = 0;
-      const std::vector<uint8_t> seen = sa.replay().snapshot(&top);
-      j["seq"] = top;
-      if (with_state) j["replay_bitmap"] = to_hex(seen);
+      if (with_state) {
+        uint64_t top = 0;
+        const std::vector<uint8_t> seen = sa.replay().snapshot(&top);
+        j["seq"] = top;
+        j["replay_bitmap"] = to_hex(seen);
+      } else {
+        j["seq"] = sa.replay().top();
+      }
       // The worker that writes its replay window (dataplane/esp/sa.h), absent before the first
       // packet (DPDK telemetry, which mirrors this report, has no null); owner_moves: how often
       // another worker took it over.

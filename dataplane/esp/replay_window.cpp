@@ -55,10 +55,21 @@ std::vector<uint8_t> ReplayWindow::snapshot(uint64_t* top) const {
   std::vector<uint8_t> seen;
   if (!bits_ || t == 0) return seen;
   seen.assign(size_ / 8, 0);
-  for (uint64_t i = 0; i < size_ && i < t; ++i) {
+  // A word at a time: bits 0..hi of the word that holds seq = t - i stand for i .. i + hi.
+  const uint64_t n = std::min<uint64_t>(size_, t);  // no sequence number 0
+  for (uint64_t i = 0; i < n;) {
     const uint64_t seq = t - i;
-    const uint64_t word = __atomic_load_n(&bits_[(seq >> 6) & block_mask_], __ATOMIC_RELAXED);
-    if ((word >> (seq & 63)) & 1) seen[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+    const unsigned hi = static_cast<unsigned>(seq & 63);
+    uint64_t word = __atomic_load_n(&bits_[(seq >> 6) & block_mask_], __ATOMIC_RELAXED);
+    if (hi < 63) word &= (uint64_t{1} << (hi + 1)) - 1;
+    while (word != 0) {
+      const unsigned bit = 63 - static_cast<unsigned>(std::countl_zero(word));
+      const uint64_t k = i + (hi - bit);
+      if (k >= n) break;
+      seen[k / 8] |= static_cast<uint8_t>(1u << (k % 8));
+      word &= ~(uint64_t{1} << bit);
+    }
+    i += hi + 1;
   }
   while (!seen.empty() && seen.back() == 0)
     seen.pop_back();

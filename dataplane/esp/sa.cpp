@@ -54,7 +54,7 @@ Sa::Sa(const SaParams& p, uint32_t workers) : workers_(workers), params_(p) {
 }
 
 std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_seed,
-                             const SaStart* start) {
+                             const SaStart* start, uint64_t fingerprint) {
   const uint64_t first_seq = start ? start->first_seq : p.first_seq;
   const std::vector<uint8_t>& replay_seen = start ? start->replay_seen : p.replay_seen;
   if (p.spi < 256) bad(p, "SPI values 0-255 are reserved (RFC 4303 2.1)");
@@ -88,7 +88,7 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, uint32_t workers, uint64_t iv_se
   wipe(sa->params_.enc_key);
   wipe(sa->params_.salt);
   wipe(sa->params_.auth_key);
-  sa->fingerprint_ = esp::key_fingerprint(p);
+  sa->fingerprint_ = fingerprint != 0 ? fingerprint : esp::key_fingerprint(p);
   std::vector<uint8_t>().swap(sa->params_.replay_seen);  // in replay_ now
 
   sa->spi_be_ = __builtin_bswap32(p.spi);

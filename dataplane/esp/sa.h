@@ -118,8 +118,9 @@ class Sa {
   // workers: how many workers may touch this SA (one counter slot each).
   // iv_seed: a random 64-bit number; the GCM IV counter starts there (see iv_base_).
   // start: where its sequence numbers start, over params' (null: params').
+  // fingerprint: key_fingerprint(params) where the caller has it already (0: computed here).
   static std::unique_ptr<Sa> make(const SaParams& params, uint32_t workers, uint64_t iv_seed,
-                                  const SaStart* start = nullptr);
+                                  const SaStart* start = nullptr, uint64_t fingerprint = 0);
 
   Sa(const Sa&) = delete;
   Sa& operator=(const Sa&) = delete;

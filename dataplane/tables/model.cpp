@@ -214,11 +214,12 @@ void Model::add_sa(const std::string& tunnel, const esp::SaParams& params, uint6
   }
   // An SA given without a state (a new one, or one whose state espgw may hold: docs/sa-state.md).
   std::optional<esp::SaStart> start;
+  const uint64_t fingerprint = esp::key_fingerprint(params);
   if (resume_ != nullptr && params.first_seq == 1 && params.replay_seen.empty()) {
-    start = resume_->resume(params, esp::key_fingerprint(params));
+    start = resume_->resume(params, fingerprint);
   }
-  auto sa =
-      std::shared_ptr<esp::Sa>(esp::Sa::make(params, workers_, iv_seed, start ? &*start : nullptr));
+  auto sa = std::shared_ptr<esp::Sa>(
+      esp::Sa::make(params, workers_, iv_seed, start ? &*start : nullptr, fingerprint));
   if (start) ++resumed_;
   // The lane's own source port, set before any worker sees the SA (params holds keys, so it is
   // not copied to change the port).

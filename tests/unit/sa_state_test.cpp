@@ -44,6 +44,13 @@ TEST(ReplayState, SnapshotAndRestoreKeepEveryDecision) {
       const std::vector<uint8_t> seen = w.snapshot(&top);
       EXPECT_EQ(top, w.top());
       EXPECT_LE(seen.size(), size / 8);
+      // Bit i stands for top - i, set exactly where check() calls it a duplicate.
+      for (uint64_t i = 0; i < size; ++i) {
+        const bool bit = i / 8 < seen.size() && ((seen[i / 8] >> (i % 8)) & 1);
+        ASSERT_EQ(bit,
+                  w.check(static_cast<uint32_t>(top - i)).reason == DropReason::kReplayDuplicate)
+            << "i " << i;
+      }
       esp::ReplayWindow back(size, esn);
       back.restore(top, seen);
       EXPECT_EQ(back.top(), top);
@@ -52,6 +59,19 @@ TEST(ReplayState, SnapshotAndRestoreKeepEveryDecision) {
       EXPECT_EQ(back.snapshot(&top2), seen);
     }
   }
+}
+
+TEST(ReplayState, ASnapshotNearSequenceNumberOneStopsThere) {
+  esp::ReplayWindow w(1024, false);
+  for (uint64_t s : {1, 2, 5, 64, 65, 70})
+    w.update(s);
+  uint64_t top = 0;
+  // 70-0, 70-5 (65), 70-6 (64), 70-65 (5), 70-68 (2), 70-69 (1)
+  std::vector<uint8_t> want(9, 0);
+  for (int i : {0, 5, 6, 65, 68, 69})
+    want[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+  EXPECT_EQ(w.snapshot(&top), want);
+  EXPECT_EQ(top, 70u);
 }
 
 TEST(ReplayState, RestoreIgnoresBitsBelowOneAndBeyondTheWindow) {
