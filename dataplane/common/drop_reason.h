@@ -44,7 +44,7 @@ namespace espgw {
   /* dataplane */                                                                                 \
   X(kBadFrame, "bad_frame", "frame shorter than an Ethernet header, or chained mbufs")            \
   X(kOtherHost, "other_host", "unicast frame for another MAC address (a promiscuous port)")       \
-  X(kIpChecksum, "ip_checksum", "IPv4 header checksum wrong")                                     \
+  X(kIpChecksum, "ip_checksum", "IPv4 header checksum wrong, outer or decrypted inner")           \
   X(kMartian, "martian", "transit packet with a multicast, broadcast or unspecified address")     \
   X(kNoRoute, "no_route", "no route to the destination")                                          \
   X(kTtlExceeded, "ttl_exceeded", "TTL or hop limit ran out (ICMP time exceeded sent)")           \

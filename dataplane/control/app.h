@@ -202,6 +202,8 @@ class App {
   std::string sa_state_error_;                // the last write's error, "" when it worked
   std::unique_ptr<InsideInterfaces> inside_;  // lock_ held
   uint64_t inside_generation_ = 0;            // the generation inside_ last followed
+
+  friend struct AppTestAccess;  // tests/support/app_test_access.h: the control fuzzer's App
 };
 
 }  // namespace espgw::dp

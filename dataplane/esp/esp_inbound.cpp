@@ -136,6 +136,12 @@ inline DropReason EspEngine::finish_inbound(Sa& sa, PacketView& p, const Inbound
   }
   // Shorter than the payload is fine: that is TFC padding (RFC 4303 2.7).
   if (inner_len > payload) return DropReason::kInnerLength;
+  // A router drops an IPv4 header whose checksum is wrong (RFC 1812 5.2.2), as classify does for
+  // packets off the wire; an authenticated one is no exception (the kernel's ip_rcv checks it
+  // after decapsulation too). Forwarded, the TTL's incremental update would keep it wrong.
+  if (next_header == kNextHeaderIpv4 && !ipv4_header_checksum_ok(pt, (pt[0] & 0x0fu) * 4)) {
+    return DropReason::kIpChecksum;
+  }
 
   // RFC 6040 4.2 decapsulation.
   uint8_t ecn = inner_ecn;

@@ -191,6 +191,8 @@ class Worker {
   };
   std::vector<TxQueue> tx_;         // per port
   std::vector<TxQueue> tx_kernel_;  // per port's exception device
+
+  friend struct WorkerTestAccess;  // tests/support/worker_test_access.h: a loop turn's end
 };
 
 }  // namespace espgw::dp

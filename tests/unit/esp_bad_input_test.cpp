@@ -708,6 +708,23 @@ TEST_P(EspBadInput, BadInnerHeader) {
   bad(version, 41, "inner version 7");
 }
 
+// RFC 1812 5.2.2, as classify checks packets off the wire; found by pipeline_fuzz: forwarded,
+// such a packet left with its checksum still wrong after the TTL's incremental update.
+TEST_P(EspBadInput, InnerIpv4ChecksumWrong) {
+  Bytes v4 = test::ipv4_udp_packet(40);
+  v4[10] ^= 0x01;
+  expect_in(crafted(test::esp_plaintext(v4, alg(), 4)), DropReason::kIpChecksum, true,
+            "inner IPv4 checksum off by one bit");
+  Bytes opt = test::ipv4_udp_packet(40);
+  opt.insert(opt.begin() + 20, 4, 0);  // an IHL of 6: the option word is summed too
+  opt[0] = 0x46;
+  store_be16(&opt[2], static_cast<uint16_t>(opt.size()));
+  fix_v4_checksum(opt, 24);
+  opt[21] = 1;
+  expect_in(crafted(test::esp_plaintext(opt, alg(), 4)), DropReason::kIpChecksum, true,
+            "inner IPv4 option changed under its checksum");
+}
+
 TEST_P(EspBadInput, InnerLengthBeyondThePayload) {
   for (uint16_t extra : {1, 2, 100}) {
     Bytes v4 = test::ipv4_udp_packet(40);
