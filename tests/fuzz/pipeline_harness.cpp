@@ -105,6 +105,14 @@ struct PipelineHarness::State {
   std::unique_ptr<dp::Worker> worker;
   std::unique_ptr<crypto::CryptoBackend> sealer;
   uint64_t now_tsc = 0;
+  Outcome last;
+  // Faults for the next run(): filler mbufs of a pool of their own fill a port's ring.
+  rte_mempool* filler = nullptr;
+  bool fill_tx[2] = {false, false};
+  bool fill_control = false;
+  std::vector<rte_mbuf*> taken;  // take_mbufs()
+  uint64_t fill_ring(uint16_t port_id);
+  void unfill_ring(uint16_t port_id, uint64_t n);
   bool verbose = std::getenv("PIPELINE_HARNESS_VERBOSE") != nullptr;  // each turn's outcomes
 
   // Frames a port sent, checked and freed; returns how many.
@@ -174,6 +182,34 @@ uint64_t PipelineHarness::State::drain_rings() {
   return n;
 }
 
+// A net_ring port's RX and TX are one ring: fillers sent on it wait there, first in line.
+uint64_t PipelineHarness::State::fill_ring(uint16_t port_id) {
+  uint64_t n = 0;
+  for (;;) {
+    rte_mbuf* m = rte_pktmbuf_alloc(filler);
+    check(m != nullptr, "the filler pool is empty");
+    if (rte_eth_tx_burst(port_id, 0, &m, 1) == 0) {
+      rte_pktmbuf_free(m);
+      return n;
+    }
+    ++n;
+  }
+}
+
+void PipelineHarness::State::unfill_ring(uint16_t port_id, uint64_t n) {
+  while (n != 0) {
+    rte_mbuf* m[32];
+    const uint16_t got =
+        rte_eth_rx_burst(port_id, 0, m, static_cast<uint16_t>(std::min<uint64_t>(n, 32)));
+    check(got != 0, "fillers gone from a ring");
+    for (uint16_t i = 0; i < got; ++i) {
+      check(m[i]->pool == filler, "a frame ahead of the fillers");
+      rte_pktmbuf_free(m[i]);
+    }
+    n -= got;
+  }
+}
+
 uint64_t PipelineHarness::State::drops() const {
   uint64_t n = 0;  // the stages' and the ESP engine's, as espgw reports them
   for (size_t r = 0; r < kDropReasonCount; ++r)
@@ -208,6 +244,34 @@ std::vector<uint8_t> PipelineHarness::State::craft(const uint8_t* data, size_t s
   auto frame = test::wrap_outer(o, esp);
   put_eth(frame, rt->ports[0].mac.addr_bytes, kPeerMac.data(), v6 ? 0x86dd : 0x0800);
   return frame;
+}
+
+std::vector<uint8_t> ipv4_packet(uint32_t src, uint32_t dst, uint8_t proto, size_t payload,
+                                 uint8_t ttl, bool df) {
+  std::vector<uint8_t> p(20 + payload, 0);
+  p[0] = 0x45;
+  store_be16(&p[2], static_cast<uint16_t>(p.size()));
+  store_be16(&p[4], 0x1234);
+  if (df) p[6] = 0x40;
+  p[8] = ttl;
+  p[9] = proto;
+  store_be32(&p[12], src);
+  store_be32(&p[16], dst);
+  store_be16(&p[10], ipv4_header_checksum(p.data(), 20));
+  if (proto == 1 && payload >= 8) p[20] = 8;  // echo request
+  if (proto == 6 && payload >= 24) {          // a SYN with an MSS option of 1460
+    p[32] = 0x60;
+    p[33] = 0x02;
+    p[40] = 2;
+    p[41] = 4;
+    store_be16(&p[42], 1460);
+  }
+  if (proto == 17 && payload >= 8) {  // IKE
+    store_be16(&p[20], 500);
+    store_be16(&p[22], 500);
+    store_be16(&p[24], static_cast<uint16_t>(payload));
+  }
+  return p;
 }
 
 PipelineHarness::PipelineHarness() : s_(std::make_unique<State>()) {
@@ -275,10 +339,35 @@ PipelineHarness::PipelineHarness() : s_(std::make_unique<State>()) {
   s.worker->snap = s.snap.get();
   s.worker->neigh = &s.neigh;
   s.sealer = crypto::make_backend(crypto::BackendKind::kOpenSsl);
+  s.filler = rte_pktmbuf_pool_create("fuzz_filler", 2047, 0, 0, 256, SOCKET_ID_ANY);
+  check(s.filler != nullptr, "no filler pool");
   s.now_tsc = s.rt->tsc_hz;
 }
 
 PipelineHarness::~PipelineHarness() = default;
+
+const PipelineHarness::Outcome& PipelineHarness::last() const {
+  return s_->last;
+}
+
+void PipelineHarness::fill_tx_ring(unsigned port) {
+  s_->fill_tx[port & 1] = true;
+}
+
+void PipelineHarness::fill_control_ring() {
+  s_->fill_control = true;
+}
+
+void PipelineHarness::take_mbufs(size_t leave) {
+  while (rte_mempool_avail_count(s_->pool) > leave)
+    s_->taken.push_back(rte_pktmbuf_alloc(s_->pool));
+}
+
+void PipelineHarness::give_back_mbufs() {
+  for (rte_mbuf* m : s_->taken)
+    rte_pktmbuf_free(m);
+  s_->taken.clear();
+}
 
 void PipelineHarness::run(const uint8_t* data, size_t size) {
   if (size == 0) return;
@@ -318,7 +407,20 @@ void PipelineHarness::run(const uint8_t* data, size_t size) {
       check(p != nullptr, "a frame larger than an mbuf");
       std::memcpy(p, frame.data(), frame.size());
     }
+    std::array<uint64_t, kDropReasonCount> by_reason{};
+    for (size_t r = 0; r < kDropReasonCount; ++r)
+      by_reason[r] = w.drops.count[r].get() + w.engine.drops().count[r].get();
     const uint64_t drops_before = s.drops();
+    uint64_t fillers[2] = {};
+    for (unsigned p = 0; p < 2; ++p) {
+      if (s.fill_tx[p]) fillers[p] = s.fill_ring(s.rt->ports[p].port_id);
+    }
+    if (s.fill_control) {
+      dp::ControlMsg msg{};
+      msg.type = dp::ControlMsg::Type::kLearn;
+      while (rte_ring_mp_enqueue_elem(s.rt->to_control, &msg, sizeof msg) == 0) {
+      }
+    }
     if (from_kernel) {
       dp::stages::from_kernel(w, port, m, n);
     } else {
@@ -330,12 +432,21 @@ void PipelineHarness::run(const uint8_t* data, size_t size) {
           "packets left in the crypto lanes");
     const uint64_t dropped = s.drops() - drops_before;
     const uint64_t held = s.drain_rings();
+    for (unsigned p = 0; p < 2; ++p)
+      s.unfill_ring(s.rt->ports[p].port_id, fillers[p]);
+    s.fill_tx[0] = s.fill_tx[1] = s.fill_control = false;
     uint64_t sent[2][2] = {};  // [port][0: the port, 1: its kernel interface]
     for (const dp::Port& p : s.rt->ports) {
       sent[p.index][0] = s.drain_port(p, !from_kernel);
       sent[p.index][1] = s.drain_port({p.name, p.index, p.exc_port_id}, false);
     }
     const uint64_t outcomes = dropped + held + sent[0][0] + sent[0][1] + sent[1][0] + sent[1][1];
+    s.last = Outcome{};
+    std::memcpy(s.last.sent, sent, sizeof sent);
+    s.last.held = held;
+    for (size_t r = 0; r < kDropReasonCount; ++r) {
+      s.last.drops[r] = w.drops.count[r].get() + w.engine.drops().count[r].get() - by_reason[r];
+    }
     if (s.verbose) {
       std::fprintf(stderr,
                    "pass %d: wan %llu, wan kernel %llu, lan %llu, lan kernel %llu, held %llu, "
@@ -359,38 +470,13 @@ void PipelineHarness::run(const uint8_t* data, size_t size) {
                    static_cast<unsigned long long>(outcomes));
       fail("a frame without an outcome (sent, to the kernel, held or dropped)");
     }
-    check(rte_mempool_in_use_count(s.pool) == 0, "an mbuf left out of the pool");
+    check(rte_mempool_in_use_count(s.pool) == s.taken.size(), "an mbuf left out of the pool");
   }
 }
 
 std::vector<std::vector<uint8_t>> PipelineHarness::seeds() {
   std::vector<std::vector<uint8_t>> out;
-  auto ipv4 = [](uint32_t src, uint32_t dst, uint8_t proto, size_t payload, uint8_t ttl, bool df) {
-    std::vector<uint8_t> p(20 + payload, 0);
-    p[0] = 0x45;
-    store_be16(&p[2], static_cast<uint16_t>(p.size()));
-    store_be16(&p[4], 0x1234);
-    if (df) p[6] = 0x40;
-    p[8] = ttl;
-    p[9] = proto;
-    store_be32(&p[12], src);
-    store_be32(&p[16], dst);
-    store_be16(&p[10], ipv4_header_checksum(p.data(), 20));
-    if (proto == 1 && payload >= 8) p[20] = 8;  // echo request
-    if (proto == 6 && payload >= 24) {          // a SYN with an MSS option of 1460
-      p[32] = 0x60;
-      p[33] = 0x02;
-      p[40] = 2;
-      p[41] = 4;
-      store_be16(&p[42], 1460);
-    }
-    if (proto == 17 && payload >= 8) {  // IKE
-      store_be16(&p[20], 500);
-      store_be16(&p[22], 500);
-      store_be16(&p[24], static_cast<uint16_t>(payload));
-    }
-    return p;
-  };
+  const auto ipv4 = ipv4_packet;
   auto ipv6 = [](uint8_t src_first, uint8_t src_last, uint8_t dst_first, uint8_t dst_last,
                  uint8_t proto, size_t payload, uint8_t hops) {
     std::vector<uint8_t> p(40 + payload, 0);

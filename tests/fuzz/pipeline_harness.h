@@ -24,10 +24,13 @@
 // under a reason), and every IP frame a port sends carries the port's MAC and a well-formed IP
 // header no longer than the frame or the port's MTU. A broken one aborts, so libFuzzer reports it.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
+
+#include "dataplane/common/drop_reason.h"
 
 namespace espgw::fuzz {
 
@@ -45,12 +48,33 @@ inline constexpr uint8_t kCraftV6Tunnel = 0x01;
 inline constexpr uint8_t kCraftCorruptIcv = 0x02;
 inline constexpr size_t kPipeCraftedHeader = 10;
 
+// An IPv4 packet (addresses host order) with `payload` bytes after the header: an echo request
+// for ICMP, a SYN with an MSS option for TCP, port 500 for UDP.
+std::vector<uint8_t> ipv4_packet(uint32_t src, uint32_t dst, uint8_t proto, size_t payload,
+                                 uint8_t ttl, bool df);
+
 class PipelineHarness {
  public:
   // Starts EAL (once per process) and builds the tables; exits the process if it cannot.
   PipelineHarness();
   ~PipelineHarness();
   void run(const uint8_t* data, size_t size);
+
+  // What the last turn of run() came to (the fault tests read it).
+  struct Outcome {
+    uint64_t sent[2][2] = {};  // [0 WAN, 1 LAN][0 the port, 1 its kernel interface]
+    uint64_t held = 0;         // to the control thread (a neighbour to resolve, an inside address)
+    std::array<uint64_t, kDropReasonCount> drops{};  // by reason, this turn
+  };
+  const Outcome& last() const;
+
+  // Injected faults (docs/reliability.md), for the next run() only: the port's TX ring (0 WAN,
+  // 1 LAN) full before the burst; the worker's ring to the control thread full.
+  void fill_tx_ring(unsigned port);
+  void fill_control_ring();
+  // Until give_back_mbufs(): every free mbuf of the worker's pool but `leave` taken out.
+  void take_mbufs(size_t leave);
+  void give_back_mbufs();
   // A deterministic seed corpus reaching each stage: forwarded, encrypted, decrypted, held,
   // fragmented, ICMP errors, ARP and ND, IKE to the kernel, the kernel's own frames.
   std::vector<std::vector<uint8_t>> seeds();
