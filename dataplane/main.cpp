@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/redact.h"
 #include "common/version.h"
 #include "config/config.h"
 #include "dataplane/control/app.h"
@@ -100,8 +101,8 @@ int main(int argc, char** argv) {
       const std::string v = value();
       opts.crypto = espgw::crypto::parse_backend(v);
       if (!opts.crypto) {
-        std::fprintf(stderr, "espgw: --crypto: unknown backend \"%s\" (ipsec-mb, openssl)\n",
-                     v.c_str());
+        std::fprintf(stderr, "espgw: --crypto: unknown backend %s (ipsec-mb, openssl)\n",
+                     espgw::quote(v).c_str());
         return 2;
       }
     } else if (a == "--stats-file") {
@@ -111,11 +112,11 @@ int main(int argc, char** argv) {
       char* end = nullptr;
       opts.max_packets = std::strtoull(v.c_str(), &end, 10);
       if (end == v.c_str() || *end != '\0') {
-        std::fprintf(stderr, "espgw: --max-packets: not a number: \"%s\"\n", v.c_str());
+        std::fprintf(stderr, "espgw: --max-packets: not a number: %s\n", espgw::quote(v).c_str());
         return 2;
       }
     } else {
-      std::fprintf(stderr, "espgw: unknown option \"%s\"\n", a.c_str());
+      std::fprintf(stderr, "espgw: unknown option %s\n", espgw::quote_option(a).c_str());
       usage(stderr);
       return 2;
     }

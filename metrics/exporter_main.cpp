@@ -12,6 +12,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "common/redact.h"
 #include "common/version.h"
 #include "frr/bgp_peers.h"
 #include "frr/bgp_view.h"
@@ -128,7 +129,7 @@ int main(int argc, char** argv) {
         return 2;
       }
     } else {
-      std::cerr << "espgw-exporter: unknown argument \"" << a << "\"\n" << kUsage;
+      std::cerr << "espgw-exporter: unknown argument " << espgw::quote_option(a) << "\n" << kUsage;
       return 2;
     }
   }

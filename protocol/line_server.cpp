@@ -131,9 +131,18 @@ bool LineServer::read_client(Client& c) {
   char buf[65536];
   // Answers it does not read: its requests wait in the socket until it does (kReadPause).
   while (c.out.size() < kReadPause) {
-    const ssize_t n = read(c.fd, buf, sizeof buf);
+    // No more than one byte past kMaxRequest is ever taken in, and the buffer grows no further
+    // than that: doubling alone would hold 32 MiB for a line cut at 16 MiB.
+    const size_t room = std::min(sizeof buf, kMaxRequest + 1 - c.in.size());
+    const ssize_t n = read(c.fd, buf, room);
     if (n == 0) return false;
     if (n < 0) return errno == EAGAIN || errno == EINTR;
+    // std::string gives at least twice its old capacity whatever it is asked for: asked for the
+    // limit from a quarter of it or more, it gives exactly that.
+    const size_t need = c.in.size() + static_cast<size_t>(n);
+    if (const size_t cap = c.in.capacity(); need > cap) {
+      c.in.reserve(cap * 4 > kMaxRequest + 1 ? kMaxRequest + 1 : std::max(need, cap * 2));
+    }
     c.in.append(buf, static_cast<size_t>(n));
     serve_lines(c);
     if (c.in.size() > kMaxRequest) {
@@ -184,6 +193,16 @@ void LineServer::broadcast(const std::string& line) {
     c.out += '\n';
     write_client(c);
   }
+}
+
+nlohmann::json LineServer::status() const {
+  return {{"clients", clients()},
+          {"subscribers", subscribers()},
+          {"accepted", stats_.accepted},
+          {"evicted", stats_.evicted},
+          {"refused", stats_.refused},
+          {"too_large", stats_.too_large},
+          {"slow_readers", stats_.slow_readers}};
 }
 
 size_t LineServer::clients() const noexcept {

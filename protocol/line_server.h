@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace espgw::protocol {
 
 class LineServer {
@@ -40,6 +42,9 @@ class LineServer {
   void broadcast(const std::string& line);
   size_t subscribers() const noexcept;
   size_t clients() const noexcept;  // open connections
+  // clients(), subscribers() and stats() as both daemons' status shows them (espgw's
+  // status.control_socket, espgw-ike's status_socket; docs/control-protocol.md#limits).
+  nlohmann::json status() const;
 
   // What a hostile or broken client can hold (docs/control-protocol.md#limits).
   static constexpr size_t kMaxClients = 256;         // connections open at once

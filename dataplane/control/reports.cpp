@@ -53,12 +53,7 @@ json App::status() {
 // The control socket's clients and what its limits did (protocol/line_server.h,
 // docs/control-protocol.md#limits).
 json App::control_socket_status() const {
-  if (!server_) return json::object();
-  const auto& s = server_->stats();
-  return {{"clients", server_->clients()}, {"subscribers", server_->subscribers()},
-          {"accepted", s.accepted},        {"evicted", s.evicted},
-          {"refused", s.refused},          {"too_large", s.too_large},
-          {"slow_readers", s.slow_readers}};
+  return server_ ? server_->status() : json::object();
 }
 
 json App::port_counters() {

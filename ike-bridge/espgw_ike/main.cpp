@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/redact.h"
 #include "common/version.h"
 #include "config/config.h"
 #include "ike-bridge/espgw_ike/connection_sync.h"
@@ -97,7 +98,7 @@ Options parse_options(int argc, char** argv) {
       const long n = std::strtol(v.c_str(), &end, 10);
       if (v.empty() || *end || errno || n < lo || n > hi) {
         throw UsageError(a + ": expected " + std::to_string(lo) + " to " + std::to_string(hi) +
-                         ", got \"" + v + "\"");
+                         ", got " + quote(v));
       }
       return static_cast<int>(n);
     };
@@ -120,7 +121,7 @@ Options parse_options(int argc, char** argv) {
     } else if (a == "--timeout") {
       o.timeout = std::chrono::seconds(integer(1, 3600));
     } else {
-      throw UsageError("unknown option \"" + a + "\" (see espgw-ike --help)");
+      throw UsageError("unknown option " + quote_option(a) + " (see espgw-ike --help)");
     }
   }
   return o;
@@ -161,6 +162,7 @@ class EspgwIke {
           });
         },
         "status socket", "espgw-ike");
+    server_ = &server;
     log_.info("status on " + server.path() + "; charon's VICI socket " + vici_path() + "; " +
               std::to_string(ike::tunnel_conns(config_).size()) + " IKE tunnel(s) in " +
               options_.config);
@@ -320,12 +322,16 @@ class EspgwIke {
         throw std::runtime_error(std::string("charon: ") + e.what());
       }
     }
-    return ike::status_json(config_, view);
+    json j = ike::status_json(config_, view);
+    // Its clients and what the server's limits did (docs/control-protocol.md#limits).
+    if (server_ != nullptr) j["status_socket"] = server_->status();
+    return j;
   }
 
   Options options_;
   config::Config config_;
   ike::Log& log_;
+  const protocol::LineServer* server_ = nullptr;  // run()'s, while it runs
   vici::Client charon_;
   vici::EventClient events_;
   ike::ConnectionSync sync_;
