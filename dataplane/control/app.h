@@ -69,8 +69,9 @@ class App {
   nlohmann::json tunnel_list();
   nlohmann::json route_list();
   nlohmann::json neighbour_list();
-  nlohmann::json peer_list();   // the tunnel in use of each peer (PeerTracker)
-  nlohmann::json everything();  // all of the above
+  nlohmann::json neighbour_counters();  // the control thread's ARP and ND: requests, resolved
+  nlohmann::json peer_list();           // the tunnel in use of each peer (PeerTracker)
+  nlohmann::json everything();          // all of the above
 
  private:
   // startup.cpp: start() in its steps.

@@ -133,7 +133,8 @@ const App::Commands& App::commands() {
          [](App& a, const Request&) {
            return json{{"ports", a.port_counters()},
                        {"workers", a.worker_counters()},
-                       {"drops", a.drop_counters()}};
+                       {"drops", a.drop_counters()},
+                       {"neighbour_resolution", a.neighbour_counters()}};
          }},
         // With "spi": only the SAs of that SPI, both directions.
         {"sas",

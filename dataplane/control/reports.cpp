@@ -23,6 +23,7 @@ json App::everything() {
           {"ports", port_counters()},
           {"workers", worker_counters()},
           {"drops", drop_counters()},
+          {"neighbour_resolution", neighbour_counters()},
           {"sas", sa_list()},
           {"tunnels", tunnel_list()},
           {"routes", route_list()},
@@ -468,6 +469,18 @@ json App::neighbour_list() {
                    {"state", n.state}});
   }
   return out;
+}
+
+// requests: ARP requests and neighbour solicitations sent (resolutions, their retries, probes of
+// aged and remembered entries); resolved: entries learned or changed; failed: resolutions that
+// ran out of retries; released: held packets sent on once resolved.
+json App::neighbour_counters() {
+  std::lock_guard guard(lock_);
+  const auto& c = neighbours_->counters();
+  return {{"requests", c.requests},
+          {"resolved", c.resolved},
+          {"failed", c.failed},
+          {"released", c.released}};
 }
 
 json App::peer_list() {

@@ -55,12 +55,17 @@ void arp_input(Worker& w, const Port& port, rte_mbuf* m) noexcept {
   const Snapshot& s = *w.snap;
   const bool for_us = port_owns4(s, port.index, tpa);
 
-  // RFC 826 merge: update what we know; add the sender if the packet is for us.
+  // RFC 826 merge: update what we know; add the sender if the packet is for us. A reply to us
+  // goes to the control thread even when it changes nothing here: it may answer a probe of an
+  // aged or remembered entry, which the control thread forgets (and resolves again, holding
+  // packets meanwhile) unless it hears the answer.
   if (spa != 0 && !(sha[0] & 1)) {
     const Neighbour* known = w.neigh->v4.find(spa);
     const bool changed = known == nullptr || known->port != port.index ||
                          std::memcmp(known->mac.data(), sha, 6) != 0;
-    if ((for_us || known != nullptr) && changed) w.learn(port.index, arp + 14, 4, sha);
+    if ((for_us || known != nullptr) && (changed || (op == 2 && for_us))) {
+      w.learn(port.index, arp + 14, 4, sha);
+    }
   }
 
   if (op == 1 && for_us) {
@@ -108,15 +113,21 @@ bool nd_input(Worker& w, const Port& port, rte_mbuf* m) noexcept {
   }
 
   if (type == 136) {
-    if (lladdr != nullptr) {
-      const Neighbour* known = w.neigh->v6.find(Ip6Key{[&] {
-        std::array<uint8_t, 16> a;
-        std::memcpy(a.data(), target, 16);
-        return a;
-      }()});
-      if (known == nullptr || std::memcmp(known->mac.data(), lladdr, 6) != 0) {
-        w.learn(port.index, target, 6, lladdr);
-      }
+    const Neighbour* known = w.neigh->v6.find(Ip6Key{[&] {
+      std::array<uint8_t, 16> a;
+      std::memcpy(a.data(), target, 16);
+      return a;
+    }()});
+    // A solicited advertisement answers our solicitation, a probe of a known entry included
+    // (which may leave the target's address out, RFC 4861 7.2.4): the control thread hears it
+    // even when it changes nothing here, as for ARP replies above.
+    const bool solicited = (icmp[4] & 0x40) != 0;
+    const uint8_t* mac = lladdr != nullptr               ? lladdr
+                         : solicited && known != nullptr ? known->mac.data()
+                                                         : nullptr;
+    if (mac != nullptr &&
+        (known == nullptr || std::memcmp(known->mac.data(), mac, 6) != 0 || solicited)) {
+      w.learn(port.index, target, 6, mac);
     }
     return false;  // the kernel gets advertisements too
   }

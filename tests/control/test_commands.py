@@ -111,10 +111,14 @@ class Commands(h.GatewayTest):
 
     def test_show_counters(self):
         j = self.gw.ctl_json("show", "counters")
-        self.assertEqual(set(j) - {"ok"}, {"ports", "workers", "drops"})
+        self.assertEqual(set(j) - {"ok"}, {"ports", "workers", "drops", "neighbour_resolution"})
+        self.assertEqual(set(j["neighbour_resolution"]),
+                         {"requests", "resolved", "failed", "released"})
         r = self.gw.ctl("show", "counters")
         for section in ("ports:", "workers:", "drops:"):
             self.assertIn(section + "\n", r.stdout)
+        self.assertRegex(r.stdout, r"(?m)^neighbour resolution: requests \d+ resolved \d+ "
+                                   r"failed \d+ released \d+$")
         self.assertRegex(r.stdout, r"(?m)^lan\s+5\s")
 
     def test_show_sas(self):

@@ -107,7 +107,7 @@ dataplane:
   crypto: {lab.crypto}
   control_socket: {self.socket}
   idle_sleep_us: {lab.idle_sleep_us}
-  exception_pps: {lab.exception_pps}
+  exception_pps: {lab.exception_pps}{lab.dataplane_extra}
 interfaces:
   - name: wan
     device: net_af_packet0,iface={self.port('wan')},framecnt={lab.framecnt}
@@ -141,13 +141,15 @@ class Lab(labkit_lab.Lab):
     mac_prefix = "02:e2:e0:00:00"
 
     def __init__(self, build, *, crypto="ipsec-mb", idle_sleep_us=20, exception_pps=20000,
-                 framecnt=4096, say=None, keep_workdir=None):
+                 framecnt=4096, say=None, keep_workdir=None, dataplane=None):
         super().__init__(say=say or (lambda msg: print(f"[lab] {msg}", flush=True)),
                          keep_workdir=keep_workdir)
         self.build = os.path.abspath(build)
         self.crypto = crypto
         self.idle_sleep_us = idle_sleep_us
         self.exception_pps = exception_pps
+        # More keys of the gateways' dataplane section: {key: value}.
+        self.dataplane_extra = "".join(f"\n  {k}: {v}" for k, v in (dataplane or {}).items())
         # af_packet ring frames per queue (the PMD's default is 512). On two shared vCPUs a
         # worker can be off its CPU for milliseconds; a deep ring rides that out. Packets that
         # overflow the ring are counted by the kernel only (DPDK 22.11's PMD reports no imissed).

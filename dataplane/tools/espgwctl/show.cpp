@@ -298,10 +298,19 @@ std::string render(const Request& req, const json& resp, bool all) {
   using View = Request::View;
   switch (req.view) {
     case View::kStatus: return status_text(resp);
-    case View::kCounters:
-      return "ports:\n" + ports_table(resp.value("ports", json::object())) + "\nworkers:\n" +
-             workers_table(resp.value("workers", json::object())) + "\ndrops:\n" +
-             drops_table(resp.value("drops", json::object()), all);
+    case View::kCounters: {
+      std::string s = "ports:\n" + ports_table(resp.value("ports", json::object())) +
+                      "\nworkers:\n" + workers_table(resp.value("workers", json::object())) +
+                      "\ndrops:\n" + drops_table(resp.value("drops", json::object()), all);
+      // The control thread's ARP and ND (docs/control-protocol.md#reading).
+      if (const json n = resp.value("neighbour_resolution", json::object()); !n.empty()) {
+        s += "\nneighbour resolution:";
+        for (const char* k : {"requests", "resolved", "failed", "released"})
+          s += std::string(" ") + k + " " + std::to_string(n.value(k, uint64_t{0}));
+        s += "\n";
+      }
+      return s;
+    }
     case View::kPorts: return ports_table(resp.value("ports", json::object()));
     case View::kWorkers: return workers_table(resp.value("workers", json::object()));
     case View::kDrops: return drops_table(resp.value("drops", json::object()), all);
