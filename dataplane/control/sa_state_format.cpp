@@ -70,7 +70,10 @@ namespace {
 SaStateContents parse_document(const std::string& text) {
   const json doc = json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) throw std::invalid_argument("not a JSON object");
-  if (doc.value("espgw_sa_state", 0) != kFormat) {
+  // Read as what it is first: a huge or fractional number converted to int is undefined
+  // (sa_state_fuzz, 1.8e53).
+  const json format = doc.value("espgw_sa_state", json());
+  if (!format.is_number_unsigned() || format.get<uint64_t>() != kFormat) {
     throw std::invalid_argument("not an espgw SA state file of format " + std::to_string(kFormat));
   }
   if (!doc.contains("sas") || !doc["sas"].is_array())
