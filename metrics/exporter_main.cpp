@@ -168,6 +168,7 @@ int main(int argc, char** argv) {
         }
         if (!bgp_config.empty()) scrape_bgp(bgp_config, timeout_s, bgp_errors, s);
         s.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        s.http = server.stats();
         r.content_type = "text/plain; version=0.0.4; charset=utf-8";
         r.body = espgw::metrics::render(s);
       } else if (path == "/") {

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -15,8 +16,12 @@
 namespace espgw::metrics {
 namespace {
 
-constexpr size_t kMaxRequest = 8192;
-constexpr int kIoTimeoutMs = 5000;
+constexpr size_t kMaxRequest = 8192;  // a request head, beyond which 431
+constexpr int kIoTimeoutMs = 5000;    // to read a head from the accept, to write its answer
+constexpr int kPollMs = 200;          // serve() looks at `stop` at least this often
+constexpr int kAcceptBurst = 16;      // per turn: the connections' requests are read first
+constexpr int kListenBacklog = 128;   // a burst of connects between two turns is not dropped
+constexpr int kAcceptPauseMs = 100;   // descriptors ran out: the listening socket rests
 
 const char* reason(int status) {
   switch (status) {
@@ -31,17 +36,19 @@ const char* reason(int status) {
   }
 }
 
-bool send_all(int fd, const std::string& data) {
-  size_t sent = 0;
-  while (sent < data.size()) {
-    pollfd p{fd, POLLOUT, 0};
-    if (poll(&p, 1, kIoTimeoutMs) <= 0) return false;
-    const ssize_t n = send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) return false;
-    sent += static_cast<size_t>(n);
-  }
-  return true;
+// The whole answer: status line, headers and, unless it answers a HEAD, the body.
+std::string serialize(const HttpResponse& r, bool head) {
+  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) + "\r\n";
+  out += "Content-Type: " + r.content_type + "\r\n";
+  out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+  out += r.extra_headers;
+  out += "Connection: close\r\n\r\n";
+  if (!head) out += r.body;
+  return out;
+}
+
+HttpResponse plain(int status, const std::string& text, std::string extra_headers = "") {
+  return {status, "text/plain; charset=utf-8", text + "\n", std::move(extra_headers)};
 }
 
 }  // namespace
@@ -83,7 +90,7 @@ HttpServer::HttpServer(const std::string& listen, Handler handler) : handler_(st
   if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
   const int one = 1;
   setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd_, 16) != 0) {
+  if (bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd_, kListenBacklog) != 0) {
     const int e = errno;
     close(fd_);
     throw std::runtime_error("cannot listen on " + listen + ": " + std::strerror(e));
@@ -107,56 +114,188 @@ HttpServer::HttpServer(const std::string& listen, Handler handler) : handler_(st
 }
 
 HttpServer::~HttpServer() {
+  for (auto& c : conns_) {
+    if (c.fd >= 0) close(c.fd);
+  }
   if (fd_ >= 0) close(fd_);
+}
+
+HttpServer::Stats HttpServer::stats() const {
+  Stats s = stats_;
+  s.open = 0;
+  for (const auto& c : conns_)
+    s.open += c.fd >= 0 ? 1 : 0;
+  return s;
 }
 
 void HttpServer::serve(const volatile bool& stop) {
   while (!stop) {
-    pollfd p{fd_, POLLIN, 0};
-    const int r = poll(&p, 1, 200);
-    if (r <= 0) continue;
-    const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (c < 0) continue;
-    handle(c);
-    close(c);
+    try {
+      turn();
+    } catch (...) {
+      // Only allocation throws here (the handler's exceptions become 500 answers): each
+      // connection keeps its state and its deadline. Rest a little before the next turn.
+      poll(nullptr, 0, 10);
+    }
   }
 }
 
-void HttpServer::handle(int fd) {
-  std::string req;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kIoTimeoutMs);
-  auto respond = [&](const HttpResponse& r, bool head) {
-    std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) + "\r\n";
-    out += "Content-Type: " + r.content_type + "\r\n";
-    out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
-    out += r.extra_headers;
-    out += "Connection: close\r\n\r\n";
-    if (!head) out += r.body;
-    send_all(fd, out);
-  };
-  auto error = [&](int status, const std::string& msg) {
-    respond({status, "text/plain; charset=utf-8", msg + "\n", ""}, false);
-  };
-  while (!http_head_complete(req)) {
-    if (req.size() > kMaxRequest) return error(431, "request header too large");
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return error(408, "request timeout");
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    char buf[2048];
-    const ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) return;  // the client went away
-    req.append(buf, static_cast<size_t>(n));
+// One poll() over the listening socket and the open connections: what is ready is read or
+// written, new connections accepted, and those past their deadline closed.
+void HttpServer::turn() {
+  std::array<pollfd, kMaxConnections + 1> fds{};
+  std::array<Connection*, kMaxConnections + 1> who{};  // nullptr: the listening socket
+  size_t n = 0;
+  const auto now = Clock::now();
+  auto wake = now + std::chrono::milliseconds(kPollMs);
+  if (now >= accept_paused_until_) {
+    fds[n] = {fd_, POLLIN, 0};
+    who[n++] = nullptr;
+  } else {
+    wake = std::min(wake, accept_paused_until_);
   }
-  const HttpRequest r = parse_http_request(req);
+  for (auto& c : conns_) {
+    if (c.fd < 0) continue;
+    fds[n] = {c.fd, static_cast<short>(c.answering ? POLLOUT : POLLIN), 0};
+    who[n++] = &c;
+    wake = std::min(wake, c.deadline);
+  }
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
+  if (poll(fds.data(), n, static_cast<int>(std::max<decltype(ms)>(ms, 0))) < 0) return;
+  // Deadlines are judged at the poll: a request that came while a handler ran is read first.
+  const auto polled = Clock::now();
+  bool listening = false;
+  for (size_t i = 0; i < n; ++i) {
+    if (fds[i].revents == 0) continue;
+    if (who[i] == nullptr) {
+      listening = true;
+    } else if (who[i]->fd >= 0) {
+      who[i]->answering ? on_writable(*who[i]) : on_readable(*who[i]);
+    }
+  }
+  if (listening) accept_some(Clock::now());
+  for (auto& c : conns_) {
+    if (c.fd < 0 || polled < c.deadline) continue;
+    if (c.answering) {
+      finish(c, &Stats::timeout);
+    } else {
+      refuse(c, 408, &Stats::timeout);
+    }
+  }
+}
+
+void HttpServer::accept_some(Clock::time_point now) {
+  for (int i = 0; i < kAcceptBurst; ++i) {
+    const int fd = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+        accept_paused_until_ = now + std::chrono::milliseconds(kAcceptPauseMs);
+      return;  // EAGAIN: none waiting
+    }
+    ++stats_.accepted;
+    Connection* slot = nullptr;
+    for (auto& c : conns_) {
+      if (c.fd < 0) {
+        slot = &c;
+        break;
+      }
+    }
+    if (slot == nullptr) {
+      slot = victim();
+      finish(*slot, &Stats::evicted);
+    }
+    slot->fd = fd;
+    slot->seq = ++seq_;
+    slot->deadline = now + std::chrono::milliseconds(kIoTimeoutMs);
+    on_readable(*slot);  // a scraper sends its request at once: it may be here already
+  }
+}
+
+// At capacity: the connection that has waited longest without a complete request, else (all of
+// them are being answered) the oldest.
+HttpServer::Connection* HttpServer::victim() {
+  Connection* idle = nullptr;
+  Connection* oldest = nullptr;
+  for (auto& c : conns_) {
+    if (c.fd < 0) continue;
+    if (!c.answering && (idle == nullptr || c.seq < idle->seq)) idle = &c;
+    if (oldest == nullptr || c.seq < oldest->seq) oldest = &c;
+  }
+  return idle != nullptr ? idle : oldest;
+}
+
+void HttpServer::on_readable(Connection& c) {
+  char buf[4096];
+  for (;;) {
+    const size_t room = kMaxRequest + 1 - c.in.size();  // > 0: beyond kMaxRequest it is refused
+    const ssize_t n = recv(c.fd, buf, std::min(sizeof buf, room), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) return finish(c, &Stats::closed_by_client);
+    const size_t old = c.in.size();
+    c.in.append(buf, static_cast<size_t>(n));
+    // Only the new bytes and the 3 before them can complete the head.
+    if (http_head_complete(std::string_view(c.in).substr(old > 3 ? old - 3 : 0))) return answer(c);
+    if (c.in.size() > kMaxRequest) return refuse(c, 431, &Stats::too_large);
+  }
+}
+
+void HttpServer::answer(Connection& c) {
+  const HttpRequest r = parse_http_request(c.in);
+  HttpResponse resp;
   if (r.status == 405) {
-    return respond({405, "text/plain; charset=utf-8", r.error + "\n", "Allow: GET, HEAD\r\n"},
-                   false);
+    resp = plain(405, r.error, "Allow: GET, HEAD\r\n");
+  } else if (r.status != 0) {
+    resp = plain(r.status, r.error);
+  } else {
+    try {
+      resp = handler_(r.method, r.path);
+    } catch (...) {
+      resp = plain(500, "internal error");
+    }
   }
-  if (r.status != 0) return error(r.status, r.error);
-  respond(handler_(r.method, r.path), r.method == "HEAD");
+  std::string().swap(c.in);
+  c.out = serialize(resp, r.status == 0 && r.method == "HEAD");
+  c.sent = 0;
+  c.answering = true;
+  c.deadline = Clock::now() + std::chrono::milliseconds(kIoTimeoutMs);
+  on_writable(c);
+}
+
+void HttpServer::on_writable(Connection& c) {
+  while (c.sent < c.out.size()) {
+    const ssize_t n = send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      c.sent += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return;
+    } else {
+      return finish(c, &Stats::closed_by_client);
+    }
+  }
+  finish(c, &Stats::answered);
+}
+
+// 408 or 431: nothing has been written to the connection yet, so the short answer fits its
+// socket's buffer in one try; then closed whether it went or not.
+void HttpServer::refuse(Connection& c, int status, uint64_t Stats::*outcome) {
+  const std::string out = serialize(
+      plain(status, status == 408 ? "request timeout" : "request header too large"), false);
+  (void)send(c.fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  finish(c, outcome);
+}
+
+void HttpServer::finish(Connection& c, uint64_t Stats::*outcome) {
+  close(c.fd);
+  ++(stats_.*outcome);
+  c.fd = -1;
+  c.answering = false;
+  c.sent = 0;
+  std::string().swap(c.in);  // their memory goes back: an idle slot holds none
+  std::string().swap(c.out);
 }
 
 bool http_head_complete(std::string_view head) noexcept {

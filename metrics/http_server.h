@@ -1,8 +1,20 @@
 #pragma once
-// A minimal HTTP/1.1 server for one scrape endpoint: one connection at a time, one request per
-// connection (answered with Connection: close), bounded reads and writes. Enough for Prometheus;
-// no keep-alive, no chunked bodies, no TLS (bind it to loopback or a management address).
+// A minimal HTTP/1.1 server for one scrape endpoint: one request per connection (answered with
+// Connection: close), GET and HEAD only; no keep-alive, no chunked bodies, no TLS (bind it to
+// loopback or a management address). One thread polls the listening socket and up to
+// kMaxConnections connections, all non-blocking, so that no client holds up the others:
+//   - a request head is read into a buffer of its own, at most 8 KiB (431 beyond), and must be
+//     complete within 5 s of the accept (408, closed);
+//   - the handler is called synchronously once the head is complete; its answer must be taken by
+//     the client within 5 s, or the connection is closed;
+//   - at capacity a new connection is still served: the one that has waited longest without a
+//     complete request is closed (evicted), else the oldest.
+// Each outcome is counted (stats(); docs/metrics.md). Limits: docs/metrics.md#the-http-server.
 
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -33,6 +45,19 @@ HttpRequest parse_http_request(std::string_view head);
 
 class HttpServer {
  public:
+  static constexpr size_t kMaxConnections = 64;
+
+  // Connections since the server started, by how they ended; accepted = the outcomes + open.
+  struct Stats {
+    uint64_t accepted = 0;
+    uint64_t answered = 0;          // the whole answer written (any status but 408 and 431)
+    uint64_t evicted = 0;           // closed to make room for a new one
+    uint64_t timeout = 0;           // head not complete, or answer not taken, in time
+    uint64_t too_large = 0;         // head over 8 KiB (431)
+    uint64_t closed_by_client = 0;  // gone before its head was complete or its answer taken
+    uint64_t open = 0;              // now, a scrape's own connection included
+  };
+
   using Handler = std::function<HttpResponse(const std::string& method, const std::string& path)>;
   // "127.0.0.1:9477", "[::1]:9477", ":9477" (all addresses); port 0 picks a free one.
   HttpServer(const std::string& listen, Handler handler);
@@ -41,14 +66,37 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   std::string bound() const { return bound_; }  // "127.0.0.1:40123"
-  // Serves until `stop` becomes true (checked at least every 200 ms).
+  // Serves until `stop` becomes true (checked at least every 200 ms). Throws nothing.
   void serve(const volatile bool& stop);
+  Stats stats() const;
 
  private:
-  void handle(int fd);
+  using Clock = std::chrono::steady_clock;
+  struct Connection {
+    int fd = -1;       // -1: a free slot
+    uint64_t seq = 0;  // accept order
+    Clock::time_point deadline;
+    std::string in;   // the head so far
+    std::string out;  // the answer, once the head is complete
+    size_t sent = 0;  // of out
+    bool answering = false;
+  };
+  void turn();
+  void accept_some(Clock::time_point now);
+  void on_readable(Connection& c);
+  void on_writable(Connection& c);
+  void answer(Connection& c);
+  void refuse(Connection& c, int status, uint64_t Stats::*outcome);  // 408 or 431, then close
+  void finish(Connection& c, uint64_t Stats::*outcome);
+  Connection* victim();
+
   int fd_ = -1;
   std::string bound_;
   Handler handler_;
+  std::array<Connection, kMaxConnections> conns_;
+  Stats stats_;
+  uint64_t seq_ = 0;
+  Clock::time_point accept_paused_until_{};  // descriptors ran out: the listening socket rests
 };
 
 }  // namespace espgw::metrics

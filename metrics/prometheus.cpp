@@ -501,6 +501,31 @@ void build_info(Exposition& e, const Scrape& s) {
     from("espgw-ike", s.ike_status->value("espgw_ike", json::object()));
 }
 
+// The exporter's own HTTP server (metrics/http_server.h): its connections by how they ended.
+void http_metrics(Exposition& e, const HttpServer::Stats& h) {
+  e.declare("espgw_exporter_http_connections_accepted_total", Type::kCounter,
+            "Connections the exporter's HTTP server accepted since it started.");
+  e.sample("espgw_exporter_http_connections_accepted_total", {}, static_cast<double>(h.accepted));
+  e.declare("espgw_exporter_http_connections_total", Type::kCounter,
+            "Connections the exporter's HTTP server closed, by outcome: answered, evicted (to make "
+            "room at " +
+                std::to_string(HttpServer::kMaxConnections) +
+                " open), timeout (request or answer not done in 5 s), too_large (request head "
+                "over 8 KiB), closed_by_client.");
+  const std::pair<const char*, uint64_t> outcomes[] = {{"answered", h.answered},
+                                                       {"evicted", h.evicted},
+                                                       {"timeout", h.timeout},
+                                                       {"too_large", h.too_large},
+                                                       {"closed_by_client", h.closed_by_client}};
+  for (const auto& [outcome, n] : outcomes) {
+    e.sample("espgw_exporter_http_connections_total", {{"outcome", outcome}},
+             static_cast<double>(n));
+  }
+  e.declare("espgw_exporter_http_connections_open", Type::kGauge,
+            "Connections open on the exporter's HTTP server, this scrape's included.");
+  e.sample("espgw_exporter_http_connections_open", {}, static_cast<double>(h.open));
+}
+
 }  // namespace
 
 std::string render(const Scrape& s) {
@@ -514,6 +539,7 @@ std::string render(const Scrape& s) {
   e.declare("espgw_exporter_scrape_duration_seconds", Type::kGauge,
             "Time the exporter took to ask espgw and espgw-ike.");
   e.sample("espgw_exporter_scrape_duration_seconds", {}, s.duration_s);
+  if (s.http) http_metrics(e, *s.http);
   return e.render();
 }
 

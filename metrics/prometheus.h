@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/http_server.h"
+
 namespace espgw::metrics {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
@@ -56,6 +58,8 @@ struct Scrape {
   bool bfd_known = false;
   uint64_t bgp_scrape_errors = 0;  // vtysh calls that failed since the exporter started
   double duration_s = 0;
+  // The exporter's own HTTP server's connections (docs/metrics.md); empty: no such series.
+  std::optional<HttpServer::Stats> http;
 };
 
 std::string render(const Scrape& s);
