@@ -50,29 +50,11 @@ def placed(doc, path, kind, secret):
     return doc
 
 
-def main():
-    check, examples = sys.argv[1:]
-    tmp = tempfile.mkdtemp(prefix="espgw-secret-echo-")
-    runs = rejected = 0
-    leaks = []
-
-    def run(config_path, what):
-        """espgw-config-check FILE, and --json FILE where the config is refused (a config that
-        loads: --json shows what it holds, by design)."""
-        nonlocal runs, rejected
-        for args in ([config_path], ["--json", config_path]):
-            r = subprocess.run([check, *args], capture_output=True, text=True, timeout=30)
-            runs += 1
-            out = r.stdout + r.stderr
-            for s in SECRETS:
-                if s in out or s.removeprefix("0x").removeprefix("0s") in out:
-                    leaks.append(f"{what}: {' '.join(args)}: {out.strip()[:300]}")
-            if r.returncode == 0:
-                break
-            if args[0] != "--json":
-                rejected += 1
-
-    for name in sorted(os.listdir(examples)):
+def placements(examples, tmp, names=None):
+    """Each placement of each secret in the example configs (names: those files only), written to
+    tmp: yields (what, config path) with the config, and its secrets file where it has one, as
+    the placement leaves them until the next one."""
+    for name in sorted(names or os.listdir(examples)):
         if not name.endswith(".yaml") or name.endswith(".secrets.yaml"):
             continue
         src = os.path.join(examples, name)
@@ -94,7 +76,7 @@ def main():
             for s in SECRETS:
                 with open(out, "w") as f:
                     yaml.safe_dump(placed(doc, path, kind, s), f)
-                run(out, f"{name} {kind} {'.'.join(map(str, path))}")
+                yield f"{name} {kind} {'.'.join(map(str, path))}", out
         if secrets_doc is not None:
             with open(out, "w") as f:
                 yaml.safe_dump(doc, f)
@@ -104,17 +86,48 @@ def main():
                 for s in SECRETS:
                     with open(secrets_path, "w") as f:
                         yaml.safe_dump(placed(secrets_doc, path, kind, s), f)
-                    run(out, f"{os.path.basename(secrets_path)} {kind} {'.'.join(map(str, path))}")
+                    yield f"{os.path.basename(secrets_path)} {kind} {'.'.join(map(str, path))}", \
+                        out
             with open(secrets_path, "w") as f:
                 yaml.safe_dump(secrets_doc, f)
-    placements = runs - rejected  # each refused placement ran twice
-    print(f"{placements} placements, {rejected} refused, {runs} runs of espgw-config-check, "
+
+
+def leaked(out):
+    """Whether out holds any of SECRETS, whole or without its 0x / 0s prefix."""
+    return any(s in out or s.removeprefix("0x").removeprefix("0s") in out for s in SECRETS)
+
+
+def main():
+    check, examples = sys.argv[1:]
+    tmp = tempfile.mkdtemp(prefix="espgw-secret-echo-")
+    runs = rejected = 0
+    leaks = []
+
+    def run(config_path, what):
+        """espgw-config-check FILE, and --json FILE where the config is refused (a config that
+        loads: --json shows what it holds, by design)."""
+        nonlocal runs, rejected
+        for args in ([config_path], ["--json", config_path]):
+            r = subprocess.run([check, *args], capture_output=True, text=True, timeout=30)
+            runs += 1
+            out = r.stdout + r.stderr
+            if leaked(out):
+                leaks.append(f"{what}: {' '.join(args)}: {out.strip()[:300]}")
+            if r.returncode == 0:
+                break
+            if args[0] != "--json":
+                rejected += 1
+
+    for what, config_path in placements(examples, tmp):
+        run(config_path, what)
+    placed_n = runs - rejected  # each refused placement ran twice
+    print(f"{placed_n} placements, {rejected} refused, {runs} runs of espgw-config-check, "
           f"{len(leaks)} leaks")
     for leak in leaks[:40]:
         print("LEAK:", leak)
     if leaks:
         return 1
-    if rejected < placements // 4:
+    if rejected < placed_n // 4:
         print("too few placements rejected: the check does not look at the values")
         return 1
     return 0
