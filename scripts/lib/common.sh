@@ -35,6 +35,8 @@ ESPGW_PACKAGES=(
   # FRR (zebra with dplane_fpm_nl, bgpd, bfdd, vtysh): dynamic routing beside espgw
   # (docs/routing.md); espgw-up runs its own instances, so Debian's frr.service is disabled.
   frr
+  # libfaketime: ike_clock_jump steps the wall clock of a running gw1 (espgw, charon, espgw-ike)
+  faketime
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

@@ -106,12 +106,15 @@ class Gw1State:
 
 class HaLab(Gw1State, ike_lab.Lab):
     def __init__(self, espgw, plugin, espgw_ike, tunnels=("t1",), failback=None, ike="",
-                 peer_conn="", peer_child="", dpd=False, idle_sleep_us=200):
+                 peer_conn="", peer_child="", dpd=False, idle_sleep_us=200, gw1_env=None):
         """tunnels: gw1's tunnels, in preference order, "t1" to 198.51.100.2 and "t2" to
         198.51.100.3; with two and `failback` not None, a peer groups them. `ike`: YAML lines
         added to each tunnel's ike section (lifetimes, DPD); `peer_conn`, `peer_child`: lines
         for gw2's connections and children. `dpd`: False, or DPD on gw2 (10 s; True: action
-        clear, or the action named) and the ~30 s retransmissions on both charons."""
+        clear, or the action named) and the ~30 s retransmissions on both charons. `gw1_env`:
+        {name: value} added to the environment of what starts in gw1's namespace (nsexec):
+        espgw, charon and espgw-ike (test_clock_jump.py: libfaketime); None: none."""
+        self.gw1_env = dict(gw1_env or {})
         self.tunnels = list(tunnels)
         self.failback = failback
         self.ike_extra = ike
@@ -129,6 +132,13 @@ class HaLab(Gw1State, ike_lab.Lab):
             for c in self.charons:
                 with open(c.conf, "a") as f:
                     f.write(DPD_RETRANSMITS)
+
+    def nsexec(self, ns, *cmd):
+        """A command to start in a namespace (the daemons, helpers; not lab.sh's): in gw1's,
+        under `env` with gw1_env, if any."""
+        if ns == "gw1" and self.gw1_env:
+            cmd = ("env", *(f"{k}={v}" for k, v in self.gw1_env.items()), *cmd)
+        return super().nsexec(ns, *cmd)
 
     # ---- configs ----
 
