@@ -59,6 +59,7 @@ namespace espgw {
   X(kExceptionRateLimit, "exception_rate_limited", "over the exception path's packet rate")       \
   X(kInsideRingFull, "inside_ring_full", "for an inside interface: control thread queue full")    \
   X(kNoExceptionPath, "no_exception_path", "for the kernel, but the port has no exception path")  \
+  X(kExceptionDown, "exception_down", "for the kernel, but the tap's kernel interface is down")   \
   X(kArpIgnored, "arp_ignored", "ARP neither for us nor a reply we can use")                      \
   X(kTxFull, "tx_full", "the port's TX queue was full")
 

@@ -132,6 +132,13 @@ class App {
   // Route-based tunnels' inside interfaces (inside_interfaces.h): follows the tunnels after a
   // change (a new generation), moves the packets both ways. Once a loop turn.
   void check_inside();
+  // control_loop.cpp: the exception taps' kernel interfaces, every kKernelCheckMs. One set down
+  // refuses what the workers hand it (exception_down, worker.cpp); logged when it goes and when
+  // it comes back, and once up again dressed as at start (redress_kernel_interface): the kernel
+  // dropped its routes and IPv6 addresses. espgw never sets it up itself: whoever set it down
+  // decides.
+  void check_kernel_interfaces();
+  nlohmann::json kernel_interface_status() const;  // lock_ held (reports.cpp)
   // sa_state.cpp's file (docs/sa-state.md): loaded before the config's SAs are made; the SAs'
   // state sampled and written every sa_state_interval_ms, and once more at stop. A failed write
   // is logged when it starts failing and when it works again.
@@ -203,6 +210,17 @@ class App {
   std::string sa_state_error_;                // the last write's error, "" when it worked
   std::unique_ptr<InsideInterfaces> inside_;  // lock_ held
   uint64_t inside_generation_ = 0;            // the generation inside_ last followed
+
+  struct KernelInterface {
+    bool present = true;     // the interface could be read when last looked at
+    bool up = true;          // IFF_UP then
+    bool dressed = true;     // its addresses and routes applied since it was last up
+    uint64_t went_down = 0;  // times it was found down (or gone)
+    uint64_t redressed = 0;  // times its addresses and routes were applied again
+    std::string error;       // the last dressing's error, "" when it worked
+  };
+  std::vector<KernelInterface> kernel_interfaces_;  // per port (rt_.ports); lock_ held
+  uint64_t next_kernel_check_ms_ = 0;
 
   friend struct AppTestAccess;  // tests/support/app_test_access.h: the control fuzzer's App
 };

@@ -1,5 +1,6 @@
 // The control thread's loop: the control socket's requests, the workers' messages (neighbour
-// resolution), the SA lifecycle's checks (sa_lifecycle.cpp), and the stop conditions.
+// resolution), the SA lifecycle's checks (sa_lifecycle.cpp), the exception taps' kernel
+// interfaces, and the stop conditions.
 
 #include <malloc.h>
 #include <rte_ring.h>
@@ -9,14 +10,19 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <string>
 
 #include "dataplane/control/app.h"
+#include "dataplane/port/netlink.h"
 #include "protocol/messages.h"
 
 namespace espgw::dp {
 namespace {
 
 std::atomic<bool> g_stop{false};
+
+// How often the exception taps' kernel interfaces are looked at: one SIOCGIFFLAGS each.
+constexpr uint64_t kKernelCheckMs = 100;
 
 }  // namespace
 
@@ -64,6 +70,7 @@ int App::run() {
     check_fpm();
     check_inside();
     check_sa_state(false);
+    check_kernel_interfaces();
     // --max-packets: stop once the packets are handled and the workers have taken what this
     // thread queued for them in return (gratuitous ARPs, ARP requests, released packets); each
     // worker flushes its TX queues on its way out.
@@ -103,6 +110,64 @@ void App::wait_for_events(int timeout_ms) {
   server_->poll(timeout_ms, pollset_);
   for (size_t i = 0; i < inside.size(); ++i)
     inside[i].revents = pollset_[i].revents;
+}
+
+void App::check_kernel_interfaces() {
+  const uint64_t now = now_ms();
+  if (now < next_kernel_check_ms_) return;
+  next_kernel_check_ms_ = now + kKernelCheckMs;
+  for (size_t i = 0; i < rt_.ports.size() && i < kernel_interfaces_.size(); ++i) {
+    const Port& p = rt_.ports[i];
+    if (p.kernel_name.empty()) continue;
+    KernelInterface& k = kernel_interfaces_[i];
+    // A tap's interface that was deleted does not come back (net_tap made it at start): one of
+    // the same name made since is not ours to dress.
+    if (!k.present) continue;
+    const netlink::LinkState state = netlink::link_state(p.kernel_name);
+    if (state == netlink::LinkState::kUnknown) continue;  // asked again next time
+    const bool present = state != netlink::LinkState::kGone;
+    if (state != netlink::LinkState::kUp) {
+      if (k.up || !present) {
+        std::fprintf(stderr,
+                     "espgw: interface %s: kernel interface %s is %s: packets for the kernel are "
+                     "dropped (exception_down) %s\n",
+                     p.name.c_str(), p.kernel_name.c_str(), present ? "down" : "gone",
+                     present ? "until it is up again" : "until espgw is restarted");
+        std::lock_guard guard(lock_);
+        if (k.up) ++k.went_down;
+        k.up = false;
+        k.present = present;
+        k.dressed = false;
+      }
+      continue;
+    }
+    if (k.up && k.dressed) continue;
+    // Up again (or its last dressing failed): the kernel took its routes and IPv6 addresses down
+    // with it. Without lock_: netlink answers in its own time, and nothing here is the model's.
+    std::string error;
+    try {
+      redress_kernel_interface(p, cfg_);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (!k.up || error != k.error) {
+      if (error.empty()) {
+        std::fprintf(stderr,
+                     "espgw: interface %s: kernel interface %s is up: its MTU, addresses and "
+                     "routes applied again\n",
+                     p.name.c_str(), p.kernel_name.c_str());
+      } else {
+        std::fprintf(stderr, "espgw: interface %s: kernel interface %s is up, not dressed: %s\n",
+                     p.name.c_str(), p.kernel_name.c_str(), error.c_str());
+      }
+    }
+    std::lock_guard guard(lock_);
+    k.up = true;
+    k.present = true;
+    k.dressed = error.empty();
+    if (k.dressed) ++k.redressed;
+    k.error = std::move(error);
+  }
 }
 
 void App::check_inside() {

@@ -48,7 +48,28 @@ json App::status() {
           {"packets", handled_packets()},
           {"fpm", fpm_status()},
           {"sa_state", sa_state_status()},
+          {"kernel_interfaces", kernel_interface_status()},
           {"control_socket", control_socket_status()}};
+}
+
+// The exception taps' kernel interfaces as check_kernel_interfaces() (control_loop.cpp) last
+// found them, by port name.
+json App::kernel_interface_status() const {
+  json out = json::object();
+  for (size_t i = 0; i < rt_.ports.size() && i < kernel_interfaces_.size(); ++i) {
+    const Port& p = rt_.ports[i];
+    if (p.kernel_name.empty()) continue;
+    const KernelInterface& k = kernel_interfaces_[i];
+    const char* state = !k.present ? "gone" : k.up ? "up" : "down";
+    json j = {{"name", p.kernel_name},
+              {"state", state},
+              {"dressed", k.dressed},
+              {"went_down", k.went_down},
+              {"redressed", k.redressed}};
+    if (!k.error.empty()) j["error"] = k.error;
+    out[p.name] = std::move(j);
+  }
+  return out;
 }
 
 // The control socket's clients and what its limits did (protocol/line_server.h,

@@ -64,6 +64,7 @@ void App::start() {
   create_rings(workers);
   rt_.ports = start_ports(cfg_, workers, pools_);
   ports_started_ = true;
+  kernel_interfaces_.resize(rt_.ports.size());
   load_tables(workers);
   start_neighbours();
   start_inside();

@@ -109,6 +109,18 @@ void set_up(const std::string& ifname) {
   if (rc != 0) fail(ifname, "set up", err);
 }
 
+LinkState link_state(const std::string& ifname) noexcept {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return LinkState::kUnknown;
+  ifreq req{};
+  std::strncpy(req.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+  const int rc = ioctl(fd, SIOCGIFFLAGS, &req);
+  const int err = errno;
+  close(fd);
+  if (rc != 0) return err == ENODEV ? LinkState::kGone : LinkState::kUnknown;
+  return (req.ifr_flags & IFF_UP) != 0 ? LinkState::kUp : LinkState::kDown;
+}
+
 void add_address(const std::string& ifname, const IpPrefix& address) {
   Request r = new_request(RTM_NEWADDR, sizeof(ifaddrmsg));
   r.addr.ifa_family = family(address.address);

@@ -148,14 +148,29 @@ std::vector<Port> start_ports(const config::Config& cfg, uint32_t workers,
   return ports;
 }
 
-void dress_kernel_interface(const Port& p, const config::Config& cfg) {
-  netlink::set_mtu(p.kernel_name, p.mtu);
-  netlink::set_up(p.kernel_name);
+namespace {
+
+// Addresses first: a route's next hop is reached through one of them. What is there already
+// counts as done (netlink.cpp's transact()).
+void add_addresses_and_routes(const Port& p, const config::Config& cfg) {
   for (const auto& a : p.addresses)
     netlink::add_address(p.kernel_name, a);
   for (const auto& r : cfg.routes) {
     if (r.interface == p.name) netlink::add_route(p.kernel_name, r.prefix, r.via);
   }
+}
+
+}  // namespace
+
+void dress_kernel_interface(const Port& p, const config::Config& cfg) {
+  netlink::set_mtu(p.kernel_name, p.mtu);
+  netlink::set_up(p.kernel_name);
+  add_addresses_and_routes(p, cfg);
+}
+
+void redress_kernel_interface(const Port& p, const config::Config& cfg) {
+  netlink::set_mtu(p.kernel_name, p.mtu);
+  add_addresses_and_routes(p, cfg);
 }
 
 void stop_ports(std::vector<Port>& ports) noexcept {

@@ -39,7 +39,11 @@ std::vector<Port> start_ports(const config::Config& cfg, uint32_t workers,
                               const std::vector<rte_mempool*>& pools);
 void stop_ports(std::vector<Port>& ports) noexcept;
 
-// What an exception tap needs after the kernel interface exists: addresses and routes.
+// What an exception tap needs after the kernel interface exists: MTU, up, addresses and routes.
 void dress_kernel_interface(const Port& port, const config::Config& cfg);
+// The same but setting it up, for an interface that was set down and up again: the kernel keeps
+// its MAC, MTU and IPv4 addresses but drops the routes through it and (without keep_addr_on_down)
+// its IPv6 addresses. Up or down is left to whoever set it (App::check_kernel_interfaces()).
+void redress_kernel_interface(const Port& port, const config::Config& cfg);
 
 }  // namespace espgw::dp

@@ -20,6 +20,16 @@ void tx_error(rte_mbuf** unsent, uint16_t count, void* userdata) {
   rte_pktmbuf_free_bulk(unsent, count);
 }
 
+// TX errors on an exception tap: a tap has no queue to fill, its write fails when the kernel
+// refuses the frame, that is while its kernel interface is down (or gone). net_tap stops the
+// burst at the first refusal and hands back the rest. Checked only here, where a TX already
+// failed; App::check_kernel_interfaces() follows the interface and dresses it again once up.
+void tx_error_exception_down(rte_mbuf** unsent, uint16_t count, void* userdata) {
+  auto* counter = static_cast<DropCounters*>(userdata);
+  counter->add(DropReason::kExceptionDown, count);
+  rte_pktmbuf_free_bulk(unsent, count);
+}
+
 // A message to the control thread about the neighbour `ip` (family 4 or 6) on `port`; the caller
 // adds what its type carries. Built on the stack, no allocation.
 inline ControlMsg neighbour_msg(ControlMsg::Type type, uint16_t port, const uint8_t* ip,
@@ -51,7 +61,7 @@ Worker::Worker(Runtime& runtime, uint32_t idx, rte_mempool* mp, crypto::BackendK
       rt.tsc_hz);
   icmp_tokens.configure(1000, rt.tsc_hz);
   ip_id = static_cast<uint16_t>(engine.random().next64());
-  auto make_buffer = [&](uint16_t port_id) {
+  auto make_buffer = [&](uint16_t port_id, buffer_tx_error_fn on_error) {
     TxQueue q;
     q.port_id = port_id;
     if (port_id == kNoPort) return q;
@@ -59,7 +69,7 @@ Worker::Worker(Runtime& runtime, uint32_t idx, rte_mempool* mp, crypto::BackendK
         "espgw_txbuf", RTE_ETH_TX_BUFFER_SIZE(kRxBurst), 0, rte_eth_dev_socket_id(port_id)));
     if (q.buffer == nullptr) throw std::runtime_error("cannot allocate TX buffers");
     rte_eth_tx_buffer_init(q.buffer, kRxBurst);
-    rte_eth_tx_buffer_set_err_callback(q.buffer, tx_error, &drops);
+    rte_eth_tx_buffer_set_err_callback(q.buffer, on_error, &drops);
     return q;
   };
   if (idx == 0 && rt.cfg.lane_keepalive_ms != 0) {
@@ -67,8 +77,11 @@ Worker::Worker(Runtime& runtime, uint32_t idx, rte_mempool* mp, crypto::BackendK
     keepalive_period_tsc_ = std::max<uint64_t>(1, rt.tsc_hz * rt.cfg.lane_keepalive_ms / 5000);
   }
   for (const Port& p : rt.ports) {
-    tx_.push_back(make_buffer(p.port_id));
-    tx_kernel_.push_back(make_buffer(p.exc_port_id));
+    tx_.push_back(make_buffer(p.port_id, tx_error));
+    // A tap (it has a kernel interface) refuses only when down; any other exception device
+    // (kind: device) has a TX queue that can be full, as a port's.
+    tx_kernel_.push_back(
+        make_buffer(p.exc_port_id, p.kernel_name.empty() ? tx_error : tx_error_exception_down));
   }
 }
 

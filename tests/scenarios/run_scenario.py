@@ -94,6 +94,9 @@ UNREACHABLE = {
     "inside_ring_full": "as control_ring_full: 4095 packets for route-based tunnels' inside "
                         "interfaces queued before the control thread drains them",
     "tx_full": "net_pcap's TX writes every frame to its file and never refuses one",
+    "exception_down": "counted when a tap's kernel interface, set down, refuses a frame; the "
+                      "scenarios' exception paths are net_pcap devices (kind: device), which "
+                      "never refuse one (tests/e2e/e2e_exception_down.py sets the taps down)",
     "sa_other_worker": "an inbound SA's packets reaching a second worker within 1 s of its owner's "
                        "last one: which worker an outer flow reaches is the NIC's RSS choice, "
                        "not a packet's content (tests/unit/esp_bad_input_test.cpp covers it)",

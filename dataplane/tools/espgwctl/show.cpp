@@ -229,6 +229,20 @@ std::string fpm_text(const json& f) {
   return s;
 }
 
+// status.kernel_interfaces in one line: each exception tap's kernel interface and its state,
+// "espgw-wan up, espgw-lan down"; one that is up but not dressed again says so.
+std::string kernel_interfaces_text(const json& k) {
+  std::string s;
+  for (const auto& i : k) {
+    s += (s.empty() ? "" : ", ") + text_of(i.value("name", json())) + " " +
+         text_of(i.value("state", json()));
+    if (i.value("state", std::string()) == "up" && !i.value("dressed", true)) {
+      s += " (not dressed: " + text_of(i.value("error", json())) + ")";
+    }
+  }
+  return s;
+}
+
 // 75 -> "1m15s": how long a peer's tunnel has been in use, at a glance.
 std::string human_duration(uint64_t s) {
   char b[32];
@@ -288,6 +302,9 @@ std::string status_text(const json& s) {
   t.add({"outbound SAs", text_of(s.value("outbound_sas", json()))});
   t.add({"packets", text_of(s.value("packets", json()))});
   if (s.contains("fpm")) t.add({"fpm", fpm_text(s["fpm"])});
+  if (const json k = s.value("kernel_interfaces", json::object()); !k.empty()) {
+    t.add({"kernel interfaces", kernel_interfaces_text(k)});
+  }
   const std::string r = t.render();
   return r.substr(r.find('\n') + 1);
 }
