@@ -59,6 +59,28 @@ bool looks_like_hex_key(std::string_view s) noexcept {
   return digits >= 16 && (marked || colons) && (!colons || run == 2);
 }
 
+// A key inside a longer word ("sa-add" and a key pasted after it, a key in a path): a run of 32
+// hex digits or more, the shortest key espgw takes (AES-128), with both a letter a-f and a
+// decimal digit in it (a random key of 32 digits lacks either once in 10^13; "/aaaa..." is a
+// path). Shorter runs are names' (AWS's vpn-0123456789abcdef0 has 17).
+bool holds_hex_key(std::string_view s) noexcept {
+  size_t run = 0;
+  bool letter = false;
+  bool digit = false;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isxdigit(u)) {
+      letter |= std::isdigit(u) == 0;
+      digit |= std::isdigit(u) != 0;
+      if (++run >= 32 && letter && digit) return true;
+    } else {
+      run = 0;
+      letter = digit = false;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 bool option_looks_like_key(std::string_view arg) noexcept {
@@ -73,7 +95,7 @@ std::string quote_option(std::string_view arg) {
 }
 
 bool looks_like_key(std::string_view s) noexcept {
-  return looks_like_hex_key(s) || looks_like_passphrase(s);
+  return looks_like_hex_key(s) || looks_like_passphrase(s) || holds_hex_key(s);
 }
 
 std::string bare(std::string_view s) {

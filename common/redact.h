@@ -4,7 +4,8 @@
 // into a name, an SPI, an MTU or an unknown option). Key material is what a key looks like when
 // written:
 //   - a key: 16 hex digits or more, marked as hex by a 0x, a letter a-f or strongSwan's
-//     aa:bb:... form;
+//     aa:bb:... form; or, inside a longer word, a run of 32 hex digits or more with a letter a-f
+//     and a decimal digit (a key pasted after a prefix: "sa-add8f14e4...");
 //   - a pre-shared key or password: one word of 8 or more characters with a digit and a run of
 //     letters and digits in both cases (AWS's generated keys, base64).
 // A plain decimal number, a name, a path, an address or a proposal (AES128-sha256 too) is shown,

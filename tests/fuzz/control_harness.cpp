@@ -185,8 +185,15 @@ void ControlHarness::run(const uint8_t* data, size_t size) {
     given_keys(json::parse(request), keys);
   } catch (const json::exception&) {
   }
+  // Inside a longer word, a key is key material from 32 hex digits (AES-128's) with a letter
+  // and a decimal digit (common/redact.h); otherwise only as a whole value.
   for (const auto& k : keys) {
-    if (low.find(k) != std::string::npos)
+    const bool whole = low.find('"' + k + '"') != std::string::npos ||
+                       low.find("\"0x" + k + '"') != std::string::npos;
+    const bool embedded_is_key = k.size() >= 32 &&
+                                 std::any_of(k.begin(), k.end(), [](char c) { return c >= 'a'; }) &&
+                                 std::any_of(k.begin(), k.end(), [](char c) { return c <= '9'; });
+    if (embedded_is_key ? low.find(k) != std::string::npos : whole)
       fail("a key of the request in its response", request, response);
   }
   // A refusal changes nothing (a transaction is applied whole or not at all). What a change

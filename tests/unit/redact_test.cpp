@@ -17,6 +17,24 @@ TEST(Redact, KeysAreNotShown) {
   }
 }
 
+// A key after a prefix, in a path or between words (control_fuzz found "sa-a" and a key as a
+// command's name quoted back).
+TEST(Redact, KeysInsideAWordAreNotShown) {
+  for (const char* s :
+       {"sa-aa5ac3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3", "/tmp/8f14e45fceea167a5a36dedd4bea2543.yaml",
+        "tunnel_0x8f14e45fceea167a5a36dedd4bea2543_x"}) {
+    EXPECT_TRUE(looks_like_key(s)) << s;
+    EXPECT_EQ(quote(s), kNotShown) << s;
+  }
+  // Shorter hex runs are names' and ids' (an AWS VPN connection id), and a long decimal number is
+  // a number.
+  for (const char* s : {"vpn-0123456789abcdef0", "tunnel-8f14e45fceea167a5a36dedd4bea254",
+                        "id-123456789012345678901234567890123456",
+                        "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}) {
+    EXPECT_FALSE(looks_like_key(s)) << s;
+  }
+}
+
 TEST(Redact, PreSharedKeysAreNotShown) {
   // AWS-style (letters, digits, '.', '_'), base64 (strongSwan's 0s form), a password.
   for (const char* s : {"Qm7_Vx2.Lr9pZt4wKs", "tR2mQx_8pL.kZ3wY",
