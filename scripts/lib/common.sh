@@ -94,6 +94,20 @@ build_fuzz() {
   ninja -C "$dir"
 }
 
+# The labs under AddressSanitizer, LeakSanitizer and UBSan (./scripts/test, docs/testing.md):
+# espgw, its tools and the kernel-espgw plugin built with gcc's sanitizers in build-asan, at -O1
+# with line tables only (-g1): a third of -O2 -g's compile time, and reports still name the file
+# and line. Only configured here: `meson test` builds what the tests it runs depend on.
+configure_sanitized() {
+  local dir="$ESPGW_ROOT/build-asan"
+  if [ ! -f "$dir/build.ninja" ]; then
+    say "configuring $dir (AddressSanitizer, UBSan)"
+    meson setup "$dir" "$ESPGW_ROOT" -Db_sanitize=address,undefined -Db_lundef=false \
+      -Dbench=disabled -Dfuzz=disabled -Dbuildtype=plain -Doptimization=1 -Dc_args=-g1 \
+      -Dcpp_args=-g1 "$@" >/dev/null
+  fi
+}
+
 build_project() {
   if [ ! -f "$ESPGW_BUILD/build.ninja" ]; then
     say "configuring $ESPGW_BUILD"

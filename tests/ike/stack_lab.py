@@ -23,7 +23,7 @@ from ike_lab import (ESP_CASES, GW1_EIP, GW1_LAN, GW2_LAN, GW2_WAN, IKE_PROPOSAL
                      INET_PUBLIC, NET_A, NET_B, PLUGINS_GW2, ROOT, TUNNEL, Topology,
                      swanctl_connection, swanctl_secret, teardown, tunnel_yaml, wait_for,
                      write_espgw_config, write_swanctl)
-from labkit import proc
+from labkit import proc, sanitizer
 from labkit.charon import (LAB_RETRANSMITS, LOG_LEVELS, Charon, Swanctl, in_mount_namespace,
                            plugin_overlay, skip_reason)
 from labkit.control import Control
@@ -110,6 +110,7 @@ class Stack(Swanctl):
         """espgw-up in the namespace; returns once it says all its children are up."""
         up = [PYTHON, ESPGW_UP, "run", "-c", self.config, "--build", self.lab.build,
               "--log-dir", self.log_dir, "--state-file", self.state_file, *self.up_options(),
+              *sanitizer.espgw_up_options(self.dir),
               "--", *eal_args(self.prefix, self.workers)]
         mark = self.log_size()
         self.proc = proc.start(in_mount_namespace(self.lab.nsexec(self.ns), self.run_dir,

@@ -14,7 +14,7 @@ import re
 import shutil
 import signal
 
-from labkit import proc
+from labkit import proc, sanitizer
 from labkit.lab import check_tools
 from labkit.proc import run
 
@@ -165,6 +165,8 @@ charon {{
         if self.plugin and os.environ.get("PLG_VALGRIND"):
             # A manual check of the plugin's memory use: PLG_VALGRIND=1 LAB_KEEP_WORKDIR=1.
             charon = ["valgrind", "-q", f"--log-file={self.dir}/valgrind.%p.log", CHARON]
+        if self.plugin:
+            charon = sanitizer.charon_argv(charon)
         if "kernel-libipsec" in self.load_list:
             # A stand-in peer does ESP in user space (libipsec), reading it from a UDP socket of
             # the default 208 KiB. Two labs side by side on 2 cores (meson runs two tests at once)
