@@ -2,8 +2,12 @@
 (tests/control/ctl_harness.py) with tunnel "wide" of several lanes, an outbound SA per lane given
 by sa-add "lane" over the control socket, beside the base config's one-lane tunnel "east"."""
 
+import json
+import os
+import socket
 import subprocess
 import sys
+import threading
 
 from control import ctl_harness as h
 from labkit.proc import die_with_parent, stop_process
@@ -21,6 +25,53 @@ def main_args():
     args = sys.argv[1:4]
     del sys.argv[1:4]
     return args
+
+
+class FakeIke(threading.Thread):
+    """A stand-in for espgw-ike's status socket at `path`: each connection's request line gets
+    answer(request) (bytes; None: no answer), then answered() is called, until stop()."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.stopping = False
+
+    def answer(self, request):
+        raise NotImplementedError
+
+    def answered(self):
+        """After an answer was sent in full."""
+
+    def run(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            with c:
+                c.settimeout(5)
+                try:
+                    with c.makefile("rb") as f:
+                        out = self.answer(json.loads(f.readline() or b"{}"))
+                    if out is not None:
+                        c.sendall(out)
+                        self.answered()
+                except (OSError, ValueError):
+                    pass
+
+    def start(self):
+        super().start()
+        return self
+
+    def stop(self):
+        self.stopping = True
+        self.join(5)
+        self.sock.close()
+        os.unlink(self.path)
 
 
 def start_exporter(exporter, control, ike):

@@ -31,7 +31,6 @@ import os
 import shutil
 import socket
 import tempfile
-import threading
 import time
 import unittest
 
@@ -68,36 +67,11 @@ IKE_STATUS = {
 }
 
 
-class FakeIke(threading.Thread):
+class FakeIke(kit.FakeIke):
     """Answers {"cmd": "status"} on a Unix socket as espgw-ike would."""
 
-    def __init__(self, path):
-        super().__init__(daemon=True)
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        self.sock.listen(4)
-        self.sock.settimeout(0.2)
-        self.stopping = False
-
-    def run(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            with c:
-                c.settimeout(5)
-                with c.makefile("rb") as f:
-                    data = f.readline()
-                if json.loads(data).get("cmd") == "status":
-                    c.sendall(json.dumps(IKE_STATUS).encode() + b"\n")
-
-    def stop(self):
-        self.stopping = True
-        self.join(5)
-        self.sock.close()
-        os.unlink(self.path)
+    def answer(self, request):
+        return json.dumps(IKE_STATUS).encode() + b"\n" if request.get("cmd") == "status" else None
 
 
 class Exporter(unittest.TestCase):

@@ -76,19 +76,14 @@ def open_fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-class FakeIke(threading.Thread):
+class FakeIke(kit.FakeIke):
     """espgw-ike's status socket: a small status, or once after arm() a large one."""
 
     def __init__(self, path):
-        super().__init__(daemon=True)
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        self.sock.listen(4)
-        self.sock.settimeout(0.2)
-        self.stopping = False
+        super().__init__(path)
         self.big = threading.Event()  # armed: the next answer is the large one
         self.big_sent = threading.Event()
+        self.sending_big = False
         tunnels = [{"name": f"{i:06d}-" + "t" * BIG_NAME, "state": "ESTABLISHED",
                     "ike_sas": [{"child_sas": [{"state": "INSTALLED", "expires_in_s": 3000}]}]}
                    for i in range(BIG_TUNNELS)]
@@ -98,35 +93,14 @@ class FakeIke(threading.Thread):
         self.big_sent.clear()
         self.big.set()
 
-    def run(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            with c:
-                c.settimeout(5)
-                try:
-                    with c.makefile("rb") as f:
-                        f.readline()
-                    if self.big.is_set():
-                        self.big.clear()
-                        c.sendall(self.big_status)
-                        self.big_sent.set()
-                    else:
-                        c.sendall(b'{"ok": true, "tunnels": []}\n')
-                except OSError:
-                    pass
+    def answer(self, request):
+        self.sending_big = self.big.is_set()
+        self.big.clear()
+        return self.big_status if self.sending_big else b'{"ok": true, "tunnels": []}\n'
 
-    def start(self):
-        super().start()
-        return self
-
-    def stop(self):
-        self.stopping = True
-        self.join(5)
-        self.sock.close()
-        os.unlink(self.path)
+    def answered(self):
+        if self.sending_big:
+            self.big_sent.set()
 
 
 class ExporterHostile(unittest.TestCase):
