@@ -65,16 +65,6 @@ STATUS = b'{"cmd": "status"}\n'
 UNKNOWN = b'{"cmd": "nope"}\n'  # answered with an error: marks the order of the answers
 
 
-def proc_status_kib(pid, field):
-    """A "kB" line of /proc/PID/status (VmRSS, VmHWM), in KiB."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            name, _, value = line.partition(":")
-            if name == field:
-                return int(value.split()[0])
-    raise AssertionError("no %s in /proc/%d/status" % (field, pid))
-
-
 def connect(path, timeout):
     """A connection to path: a blocking connect() bounded by SO_SNDTIMEO. (With settimeout()
     Python makes it non-blocking, and AF_UNIX then fails at once, EAGAIN, while the listen queue
@@ -139,7 +129,7 @@ class StatusSocketHostile(unittest.TestCase):
                 raise proc.LabError(str(e)) from e
 
         proc.wait_for("espgw-ike's status socket " + cls.path, answering, START_S, retry=True)
-        cls.rss_start = proc_status_kib(cls.ike.pid, "VmRSS")
+        cls.rss_start = proc.status_kib(cls.ike.pid, "VmRSS")
         cls.figures["rss_start_kib"] = cls.rss_start
 
     @classmethod
@@ -182,7 +172,7 @@ class StatusSocketHostile(unittest.TestCase):
         return bytes(reply), time.monotonic() - t0
 
     def setUp(self):
-        self.rss_case = proc_status_kib(self.ike.pid, "VmRSS")
+        self.rss_case = proc.status_kib(self.ike.pid, "VmRSS")
         self.socket_before = self.socket_counters()
 
     def socket_counters(self):
@@ -212,8 +202,8 @@ class StatusSocketHostile(unittest.TestCase):
 
     def assert_memory(self, what):
         self.assertIsNone(self.ike.poll(), "%s: espgw-ike exited" % what)
-        rss = proc_status_kib(self.ike.pid, "VmRSS")
-        peak = proc_status_kib(self.ike.pid, "VmHWM")
+        rss = proc.status_kib(self.ike.pid, "VmRSS")
+        peak = proc.status_kib(self.ike.pid, "VmHWM")
         seen = self.figures.get(self._testMethodName, {})
         self.figure(rss_max_kib=max(rss, seen.get("rss_max_kib", 0)), peak_kib=peak)
         for since, base in (("the case began", self.rss_case), ("it started", self.rss_start)):

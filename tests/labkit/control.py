@@ -76,3 +76,17 @@ def tunnel_if_id(name):
 def new_gcm_key():
     """A fresh AES-128-GCM key with its salt: 20 bytes, as IKE derives them (RFC 4106 8.1)."""
     return secrets.token_bytes(20)
+
+
+def send_until_closed(sock, limit=1 << 30):
+    """A hostile client's endless request: 1 MiB chunks of "x" on a connected socket until
+    `limit` bytes or the server closes it (reset or broken pipe); the bytes sent."""
+    chunk = b"x" * (1 << 20)
+    sent = 0
+    try:
+        while sent < limit:
+            sock.sendall(chunk)
+            sent += len(chunk)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    return sent

@@ -231,6 +231,21 @@ def tail(path, lines=40):
     return "".join(read_text(path).splitlines(True)[-lines:])
 
 
+def status_kib(pid, field="VmRSS"):
+    """A memory figure of /proc/PID/status (VmRSS, VmHWM), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            name, _, value = line.partition(":")
+            if name == field:
+                return int(value.split()[0])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def open_fds(pid):
+    """How many descriptors a process has open."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
 def write_secret(path, text):
     """A file only its owner can read (keys, PSKs), created that way: never world-readable."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -30,7 +30,8 @@ import time
 import unittest
 
 import prom_parse as pp
-from labkit.proc import wait_for
+from labkit.control import send_until_closed
+from labkit.proc import open_fds, status_kib, wait_for
 from metrics import exporter_kit as kit
 
 ESPGW, ESPGWCTL, EXPORTER = kit.main_args()
@@ -61,19 +62,11 @@ BIG_TUNNELS = big_tunnels(BIG_NAME)  # 2098 with Linux's default 4 MiB: about 6 
 
 def status_mib(pid, field):
     """A memory figure of /proc/PID/status (VmRSS, VmHWM) in MiB."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError(f"no {field} for {pid}")
+    return status_kib(pid, field) / 1024
 
 
 def rss_mib(pid):
     return status_mib(pid, "VmRSS")
-
-
-def open_fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 class FakeIke(kit.FakeIke):
@@ -216,15 +209,8 @@ class ExporterHostile(unittest.TestCase):
         before = self.counters()
         rss0 = rss_mib(self.pid)
         s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-        chunk = b"x" * (1 << 20)
-        sent = 0
+        sent = send_until_closed(s)
         answer = b""
-        try:
-            while sent < (1 << 30):
-                s.sendall(chunk)
-                sent += len(chunk)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
         try:
             answer = s.recv(100)
         except ConnectionResetError:
