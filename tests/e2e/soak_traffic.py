@@ -11,7 +11,7 @@ esp.cpp, esp_inbound.cpp decide which), and the script counts what it sent under
               padding, next header, inner header, ECN or selectors. Plus traffic for the exception
               path: floods of UDP 500, IKE on 4500, NAT-T keepalives, other ethertypes.
   --side lan  (from host A, at gw1's LAN port): IP header junk, TTL 1, martian and out-of-
-              selector sources.
+              selector sources (none of those with --route-based: its selectors take any).
 
 Built with scapy (headers, checksums) and python3-cryptography (AES-GCM, RFC 4106); sent with one
 AF_PACKET socket pinned to one CPU, so that the frames arrive in the order they were sent (replays
@@ -301,7 +301,9 @@ class Sender:
         else:
             junk = [self.bad_ip_header, lambda: self.ip_length(a.inner_dst),
                     lambda: self.ip_checksum(a.inner_dst), lambda: self.martian(a.inner_dst),
-                    lambda: self.ttl_exceeded(a.inner_src, a.inner_dst), self.selector_out]
+                    lambda: self.ttl_exceeded(a.inner_src, a.inner_dst)]
+            if not a.route_based:
+                junk.append(self.selector_out)
         print("ready", flush=True)
         t0 = time.monotonic()
         rounds = 0
@@ -363,6 +365,8 @@ def main():
     p.add_argument("--valid-per-round", type=int, default=40)
     p.add_argument("--udp500-burst", type=int, default=600)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--route-based", action="store_true",
+                   help="the tunnel's selectors are 0.0.0.0/0 (BGP): no out-of-selector junk")
     a = p.parse_args()
     # One CPU: frames leave, and cross the veth's backlog, in the order they were sent.
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})

@@ -53,8 +53,8 @@ class BgpLab(lanes_lab.LanesLab):
     mac_prefix = "02:1a:ce:00:01"
     mesh_args = ("--bgp", "--tunnels", "2")
 
-    def __init__(self, build, plugin, bfd=True, bfd_ms=None):
-        super().__init__(build, plugin, 1)
+    def __init__(self, build, plugin, bfd=True, bfd_ms=None, lanes=1):
+        super().__init__(build, plugin, lanes)
         self.bfd, self.bfd_ms = bfd, bfd_ms
         for i, g in enumerate(self.gateways):
             other = NAMES[1 - i]
