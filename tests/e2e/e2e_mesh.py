@@ -199,10 +199,15 @@ def prove(mesh, failures):
             if i == j:
                 continue
             before, drops_before = mesh.sa_counts()
+            # -w 10: ping waits for every answer (until 10 s), not only two round trips after
+            # the last echo: on a loaded 2-core CI machine it once gave up on a late answer
+            # while the SA counters below showed every echo and answer crossing.
             r = mesh.sh(f"h{i + 1}", "ping", "-n", "-q", "-c", str(PINGS), "-i", "0.05",
-                        "-W", "2", f"{LAN_NETS[j]}.10", check=False, timeout=60)
+                        "-w", "10", f"{LAN_NETS[j]}.10", check=False, timeout=60)
+            summary = next((line for line in r.stdout.splitlines() if "transmitted" in line),
+                           r.stdout.strip()[-200:])
             check(f"{PINGS} received" in r.stdout,
-                  f"h{i + 1} -> h{j + 1}: {PINGS} pings answered", failures)
+                  f"h{i + 1} -> h{j + 1}: {PINGS} pings answered ({summary})", failures)
             expected = {(i, f"to-{NAMES[j]}", "out"): PINGS, (j, f"to-{NAMES[i]}", "in"): PINGS,
                         (j, f"to-{NAMES[i]}", "out"): PINGS, (i, f"to-{NAMES[j]}", "in"): PINGS}
 
