@@ -238,7 +238,7 @@ def status_kib(pid, field="VmRSS"):
             name, _, value = line.partition(":")
             if name == field:
                 return int(value.split()[0])
-    raise AssertionError(f"no {field} in /proc/{pid}/status")
+    raise LookupError(f"no {field} in /proc/{pid}/status")
 
 
 def open_fds(pid):
