@@ -9,7 +9,8 @@ nat=True puts gw1 behind a 1:1 NAT (ike_lab's comment). Each Stack runs scripts/
 its namespace, in a mount namespace of its own with a private /run (charon's pid file) and the
 plugin folder overlay (labkit.charon.in_mount_namespace); what espgw-up starts inherits both.
 espgw-up supervises: tests kill its children (Stack.kill) and watch them come back
-(Stack.pids).
+(Stack.pids). espgw runs on huge pages of the lab's (Lab.huge_dir), as espgw-up's default EAL
+options have it where it is deployed.
 """
 
 import functools
@@ -111,7 +112,7 @@ class Stack(Swanctl):
         up = [PYTHON, ESPGW_UP, "run", "-c", self.config, "--build", self.lab.build,
               "--log-dir", self.log_dir, "--state-file", self.state_file, *self.up_options(),
               *sanitizer.espgw_up_options(self.dir),
-              "--", *eal_args(self.prefix, self.workers)]
+              "--", *eal_args(self.prefix, self.workers, self.lab.huge_dir())]
         mark = self.log_size()
         self.proc = proc.start(in_mount_namespace(self.lab.nsexec(self.ns), self.run_dir,
                                                   self.plugin_dir, up), log=self.up_log)

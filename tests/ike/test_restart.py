@@ -68,8 +68,9 @@ from stack_lab import StackLab, stack_skip_reason
 
 PEER_CHILD = "v2"  # StackLab's stock gw2: its IKEv2 connection and child
 RECOVER_S = 60
-# Each way, after kill -9 of espgw. The target is 0.2 s; espgw's own start (DPDK's EAL, the mbuf
-# pools on 4 KiB pages) takes most of 0.5 s in this lab (docs/sa-state.md, "Restart outage").
+# Each way, after kill -9 of espgw. The target is 0.2 s; espgw's own start (DPDK's EAL: its driver
+# plugins, the TSC measured) takes most of 0.35 to 0.45 s in this lab (docs/sa-state.md, "Restart
+# outage").
 ESPGW_OUTAGE_S = 1.0
 if os.environ.get("ESPGW_SANITIZER_RUNTIME"):
     # Under AddressSanitizer (meson test --setup sanitize) espgw starts in about twice the time

@@ -1,9 +1,11 @@
 """One espgw process in a lab's namespace: start, wait until its control socket answers, stop.
 
 Every espgw gets its own DPDK --file-prefix (Lab.dpdk_prefix, removed at teardown), runs without
-hugepages or PCI on net_af_packet ports, and may run its two lcores on any CPU the test may use:
-two gateways and their hosts share the machine's cores, and a pinned busy-polling lcore takes a
-whole CPU (docs/platform-notes.md).
+PCI on net_af_packet ports, and may run its two lcores on any CPU the test may use: two gateways
+and their hosts share the machine's cores, and a pinned busy-polling lcore takes a whole CPU
+(docs/platform-notes.md). A lab's own espgw runs without huge pages (`--no-huge`); one under
+espgw-up (tests/ike/stack_lab.py) on the lab's huge pages, with no `-m`, as espgw-up starts it
+where it is deployed (labkit/hugepages.py).
 """
 
 import os
@@ -20,10 +22,13 @@ def lcores_arg(workers=1):
     return "--lcores=" + ",".join(f"{i}@({cpus})" for i in range(workers + 1))
 
 
-def eal_args(file_prefix, workers=1):
-    """espgw's (and espgw-up's pass-through) EAL arguments for a lab."""
-    return ["--no-pci", "--no-huge", "-m", EAL_MEMORY_MB, "--file-prefix", file_prefix,
-            lcores_arg(workers), "--log-level=lib.eal:warning"]
+def eal_args(file_prefix, workers=1, huge_dir=None):
+    """espgw's (and espgw-up's pass-through) EAL arguments for a lab: on the huge pages of the
+    hugetlbfs mount huge_dir (Lab.huge_dir(); files unlinked once mapped), or without."""
+    memory = (["--huge-dir", huge_dir, "--huge-unlink"] if huge_dir else
+              ["--no-huge", "-m", EAL_MEMORY_MB])
+    return ["--no-pci", *memory, "--file-prefix", file_prefix, lcores_arg(workers),
+            "--log-level=lib.eal:warning"]
 
 
 def binary(build):

@@ -10,7 +10,8 @@ prefixes it named, the work folder.
 Should the test's own process be killed outright, its children get SIGTERM from the kernel
 (proc.die_with_parent) and the next lab to start removes what it left: each running lab keeps a
 note under STATE_DIR (its prefix and tag, its process and start time, its work folder and DPDK
-prefixes), and sweep_abandoned() acts on the notes of labs whose process is gone.
+prefixes, the huge pages it took), and sweep_abandoned() acts on the notes of labs whose process
+is gone.
 """
 
 import json
@@ -20,7 +21,7 @@ import shutil
 import signal
 import tempfile
 
-from labkit import proc
+from labkit import hugepages, proc
 from labkit.netns import Net, remove_namespace
 from labkit.proc import PYTHON, run
 
@@ -59,25 +60,29 @@ def sweep_abandoned(say=print):
         for ns in run(["ip", "netns", "list"], check=False).stdout.split():
             if ns.startswith(mine):
                 remove_namespace(ns)
-        shutil.rmtree(note.get("workdir", "/nonexistent"), ignore_errors=True)
         for prefix in note.get("dpdk", []):
             shutil.rmtree(os.path.join(DPDK_RUNTIME, prefix), ignore_errors=True)
+        if note.get("huge"):
+            hugepages.umount(note["huge"]["dir"])
+            hugepages.remove(note["huge"]["pages"])
+        shutil.rmtree(note.get("workdir", "/nonexistent"), ignore_errors=True)
         os.unlink(path)
         say(f"removed what lab {note['prefix']}-{note['tag']} (process {note['pid']}, gone) "
             "left behind")
 
 
-def leave_note(prefix, tag, workdir, dpdk=()):
+def leave_note(prefix, tag, workdir, dpdk=(), huge=None):
     """The note sweep_abandoned() acts on once this process is gone: its work folder and DPDK
-    prefixes go, and its namespaces (those named `<prefix>-<tag>-...`). Also for a test that is
-    not a Lab (tests/control/ctl_harness.py). Its path, or None where STATE_DIR cannot be made."""
+    prefixes go, its huge pages (huge: {"dir", "pages"}) are given back, and its namespaces
+    (those named `<prefix>-<tag>-...`) go. Also for a test that is not a Lab
+    (tests/control/ctl_harness.py). Its path, or None where STATE_DIR cannot be made."""
     try:
         os.makedirs(STATE_DIR, exist_ok=True)
         path = os.path.join(STATE_DIR, f"{prefix}-{tag}")
         with open(path, "w") as f:
             json.dump({"prefix": prefix, "tag": tag, "pid": os.getpid(),
                        "start": _proc_start(os.getpid()), "workdir": workdir,
-                       "dpdk": list(dpdk)}, f)
+                       "dpdk": list(dpdk), "huge": huge}, f)
         return path
     except OSError:
         return None
@@ -118,6 +123,7 @@ class Lab:
         self.ns, self.dev, self.mac = self.net.ns, self.net.dev, self.net.mac
         self.procs = []  # helper processes (traffic, capture), killed at teardown
         self.dpdk_prefixes = []
+        self.huge = None  # hugepages.Hugepages, once huge_dir() was asked for
 
     def name(self, short):
         """A name of this lab's: `<prefix>-<tag>-<short>` (DPDK file prefixes, for one)."""
@@ -129,6 +135,24 @@ class Lab:
         self.dpdk_prefixes.append(prefix)
         self._write_note()
         return prefix
+
+    # How many 2 MiB pages a lab takes for its espgw processes on huge pages: one espgw with the
+    # labs' configs uses about 16 (its mbuf pools and DPDK's heap), a lab runs at most a few.
+    HUGE_PAGES = 128
+
+    def huge_dir(self):
+        """A hugetlbfs mount of this lab's with HUGE_PAGES more pages in the kernel's pool, made
+        on first use; both go at teardown. For DPDK processes started as they are deployed (on
+        huge pages; labkit.espgw.eal_args). LabError when the pages cannot be had."""
+        if self.huge is None:
+            huge = hugepages.Hugepages(self.HUGE_PAGES, parent=self.workdir)
+            try:
+                huge.__enter__()
+            except RuntimeError as e:
+                raise proc.LabError(f"huge pages for espgw: {e}") from None
+            self.huge = huge
+            self._write_note()
+        return self.huge.dir
 
     # ---- commands in namespaces ----
 
@@ -154,7 +178,8 @@ class Lab:
 
     def _write_note(self):
         if os.path.isdir(STATE_DIR):
-            leave_note(self.prefix, self.tag, self.workdir, self.dpdk_prefixes)
+            huge = self.huge and {"dir": self.huge.dir, "pages": self.huge.added}
+            leave_note(self.prefix, self.tag, self.workdir, self.dpdk_prefixes, huge)
 
     def up_namespaces(self, *names):
         """Sweeps abandoned labs, leaves this lab's note, makes the namespaces."""
@@ -194,6 +219,9 @@ class Lab:
         errors += self.net.down()
         for prefix in self.dpdk_prefixes:
             shutil.rmtree(os.path.join(DPDK_RUNTIME, prefix), ignore_errors=True)
+        if self.huge is not None:
+            self.huge.__exit__()
+            self.huge = None
         if self.keep_workdir:
             self.say(f"work folder kept: {self.workdir}")
         else:
