@@ -156,6 +156,16 @@ class Stack(Swanctl):
         ch = state["children"]
         return ({n: c["pid"] for n, c in ch.items()}, {n: c["restarts"] for n, c in ch.items()})
 
+    def espgw_on_huge_pages(self):
+        """Whether the running espgw maps DPDK's memory from the lab's hugetlbfs (the files are
+        unlinked once mapped: `(deleted)` in /proc/PID/maps)."""
+        pid = self.pids()[0].get("espgw")
+        try:
+            with open(f"/proc/{pid}/maps") as f:
+                return any(self.lab.huge_dir() + "/" in line for line in f)
+        except OSError:
+            return False
+
     def kill(self, child, sig=signal.SIGKILL):
         """Kills `child`. espgw only once its state file holds every SA it has: an SA installed
         less than an interval (100 ms) before a crash has no saved state, and charon rekeys it

@@ -346,6 +346,8 @@ def main():
         child = current(lab, RECOVER_S)
         say(f"tunnel {TUNNEL} up under espgw-up: in 0x{child['spi_in']:08x} out "
             f"0x{child['spi_out']:08x}; streams at {a.rate:g}/s each way")
+        check(lab.gw1.espgw_on_huge_pages(), f"espgw maps its memory from the lab's huge pages "
+              f"({lab.huge_dir()})", failures)
         streams = ha_lab.streams(lab, a.rate)
         flowing(lab, child)
         steady = drops(lab)
@@ -392,6 +394,9 @@ def main():
                     wait_for(f"charon (pid {pid}) dead", lambda: dead(pid), 10, 0.005)
                     left = lab.gw1.ctl.sas(TUNNEL)
                 lab.gw1.wait_restarted(step, pid, timeout=RECOVER_S)
+            if step == "espgw":
+                check(lab.gw1.espgw_on_huge_pages(), "the new espgw runs on the lab's huge "
+                      "pages, as espgw-up starts it", failures)
             if step in ("espgw", "espgw-ike"):
                 child = current(lab, RECOVER_S)
                 why = ("espgw resumed its SAs: no rekey" if step == "espgw"

@@ -60,21 +60,22 @@ class Hugepages:
         self.added = 0
         self.dir = None
 
-    def __enter__(self):
-        self.added = add(self.pages)
-        if self.added < self.pages * 0.9:
-            self.__exit__()
-            raise RuntimeError(f"only {self.added} of {self.pages} hugepages could be reserved "
+    def open(self):
+        self.added = got = add(self.pages)
+        if got < self.pages * 0.9:
+            self.close()
+            raise RuntimeError(f"only {got} of {self.pages} hugepages could be reserved "
                                f"({NR_PAGES})")
         self.dir = tempfile.mkdtemp(prefix="espgw-huge-", dir=self.parent)
         try:
             mount(self.dir)
         except (OSError, subprocess.CalledProcessError) as e:
-            self.__exit__()
+            self.close()
             raise RuntimeError(f"cannot mount hugetlbfs: {e}") from None
         return self
 
-    def __exit__(self, *exc):
+    def close(self):
+        """Unmounts and gives the pages back; safe to call twice."""
         if self.dir:
             umount(self.dir)
             try:
@@ -85,4 +86,10 @@ class Hugepages:
         if self.added:
             remove(self.added)
             self.added = 0
+
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, *exc):
+        self.close()
         return False

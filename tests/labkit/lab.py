@@ -145,12 +145,10 @@ class Lab:
         on first use; both go at teardown. For DPDK processes started as they are deployed (on
         huge pages; labkit.espgw.eal_args). LabError when the pages cannot be had."""
         if self.huge is None:
-            huge = hugepages.Hugepages(self.HUGE_PAGES, parent=self.workdir)
             try:
-                huge.__enter__()
+                self.huge = hugepages.Hugepages(self.HUGE_PAGES, parent=self.workdir).open()
             except RuntimeError as e:
                 raise proc.LabError(f"huge pages for espgw: {e}") from None
-            self.huge = huge
             self._write_note()
         return self.huge.dir
 
@@ -220,7 +218,7 @@ class Lab:
         for prefix in self.dpdk_prefixes:
             shutil.rmtree(os.path.join(DPDK_RUNTIME, prefix), ignore_errors=True)
         if self.huge is not None:
-            self.huge.__exit__()
+            self.huge.close()
             self.huge = None
         if self.keep_workdir:
             self.say(f"work folder kept: {self.workdir}")
