@@ -13,6 +13,10 @@ at the end, one JSON line with its result.
   udp-seq-send --to IP --port P --rate PPS [--count N] [--size B]
                                            datagrams numbered 0, 1, ..., paced, until N are
                                            sent or SIGTERM/SIGINT; then end markers carrying N
+  icmp-echo --to IP --count N --interval S [--size B] [--pattern HEX] [--wait W]
+                                           exactly N echo requests, one every S seconds; waits
+                                           until each is answered or W seconds after the last
+                                           went out (no "ready": it runs to the end)
 
 The receiver keeps the arrival time (CLOCK_MONOTONIC, the same clock in every namespace) of each
 datagram, so that a test can say how long an outage lasted and when, not only how many datagrams
@@ -30,6 +34,7 @@ it cost:
 import argparse
 import array
 import hashlib
+import ipaddress
 import json
 import random
 import signal
@@ -198,6 +203,68 @@ def udp_seq_send(a):
     print(json.dumps({"sent": i, "seconds": secs}), flush=True)
 
 
+def icmp_checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+
+def icmp_echo(a):
+    """ping's count without ping's early exit: once one answer has come, iputils ping waits only
+    max(2 RTT, interval) after its last echo (20 ms at -i 0.02), so an answer that a loaded
+    two-core machine holds back a little longer counts as lost although it arrives. Here every
+    echo gets --wait seconds; the answer's payload must be the request's. IPv4 or IPv6 (the
+    kernel fills in ICMPv6's checksum, and an ICMPv6 raw socket reads no IP header)."""
+    to = ipaddress.ip_address(a.to)
+    v6 = to.version == 6
+    s = (socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) if v6 else
+         socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))
+    request, reply = (128, 129) if v6 else (8, 0)
+    ident = random.randrange(1, 0x10000)
+    fill = bytes.fromhex(a.pattern) if a.pattern else bytes(range(256))
+    payload = (fill * (a.size // len(fill) + 1))[:a.size]
+    sent, rtts, corrupt = {}, {}, 0
+    t0 = time.monotonic()
+    last = None
+    while len(rtts) < a.count:
+        now = time.monotonic()
+        i = len(sent)
+        if i < a.count and now >= t0 + i * a.interval:
+            head = struct.pack("!BBHHH", request, 0, 0, ident, i)
+            csum = 0 if v6 else icmp_checksum(head + payload)
+            s.sendto(struct.pack("!BBHHH", request, 0, csum, ident, i) + payload, (a.to, 0))
+            sent[i] = now
+            last = now if i + 1 == a.count else None
+            continue
+        due = t0 + i * a.interval if i < a.count else last + a.wait
+        if now >= due and i == a.count:
+            break
+        s.settimeout(max(due - now, 1e-4))
+        try:
+            data, addr = s.recvfrom(65535)
+        except (socket.timeout, BlockingIOError):
+            continue
+        t = time.monotonic()
+        ihl = 0 if v6 else (data[0] & 0x0F) * 4
+        if len(data) < ihl + 8 or ipaddress.ip_address(addr[0].split("%")[0]) != to:
+            continue
+        typ, _, _, rid, seq = struct.unpack_from("!BBHHH", data, ihl)
+        if typ != reply or rid != ident or seq not in sent or seq in rtts:
+            continue
+        if data[ihl + 8:] != payload:
+            corrupt += 1
+            continue
+        rtts[seq] = (t - sent[seq]) * 1000
+    out = {"sent": len(sent), "received": len(rtts), "corrupt": corrupt}
+    if rtts:
+        v = list(rtts.values())
+        out.update(rtt_min_ms=min(v), rtt_avg_ms=sum(v) / len(v), rtt_max_ms=max(v))
+    print(json.dumps(out), flush=True)
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -223,9 +290,16 @@ def main():
     s.add_argument("--count", type=int)
     s.add_argument("--rate", type=float, required=True)
     s.add_argument("--size", type=int, default=200)
+    e = sub.add_parser("icmp-echo")
+    e.add_argument("--to", required=True)
+    e.add_argument("--count", type=int, required=True)
+    e.add_argument("--interval", type=float, required=True)
+    e.add_argument("--size", type=int, default=56)
+    e.add_argument("--pattern", help="hex bytes that fill the payload")
+    e.add_argument("--wait", type=float, default=2, help="seconds for the last echo's answer")
     a = p.parse_args()
     {"tcp-recv": tcp_recv, "tcp-send": tcp_send, "udp-seq-recv": udp_seq_recv,
-     "udp-seq-send": udp_seq_send}[a.cmd](a)
+     "udp-seq-send": udp_seq_send, "icmp-echo": icmp_echo}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Traffic between a lab's namespaces: ping, iperf3, checked TCP, sequence-numbered UDP streams.
+"""Traffic between a lab's namespaces: echo requests, iperf3, checked TCP, sequence-numbered UDP streams.
 
 Each function takes the lab (labkit.lab.Lab) and namespace names. The helpers inside the
 namespaces are labkit/tools.py's; each says "ready" once bound, so nothing
@@ -6,32 +6,30 @@ here sleeps.
 """
 
 import json
-import re
 import signal
 import subprocess
 
-from labkit.proc import LabError, check, result, wait_for
+from labkit.lab import TOOLS
+from labkit.proc import PYTHON, LabError, check, result, wait_for
 
 
-def ping(lab, src, dst, count=20, interval=0.05, size=56, pattern=None):
-    """Pings from namespace `src`; {"sent", "received", "rtt_min/avg/max_ms"}."""
-    cmd = ["ping", "-n", "-q", "-c", str(count), "-i", str(interval), "-s", str(size), "-W", "2"]
+def ping(lab, src, dst, count=20, interval=0.05, size=56, pattern=None, wait=2):
+    """Exactly `count` echo requests from namespace `src`, each given `wait` seconds for its
+    answer (labkit/tools.py icmp-echo: ping would give the last ones 2 RTTs); {"sent",
+    "received", "corrupt", "rtt_min/avg/max_ms"}."""
+    cmd = ["icmp-echo", "--to", dst, "--count", str(count), "--interval", str(interval),
+           "--size", str(size), "--wait", str(wait)]
     if pattern:
-        cmd += ["-p", pattern]
-    r = lab.sh(src, *cmd, dst, check=False, timeout=count * interval + 30)
-    m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
-    if not m:
-        raise LabError(f"ping {dst} from {src}: no summary: {r.stdout}{r.stderr}")
-    out = {"sent": int(m.group(1)), "received": int(m.group(2))}
-    m = re.search(r"= ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms", r.stdout)
-    if m:
-        out.update(rtt_min_ms=float(m.group(1)), rtt_avg_ms=float(m.group(2)),
-                   rtt_max_ms=float(m.group(3)))
-    return out
+        cmd += ["--pattern", pattern]
+    r = lab.sh(src, PYTHON, TOOLS, *cmd, check=False, timeout=count * interval + wait + 30)
+    try:
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise LabError(f"echo {dst} from {src}: no result: {r.stdout}{r.stderr}") from None
 
 
 def ping_ok(lab, src, dst, count=3, interval=0.2, check=True):
-    """The path answers: at least one of `count` echoes answered (as ping's exit status says);
+    """The path answers: at least one of `count` echoes answered;
     LabError (with check) or False otherwise."""
     r = ping(lab, src, dst, count=count, interval=interval)
     ok = r["received"] > 0
