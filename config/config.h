@@ -46,12 +46,21 @@ struct DataplaneConfig {
   uint16_t tx_ring = 1024;
   std::string control_socket = "/run/espgw/espgw.sock";
   // SA state across restarts (docs/sa-state.md): every sa_state_interval_ms (0: never) each SA's
-  // sequence numbers go to sa_state_file; empty: sa-state.json beside the control socket
-  // (sa_state_path()).
+  // sequence numbers go to sa_state_file; empty: beside the control socket, named after it
+  // (sa_state_path(): /run/espgw/espgw.sock -> /run/espgw/espgw.sa-state.json), so that espgws
+  // whose sockets share a folder keep a file each.
   std::string sa_state_file;
   uint32_t sa_state_interval_ms = 100;
   std::string sa_state_path() const {
     if (!sa_state_file.empty()) return sa_state_file;
+    std::string base = control_socket;
+    if (base.ends_with(".sock")) base.resize(base.size() - 5);
+    return base + ".sa-state.json";
+  }
+  // The default of earlier releases, sa-state.json beside the control socket: read where
+  // sa_state_path() has no file yet (an upgrade's first start). Empty where sa_state_file is set.
+  std::string legacy_sa_state_path() const {
+    if (!sa_state_file.empty()) return {};
     const auto slash = control_socket.rfind('/');
     return (slash == std::string::npos ? std::string(".") : control_socket.substr(0, slash)) +
            "/sa-state.json";

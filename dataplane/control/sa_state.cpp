@@ -1,6 +1,7 @@
 #include "dataplane/control/sa_state.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,9 +22,44 @@ uint64_t SaStateFile::jump(uint64_t peak_pps, uint32_t interval_ms) noexcept {
   return std::max(kMinJump, peak_pps * ms / 1000);
 }
 
-std::string SaStateFile::load(uint64_t now_ms) {
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) return errno == ENOENT ? "" : path_ + ": cannot open: " + std::strerror(errno);
+SaStateFile::~SaStateFile() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+bool SaStateFile::lock(std::string* error) {
+  const std::string lock_path = path_ + ".lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return true;
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    // The holder's pid, for the message of an espgw that finds the lock taken.
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) == 0) (void)write_all(fd, pid);
+    lock_fd_ = fd;
+    return true;
+  }
+  const int err = errno;
+  char buf[32] = {};
+  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  ::close(fd);
+  if (err != EWOULDBLOCK) return true;
+  std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' '))
+    holder.pop_back();
+  *error = path_ + " is the SA state file of another running espgw (" +
+           (holder.empty() ? std::string("a process") : "pid " + holder) + " holds " + lock_path +
+           ")";
+  return false;
+}
+
+std::string SaStateFile::load(uint64_t now_ms, const std::string& fallback) {
+  std::string from = path_;
+  std::ifstream in(from, std::ios::binary);
+  if (!in && errno == ENOENT && !fallback.empty()) {
+    from = fallback;
+    in.open(from, std::ios::binary);
+  }
+  if (!in) return errno == ENOENT ? "" : from + ": cannot open: " + std::strerror(errno);
+  loaded_from_ = from;
   std::stringstream ss;
   ss << in.rdbuf();
   std::vector<SaStateRecord> got;
@@ -33,9 +69,10 @@ std::string SaStateFile::load(uint64_t now_ms) {
     got = std::move(c.sas);
     neighbours_ = std::move(c.neighbours);
   } catch (const std::exception& e) {
-    const std::string aside = path_ + ".bad";
-    const bool moved = std::rename(path_.c_str(), aside.c_str()) == 0;
-    return path_ + ": " + e.what() + "; nothing of it used" +
+    const std::string aside = from + ".bad";
+    const bool moved = std::rename(from.c_str(), aside.c_str()) == 0;
+    loaded_from_.clear();
+    return from + ": " + e.what() + "; nothing of it used" +
            (moved ? " (moved to " + aside + ")" : "");
   }
   for (auto& r : got) {

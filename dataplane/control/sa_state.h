@@ -31,6 +31,9 @@ class SaStateFile final : public SaResume {
 
   SaStateFile(std::string path, uint32_t interval_ms)
       : path_(std::move(path)), interval_ms_(interval_ms), effective_ms_(interval_ms) {}
+  ~SaStateFile() override;
+  SaStateFile(const SaStateFile&) = delete;
+  SaStateFile& operator=(const SaStateFile&) = delete;
 
   const std::string& path() const noexcept { return path_; }
   uint32_t interval_ms() const noexcept { return interval_ms_; }
@@ -42,9 +45,18 @@ class SaStateFile final : public SaResume {
   }
   static uint64_t jump(uint64_t peak_pps, uint32_t interval_ms) noexcept;
 
-  // The records an earlier run left. A missing file is no error. A file that does not parse is
-  // moved aside to PATH.bad and nothing of it is used. Returns what went wrong, or "".
-  std::string load(uint64_t now_ms);
+  // Takes PATH.lock (flock, exclusive, held until this object goes; the kernel lets go of it when
+  // the process dies, kill -9 included). Two espgws on one file would each overwrite the other's
+  // records, and a restart of either would find its own gone: false, and *error names the
+  // process that holds it. Any other failure (no folder, a read-only one) is no reason to refuse
+  // the start: true, and the writes report it.
+  bool lock(std::string* error);
+  // The records an earlier run left, from PATH or, where PATH is missing, from `fallback` (the
+  // default file of earlier releases; "": none). A missing file is no error. A file that does not
+  // parse is moved aside to FILE.bad and nothing of it is used. Returns what went wrong, or "".
+  std::string load(uint64_t now_ms, const std::string& fallback = {});
+  // The file load() read, or "".
+  const std::string& loaded_from() const noexcept { return loaded_from_; }
   // The live SAs' state, into the records; records of SAs gone more than kKeepMs are dropped.
   void sample(const Model& live, uint64_t now_ms);
   // The records, to PATH.tmp and renamed over PATH; on failure the old file stays and *error says
@@ -72,6 +84,8 @@ class SaStateFile final : public SaResume {
     return {static_cast<uint8_t>(r.direction), r.spi, r.fingerprint};
   }
   std::string path_;
+  std::string loaded_from_;
+  int lock_fd_ = -1;
   uint32_t interval_ms_;
   uint32_t effective_ms_;
   uint32_t loaded_interval_ms_ = 0;  // the file's, from the run that wrote it

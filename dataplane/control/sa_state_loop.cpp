@@ -2,6 +2,7 @@
 // sampling and writing it from the control loop, its status.
 
 #include <cstdio>
+#include <stdexcept>
 #include <string_view>
 
 #include "dataplane/control/app.h"
@@ -14,11 +15,19 @@ void App::start_sa_state() {
   const config::DataplaneConfig& d = cfg_.dataplane;
   if (d.sa_state_interval_ms == 0) return;
   sa_state_ = std::make_unique<SaStateFile>(d.sa_state_path(), d.sa_state_interval_ms);
-  const std::string error = sa_state_->load(now_ms());
+  std::string error;
+  if (!sa_state_->lock(&error)) {
+    throw std::runtime_error(
+        cfg_.source + ": dataplane.sa_state_file" +
+        (d.sa_state_file.empty() ? " (not set: beside dataplane.control_socket)" : "") + ": " +
+        error + "; give each espgw its own sa_state_file or control_socket");
+  }
+  error = sa_state_->load(now_ms(), d.legacy_sa_state_path());
   if (!error.empty()) std::fprintf(stderr, "espgw: SA state: %s\n", error.c_str());
   if (sa_state_->loaded() != 0) {
     std::fprintf(stderr, "espgw: SA state: %llu SA(s) from %s, taken up as they are added again\n",
-                 static_cast<unsigned long long>(sa_state_->loaded()), sa_state_->path().c_str());
+                 static_cast<unsigned long long>(sa_state_->loaded()),
+                 sa_state_->loaded_from().c_str());
   }
   next_sa_state_ms_ = now_ms() + d.sa_state_interval_ms;
 }

@@ -56,6 +56,11 @@ App::~App() {
 
 void App::start() {
   const uint32_t workers = cfg_.dataplane.workers;
+  // The control socket first: a second espgw on it stops here, before it touches a port or the
+  // first one's SA state file (beside the socket). Served from the control loop, once started.
+  server_ = std::make_unique<protocol::LineServer>(
+      cfg_.dataplane.control_socket,
+      [this](const std::string& r, bool* subscribe) { return handle(r, subscribe); });
   take_lcores(workers);
   rt_.workers = workers;
   rt_.tsc_hz = rte_get_tsc_hz();
@@ -69,9 +74,6 @@ void App::start() {
   start_neighbours();
   start_inside();
   start_fpm();
-  server_ = std::make_unique<protocol::LineServer>(
-      cfg_.dataplane.control_socket,
-      [this](const std::string& r, bool* subscribe) { return handle(r, subscribe); });
   launch_workers(workers);
   neighbours_->announce();
   register_telemetry();

@@ -300,19 +300,23 @@ class Gateway:
         return path
 
     def wait_packets(self, n):
-        """Waits (bounded) until the workers have handled n packets and their counters have
-        settled: a worker adds its port TX counters once per loop, after the packets."""
+        """Waits (bounded) until the workers have handled n packets and every worker has finished
+        the loop it was in then, and one more: a worker adds its port TX counters at the end of a
+        loop, after the packets, and sends what the control thread queued for it (the gratuitous
+        ARP at start) in its next one. A worker off its CPU a while on a loaded machine is waited
+        for, not taken for settled."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.request({"cmd": "status"})["packets"] >= n:
-                before = self.request({"cmd": "counters"})
+                loops = lambda: {w: c["loops"] for w, c in  # noqa: E731
+                                 self.request({"cmd": "counters"})["workers"].items()}
+                then = loops()
                 while time.monotonic() < deadline:
-                    after = self.request({"cmd": "counters"})
-                    if after["ports"] == before["ports"] and after["drops"] == before["drops"]:
+                    now = loops()
+                    if all(now[w] >= then[w] + 2 for w in then):
                         return
-                    before = after
-                    time.sleep(0.05)
-                return  # endless traffic: the packets are there, the counters never settle
+                    time.sleep(0.01)  # polling the loop counters, bounded by the deadline
+                break
             time.sleep(0.05)
         raise AssertionError(f"espgw did not handle {n} packets in {START_TIMEOUT_S} s")
 

@@ -6,9 +6,14 @@
   and so does `espgwctl show sas SPI`; a state in the wrong place or out of range is refused
   with the key named and nothing changed;
 - kill -9 and a restart with the same config: the tunnel's static SAs take up their state from
-  the state file beside the control socket, as they are: the first ESP packet on the wire after
-  the restart carries the last number saved + 1 + the jump (65,536), and the inbound window is the
-  one saved; `status` counts what was loaded and resumed.
+  the state file beside the control socket (espgw.sock: espgw.sa-state.json), as they are: the
+  first ESP packet on the wire after the restart carries the last number saved + 1 + the jump
+  (65,536), and the inbound window is the one saved; `status` counts what was loaded and
+  resumed. The same from sa-state.json, the default of earlier releases, where the new file is
+  missing (an upgrade's first start);
+- two espgws whose sockets share a folder keep a state file each; one configured onto the
+  other's file refuses to start, naming the key, the file and the process that holds it, and
+  the first goes on writing its file.
 
 Run by meson: test_sa_state.py ESPGW ESPGWCTL.
 """
@@ -106,12 +111,19 @@ class RestartAfterKill(unittest.TestCase):
     its lan port (LAN_PACKETS datagrams into east at each start)."""
 
     def test_static_sas_take_up_their_state_after_kill_9(self):
+        self.restart_after_kill(upgrade=False)
+
+    def test_the_earlier_releases_file_is_taken_up_where_the_new_one_is_missing(self):
+        self.restart_after_kill(upgrade=True)
+
+    def restart_after_kill(self, upgrade):
+        """upgrade: the file is moved to sa-state.json, its name before, ahead of the restart."""
         gw = h.Gateway(ESPGW, ESPGWCTL, "sarestart", traffic=True)
         self.addCleanup(gw.cleanup)
         self.addCleanup(gw.close)
         gw.start()
         gw.wait_packets(h.LAN_PACKETS)
-        path = os.path.join(os.path.dirname(gw.socket), "sa-state.json")
+        path = os.path.join(os.path.dirname(gw.socket), "espgw.sa-state.json")
         status = gw.request({"cmd": "status"})["sa_state"]
         self.assertEqual((status["enabled"], status["path"], status["interval_ms"]),
                          (True, path, 100))
@@ -143,6 +155,10 @@ class RestartAfterKill(unittest.TestCase):
         gw.proc.send_signal(signal.SIGKILL)
         gw.proc.wait()
         gw.log.close()
+        if upgrade:
+            legacy = os.path.join(os.path.dirname(gw.socket), "sa-state.json")
+            os.rename(path, legacy)
+            path = legacy
         gw.start()  # the same config, socket and folder: the static SAs again
         gw.wait_packets(h.LAN_PACKETS)
         status = gw.request({"cmd": "status"})["sa_state"]
@@ -155,6 +171,64 @@ class RestartAfterKill(unittest.TestCase):
                 if spi == 0x1001]
         self.assertEqual(seqs, list(range(sent + 1 + JUMP, sent + 1 + JUMP + h.LAN_PACKETS)))
         self.assertIn("SA state: 2 SA(s) from " + path, gw.output())
+
+
+class SharedFolder(unittest.TestCase):
+    """Sockets espgw.sock and other.sock in one folder; then a third espgw whose sa_state_file is
+    the first's."""
+
+    def saved_spis(self, path):
+        try:
+            with open(path) as f:
+                return {int(s["spi"], 16) for s in json.load(f)["sas"]}
+        except (OSError, ValueError):
+            return set()
+
+    def wait_saved(self, path, spis):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.saved_spis(path) == spis:
+                return
+            time.sleep(0.05)  # polling the file espgw writes every 100 ms, bounded
+        self.fail(f"{path} never held exactly {spis}: {self.saved_spis(path)}")
+
+    def test_a_state_file_each_and_a_taken_one_refused(self):
+        first = h.Gateway(ESPGW, ESPGWCTL, "sashared1")
+        self.addCleanup(first.cleanup)
+        self.addCleanup(first.close)
+        first.start()
+        run_dir = os.path.dirname(first.socket)
+        second = h.Gateway(ESPGW, ESPGWCTL, "sashared2",
+                           socket_path=os.path.join(run_dir, "other.sock"))
+        self.addCleanup(second.cleanup)
+        self.addCleanup(second.close)
+        second.start()
+        # The second's own SA, so that the two files differ.
+        self.assertTrue(second.request(sa_add("in", 0x3001, h.test_key("second", 20)))["ok"])
+        paths = [g.request({"cmd": "status"})["sa_state"]["path"] for g in (first, second)]
+        self.assertEqual(paths, [os.path.join(run_dir, "espgw.sa-state.json"),
+                                 os.path.join(run_dir, "other.sa-state.json")])
+        self.wait_saved(paths[0], {0x1001, 0x2001})
+        self.wait_saved(paths[1], {0x1001, 0x2001, 0x3001})
+
+        third = h.Gateway(ESPGW, ESPGWCTL, "sashared3")
+        self.addCleanup(third.cleanup)
+        with open(third.config_path) as f:
+            text = f.read()
+        with open(third.config_path, "w") as f:
+            f.write(text.replace("dataplane:\n", f"dataplane:\n  sa_state_file: {paths[0]}\n", 1))
+        third.launch()
+        self.assertEqual(third.wait_exit(), 1)
+        third.log.close()
+        out = third.output()
+        self.assertIn(f"{third.config_path}: dataplane.sa_state_file: {paths[0]} is the SA state "
+                      f"file of another running espgw (pid {first.proc.pid} holds {paths[0]}.lock)",
+                      out)
+        self.assertFalse(os.path.exists(third.socket))
+        # The first still writes its file, and only its SAs are in it.
+        self.assertTrue(first.request(sa_add("in", 0x4001, h.test_key("first", 20)))["ok"])
+        self.wait_saved(paths[0], {0x1001, 0x2001, 0x4001})
+        self.assertEqual(self.saved_spis(paths[1]), {0x1001, 0x2001, 0x3001})
 
 
 class DiskFull(unittest.TestCase):

@@ -179,9 +179,10 @@ class Stack(Swanctl):
         return pid
 
     def sas_saved(self):
-        """Whether espgw's state file (beside its control socket) holds each of its SAs."""
+        """Whether espgw's state file (status.sa_state.path) holds each of its SAs."""
+        path = self.ctl("status")["sa_state"]["path"]
         try:
-            with open(os.path.join(os.path.dirname(self.socket), "sa-state.json")) as f:
+            with open(path) as f:
                 saved = {(s["direction"], int(s["spi"], 16)) for s in json.load(f)["sas"]}
         except (OSError, ValueError, KeyError):
             return False

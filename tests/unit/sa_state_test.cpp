@@ -262,5 +262,39 @@ TEST_F(SaStateFileTest, RecordsOfSasThatWentAreKeptAWhileThenDropped) {
   EXPECT_EQ(f.records(), 0u);
 }
 
+TEST_F(SaStateFileTest, OneHolderOfAFileAtATime) {
+  std::string error;
+  {
+    SaStateFile first(path, 100);
+    ASSERT_TRUE(first.lock(&error)) << error;
+    SaStateFile second(path, 100);
+    EXPECT_FALSE(second.lock(&error));
+    EXPECT_EQ(error, path + " is the SA state file of another running espgw (pid " +
+                         std::to_string(getpid()) + " holds " + path + ".lock)");
+  }
+  SaStateFile after(path, 100);  // the first went: its lock with it
+  EXPECT_TRUE(after.lock(&error));
+  SaStateFile nowhere(dir.path + "/missing/sa-state.json", 100);
+  EXPECT_TRUE(nowhere.lock(&error)) << "no folder: the writes say so, the start goes on";
+}
+
+TEST_F(SaStateFileTest, TheEarlierDefaultIsReadWhereTheFileIsMissing) {
+  const std::string legacy = dir.path + "/legacy.json";
+  {
+    SaStateFile before(legacy, 100);
+    auto m = sampled(before, 5000, 1000);
+    std::string error;
+    ASSERT_TRUE(before.write(&error)) << error;
+  }
+  SaStateFile f(path, 100);
+  EXPECT_EQ(f.load(2000, legacy), "");
+  EXPECT_EQ(f.loaded(), 1u);
+  EXPECT_EQ(f.loaded_from(), legacy);
+  { std::ofstream(path) << "not json"; }
+  SaStateFile g(path, 100);
+  EXPECT_NE(g.load(2000, legacy), "") << "the file is there: the fallback is not read";
+  EXPECT_EQ(g.loaded(), 0u);
+}
+
 }  // namespace
 }  // namespace espgw::dp
