@@ -112,8 +112,9 @@ void Worker::to_kernel(uint16_t port, rte_mbuf* m) noexcept {
   if (!admit_exception(eth + 14, ip ? m->data_len - 14u : 0)) {
     return drop(m, DropReason::kExceptionRateLimit);
   }
-  port_counters[port].to_kernel.add();
-  rte_eth_tx_buffer(tx_kernel_[port].port_id, queue, tx_kernel_[port].buffer, m);
+  // Counted as the device takes them: a frame the tap refuses is an exception_down drop only.
+  port_counters[port].to_kernel.add(
+      rte_eth_tx_buffer(tx_kernel_[port].port_id, queue, tx_kernel_[port].buffer, m));
 }
 
 void Worker::to_inside(uint32_t if_id, rte_mbuf* m) noexcept {
@@ -202,8 +203,11 @@ void Worker::flush() noexcept {
     q.packets = 0;
     q.bytes = 0;
   }
-  for (auto& q : tx_kernel_) {
-    if (q.buffer != nullptr) rte_eth_tx_buffer_flush(q.port_id, queue, q.buffer);
+  for (size_t p = 0; p < tx_kernel_.size(); ++p) {
+    const TxQueue& q = tx_kernel_[p];
+    if (q.buffer != nullptr) {
+      port_counters[p].to_kernel.add(rte_eth_tx_buffer_flush(q.port_id, queue, q.buffer));
+    }
   }
 }
 

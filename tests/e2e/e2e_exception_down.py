@@ -19,7 +19,8 @@ kernel answers B's pings by the default route, which is espgw's). It checks:
   - no datagram of either stream lost or doubled;
   - every echo request not answered is counted: gw1's `exception_down` grew by exactly the pings
     not answered; the unanswered ones of each ping are one run (the time it was down), answered
-    again after it; no other drop on either gateway;
+    again after it; no other drop on either gateway; the ports' `to_kernel` (frames a tap took)
+    does not grow while the taps refuse;
   - `status.kernel_interfaces` says down while they are down, and up, dressed, once down and
     once dressed again afterwards;
   - the dressing (MAC, MTU, global addresses incl. IPv6, espgw's routes) after equals before, and
@@ -86,6 +87,10 @@ def kernel_status(gw, port):
 
 def drops(gw):
     return gw.ctl.counters()["drops"]
+
+
+def refused_so_far(gw):
+    return drops(gw).get("exception_down", 0)
 
 
 def to_kernel(gw, port):
@@ -183,9 +188,19 @@ def main():
         print("== gw1's espgw-lan and espgw-wan down", flush=True)
         for port in ("lan", "wan"):
             lab.sh("gw1", "ip", "link", "set", KERNEL[port], "down")
+        # From the first refusal on, every frame for gw1's kernel is refused: counted as
+        # exception_down only, never as to_kernel (which counts what a tap took).
+        first = refused_so_far(gw1)
+        L.wait_for("a frame refused by a tap that is down",
+                   lambda: refused_so_far(gw1) > first, 30)
         base = {p: to_kernel(gw1, p) for p in KERNEL}
-        L.wait_for(f"{a.down_pings} pings handed to each interface while down", lambda: all(
-            to_kernel(gw1, p) >= base[p] + a.down_pings for p in KERNEL), 30)
+        first = refused_so_far(gw1)
+        L.wait_for(f"{2 * a.down_pings} echo requests refused while down",
+                   lambda: refused_so_far(gw1) >= first + 2 * a.down_pings, 30)
+        grown = {p: to_kernel(gw1, p) - base[p] for p in KERNEL}
+        check(grown == {p: 0 for p in KERNEL}, f"to_kernel counted none of the "
+              f"{refused_so_far(gw1) - first} frames the taps refused meanwhile ({grown})",
+              failures)
         for port in KERNEL:  # espgw looks every 100 ms; the wait above took seconds
             k = kernel_status(gw1, port)
             check(k.get("state") == "down" and k.get("went_down") == 1,
