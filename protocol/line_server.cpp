@@ -250,7 +250,11 @@ void LineServer::poll(int timeout_ms, std::span<pollfd> also) {
       continue;
     }
     bool ok = write_client(c);
-    if (ok && c.out.size() < kReadPause && !c.in.empty()) {  // requests it sent before reading
+    // Requests it sent before reading, taken in while its answers waited (kReadPause): served as
+    // it reads them, until none is left or they wait again. Once, the answers of one batch could
+    // all be written at once (a reader as fast as the writes) with requests still unserved, and a
+    // client whose side was closed was let go with them.
+    while (ok && c.out.size() < kReadPause && c.in.find('\n', c.scanned) != std::string::npos) {
       serve_lines(c);
       ok = write_client(c);
     }
