@@ -306,19 +306,20 @@ class Gateway:
         ARP at start) in its next one. A worker off its CPU a while on a loaded machine is waited
         for, not taken for settled."""
         deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.request({"cmd": "status"})["packets"] >= n:
-                loops = lambda: {w: c["loops"] for w, c in  # noqa: E731
-                                 self.request({"cmd": "counters"})["workers"].items()}
-                then = loops()
-                while time.monotonic() < deadline:
-                    now = loops()
-                    if all(now[w] >= then[w] + 2 for w in then):
-                        return
-                    time.sleep(0.01)  # polling the loop counters, bounded by the deadline
-                break
+        while self.request({"cmd": "status"})["packets"] < n:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"espgw did not handle {n} packets in {START_TIMEOUT_S} s")
             time.sleep(0.05)
-        raise AssertionError(f"espgw did not handle {n} packets in {START_TIMEOUT_S} s")
+        then = self.loops()
+        while not all(now >= then[w] + 2 for w, now in self.loops().items()):
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"espgw's workers did not loop twice more in "
+                                     f"{START_TIMEOUT_S} s: {then} -> {self.loops()}")
+            time.sleep(0.01)  # polling the loop counters, bounded by the deadline
+
+    def loops(self):
+        """Each worker's loop count, by worker index."""
+        return {w: c["loops"] for w, c in self.request({"cmd": "counters"})["workers"].items()}
 
     def state(self):
         """What a failed change must leave exactly as it was."""

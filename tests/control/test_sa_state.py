@@ -41,6 +41,15 @@ def sa_add(direction, spi, key, **state):
             "sa": {"spi": spi, "algorithm": "aes128gcm16", "key": "0x" + key, **state}}
 
 
+def saved_sas(path):
+    """The SA records of a state file by (direction, SPI); {} where it is missing or partial."""
+    try:
+        with open(path) as f:
+            return {(s["direction"], int(s["spi"], 16)): s for s in json.load(f)["sas"]}
+    except (OSError, ValueError):
+        return {}
+
+
 def esp_seqs(pcap):
     """(SPI, sequence number) of each ESP-in-UDP frame: Ethernet, IPv4, UDP 4500."""
     out = []
@@ -130,22 +139,13 @@ class RestartAfterKill(unittest.TestCase):
         sent = gw.request({"cmd": "sas", "spi": 0x1001})["sas"][0]["oseq"]
         self.assertEqual(sent, h.LAN_PACKETS)
 
-        def saved():
-            try:
-                with open(path) as f:
-                    doc = json.load(f)
-            except (OSError, ValueError):
-                return None
-            return {(s["direction"], int(s["spi"], 16)): s for s in doc["sas"]}
-
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            s = saved()
-            if s and s.get(("out", 0x1001), {}).get("oseq") == sent:
+            if saved_sas(path).get(("out", 0x1001), {}).get("oseq") == sent:
                 break
             time.sleep(0.05)  # polling the file espgw writes every 100 ms, bounded
         else:
-            self.fail(f"{path} never held oseq {sent}: {saved()}")
+            self.fail(f"{path} never held oseq {sent}: {saved_sas(path)}")
         with open(path) as f:
             text = f.read()
         for key in (h.EAST_OUT_KEY, h.EAST_IN_KEY):
@@ -178,11 +178,7 @@ class SharedFolder(unittest.TestCase):
     the first's."""
 
     def saved_spis(self, path):
-        try:
-            with open(path) as f:
-                return {int(s["spi"], 16) for s in json.load(f)["sas"]}
-        except (OSError, ValueError):
-            return set()
+        return {spi for _, spi in saved_sas(path)}
 
     def wait_saved(self, path, spis):
         deadline = time.monotonic() + 10

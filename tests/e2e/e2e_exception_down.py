@@ -194,12 +194,12 @@ def main():
         L.wait_for("a frame refused by a tap that is down",
                    lambda: refused_so_far(gw1) > first, 30)
         base = {p: to_kernel(gw1, p) for p in KERNEL}
-        first = refused_so_far(gw1)
+        refused_base = refused_so_far(gw1)
         L.wait_for(f"{2 * a.down_pings} echo requests refused while down",
-                   lambda: refused_so_far(gw1) >= first + 2 * a.down_pings, 30)
+                   lambda: refused_so_far(gw1) >= refused_base + 2 * a.down_pings, 30)
         grown = {p: to_kernel(gw1, p) - base[p] for p in KERNEL}
         check(grown == {p: 0 for p in KERNEL}, f"to_kernel counted none of the "
-              f"{refused_so_far(gw1) - first} frames the taps refused meanwhile ({grown})",
+              f"{refused_so_far(gw1) - refused_base} frames the taps refused meanwhile ({grown})",
               failures)
         for port in KERNEL:  # espgw looks every 100 ms; the wait above took seconds
             k = kernel_status(gw1, port)

@@ -199,20 +199,14 @@ def prove(mesh, failures):
             if i == j:
                 continue
             before, drops_before = mesh.sa_counts()
-            # -w 10: ping waits for every answer (until 10 s), not only two round trips after
-            # the last echo: on a loaded 2-core CI machine it once gave up on a late answer
-            # while the SA counters below showed every echo and answer crossing. With -w, ping
-            # also sends past -c while answers lag, until PINGS have come back: each echo it
-            # sent, and its answer, crosses the pair's four SAs.
-            r = mesh.sh(f"h{i + 1}", "ping", "-n", "-q", "-c", str(PINGS), "-i", "0.05",
-                        "-w", "10", f"{LAN_NETS[j]}.10", check=False, timeout=60)
-            summary = next((line for line in r.stdout.splitlines() if "transmitted" in line),
-                           r.stdout.strip()[-200:])
-            check(f"{PINGS} received" in r.stdout,
-                  f"h{i + 1} -> h{j + 1}: {PINGS} pings answered ({summary})", failures)
-            sent = int(summary.split()[0]) if summary.split()[0].isdigit() else PINGS
-            expected = {(i, f"to-{NAMES[j]}", "out"): sent, (j, f"to-{NAMES[i]}", "in"): sent,
-                        (j, f"to-{NAMES[i]}", "out"): sent, (i, f"to-{NAMES[j]}", "in"): sent}
+            # Exactly PINGS echoes, each given 10 s for its answer (traffic.ping: iputils ping
+            # gives up on a late answer two round trips after its last echo, and with -w sends
+            # past -c): each echo and its answer cross the pair's four SAs.
+            r = traffic.ping(mesh, f"h{i + 1}", f"{LAN_NETS[j]}.10", PINGS, 0.05, wait=10)
+            check(r["received"] == PINGS,
+                  f"h{i + 1} -> h{j + 1}: {PINGS} pings answered ({r})", failures)
+            expected = {(i, f"to-{NAMES[j]}", "out"): PINGS, (j, f"to-{NAMES[i]}", "in"): PINGS,
+                        (j, f"to-{NAMES[i]}", "out"): PINGS, (i, f"to-{NAMES[j]}", "in"): PINGS}
 
             def moved():
                 after, drops_after = mesh.sa_counts()
@@ -227,7 +221,7 @@ def prove(mesh, failures):
                 delta = {k: delta[k] - before.get(k, 0) for k in delta}
             others = {k: v for k, v in delta.items() if k not in expected and v}
             check(all(delta.get(k) == v for k, v in expected.items()),
-                  f"h{i + 1} -> h{j + 1}: the pair's four SAs carried the {sent} echoes sent "
+                  f"h{i + 1} -> h{j + 1}: the pair's four SAs carried the {PINGS} echoes "
                   f"and their answers ({[delta.get(k) for k in expected]})", failures)
             check(not others, f"h{i + 1} -> h{j + 1}: no other SA moved ({others})", failures)
             check(drops_after == drops_before,

@@ -43,6 +43,8 @@ import struct
 import sys
 import time
 
+from packets import inet_checksum  # labkit/packets.py: this script's folder is on sys.path
+
 END = 0xFFFFFFFFFFFFFFFF
 MAGIC = b"e2eq"
 
@@ -203,15 +205,6 @@ def udp_seq_send(a):
     print(json.dumps({"sent": i, "seconds": secs}), flush=True)
 
 
-def icmp_checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
-
-
 def icmp_echo(a):
     """ping's count without ping's early exit: once one answer has come, iputils ping waits only
     max(2 RTT, interval) after its last echo (20 ms at -i 0.02), so an answer that a loaded
@@ -228,18 +221,16 @@ def icmp_echo(a):
     payload = (fill * (a.size // len(fill) + 1))[:a.size]
     sent, rtts, corrupt = {}, {}, 0
     t0 = time.monotonic()
-    last = None
     while len(rtts) < a.count:
         now = time.monotonic()
         i = len(sent)
         if i < a.count and now >= t0 + i * a.interval:
             head = struct.pack("!BBHHH", request, 0, 0, ident, i)
-            csum = 0 if v6 else icmp_checksum(head + payload)
+            csum = 0 if v6 else inet_checksum(head + payload)
             s.sendto(struct.pack("!BBHHH", request, 0, csum, ident, i) + payload, (a.to, 0))
             sent[i] = now
-            last = now if i + 1 == a.count else None
             continue
-        due = t0 + i * a.interval if i < a.count else last + a.wait
+        due = t0 + i * a.interval if i < a.count else sent[i - 1] + a.wait
         if now >= due and i == a.count:
             break
         s.settimeout(max(due - now, 1e-4))
